@@ -1,0 +1,61 @@
+package protocol
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+// VersionRange is an inclusive range of API versions.
+type VersionRange struct{ Min, Max int16 }
+
+// Contains reports whether v is in the range.
+func (r VersionRange) Contains(v int16) bool { return v >= r.Min && v <= r.Max }
+
+// Supported lists every API the broker implements and the versions it
+// advertises in ApiVersions. Floors follow Kafka 4.0 (KIP-896); ceilings are
+// the newest versions whose semantics are implemented.
+//
+// NB: Produce is advertised from v0 although v0-v2 are refused on the wire
+// with UNSUPPORTED_VERSION: librdkafka before 2.11 disables compression when
+// the advertised Produce minimum is above v0 (KAFKA-18659). Kafka 4.0 does
+// the same. Advertised returns the advertised ranges; Accepted the ones served.
+var supported = map[kmsg.Key]VersionRange{
+	kmsg.Produce:              {3, 12},
+	kmsg.Fetch:                {4, 17},
+	kmsg.ListOffsets:          {1, 9},
+	kmsg.Metadata:             {0, 12},
+	kmsg.ApiVersions:          {0, 4},
+	kmsg.CreateTopics:         {2, 7},
+	kmsg.DeleteTopics:         {1, 6},
+	kmsg.CreatePartitions:     {0, 3},
+	kmsg.DescribeConfigs:      {1, 4},
+	kmsg.DescribeCluster:      {0, 2},
+	kmsg.InitProducerID:       {0, 5},
+	kmsg.OffsetForLeaderEpoch: {2, 4},
+}
+
+// advertisedMin overrides the advertised floor where a client quirk needs it.
+var advertisedMin = map[kmsg.Key]int16{
+	kmsg.Produce: 0,
+}
+
+// Accepted returns the versions of key the broker serves, and whether it
+// implements key at all.
+func Accepted(key int16) (VersionRange, bool) {
+	r, ok := supported[kmsg.Key(key)]
+	return r, ok
+}
+
+// Advertised returns the ApiVersions entries, sorted by key.
+func Advertised() []kmsg.ApiVersionsResponseApiKey {
+	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(supported))
+	for k := kmsg.Key(0); k <= kmsg.Key(kmsg.MaxKey); k++ {
+		r, ok := supported[k]
+		if !ok {
+			continue
+		}
+		min := r.Min
+		if m, ok := advertisedMin[k]; ok {
+			min = m
+		}
+		out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(k), MinVersion: min, MaxVersion: r.Max})
+	}
+	return out
+}
