@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// DefaultBootstrap is the default value of every command's --bootstrap flag.
+// main may overwrite it (for example from STRATA_BOOTSTRAP) before calling
+// Commands; it is read only when the commands are built.
+var DefaultBootstrap = "127.0.0.1:9092"
+
+// defaultTimeout is the default of every command's --timeout flag.
+const defaultTimeout = 30 * time.Second
+
+// clientID names the CLI in broker logs and quotas.
+const clientID = "strata-cli"
+
+// Commands returns the client subcommands (topic, produce, consume), built
+// fresh on each call so that flag state is never shared between runs.
+func Commands() []*cobra.Command {
+	return []*cobra.Command{
+		newTopicCommand(),
+		newProduceCommand(),
+		newConsumeCommand(),
+	}
+}
+
+// ErrorLine renders err as the single line main prints to stderr:
+// "strata: " followed by the error with any line breaks folded into "; ".
+func ErrorLine(err error) string {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "\r\n", "\n")
+	var parts []string
+	for line := range strings.Lines(msg) {
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	msg = strings.Join(parts, "; ")
+	return "strata: " + msg
+}
+
+// clientFlags are the connection flags every command has.
+type clientFlags struct {
+	bootstrap string
+	timeout   time.Duration
+}
+
+// silence makes cobra leave error printing to main and print no usage on
+// runtime errors. Bad flags still fail with one line.
+func silence(cmd *cobra.Command) *cobra.Command {
+	cmd.SilenceUsage = true
+	cmd.SilenceErrors = true
+	return cmd
+}
+
+// addClientFlags defines --bootstrap and --timeout on fs; timeoutUsage
+// says what the timeout bounds for these commands.
+func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
+	f := &clientFlags{}
+	fs.StringVar(&f.bootstrap, "bootstrap", DefaultBootstrap, "comma-separated host:port list of brokers to connect to first")
+	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, timeoutUsage)
+	return f
+}
+
+// seeds validates the flags and returns the seed broker list.
+func (f *clientFlags) seeds() ([]string, error) {
+	if f.timeout <= 0 {
+		return nil, fmt.Errorf("--timeout must be positive, got %s", f.timeout)
+	}
+	var seeds []string
+	for s := range strings.SplitSeq(f.bootstrap, ",") {
+		s = strings.TrimSpace(s)
+		if s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, errors.New("--bootstrap is empty")
+	}
+	return seeds, nil
+}
+
+// newClient builds a kgo client for f plus extra options. The caller closes
+// it. It does not connect yet.
+func (f *clientFlags) newClient(extra ...kgo.Opt) (*kgo.Client, error) {
+	seeds, err := f.seeds()
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID(clientID),
+		kgo.DialTimeout(min(f.timeout, 10*time.Second)),
+		kgo.RetryTimeout(f.timeout),
+	}
+	opts = append(opts, extra...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
+	}
+	return cl, nil
+}
+
+// explainTimeout turns a bare deadline error into one that says what was
+// waited for, so "context deadline exceeded" never stands alone.
+func (f *clientFlags) explainTimeout(err error) error {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no answer from %s within --timeout %s: %w", f.bootstrap, f.timeout, err)
+	}
+	return err
+}
+
+// brokerError joins a Kafka error code with the free-text message a broker
+// may send beside it. Error prints "NAME: message"; Unwrap keeps errors.Is
+// working against kerr values.
+type brokerError struct {
+	err *kerr.Error
+	msg string
+}
+
+func (e *brokerError) Error() string { return e.err.Message + ": " + e.msg }
+func (e *brokerError) Unwrap() error { return e.err }
+
+// withBrokerMessage attaches msg to err when err is a Kafka error and msg
+// adds something; otherwise it returns err unchanged.
+func withBrokerMessage(err error, msg string) error {
+	msg = strings.TrimSpace(msg)
+	var ke *kerr.Error
+	if err == nil || msg == "" || !errors.As(err, &ke) || msg == ke.Description {
+		return err
+	}
+	return &brokerError{err: ke, msg: msg}
+}
+
+// lineErrors is a list of errors printed on one line, separated by "; ".
+// It unwraps to all of them.
+type lineErrors []error
+
+func (es lineErrors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (es lineErrors) Unwrap() []error { return es }
+
+// joinLine returns nil for no errors, the error itself for one, and a
+// lineErrors for more.
+func joinLine(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	default:
+		return lineErrors(errs)
+	}
+}
+
+// topicError prefixes err with the topic it is about.
+func topicError(topic string, err error) error {
+	return fmt.Errorf("topic %q: %w", topic, err)
+}
+
+// unescape turns the escapes \n, \t, \r, \0 and \\ in a flag value into the
+// bytes they name; any other backslash sequence is kept as written.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		switch s[i+1] {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case '0':
+			b.WriteByte(0)
+		case '\\':
+			b.WriteByte('\\')
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(s[i+1])
+		}
+		i++
+	}
+	return b.String()
+}
+
+// splitKeyValue parses "k=v" (the value may contain '='; the key may not be
+// empty).
+func splitKeyValue(flag, s string) (string, string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return "", "", fmt.Errorf("--%s %q: want key=value", flag, s)
+	}
+	return k, v, nil
+}

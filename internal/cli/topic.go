@@ -1,0 +1,378 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func newTopicCommand() *cobra.Command {
+	cmd := silence(&cobra.Command{
+		Use:   "topic",
+		Short: "Create, list, describe, delete and grow topics",
+		Args:  cobra.ArbitraryArgs,
+		// NB: cobra reports unknown subcommands only under the root; below
+		// it prints help and exits 0, which hides typos from scripts.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			err := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				err += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+			}
+			return errors.New(err)
+		},
+	})
+	cmd.SuggestionsMinimumDistance = 2
+	// Persistent, so they work after any subcommand and an unknown
+	// subcommand is reported as such rather than as an unknown flag.
+	cf := addClientFlags(cmd.PersistentFlags(), "how long the whole command may wait for the cluster")
+	cmd.AddCommand(
+		newTopicCreateCommand(cf),
+		newTopicListCommand(cf),
+		newTopicDescribeCommand(cf),
+		newTopicDeleteCommand(cf),
+		newTopicAlterPartitionsCommand(cf),
+	)
+	return cmd
+}
+
+// withAdmin runs fn with an admin client and a context bounded by --timeout,
+// then closes the client.
+func withAdmin(cmd *cobra.Command, cf *clientFlags, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	cl, err := cf.newClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	adm.SetTimeoutMillis(int32(min(cf.timeout.Milliseconds(), math.MaxInt32)))
+	ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
+	defer cancel()
+	return cf.explainTimeout(fn(ctx, adm))
+}
+
+func newTopicCreateCommand(cf *clientFlags) *cobra.Command {
+	var (
+		partitions        int32
+		replicationFactor int16
+		configs           []string
+		ifNotExists       bool
+	)
+	cmd := silence(&cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a topic",
+		Args:  cobra.ExactArgs(1),
+	})
+	cmd.Flags().Int32Var(&partitions, "partitions", -1, "number of partitions (-1: broker default)")
+	cmd.Flags().Int16Var(&replicationFactor, "replication-factor", -1, "replicas per partition (-1: broker default)")
+	cmd.Flags().StringArrayVar(&configs, "config", nil, "topic config override key=value (repeatable)")
+	cmd.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "succeed when the topic already exists")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		name := args[0]
+		if partitions == 0 || partitions < -1 {
+			return fmt.Errorf("--partitions must be positive or -1, got %d", partitions)
+		}
+		if replicationFactor == 0 || replicationFactor < -1 {
+			return fmt.Errorf("--replication-factor must be positive or -1, got %d", replicationFactor)
+		}
+		cfgs := make(map[string]*string, len(configs))
+		for _, c := range configs {
+			k, v, err := splitKeyValue("config", c)
+			if err != nil {
+				return err
+			}
+			if _, dup := cfgs[k]; dup {
+				return fmt.Errorf("--config %q given twice", k)
+			}
+			cfgs[k] = kadm.StringPtr(v)
+		}
+		return withAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+			resps, err := adm.CreateTopics(ctx, partitions, replicationFactor, cfgs, name)
+			if err != nil {
+				return topicError(name, err)
+			}
+			resp, ok := resps[name]
+			if !ok {
+				return topicError(name, errors.New("missing from the CreateTopics response"))
+			}
+			out := cmd.OutOrStdout()
+			if resp.Err != nil {
+				if ifNotExists && errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+					_, err := fmt.Fprintf(out, "topic %q already exists\n", name)
+					return err
+				}
+				return topicError(name, withBrokerMessage(resp.Err, resp.ErrMessage))
+			}
+			msg := fmt.Sprintf("created topic %q", name)
+			if resp.NumPartitions > 0 && resp.ReplicationFactor > 0 {
+				msg += fmt.Sprintf(" with %d partitions, replication factor %d", resp.NumPartitions, resp.ReplicationFactor)
+			}
+			_, err = fmt.Fprintln(out, msg)
+			return err
+		})
+	}
+	return cmd
+}
+
+func newTopicListCommand(cf *clientFlags) *cobra.Command {
+	var internal bool
+	cmd := silence(&cobra.Command{
+		Use:   "list",
+		Short: "List topics with their partition count and replication factor",
+		Args:  cobra.NoArgs,
+	})
+	cmd.Flags().BoolVar(&internal, "internal", false, "include internal topics such as __consumer_offsets")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return withAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+			var (
+				tds kadm.TopicDetails
+				err error
+			)
+			if internal {
+				tds, err = adm.ListTopicsWithInternal(ctx)
+			} else {
+				tds, err = adm.ListTopics(ctx)
+			}
+			if err != nil {
+				return fmt.Errorf("list topics: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICATION-FACTOR")
+			for _, td := range tds.Sorted() {
+				if td.Err != nil {
+					fmt.Fprintf(tw, "%s\t-\t-\t%s\n", td.Topic, errorName(td.Err))
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\n", td.Topic, len(td.Partitions), td.Partitions.NumReplicas())
+			}
+			return tw.Flush()
+		})
+	}
+	return cmd
+}
+
+func newTopicDescribeCommand(cf *clientFlags) *cobra.Command {
+	cmd := silence(&cobra.Command{
+		Use:   "describe NAME...",
+		Short: "Show a topic's ID, config overrides and per-partition leader, replicas, ISR and offsets",
+		Args:  cobra.MinimumNArgs(1),
+	})
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		names := dedupe(args)
+		return withAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+			md, err := adm.Metadata(ctx, names...)
+			if err != nil {
+				return fmt.Errorf("describe topics: %w", err)
+			}
+			var errs []error
+			var found []string
+			for _, name := range names {
+				td, ok := md.Topics[name]
+				switch {
+				case !ok:
+					errs = append(errs, topicError(name, kerr.UnknownTopicOrPartition))
+				case td.Err != nil:
+					errs = append(errs, topicError(name, td.Err))
+				default:
+					found = append(found, name)
+				}
+			}
+			if len(found) == 0 {
+				return joinLine(errs)
+			}
+			configs, err := adm.DescribeTopicConfigs(ctx, found...)
+			if err != nil {
+				return fmt.Errorf("describe topic configs: %w", err)
+			}
+			starts, err := adm.ListStartOffsets(ctx, found...)
+			if err != nil {
+				return fmt.Errorf("list log start offsets: %w", err)
+			}
+			ends, err := adm.ListEndOffsets(ctx, found...)
+			if err != nil {
+				return fmt.Errorf("list high watermarks: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			for _, name := range found {
+				rc, cerr := configs.On(name, nil)
+				if cerr == nil && rc.Err != nil {
+					cerr = withBrokerMessage(rc.Err, rc.ErrMessage)
+				}
+				if cerr != nil {
+					errs = append(errs, topicError(name, fmt.Errorf("describe configs: %w", cerr)))
+					continue
+				}
+				if err := writeTopicDescription(out, md.Topics[name], rc.Configs, starts, ends); err != nil {
+					return err
+				}
+			}
+			return joinLine(errs)
+		})
+	}
+	return cmd
+}
+
+// writeTopicDescription prints one topic in the layout of kafka-topics.sh
+// --describe: a topic line, then one tab-indented line per partition.
+func writeTopicDescription(w io.Writer, td kadm.TopicDetail, configs []kadm.Config, starts, ends kadm.ListedOffsets) error {
+	var overrides []string
+	for _, c := range configs {
+		// Only topic-level overrides: broker-wide settings are not a
+		// property of this topic.
+		if c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+			continue
+		}
+		v := c.MaybeValue()
+		if c.Sensitive {
+			v = "(sensitive)"
+		}
+		overrides = append(overrides, c.Key+"="+v)
+	}
+	slices.Sort(overrides)
+	if _, err := fmt.Fprintf(w, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
+		td.Topic, topicIDString(td.ID), len(td.Partitions), td.Partitions.NumReplicas(), strings.Join(overrides, ",")); err != nil {
+		return err
+	}
+	for _, p := range td.Partitions.Sorted() {
+		line := fmt.Sprintf("\tPartition: %d\tLeader: %d\tLeaderEpoch: %d\tReplicas: %s\tIsr: %s\tOffline: %s\tLogStartOffset: %s\tHighWatermark: %s",
+			p.Partition, p.Leader, p.LeaderEpoch, joinInt32s(p.Replicas), joinInt32s(p.ISR), joinInt32s(p.OfflineReplicas),
+			listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition))
+		if p.Err != nil {
+			line += "\tError: " + errorName(p.Err)
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// topicIDString prints a topic ID as Kafka does (Uuid.toString): URL-safe
+// base64 without padding.
+func topicIDString(id kadm.TopicID) string {
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+// listedOffset prints an offset from a ListOffsets answer, or "-" plus the
+// error name when the partition had none.
+func listedOffset(l kadm.ListedOffsets, topic string, partition int32) string {
+	o, ok := l.Lookup(topic, partition)
+	switch {
+	case !ok:
+		return "-"
+	case o.Err != nil:
+		return "-(" + errorName(o.Err) + ")"
+	default:
+		return strconv.FormatInt(o.Offset, 10)
+	}
+}
+
+// errorName is the protocol name of a Kafka error, or its text otherwise.
+func errorName(err error) string {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Message
+	}
+	return err.Error()
+}
+
+func joinInt32s(is []int32) string {
+	parts := make([]string, len(is))
+	for i, v := range is {
+		parts[i] = strconv.FormatInt(int64(v), 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func dedupe(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	var out []string
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func newTopicDeleteCommand(cf *clientFlags) *cobra.Command {
+	cmd := silence(&cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete topics",
+		Args:  cobra.MinimumNArgs(1),
+	})
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		names := dedupe(args)
+		return withAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+			resps, err := adm.DeleteTopics(ctx, names...)
+			if err != nil {
+				return fmt.Errorf("delete topics: %w", err)
+			}
+			var errs []error
+			out := cmd.OutOrStdout()
+			for _, name := range names {
+				resp, ok := resps[name]
+				switch {
+				case !ok:
+					errs = append(errs, topicError(name, errors.New("missing from the DeleteTopics response")))
+				case resp.Err != nil:
+					errs = append(errs, topicError(name, withBrokerMessage(resp.Err, resp.ErrMessage)))
+				default:
+					if _, err := fmt.Fprintf(out, "deleted topic %q\n", name); err != nil {
+						return err
+					}
+				}
+			}
+			return joinLine(errs)
+		})
+	}
+	return cmd
+}
+
+func newTopicAlterPartitionsCommand(cf *clientFlags) *cobra.Command {
+	var partitions int
+	cmd := silence(&cobra.Command{
+		Use:   "alter-partitions NAME --partitions N",
+		Short: "Raise a topic's partition count to N",
+		Args:  cobra.ExactArgs(1),
+	})
+	cmd.Flags().IntVar(&partitions, "partitions", 0, "the new total partition count (must exceed the current one)")
+	_ = cmd.MarkFlagRequired("partitions")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		name := args[0]
+		if partitions <= 0 || partitions > math.MaxInt32 {
+			return fmt.Errorf("--partitions must be positive, got %d", partitions)
+		}
+		return withAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+			resps, err := adm.UpdatePartitions(ctx, partitions, name)
+			if err != nil {
+				return topicError(name, err)
+			}
+			resp, ok := resps[name]
+			if !ok {
+				return topicError(name, errors.New("missing from the CreatePartitions response"))
+			}
+			if resp.Err != nil {
+				return topicError(name, withBrokerMessage(resp.Err, resp.ErrMessage))
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "topic %q now has %d partitions\n", name, partitions)
+			return err
+		})
+	}
+	return cmd
+}
