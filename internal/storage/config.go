@@ -1,0 +1,169 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+)
+
+// FsyncPolicy says when appended data is forced to disk.
+type FsyncPolicy int
+
+const (
+	// FsyncNever fsyncs only when a segment rolls and when a log closes;
+	// durability comes from replication (Kafka's default).
+	FsyncNever FsyncPolicy = iota
+	// FsyncInterval fsyncs dirty logs every Config.FsyncInterval from LogDir.Run.
+	FsyncInterval
+	// FsyncAlways: the broker calls Log.Sync before acknowledging a produce.
+	FsyncAlways
+)
+
+// ParseFsyncPolicy parses "never", "interval" or "always".
+func ParseFsyncPolicy(s string) (FsyncPolicy, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "never":
+		return FsyncNever, nil
+	case "interval":
+		return FsyncInterval, nil
+	case "always":
+		return FsyncAlways, nil
+	}
+	return 0, fmt.Errorf("unknown fsync policy %q (want never, interval or always)", s)
+}
+
+func (p FsyncPolicy) String() string {
+	switch p {
+	case FsyncNever:
+		return "never"
+	case FsyncInterval:
+		return "interval"
+	case FsyncAlways:
+		return "always"
+	}
+	return fmt.Sprintf("FsyncPolicy(%d)", int(p))
+}
+
+// LogConfig is the per-partition configuration, derived by the caller from
+// topic configs. It may change at run time through Log.SetConfig.
+type LogConfig struct {
+	SegmentBytes         int64         // roll when the next append would exceed it (segment.bytes)
+	SegmentMs            time.Duration // roll by age since the segment's first append (segment.ms); <=0 never
+	IndexIntervalBytes   int           // bytes between offset index entries (index.interval.bytes)
+	SegmentIndexBytes    int           // roll when the offset index would exceed it (segment.index.bytes); 0 = 10 MiB
+	RetentionMs          time.Duration // <0 unlimited (retention.ms)
+	RetentionBytes       int64         // <0 unlimited (retention.bytes)
+	LogAppendTime        bool          // message.timestamp.type=LogAppendTime
+	FileDeleteDelay      time.Duration // delay before removing deleted segment files (file.delete.delay.ms)
+	ProducerIDExpiration time.Duration // producer.id.expiration.ms
+}
+
+// DefaultLogConfig returns Kafka's topic defaults.
+func DefaultLogConfig() LogConfig {
+	return LogConfig{
+		SegmentBytes:         1 << 30,
+		SegmentMs:            7 * 24 * time.Hour,
+		IndexIntervalBytes:   4096,
+		SegmentIndexBytes:    10 << 20,
+		RetentionMs:          7 * 24 * time.Hour,
+		RetentionBytes:       -1,
+		FileDeleteDelay:      time.Minute,
+		ProducerIDExpiration: 24 * time.Hour,
+	}
+}
+
+// Validate reports every invalid field.
+func (c LogConfig) Validate() error {
+	var errs []error
+	if c.SegmentBytes < 14 || c.SegmentBytes > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("segment bytes %d not in [14, %d]", c.SegmentBytes, math.MaxInt32))
+	}
+	if c.IndexIntervalBytes < 0 {
+		errs = append(errs, fmt.Errorf("index interval bytes %d is negative", c.IndexIntervalBytes))
+	}
+	if c.SegmentIndexBytes < 0 || (c.SegmentIndexBytes > 0 && c.SegmentIndexBytes < offsetEntrySize) {
+		errs = append(errs, fmt.Errorf("segment index bytes %d below one entry", c.SegmentIndexBytes))
+	}
+	if c.FileDeleteDelay < 0 {
+		errs = append(errs, fmt.Errorf("file delete delay %v is negative", c.FileDeleteDelay))
+	}
+	if c.ProducerIDExpiration <= 0 {
+		errs = append(errs, fmt.Errorf("producer id expiration %v must be positive", c.ProducerIDExpiration))
+	}
+	return errors.Join(errs...)
+}
+
+// segmentBytes clamps SegmentBytes so 32-bit index positions always fit.
+func (c LogConfig) segmentBytes() int64 {
+	if c.SegmentBytes <= 0 || c.SegmentBytes > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return c.SegmentBytes
+}
+
+// maxIndexEntries is how many offset index entries a segment may hold.
+func (c LogConfig) maxIndexEntries() int {
+	if c.SegmentIndexBytes <= 0 {
+		return (10 << 20) / offsetEntrySize
+	}
+	return c.SegmentIndexBytes / offsetEntrySize
+}
+
+// Config configures one log directory.
+type Config struct {
+	Dir                    string
+	Fsync                  FsyncPolicy
+	FsyncInterval          time.Duration    // for FsyncInterval
+	RetentionCheckInterval time.Duration    // log.retention.check.interval.ms
+	CheckpointInterval     time.Duration    // recovery point and log start offset checkpoints
+	RecoveryThreads        int              // logs opened in parallel by OpenLogDir
+	Logger                 *slog.Logger     // nil discards
+	Now                    func() time.Time // nil = time.Now
+}
+
+// DefaultConfig returns Kafka-like defaults for dir.
+func DefaultConfig(dir string) Config {
+	return Config{
+		Dir:                    dir,
+		Fsync:                  FsyncNever,
+		FsyncInterval:          time.Second,
+		RetentionCheckInterval: 5 * time.Minute,
+		CheckpointInterval:     time.Minute,
+		RecoveryThreads:        1,
+	}
+}
+
+// Validate reports every invalid field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("log dir is empty"))
+	}
+	if c.Fsync < FsyncNever || c.Fsync > FsyncAlways {
+		errs = append(errs, fmt.Errorf("unknown fsync policy %d", int(c.Fsync)))
+	}
+	if c.Fsync == FsyncInterval && c.FsyncInterval <= 0 {
+		errs = append(errs, fmt.Errorf("fsync interval %v must be positive", c.FsyncInterval))
+	}
+	if c.RetentionCheckInterval <= 0 {
+		errs = append(errs, fmt.Errorf("retention check interval %v must be positive", c.RetentionCheckInterval))
+	}
+	if c.CheckpointInterval <= 0 {
+		errs = append(errs, fmt.Errorf("checkpoint interval %v must be positive", c.CheckpointInterval))
+	}
+	if c.RecoveryThreads < 0 {
+		errs = append(errs, fmt.Errorf("recovery threads %d is negative", c.RecoveryThreads))
+	}
+	return errors.Join(errs...)
+}
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }

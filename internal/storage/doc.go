@@ -1,0 +1,133 @@
+// Package storage owns the durable partition log: segment files of Kafka
+// record batches (v2, stored exactly as produced once the broker set its own
+// header fields), sparse offset and time indexes, producer state for
+// idempotent producers, the leader-epoch cache, the log start offset,
+// segment roll, retention, fsync policy and crash recovery.
+//
+// It leaves to others: replication state, the high watermark and ISR
+// (internal/partition, which tells a Log its high watermark), record
+// validation beyond framing (the produce path), Kafka error codes
+// (internal/kafkaapi), compaction and transactions' last stable offset
+// (not implemented yet).
+//
+// # Types
+//
+// A LogDir is one log directory; it opens, creates and deletes the Log of
+// each partition. A Log is an ordered list of segments; the last is the
+// active segment, which alone is appended to. Readers get Chunks: sections
+// of segment files, so the fetch path may sendfile them.
+//
+// # Goroutines
+//
+// OpenLogDir starts none that outlive it (RecoveryThreads workers open logs
+// and exit before it returns). LogDir.Run runs four loops until its context
+// ends or a log fails, and returns after they exit: retention (every
+// RetentionCheckInterval), interval fsync (FsyncInterval policy only),
+// checkpoints (every CheckpointInterval), and the delayed removal of
+// deleted segment files. Log methods run on their callers' goroutines.
+//
+// # Concurrency
+//
+// Per log, one writer at a time (Log.appendMu: appends, roll, truncation,
+// retention, close) and any number of readers. A write goes to the page
+// cache with one write(2); only afterwards are the log end offset and the
+// segment size published under Log.mu, so readers only ever see whole
+// batches. Sync never holds appendMu: concurrent callers share one fsync
+// (group commit). Segments leaving the log are renamed *.deleted and their
+// open files are closed only after FileDeleteDelay, so a Chunk stays
+// readable meanwhile. Lock order: LogDir.mu, Log.appendMu, Log.mu; the
+// epoch cache, sync state and segment file handles have leaf locks.
+//
+// # On-disk layout (format version 1, see docs/format/storage.md)
+//
+//	<dir>/
+//	  .kafka_cleanshutdown               empty; written last by LogDir.Close, removed by OpenLogDir
+//	  recovery-point-offset-checkpoint   per partition: offset below which data is fsynced
+//	  log-start-offset-checkpoint        per partition: log start offset
+//	  <topic>-<partition>/
+//	    partition.metadata               topic ID
+//	    leader-epoch-checkpoint          leader epochs and their start offsets
+//	    %020d.log                        segment: batches back to back, named by base offset
+//	    %020d.index                      offset index of the segment
+//	    %020d.timeindex                  time index of the segment
+//	    %020d.snapshot                   producer state below that offset
+//	  <topic>-<partition>.<hex>-delete/  a deleted partition awaiting removal
+//
+// Checkpoint files use Kafka's text format and are replaced atomically
+// (write .tmp, fsync, rename, fsync the directory):
+//
+//	0                       version
+//	2                       entry count
+//	events 0 1234           topic partition offset   (leader-epoch-checkpoint: "epoch startOffset")
+//	events 1 99
+//
+// partition.metadata is "version: 0\ntopic_id: <base64url, unpadded>\n".
+//
+// A segment is a sequence of v2 batches (see package record), nothing else:
+//
+//	+-----------------------------+-----------------------------+---
+//	| batch: base offset int64,   | batch ...                   |
+//	| length int32, header, records|                            |
+//	+-----------------------------+-----------------------------+---
+//
+// Offsets increase strictly from batch to batch and stay within 2^31-1 of
+// the segment's base offset; the file stays below 2 GiB (32-bit positions).
+//
+// Offset index: 8-byte big-endian entries, one for a batch whenever more than
+// IndexIntervalBytes were appended since the previous entry (the first batch
+// of a segment never has one; lookups fall back to position 0):
+//
+//	+---------------------------+---------------------------+
+//	| relative offset uint32    | position uint32           |
+//	| (batch last offset - base)| (batch start in .log)     |
+//	+---------------------------+---------------------------+
+//
+// Time index: 12-byte big-endian entries, written with offset index entries
+// when the segment's max timestamp grew, plus a final one at seal:
+//
+//	+---------------------------+---------------------------+
+//	| max timestamp int64 (ms)  | relative offset uint32    |
+//	| of the segment so far     | (last offset of the batch |
+//	|                           |  holding that timestamp)  |
+//	+---------------------------+---------------------------+
+//
+// Both indexes increase strictly in every field. The active segment keeps
+// its index entries in memory and writes the files when it is sealed (roll)
+// or closed; sealed segments keep nothing in memory and are searched with
+// pread, and their files are opened lazily.
+//
+// Producer snapshot (%020d.snapshot, the state of every batch below the
+// offset in its name), big-endian:
+//
+//	offset  size  field
+//	0       2     version (1)
+//	2       4     CRC-32C (Castagnoli) of bytes 6..end
+//	6       8     snapshot offset
+//	14      4     producer count
+//	18      ...   per producer, ascending producer id:
+//	              8 producer id, 2 producer epoch, 8 last timestamp,
+//	              1 batch count (0..5), then per batch 32 bytes:
+//	              first seq int32, last seq int32, first offset int64,
+//	              last offset int64, max timestamp int64
+//
+// Snapshots are taken at each roll (at the new segment's base) and at close
+// (at the log end offset).
+//
+// # Recovery
+//
+// With the clean-shutdown marker, index files and the newest snapshot are
+// trusted; the active segment's end is found by reading batch headers from
+// its last index entry on. Without it (a crash), every batch of the segment
+// holding the recovery point and of all later segments is validated
+// (framing, CRC-32C, increasing offsets); the log is cut at the first
+// invalid or torn batch (logged with segment and offset), later segments are
+// deleted, their indexes are rebuilt, and the recovered data is fsynced.
+// Segments below the recovery point were fsynced before it moved past them
+// and are only sanity-checked (index sizes and last entries; an index that
+// fails is rebuilt from batch headers). Producer state is the newest valid
+// snapshot at or below the log end offset plus the headers of later batches;
+// the leader-epoch cache is the checkpoint, extended by the epochs of
+// recovered batches and cut at the log end offset. Leftovers (*.deleted,
+// *.cleaned, *.swap, *.tmp, index files without a segment, "-delete"
+// directories) are removed.
+package storage

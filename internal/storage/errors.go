@@ -1,0 +1,29 @@
+package storage
+
+import "errors"
+
+// Sentinel errors. The API layer maps them to Kafka error codes with errors.Is.
+var (
+	// ErrOffsetOutOfRange: a read, truncation or DeleteRecords offset lies
+	// outside [LogStartOffset, LogEndOffset].
+	ErrOffsetOutOfRange = errors.New("offset out of range")
+	// ErrOutOfOrderSequence: an idempotent producer's batch does not continue
+	// its sequence (OUT_OF_ORDER_SEQUENCE_NUMBER).
+	ErrOutOfOrderSequence = errors.New("out of order sequence number")
+	// ErrInvalidProducerEpoch: a batch carries a producer epoch older than the
+	// one the log has seen (INVALID_PRODUCER_EPOCH).
+	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
+	// ErrOffsetMismatch: a follower append does not start at the log end offset.
+	ErrOffsetMismatch = errors.New("append offset does not match log end offset")
+	// ErrLogClosed: the log (or its directory) was closed or deleted.
+	ErrLogClosed = errors.New("log closed")
+	// ErrCorruptLog: bytes read from disk failed validation where they must
+	// be trusted (a checkpoint, or a segment below the recovery point). The
+	// log directory should go offline. Batches handed to Append* with broken
+	// framing give record.ErrCorrupt instead.
+	ErrCorruptLog = errors.New("corrupt log")
+	// ErrStorageFailed: a write or fsync failed. The log refuses further
+	// writes because the page cache may have dropped data it cannot re-send
+	// (KAFKA_STORAGE_ERROR); the log directory goes offline.
+	ErrStorageFailed = errors.New("storage failed")
+)

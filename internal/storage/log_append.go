@@ -1,0 +1,280 @@
+package storage
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/strata-io/strata/internal/record"
+)
+
+// batchRef is one batch of an append call.
+type batchRef struct {
+	pos int // position in the call's bytes
+	h   record.Header
+}
+
+// splitBatches checks the framing of every batch in b (and the CRC when
+// validate is set) and returns their headers. Errors wrap record.ErrCorrupt
+// or record.ErrInvalid.
+func splitBatches(b []byte, validate bool) ([]batchRef, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: no record batches", record.ErrInvalid)
+	}
+	var refs []batchRef
+	pos := 0
+	for len(b) > 0 {
+		batch, rest, err := record.NextBatch(b)
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", len(refs), err)
+		}
+		var h record.Header
+		if validate {
+			h, err = record.ValidateBatch(batch)
+		} else {
+			h, err = record.ParseHeader(batch)
+			if err == nil && h.Magic != 2 {
+				err = fmt.Errorf("%w: magic %d", record.ErrCorrupt, h.Magic)
+			}
+			if err == nil && (h.LastOffsetDelta < 0 || h.NumRecords < 0 || int64(h.NumRecords) > int64(h.LastOffsetDelta)+1) {
+				err = fmt.Errorf("%w: last offset delta %d with %d records", record.ErrInvalid, h.LastOffsetDelta, h.NumRecords)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", len(refs), err)
+		}
+		refs = append(refs, batchRef{pos: pos, h: h})
+		pos += len(batch)
+		b = rest
+	}
+	return refs, nil
+}
+
+// AppendAsLeader appends one or more complete v2 batches, assigning offsets
+// from the log end offset, stamping PartitionLeaderEpoch = leaderEpoch and,
+// for LogAppendTime topics, the append time. It modifies batches in place.
+// Batches of idempotent producers are checked against the producer state:
+// a retried duplicate returns the original offsets with Duplicate set and
+// appends nothing; a sequence gap gives ErrOutOfOrderSequence and a stale
+// epoch ErrInvalidProducerEpoch. Nothing is appended if any batch fails.
+func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (AppendInfo, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	info := AppendInfo{FirstOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	if err := l.writableLocked(); err != nil {
+		return info, err
+	}
+	refs, err := splitBatches(batches, false)
+	if err != nil {
+		return info, err
+	}
+	cfg := l.Config()
+	info.LogStartOffset = l.LogStartOffset()
+	if latest := l.epochs.latestEpoch(); leaderEpoch < latest {
+		return info, fmt.Errorf("append with leader epoch %d below the log's latest epoch %d", leaderEpoch, latest)
+	}
+
+	leo := l.appendLEO
+	offset := leo
+	appendTime := now.UnixMilli()
+	pa := l.producers.begin()
+	for i := range refs {
+		h := &refs[i].h
+		if dup, ok := pa.duplicate(h); ok {
+			info.FirstOffset, info.LastOffset, info.Duplicate = dup.FirstOffset, dup.LastOffset, true
+			if cfg.LogAppendTime {
+				info.LogAppendTime = dup.Timestamp
+			}
+			return info, nil
+		}
+		h.BaseOffset = offset
+		h.PartitionLeaderEpoch = leaderEpoch
+		if cfg.LogAppendTime {
+			h.Attributes |= record.AttrTimestampType
+			h.MaxTimestamp = appendTime
+		}
+		if err := pa.add(h, true); err != nil {
+			return info, err
+		}
+		offset = h.NextOffset()
+	}
+
+	// Validation passed: now change the caller's bytes.
+	for i := range refs {
+		r := &refs[i]
+		b := batches[r.pos : r.pos+r.h.Size()]
+		record.SetBaseOffset(b, r.h.BaseOffset)
+		record.SetPartitionLeaderEpoch(b, leaderEpoch)
+		if cfg.LogAppendTime {
+			record.SetLogAppendTime(b, appendTime)
+		}
+	}
+	if l.epochs.assign(leaderEpoch, leo) {
+		if err := l.writeEpochCheckpoint(); err != nil {
+			return info, l.fail(err)
+		}
+	}
+	if err := l.writeLocked(batches, refs, now, cfg); err != nil {
+		return info, err
+	}
+	pa.commit()
+	info.FirstOffset, info.LastOffset = leo, offset-1
+	if cfg.LogAppendTime {
+		info.LogAppendTime = appendTime
+	}
+	return info, nil
+}
+
+// AppendAsFollower appends batches fetched from the leader, keeping their
+// offsets and leader epochs. The first batch must start at the log end
+// offset (else ErrOffsetMismatch) and offsets must increase. CRCs are
+// checked. Producer state and the leader-epoch cache follow the batches.
+func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	info := AppendInfo{FirstOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	if err := l.writableLocked(); err != nil {
+		return info, err
+	}
+	refs, err := splitBatches(batches, true)
+	if err != nil {
+		return info, err
+	}
+	cfg := l.Config()
+	info.LogStartOffset = l.LogStartOffset()
+	leo := l.appendLEO
+	if first := refs[0].h.BaseOffset; first != leo {
+		return info, fmt.Errorf("%w: first batch at %d, log end offset %d", ErrOffsetMismatch, first, leo)
+	}
+	next := leo
+	pa := l.producers.begin()
+	epochs := l.epochs.snapshot()
+	latest := l.epochs.latestEpoch()
+	var newEpochs []epochEntry
+	for i := range refs {
+		h := &refs[i].h
+		if h.BaseOffset < next {
+			return info, fmt.Errorf("%w: batch %d starts at %d, below %d", ErrOffsetMismatch, i, h.BaseOffset, next)
+		}
+		if h.BaseOffset > math.MaxInt64-int64(h.LastOffsetDelta)-1 {
+			return info, fmt.Errorf("%w: batch %d base offset %d overflows", record.ErrInvalid, i, h.BaseOffset)
+		}
+		_ = pa.add(h, false)
+		if h.PartitionLeaderEpoch > latest {
+			latest = h.PartitionLeaderEpoch
+			newEpochs = append(newEpochs, epochEntry{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
+		}
+		next = h.NextOffset()
+	}
+	if len(newEpochs) > 0 {
+		for _, e := range newEpochs {
+			l.epochs.assign(e.Epoch, e.StartOffset)
+		}
+		if !slices.Equal(epochs, l.epochs.snapshot()) {
+			if err := l.writeEpochCheckpoint(); err != nil {
+				return info, l.fail(err)
+			}
+		}
+	}
+	if err := l.writeLocked(batches, refs, l.now(), cfg); err != nil {
+		return info, err
+	}
+	pa.commit()
+	info.FirstOffset, info.LastOffset = leo, next-1
+	return info, nil
+}
+
+// shouldRollLocked reports whether an append of size bytes ending at
+// lastOffset must go to a new segment.
+func (l *Log) shouldRollLocked(s *segment, size int64, lastOffset int64, now time.Time, cfg LogConfig) bool {
+	if s.size == 0 {
+		return false
+	}
+	switch {
+	case s.size+size > cfg.segmentBytes():
+		return true
+	case cfg.SegmentMs > 0 && !s.rollTime.IsZero() && now.Sub(s.rollTime) > cfg.SegmentMs:
+		return true
+	case lastOffset-s.base > math.MaxInt32:
+		return true
+	case len(s.idx) >= cfg.maxIndexEntries():
+		return true
+	}
+	return false
+}
+
+// writeLocked rolls if needed, writes the batches to the active segment
+// with one write, then publishes them to readers. The caller holds appendMu.
+func (l *Log) writeLocked(batches []byte, refs []batchRef, now time.Time, cfg LogConfig) error {
+	last := &refs[len(refs)-1].h
+	if l.shouldRollLocked(l.active, int64(len(batches)), last.LastOffset(), now, cfg) {
+		if err := l.rollLocked(); err != nil {
+			return err
+		}
+	}
+	s := l.active
+	f, err := s.logFile()
+	if err != nil {
+		return l.fail(err)
+	}
+	start := s.size
+	if _, err := f.WriteAt(batches, start); err != nil {
+		// Leave no partial batch behind for a reader or a restart.
+		_ = f.Truncate(start)
+		return l.fail(fmt.Errorf("write segment %d: %w", s.base, err))
+	}
+	l.mu.Lock()
+	for i := range refs {
+		s.indexBatchLocked(start+int64(refs[i].pos), &refs[i].h, cfg.IndexIntervalBytes)
+	}
+	l.mu.logEndOffset = last.NextOffset()
+	l.mu.Unlock()
+	if s.rollTime.IsZero() {
+		s.rollTime = now
+	}
+	l.appendLEO = last.NextOffset()
+	return nil
+}
+
+// rollLocked seals the active segment (fsync, index files) and starts a
+// new one at the log end offset, with a producer snapshot at that offset.
+// All data below the new base is then durable, so the recovery point moves
+// there. The caller holds appendMu.
+func (l *Log) rollLocked() error {
+	old := l.active
+	newBase := l.appendLEO
+	f, err := old.logFile()
+	if err != nil {
+		return l.fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return l.fail(fmt.Errorf("fsync segment %d: %w", old.base, err))
+	}
+	l.mu.Lock()
+	old.maybeAppendTimeEntryLocked()
+	l.mu.Unlock()
+	if err := old.writeIndexFiles(); err != nil {
+		return l.fail(err)
+	}
+	s, err := createSegment(l.dir, newBase)
+	if err != nil {
+		return l.fail(err)
+	}
+	if err := writeFileSynced(l.snapshotPath(newBase), encodeProducerSnapshot(newBase, l.producers)); err != nil {
+		_ = s.closeFiles()
+		return l.fail(err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		_ = s.closeFiles()
+		return l.fail(err)
+	}
+	l.mu.Lock()
+	old.sealLocked()
+	l.mu.segments = append(slices.Clip(l.mu.segments), s)
+	l.mu.Unlock()
+	l.active = s
+	l.advanceRecoveryPoint(newBase, l.syncGeneration())
+	l.logger.Debug("rolled segment", "offset", newBase)
+	return nil
+}

@@ -1,0 +1,500 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// LogDir is one log directory: a directory per partition plus the
+// checkpoint files and the clean-shutdown marker at its root.
+type LogDir struct {
+	cfg     Config           // set in OpenLogDir, never changed
+	logger  *slog.Logger     // set in OpenLogDir, never changed
+	now     func() time.Time // set in OpenLogDir, never changed
+	deleter *fileDeleter
+
+	mu struct {
+		sync.Mutex
+		logs   map[TopicPartition]*Log
+		closed bool
+	}
+
+	checkpointMu sync.Mutex // serialises checkpoint file writes
+
+	failOnce sync.Once
+	failErr  error         // set once before failed is closed
+	failed   chan struct{} // closed when a log fails: the directory is offline
+}
+
+// OpenLogDir opens the log directory, creating it if needed: it removes
+// leftovers of deleted partitions, opens (and recovers) every partition
+// log, then removes the clean-shutdown marker. It starts no goroutines.
+// Logs get DefaultLogConfig until the caller calls SetConfig.
+func OpenLogDir(cfg Config) (*LogDir, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RecoveryThreads == 0 {
+		cfg.RecoveryThreads = 1
+	}
+	def := DefaultConfig(cfg.Dir)
+	if cfg.RetentionCheckInterval == 0 {
+		cfg.RetentionCheckInterval = def.RetentionCheckInterval
+	}
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = def.CheckpointInterval
+	}
+	if cfg.FsyncInterval == 0 {
+		cfg.FsyncInterval = def.FsyncInterval
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("log dir config: %w", err)
+	}
+	d := &LogDir{
+		cfg:     cfg,
+		logger:  cfg.Logger.With("component", "storage", "dir", cfg.Dir),
+		now:     cfg.Now,
+		deleter: newFileDeleter(),
+		failed:  make(chan struct{}),
+	}
+	d.mu.logs = make(map[TopicPartition]*Log)
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	entries, err := os.ReadDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("list log dir: %w", err)
+	}
+	var tps []TopicPartition
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case !e.IsDir():
+			if strings.HasSuffix(name, tmpSuffix) {
+				if err := os.Remove(filepath.Join(cfg.Dir, name)); err != nil {
+					return nil, fmt.Errorf("remove leftover %s: %w", name, err)
+				}
+			}
+		case strings.HasSuffix(name, "-delete"):
+			if err := os.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
+				return nil, fmt.Errorf("remove deleted partition %s: %w", name, err)
+			}
+		default:
+			tp, ok := parsePartitionDir(name)
+			if !ok {
+				d.logger.Warn("ignoring directory that names no partition", "name", name)
+				continue
+			}
+			tps = append(tps, tp)
+		}
+	}
+	rps, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, recoveryPointFile))
+	if err != nil {
+		return nil, err
+	}
+	lsos, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, logStartOffsetFile))
+	if err != nil {
+		return nil, err
+	}
+	marker := filepath.Join(cfg.Dir, cleanShutdownFile)
+	_, err = os.Stat(marker)
+	clean := err == nil
+	if !clean && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("stat clean shutdown marker: %w", err)
+	}
+	d.logger.Info("opening log dir", "partitions", len(tps), "clean_shutdown", clean)
+
+	if err := d.openLogs(tps, clean, rps, lsos); err != nil {
+		for _, l := range d.mu.logs {
+			_ = l.Close()
+		}
+		return nil, err
+	}
+	if clean {
+		if err := os.Remove(marker); err != nil {
+			d.closeAll()
+			return nil, fmt.Errorf("remove clean shutdown marker: %w", err)
+		}
+		if err := syncDir(cfg.Dir); err != nil {
+			d.closeAll()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *LogDir) closeAll() {
+	for _, l := range d.mu.logs {
+		_ = l.Close()
+	}
+}
+
+// openLogs opens the logs with RecoveryThreads workers, which all exit
+// before it returns.
+func (d *LogDir) openLogs(tps []TopicPartition, clean bool, rps, lsos map[TopicPartition]int64) error {
+	jobs := make(chan TopicPartition)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for range min(d.cfg.RecoveryThreads, max(len(tps), 1)) {
+		wg.Go(func() {
+			for tp := range jobs {
+				rp, ok := rps[tp]
+				if !ok {
+					rp = -1
+				}
+				lso, ok := lsos[tp]
+				if !ok {
+					lso = -1
+				}
+				l, err := openLog(logOptions{
+					tp: tp, dir: filepath.Join(d.cfg.Dir, tp.String()), config: DefaultLogConfig(),
+					clean: clean, recoveryPoint: rp, logStartOffset: lso,
+					logger: d.logger, now: d.now, deleter: d.deleter,
+				})
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					d.attach(l)
+					d.mu.logs[tp] = l
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, tp := range tps {
+		jobs <- tp
+	}
+	close(jobs)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (d *LogDir) attach(l *Log) {
+	l.onFailure = d.fail
+	l.onLogStartAdvanced = func() {
+		if err := d.writeCheckpoints(); err != nil {
+			d.logger.Warn("checkpoint after log start offset change failed", "err", err)
+		}
+	}
+}
+
+// parsePartitionDir parses "<topic>-<partition>".
+func parsePartitionDir(name string) (TopicPartition, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return TopicPartition{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 || strconv.FormatInt(p, 10) != name[i+1:] || !validTopicName(name[:i]) {
+		return TopicPartition{}, false
+	}
+	return TopicPartition{Topic: name[:i], Partition: int32(p)}, true
+}
+
+// fail takes the directory offline after a log's write or fsync failed.
+func (d *LogDir) fail(err error) {
+	d.failOnce.Do(func() {
+		d.failErr = err
+		close(d.failed)
+		d.logger.Error("log dir offline", "err", err)
+	})
+}
+
+// Err returns the failure that took the directory offline, or nil.
+func (d *LogDir) Err() error {
+	select {
+	case <-d.failed:
+		return d.failErr
+	default:
+		return nil
+	}
+}
+
+// Log returns the log of tp.
+func (d *LogDir) Log(tp TopicPartition) (*Log, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l, ok := d.mu.logs[tp]
+	return l, ok
+}
+
+// Logs returns every log, sorted by topic and partition.
+func (d *LogDir) Logs() []*Log {
+	d.mu.Lock()
+	logs := make([]*Log, 0, len(d.mu.logs))
+	for _, l := range d.mu.logs {
+		logs = append(logs, l)
+	}
+	d.mu.Unlock()
+	slices.SortFunc(logs, func(a, b *Log) int { return compareTopicPartition(a.tp, b.tp) })
+	return logs
+}
+
+// CreateLog returns the log of tp, creating it empty if it does not exist.
+// An existing log with the same topic ID is returned with cfg applied; one
+// with no recorded topic ID adopts topicID; one with a different topic ID
+// belongs to a deleted incarnation of the topic and is deleted first.
+func (d *LogDir) CreateLog(tp TopicPartition, topicID [16]byte, cfg LogConfig) (*Log, error) {
+	if !validTopicName(tp.Topic) || tp.Partition < 0 {
+		return nil, fmt.Errorf("create log: invalid partition %q %d", tp.Topic, tp.Partition)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("create log %s: %w", tp, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.closed {
+		return nil, ErrLogClosed
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	if l, ok := d.mu.logs[tp]; ok {
+		switch id := l.TopicID(); id {
+		case topicID:
+			l.SetConfig(cfg)
+			return l, nil
+		case [16]byte{}:
+			if err := writeFileAtomic(filepath.Join(l.dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
+				return nil, fmt.Errorf("create log %s: %w", tp, err)
+			}
+			l.mu.Lock()
+			l.mu.topicID = topicID
+			l.mu.Unlock()
+			l.SetConfig(cfg)
+			return l, nil
+		default:
+			d.logger.Info("deleting stale log of an older topic incarnation", "topic", tp.Topic, "partition", tp.Partition)
+			delete(d.mu.logs, tp)
+			if err := d.retireLog(l); err != nil {
+				return nil, fmt.Errorf("create log %s: %w", tp, err)
+			}
+		}
+	}
+	dir := filepath.Join(d.cfg.Dir, tp.String())
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("create log %s: %w", tp, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log %s: %w", tp, err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
+		return nil, fmt.Errorf("create log %s: %w", tp, err)
+	}
+	l, err := openLog(logOptions{
+		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1,
+		logger: d.logger, now: d.now, deleter: d.deleter,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(d.cfg.Dir); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("create log %s: %w", tp, err)
+	}
+	d.attach(l)
+	d.mu.logs[tp] = l
+	return l, nil
+}
+
+// DeleteLog detaches the log of tp, closes it, renames its directory to
+// "<topic>-<partition>.<hex>-delete" and removes it in the background (a
+// leftover is removed at the next open). Deleting a missing log does nothing.
+func (d *LogDir) DeleteLog(tp TopicPartition) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l, ok := d.mu.logs[tp]
+	if !ok {
+		return nil
+	}
+	delete(d.mu.logs, tp)
+	if err := d.retireLog(l); err != nil {
+		return fmt.Errorf("delete log %s: %w", tp, err)
+	}
+	return nil
+}
+
+// retireLog closes l and renames its directory for background removal.
+func (d *LogDir) retireLog(l *Log) error {
+	if err := l.Close(); err != nil {
+		d.logger.Warn("closing deleted log", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
+	}
+	var suffix [16]byte
+	_, _ = rand.Read(suffix[:])
+	target := filepath.Join(d.cfg.Dir, fmt.Sprintf("%s.%s-delete", l.tp, hex.EncodeToString(suffix[:])))
+	if err := os.Rename(l.dir, target); err != nil {
+		return fmt.Errorf("rename %s: %w", l.dir, err)
+	}
+	if err := syncDir(d.cfg.Dir); err != nil {
+		return err
+	}
+	d.deleter.schedule(d.now(), nil, []string{target})
+	return nil
+}
+
+// writeCheckpoints writes the recovery-point and log-start-offset
+// checkpoint files for every log.
+func (d *LogDir) writeCheckpoints() error {
+	d.checkpointMu.Lock()
+	defer d.checkpointMu.Unlock()
+	logs := d.Logs()
+	rps := make(map[TopicPartition]int64, len(logs))
+	lsos := make(map[TopicPartition]int64, len(logs))
+	for _, l := range logs {
+		rps[l.tp] = l.RecoveryPoint()
+		lsos[l.tp] = l.LogStartOffset()
+	}
+	return errors.Join(
+		writeFileAtomic(filepath.Join(d.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps)),
+		writeFileAtomic(filepath.Join(d.cfg.Dir, logStartOffsetFile), encodeOffsetCheckpoint(lsos)),
+	)
+}
+
+// Close closes every log (fsync, indexes, producer snapshots), removes
+// files awaiting deletion, writes the checkpoints and, if all of that
+// succeeded and no log failed, the clean-shutdown marker. Stop Run first.
+func (d *LogDir) Close() error {
+	d.mu.Lock()
+	if d.mu.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.mu.closed = true
+	d.mu.Unlock()
+	var errs []error
+	for _, l := range d.Logs() {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, d.deleter.runDue(time.Time{}, true))
+	errs = append(errs, d.writeCheckpoints())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close log dir %s: %w", d.cfg.Dir, err)
+	}
+	if err := d.Err(); err != nil {
+		return fmt.Errorf("close log dir %s: %w", d.cfg.Dir, err)
+	}
+	if err := writeFileAtomic(filepath.Join(d.cfg.Dir, cleanShutdownFile), nil); err != nil {
+		return fmt.Errorf("close log dir %s: %w", d.cfg.Dir, err)
+	}
+	return nil
+}
+
+// Run runs the directory's background work until ctx is done or a log
+// fails, then returns after its goroutines exit:
+//
+//   - retentionLoop: EnforceRetention and producer expiry for every log
+//     every RetentionCheckInterval;
+//   - flushLoop (FsyncInterval policy only): fsyncs dirty logs every
+//     FsyncInterval;
+//   - checkpointLoop: recovery-point and log-start-offset checkpoints every
+//     CheckpointInterval;
+//   - deleteLoop: removes retired segment files once FileDeleteDelay passed.
+//
+// It returns nil when ctx ends and the failure when a log failed.
+func (d *LogDir) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { d.tickLoop(ctx, d.cfg.RetentionCheckInterval, d.enforceRetention) })
+	if d.cfg.Fsync == FsyncInterval {
+		wg.Go(func() { d.tickLoop(ctx, d.cfg.FsyncInterval, d.flushDirty) })
+	}
+	wg.Go(func() {
+		d.tickLoop(ctx, d.cfg.CheckpointInterval, func() {
+			if err := d.writeCheckpoints(); err != nil {
+				d.logger.Warn("writing checkpoints", "err", err)
+			}
+		})
+	})
+	wg.Go(func() { d.deleteLoop(ctx) })
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-d.failed:
+		err = d.failErr
+	}
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// tickLoop calls fn every interval until ctx is done.
+func (d *LogDir) tickLoop(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
+func (d *LogDir) enforceRetention() {
+	now := d.now()
+	for _, l := range d.Logs() {
+		n, err := l.EnforceRetention(now)
+		switch {
+		case errors.Is(err, ErrLogClosed), errors.Is(err, ErrStorageFailed):
+			// Closed meanwhile, or failed (already reported by fail).
+		case err != nil:
+			d.logger.Warn("retention", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
+		case n > 0:
+			d.logger.Debug("retention deleted segments", "topic", l.tp.Topic, "partition", l.tp.Partition, "segments", n)
+		}
+		l.removeExpiredProducers(now)
+	}
+}
+
+func (d *LogDir) flushDirty() {
+	for _, l := range d.Logs() {
+		if !l.dirty() {
+			continue
+		}
+		if err := l.Sync(l.LogEndOffset()); err != nil && !errors.Is(err, ErrLogClosed) && !errors.Is(err, ErrStorageFailed) {
+			d.logger.Warn("interval fsync", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
+		}
+	}
+}
+
+// deleteLoop removes retired files when they fall due.
+func (d *LogDir) deleteLoop(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		if err := d.deleter.runDue(d.now(), false); err != nil {
+			d.logger.Warn("removing deleted files", "err", err)
+		}
+		wait := time.Hour
+		if at, ok := d.deleter.next(); ok {
+			wait = max(at.Sub(d.now()), time.Millisecond)
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.deleter.wake:
+		}
+	}
+}

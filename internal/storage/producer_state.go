@@ -1,0 +1,323 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
+
+	"github.com/strata-io/strata/internal/record"
+)
+
+// maxProducerBatches is how many recent batches are kept per producer for
+// duplicate detection (Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN; the
+// client allows at most 5 in-flight requests with idempotence).
+const maxProducerBatches = 5
+
+// batchMetadata describes one batch an idempotent producer wrote.
+type batchMetadata struct {
+	FirstSeq, LastSeq       int32
+	FirstOffset, LastOffset int64
+	Timestamp               int64 // the batch's max timestamp
+}
+
+// producerEntry is what the log remembers of one producer ID.
+type producerEntry struct {
+	ProducerID    int64
+	Epoch         int16
+	LastTimestamp int64           // max timestamp of the latest batch; drives expiration
+	Batches       []batchMetadata // oldest first, at most maxProducerBatches
+}
+
+func (e *producerEntry) clone() *producerEntry {
+	c := *e
+	c.Batches = slices.Clone(e.Batches)
+	return &c
+}
+
+// lastSeq is the last sequence written in the current epoch, -1 if none.
+func (e *producerEntry) lastSeq() int32 {
+	if len(e.Batches) == 0 {
+		return -1
+	}
+	return e.Batches[len(e.Batches)-1].LastSeq
+}
+
+// findDuplicate returns the retained batch with the same epoch and sequence
+// range as h, if any.
+func (e *producerEntry) findDuplicate(h *record.Header) (batchMetadata, bool) {
+	if h.ProducerEpoch != e.Epoch {
+		return batchMetadata{}, false
+	}
+	last := h.LastSequence()
+	for _, b := range e.Batches {
+		if b.FirstSeq == h.BaseSequence && b.LastSeq == last {
+			return b, true
+		}
+	}
+	return batchMetadata{}, false
+}
+
+// setEpoch moves the entry to epoch, forgetting batches of the old one.
+func (e *producerEntry) setEpoch(epoch int16) {
+	if e.Epoch != epoch {
+		e.Epoch = epoch
+		e.Batches = e.Batches[:0]
+	}
+}
+
+func (e *producerEntry) addBatch(epoch int16, m batchMetadata) {
+	e.setEpoch(epoch)
+	if len(e.Batches) == maxProducerBatches {
+		copy(e.Batches, e.Batches[1:])
+		e.Batches = e.Batches[:maxProducerBatches-1]
+	}
+	e.Batches = append(e.Batches, m)
+	e.LastTimestamp = m.Timestamp
+}
+
+// producerState maps producer IDs to their entries. Owned by Log.appendMu.
+type producerState struct {
+	producers map[int64]*producerEntry
+}
+
+func newProducerState() *producerState {
+	return &producerState{producers: make(map[int64]*producerEntry)}
+}
+
+func (s *producerState) clone() *producerState {
+	c := newProducerState()
+	for id, e := range s.producers {
+		c.producers[id] = e.clone()
+	}
+	return c
+}
+
+// removeExpired drops producers whose last batch timestamp is at least
+// expirationMs before nowMs (producer.id.expiration.ms). It returns how many
+// it removed.
+func (s *producerState) removeExpired(nowMs, expirationMs int64) int {
+	n := 0
+	for id, e := range s.producers {
+		if nowMs-e.LastTimestamp >= expirationMs {
+			delete(s.producers, id)
+			n++
+		}
+	}
+	return n
+}
+
+// producerAppend stages the producer-state changes of one append call so
+// that nothing changes if any batch of the call is refused.
+type producerAppend struct {
+	state   *producerState
+	updated map[int64]*producerEntry
+}
+
+func (s *producerState) begin() *producerAppend {
+	return &producerAppend{state: s}
+}
+
+func (a *producerAppend) entry(id int64) *producerEntry {
+	if e, ok := a.updated[id]; ok {
+		return e
+	}
+	return a.state.producers[id]
+}
+
+// duplicate reports whether h retries a batch already in the log. Like
+// Kafka it looks only at the state before this call.
+func (a *producerAppend) duplicate(h *record.Header) (batchMetadata, bool) {
+	if !h.HasProducerID() || h.IsControl() {
+		return batchMetadata{}, false
+	}
+	e, ok := a.state.producers[h.ProducerID]
+	if !ok {
+		return batchMetadata{}, false
+	}
+	return e.findDuplicate(h)
+}
+
+// add validates (when fromClient) and stages the batch h, which occupies
+// offsets [h.BaseOffset, h.LastOffset()]. Validation follows Kafka's
+// ProducerAppendInfo: an epoch below the current one is fenced; a new epoch
+// must start at sequence 0; within an epoch the sequence must continue the
+// last one; a producer the log knows nothing about (never seen, expired, or
+// its records deleted) may start at any sequence (KIP-360).
+func (a *producerAppend) add(h *record.Header, fromClient bool) error {
+	if !h.HasProducerID() {
+		return nil
+	}
+	cur := a.entry(h.ProducerID)
+	if fromClient && cur != nil {
+		if h.ProducerEpoch < cur.Epoch {
+			return fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, cur.Epoch)
+		}
+		if !h.IsControl() {
+			if h.ProducerEpoch != cur.Epoch {
+				if h.BaseSequence != 0 {
+					return fmt.Errorf("%w: producer %d new epoch %d starts at sequence %d, want 0", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+				}
+			} else if last := cur.lastSeq(); !inSequence(last, h.BaseSequence) {
+				return fmt.Errorf("%w: producer %d epoch %d sequence %d after %d", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence, last)
+			}
+		}
+	}
+	var next *producerEntry
+	if cur == nil {
+		next = &producerEntry{ProducerID: h.ProducerID, Epoch: h.ProducerEpoch}
+	} else if _, staged := a.updated[h.ProducerID]; staged {
+		next = cur
+	} else {
+		next = cur.clone()
+	}
+	if h.IsControl() {
+		// A transaction marker carries no sequence; it only fixes the epoch.
+		next.setEpoch(h.ProducerEpoch)
+		next.LastTimestamp = h.MaxTimestamp
+	} else {
+		next.addBatch(h.ProducerEpoch, batchMetadata{
+			FirstSeq:    h.BaseSequence,
+			LastSeq:     h.LastSequence(),
+			FirstOffset: h.BaseOffset,
+			LastOffset:  h.LastOffset(),
+			Timestamp:   h.MaxTimestamp,
+		})
+	}
+	if a.updated == nil {
+		a.updated = make(map[int64]*producerEntry)
+	}
+	a.updated[h.ProducerID] = next
+	return nil
+}
+
+// commit applies the staged changes.
+func (a *producerAppend) commit() {
+	maps.Copy(a.state.producers, a.updated)
+}
+
+func inSequence(last, next int32) bool {
+	return int64(next) == int64(last)+1 || (next == 0 && last == 1<<31-1)
+}
+
+// Producer snapshot file, %020d.snapshot, named by the offset it was taken
+// at: it holds the state produced by every batch below that offset.
+//
+//	offset  size  field
+//	0       2     version (1)
+//	2       4     CRC-32C (Castagnoli) of every byte after this field
+//	6       8     snapshot offset (equals the file name)
+//	14      4     producer count
+//	18      ...   producers, sorted by producer id:
+//	              8  producer id
+//	              2  producer epoch
+//	              8  last timestamp
+//	              1  batch count (0..5)
+//	              32 per batch: first seq int32, last seq int32,
+//	                 first offset int64, last offset int64, timestamp int64
+//
+// All integers are big-endian.
+const (
+	snapshotVersion        = 1
+	snapshotHeaderSize     = 18
+	snapshotProducerSize   = 19
+	snapshotBatchSize      = 32
+	snapshotCRCStart       = 6
+	maxSnapshotBatchCount  = maxProducerBatches
+	snapshotFileSuffix     = ".snapshot"
+	snapshotOffsetFieldPos = 6
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeProducerSnapshot(offset int64, s *producerState) []byte {
+	ids := slices.Sorted(maps.Keys(s.producers))
+	be := binary.BigEndian
+	b := make([]byte, snapshotHeaderSize, snapshotHeaderSize+len(ids)*(snapshotProducerSize+2*snapshotBatchSize))
+	be.PutUint16(b, snapshotVersion)
+	be.PutUint64(b[snapshotOffsetFieldPos:], uint64(offset))
+	be.PutUint32(b[14:], uint32(len(ids)))
+	for _, id := range ids {
+		e := s.producers[id]
+		b = be.AppendUint64(b, uint64(e.ProducerID))
+		b = be.AppendUint16(b, uint16(e.Epoch))
+		b = be.AppendUint64(b, uint64(e.LastTimestamp))
+		b = append(b, byte(len(e.Batches)))
+		for _, m := range e.Batches {
+			b = be.AppendUint32(b, uint32(m.FirstSeq))
+			b = be.AppendUint32(b, uint32(m.LastSeq))
+			b = be.AppendUint64(b, uint64(m.FirstOffset))
+			b = be.AppendUint64(b, uint64(m.LastOffset))
+			b = be.AppendUint64(b, uint64(m.Timestamp))
+		}
+	}
+	be.PutUint32(b[2:], crc32.Checksum(b[snapshotCRCStart:], castagnoli))
+	return b
+}
+
+// decodeProducerSnapshot parses encodeProducerSnapshot's format, refusing
+// anything that is not exactly what it would write.
+func decodeProducerSnapshot(b []byte) (offset int64, s *producerState, err error) {
+	corrupt := func(format string, args ...any) (int64, *producerState, error) {
+		return 0, nil, fmt.Errorf("%w: producer snapshot: %s", ErrCorruptLog, fmt.Sprintf(format, args...))
+	}
+	if len(b) < snapshotHeaderSize {
+		return corrupt("%d bytes is shorter than the header", len(b))
+	}
+	be := binary.BigEndian
+	if v := be.Uint16(b); v != snapshotVersion {
+		return corrupt("version %d", v)
+	}
+	if got, want := crc32.Checksum(b[snapshotCRCStart:], castagnoli), be.Uint32(b[2:]); got != want {
+		return corrupt("crc %08x, header says %08x", got, want)
+	}
+	offset = int64(be.Uint64(b[snapshotOffsetFieldPos:]))
+	if offset < 0 {
+		return corrupt("offset %d", offset)
+	}
+	count := be.Uint32(b[14:])
+	rest := b[snapshotHeaderSize:]
+	if uint64(count) > uint64(len(rest)/snapshotProducerSize) {
+		return corrupt("%d producers cannot fit in %d bytes", count, len(rest))
+	}
+	s = newProducerState()
+	prev := int64(-1)
+	for i := uint32(0); i < count; i++ {
+		if len(rest) < snapshotProducerSize {
+			return corrupt("producer %d truncated", i)
+		}
+		e := &producerEntry{
+			ProducerID:    int64(be.Uint64(rest)),
+			Epoch:         int16(be.Uint16(rest[8:])),
+			LastTimestamp: int64(be.Uint64(rest[10:])),
+		}
+		nb := int(rest[18])
+		rest = rest[snapshotProducerSize:]
+		if e.ProducerID <= prev {
+			return corrupt("producer id %d not above %d", e.ProducerID, prev)
+		}
+		prev = e.ProducerID
+		if nb > maxSnapshotBatchCount || len(rest) < nb*snapshotBatchSize {
+			return corrupt("producer %d has %d batches in %d bytes", e.ProducerID, nb, len(rest))
+		}
+		if nb > 0 {
+			e.Batches = make([]batchMetadata, nb)
+		}
+		for j := range nb {
+			e.Batches[j] = batchMetadata{
+				FirstSeq:    int32(be.Uint32(rest)),
+				LastSeq:     int32(be.Uint32(rest[4:])),
+				FirstOffset: int64(be.Uint64(rest[8:])),
+				LastOffset:  int64(be.Uint64(rest[16:])),
+				Timestamp:   int64(be.Uint64(rest[24:])),
+			}
+			rest = rest[snapshotBatchSize:]
+		}
+		s.producers[e.ProducerID] = e
+	}
+	if len(rest) != 0 {
+		return corrupt("%d bytes after %d producers", len(rest), count)
+	}
+	return offset, s, nil
+}
