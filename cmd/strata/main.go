@@ -1,0 +1,79 @@
+// Command strata is the Strata broker and its admin CLI in one binary:
+// `strata serve` runs a node; every other subcommand is a Kafka client
+// (franz-go) talking to a running cluster.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-io/strata/internal/cli"
+	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/node"
+)
+
+func main() {
+	if b := os.Getenv("STRATA_BOOTSTRAP"); b != "" {
+		cli.DefaultBootstrap = b
+	}
+	root := &cobra.Command{
+		Use:           "strata",
+		Short:         "Strata: a Kafka-compatible streaming log in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand())
+	root.AddCommand(cli.Commands()...)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, cli.ErrorLine(err))
+		os.Exit(1)
+	}
+}
+
+func serveCommand() *cobra.Command {
+	defaults := config.DefaultStatic()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a Strata node (broker and controller)",
+		Args:  cobra.NoArgs,
+	}
+	configPath := config.BindFlags(cmd.Flags(), &defaults)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := config.Load(cmd.Flags(), *configPath, os.Environ())
+		if err != nil {
+			return fmt.Errorf("configuration:\n%w", err)
+		}
+		logger := newLogger(cfg)
+		ctx := cmd.Context()
+		n, err := node.New(node.Config{Static: cfg, Logger: logger})
+		if err != nil {
+			return err
+		}
+		if err := n.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("node stopped", "err", err)
+			return err
+		}
+		return nil
+	}
+	return cmd
+}
+
+func newLogger(cfg config.Static) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

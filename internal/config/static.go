@@ -1,0 +1,353 @@
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Static is the node's static configuration: what `strata serve` reads from
+// defaults, an optional config file, STRATA_* environment variables and
+// flags, in that order of precedence (flags win).
+type Static struct {
+	NodeID         int32
+	DataDir        string
+	Listen         string // Kafka listener host:port
+	AdvertisedAddr string // host:port clients are told; defaults from Listen
+	Rack           string
+
+	DefaultPartitions        int32
+	DefaultReplicationFactor int16
+	AutoCreateTopics         bool
+
+	Fsync         string        // always | interval | never
+	FsyncInterval time.Duration // for interval
+
+	RetentionMs            time.Duration // log.retention.ms; <0 unlimited
+	RetentionBytes         int64         // log.retention.bytes; <0 unlimited
+	SegmentBytes           int64         // log.segment.bytes
+	SegmentMs              time.Duration // log.roll.ms
+	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
+	MessageMaxBytes        int32         // message.max.bytes
+
+	SocketRequestMaxBytes int32         // socket.request.max.bytes
+	ConnectionsMaxIdle    time.Duration // connections.max.idle.ms
+
+	LogLevel  string // debug | info | warn | error
+	LogFormat string // text | json
+}
+
+// DefaultStatic returns the embedded defaults: a single node serving
+// 127.0.0.1-reachable port 9092 with data under ./strata-data.
+func DefaultStatic() Static {
+	return Static{
+		NodeID:                   1,
+		DataDir:                  "./strata-data",
+		Listen:                   ":9092",
+		DefaultPartitions:        1,
+		DefaultReplicationFactor: 1,
+		AutoCreateTopics:         true,
+		Fsync:                    "interval",
+		FsyncInterval:            time.Second,
+		RetentionMs:              7 * 24 * time.Hour,
+		RetentionBytes:           -1,
+		SegmentBytes:             1 << 30,
+		SegmentMs:                7 * 24 * time.Hour,
+		RetentionCheckInterval:   5 * time.Minute,
+		MessageMaxBytes:          1048588,
+		SocketRequestMaxBytes:    100 << 20,
+		ConnectionsMaxIdle:       10 * time.Minute,
+		LogLevel:                 "info",
+		LogFormat:                "text",
+	}
+}
+
+// setting binds one option to its flag, environment variable and file key.
+type setting struct {
+	name  string // flag name and config-file key
+	usage string
+	bind  func(fs *pflag.FlagSet, s *Static, usage string)
+	set   func(s *Static, v string) error
+}
+
+func durationMs(v string) (time.Duration, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return d, nil
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration like 10s or milliseconds, got %q", v)
+	}
+	if ms < 0 {
+		return -1, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+func settings() []setting {
+	str := func(name, usage string, f func(*Static) *string) setting {
+		return setting{name, usage,
+			func(fs *pflag.FlagSet, s *Static, u string) { fs.StringVar(f(s), name, *f(s), u) },
+			func(s *Static, v string) error { *f(s) = v; return nil }}
+	}
+	i64 := func(name, usage string, f func(*Static) *int64) setting {
+		return setting{name, usage,
+			func(fs *pflag.FlagSet, s *Static, u string) { fs.Int64Var(f(s), name, *f(s), u) },
+			func(s *Static, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				*f(s) = n
+				return err
+			}}
+	}
+	i32 := func(name, usage string, f func(*Static) *int32) setting {
+		return setting{name, usage,
+			func(fs *pflag.FlagSet, s *Static, u string) { fs.Int32Var(f(s), name, *f(s), u) },
+			func(s *Static, v string) error {
+				n, err := strconv.ParseInt(v, 10, 32)
+				*f(s) = int32(n)
+				return err
+			}}
+	}
+	i16 := func(name, usage string, f func(*Static) *int16) setting {
+		return setting{name, usage,
+			func(fs *pflag.FlagSet, s *Static, u string) { fs.Int16Var(f(s), name, *f(s), u) },
+			func(s *Static, v string) error {
+				n, err := strconv.ParseInt(v, 10, 16)
+				*f(s) = int16(n)
+				return err
+			}}
+	}
+	boolean := func(name, usage string, f func(*Static) *bool) setting {
+		return setting{name, usage,
+			func(fs *pflag.FlagSet, s *Static, u string) { fs.BoolVar(f(s), name, *f(s), u) },
+			func(s *Static, v string) error {
+				b, err := strconv.ParseBool(v)
+				*f(s) = b
+				return err
+			}}
+	}
+	dur := func(name, usage string, f func(*Static) *time.Duration) setting {
+		return setting{name, usage,
+			func(fs *pflag.FlagSet, s *Static, u string) { fs.DurationVar(f(s), name, *f(s), u) },
+			func(s *Static, v string) error {
+				d, err := durationMs(v)
+				*f(s) = d
+				return err
+			}}
+	}
+	return []setting{
+		i32("node-id", "this node's id (Kafka node.id)", func(s *Static) *int32 { return &s.NodeID }),
+		str("data-dir", "directory for partition logs and the metadata log", func(s *Static) *string { return &s.DataDir }),
+		str("listen", "Kafka listener host:port", func(s *Static) *string { return &s.Listen }),
+		str("advertised-addr", "host:port given to clients (default: the listen address, 127.0.0.1 when it has no host)", func(s *Static) *string { return &s.AdvertisedAddr }),
+		str("rack", "rack of this node (broker.rack)", func(s *Static) *string { return &s.Rack }),
+		i32("default-partitions", "partitions of auto-created topics and of CreateTopics without a count (num.partitions)", func(s *Static) *int32 { return &s.DefaultPartitions }),
+		i16("default-replication-factor", "replication factor when a topic does not give one", func(s *Static) *int16 { return &s.DefaultReplicationFactor }),
+		boolean("auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", func(s *Static) *bool { return &s.AutoCreateTopics }),
+		str("fsync", "when to fsync partition logs: always (before every acknowledgement; survives power loss), interval (every --fsync-interval; a power loss may lose the last interval, a process crash loses nothing), never (leave it to the OS; as Kafka's default)", func(s *Static) *string { return &s.Fsync }),
+		dur("fsync-interval", "fsync period for --fsync interval", func(s *Static) *time.Duration { return &s.FsyncInterval }),
+		dur("retention", "default retention time of topics (log.retention.ms); -1ms = unlimited", func(s *Static) *time.Duration { return &s.RetentionMs }),
+		i64("retention-bytes", "default retention size per partition (log.retention.bytes); -1 = unlimited", func(s *Static) *int64 { return &s.RetentionBytes }),
+		i64("segment-bytes", "default segment size (log.segment.bytes)", func(s *Static) *int64 { return &s.SegmentBytes }),
+		dur("segment-age", "default segment age before it rolls (log.roll.ms)", func(s *Static) *time.Duration { return &s.SegmentMs }),
+		dur("retention-check-interval", "how often retention runs (log.retention.check.interval.ms)", func(s *Static) *time.Duration { return &s.RetentionCheckInterval }),
+		i32("message-max-bytes", "largest record batch accepted (message.max.bytes)", func(s *Static) *int32 { return &s.MessageMaxBytes }),
+		i32("socket-request-max-bytes", "largest request frame; larger ones close the connection (socket.request.max.bytes)", func(s *Static) *int32 { return &s.SocketRequestMaxBytes }),
+		dur("connections-max-idle", "close connections idle this long (connections.max.idle.ms)", func(s *Static) *time.Duration { return &s.ConnectionsMaxIdle }),
+		str("log-level", "debug, info, warn or error", func(s *Static) *string { return &s.LogLevel }),
+		str("log-format", "text or json", func(s *Static) *string { return &s.LogFormat }),
+	}
+}
+
+// BindFlags registers every setting on fs with s's current values as
+// defaults, plus --config.
+func BindFlags(fs *pflag.FlagSet, s *Static) *string {
+	for _, st := range settings() {
+		st.bind(fs, s, st.usage)
+	}
+	return fs.String("config", "", "optional config file of `key = value` lines using the flag names as keys")
+}
+
+// Load builds the configuration: defaults, then the config file (if path is
+// set), then environment (STRATA_NODE_ID for --node-id, ...), then the flags
+// that were set on fs. It reports every problem at once.
+func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
+	s := DefaultStatic()
+	var errs []error
+	byName := make(map[string]setting)
+	for _, st := range settings() {
+		byName[st.name] = st
+	}
+	apply := func(where, name, value string) {
+		st, ok := byName[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: unknown setting %q", where, name))
+			return
+		}
+		if err := st.set(&s, value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s=%q: %v", where, name, value, err))
+		}
+	}
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return s, fmt.Errorf("config file: %w", err)
+		}
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s:%d: want key = value", path, n))
+				continue
+			}
+			apply(fmt.Sprintf("%s:%d", path, n), strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`))
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("config file: %w", err))
+		}
+	}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "STRATA_") || k == "STRATA_BOOTSTRAP" {
+			continue
+		}
+		name := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "STRATA_")), "_", "-")
+		apply("environment "+k, name, v)
+	}
+	if fs != nil {
+		fs.Visit(func(f *pflag.Flag) {
+			if _, ok := byName[f.Name]; ok {
+				apply("flag --"+f.Name, f.Name, f.Value.String())
+			}
+		})
+	}
+	if err := s.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return s, errors.Join(errs...)
+}
+
+// Validate checks the settings together.
+func (s *Static) Validate() error {
+	var errs []error
+	if s.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("node-id %d: must be >= 0", s.NodeID))
+	}
+	if s.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: must be set"))
+	}
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %v", s.Listen, err))
+	}
+	if s.AdvertisedAddr != "" {
+		if _, _, err := net.SplitHostPort(s.AdvertisedAddr); err != nil {
+			errs = append(errs, fmt.Errorf("advertised-addr %q: %v", s.AdvertisedAddr, err))
+		}
+	}
+	switch s.Fsync {
+	case "always", "interval", "never":
+	default:
+		errs = append(errs, fmt.Errorf("fsync %q: want always, interval or never", s.Fsync))
+	}
+	if s.Fsync == "interval" && s.FsyncInterval <= 0 {
+		errs = append(errs, errors.New("fsync-interval: must be positive"))
+	}
+	if s.DefaultPartitions < 1 {
+		errs = append(errs, errors.New("default-partitions: must be at least 1"))
+	}
+	if s.DefaultReplicationFactor < 1 {
+		errs = append(errs, errors.New("default-replication-factor: must be at least 1"))
+	}
+	if s.SegmentBytes < 14 {
+		errs = append(errs, errors.New("segment-bytes: must be at least 14"))
+	}
+	if s.MessageMaxBytes < 0 {
+		errs = append(errs, errors.New("message-max-bytes: must not be negative"))
+	}
+	if s.SocketRequestMaxBytes < 1024 {
+		errs = append(errs, errors.New("socket-request-max-bytes: must be at least 1024"))
+	}
+	if s.RetentionCheckInterval <= 0 {
+		errs = append(errs, errors.New("retention-check-interval: must be positive"))
+	}
+	switch s.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", s.LogLevel))
+	}
+	switch s.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log-format %q: want text or json", s.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// Advertised returns the host and port clients should use.
+func (s *Static) Advertised() (string, int32, error) {
+	addr := s.AdvertisedAddr
+	if addr == "" {
+		addr = s.Listen
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	p, err := strconv.ParseInt(port, 10, 32)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", port, err)
+	}
+	return host, int32(p), nil
+}
+
+func msString(d time.Duration) string {
+	if d < 0 {
+		return "-1"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+// KafkaConfigs returns the static settings under Kafka's broker config
+// names, for DescribeConfigs and as topic config defaults.
+func (s *Static) KafkaConfigs() map[string]string {
+	m := map[string]string{
+		"node.id":                         strconv.Itoa(int(s.NodeID)),
+		"broker.id":                       strconv.Itoa(int(s.NodeID)),
+		"log.dirs":                        s.DataDir,
+		"num.partitions":                  strconv.Itoa(int(s.DefaultPartitions)),
+		"default.replication.factor":      strconv.Itoa(int(s.DefaultReplicationFactor)),
+		"auto.create.topics.enable":       strconv.FormatBool(s.AutoCreateTopics),
+		"log.retention.ms":                msString(s.RetentionMs),
+		"log.retention.bytes":             strconv.FormatInt(s.RetentionBytes, 10),
+		"log.segment.bytes":               strconv.FormatInt(s.SegmentBytes, 10),
+		"log.roll.ms":                     msString(s.SegmentMs),
+		"log.retention.check.interval.ms": msString(s.RetentionCheckInterval),
+		"message.max.bytes":               strconv.Itoa(int(s.MessageMaxBytes)),
+		"socket.request.max.bytes":        strconv.Itoa(int(s.SocketRequestMaxBytes)),
+		"connections.max.idle.ms":         msString(s.ConnectionsMaxIdle),
+	}
+	if s.Rack != "" {
+		m["broker.rack"] = s.Rack
+	}
+	if s.Fsync == "always" {
+		m["log.flush.interval.messages"] = "1"
+	} else if s.Fsync == "interval" {
+		m["log.flush.interval.ms"] = msString(s.FsyncInterval)
+	}
+	return m
+}

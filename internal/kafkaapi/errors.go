@@ -1,0 +1,67 @@
+package kafkaapi
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage"
+)
+
+// Sentinels detected in this package.
+var (
+	errUnknownTopic     = errors.New("unknown topic or partition")
+	errUnknownTopicID   = errors.New("unknown topic id")
+	errMessageTooLarge  = errors.New("batch larger than max.message.bytes")
+	errInvalidTimestamp = errors.New("timestamp out of range")
+	errTransactional    = errors.New("transactional produce is not supported yet")
+)
+
+// codeTable maps every sentinel the handlers can see to its Kafka error.
+// Order matters only where one error wraps another.
+var codeTable = []struct {
+	err  error
+	kerr *kerr.Error
+}{
+	{errUnknownTopic, kerr.UnknownTopicOrPartition},
+	{errUnknownTopicID, kerr.UnknownTopicID},
+	{errMessageTooLarge, kerr.MessageTooLarge},
+	{errInvalidTimestamp, kerr.InvalidTimestamp},
+	{errTransactional, kerr.InvalidTxnState},
+	{record.ErrCorrupt, kerr.CorruptMessage},
+	{record.ErrInvalid, kerr.InvalidRecord},
+	{record.ErrUnsupported, kerr.UnsupportedCompressionType},
+	{storage.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{storage.ErrLogClosed, kerr.NotLeaderForPartition},
+	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
+}
+
+// errorCode turns an error into a Kafka error code. Unrecognised errors
+// become UNKNOWN_SERVER_ERROR and are logged with the request context.
+func errorCode(log *slog.Logger, err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	for _, e := range codeTable {
+		if errors.Is(err, e.err) {
+			return e.kerr.Code
+		}
+	}
+	for _, e := range extraCodes {
+		if errors.Is(err, e.err) {
+			return e.kerr.Code
+		}
+	}
+	log.Error("unexpected error answered as UNKNOWN_SERVER_ERROR", "err", err)
+	return kerr.UnknownServerError.Code
+}

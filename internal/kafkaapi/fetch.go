@@ -1,0 +1,170 @@
+package kafkaapi
+
+// Fetch v4-v17 for consumers.
+//   v4: isolation level, last stable offset, aborted transactions. v5: log
+//   start offset. v7 (KIP-227): fetch sessions. v9 (KIP-320): current leader
+//   epoch. v11 (KIP-392): rack, preferred read replica. v12: flexible,
+//   diverging epoch. v13 (KIP-516): topic ids instead of names. v15
+//   (KIP-903): replica state moves to a tag. v16-v17: no broker-visible
+//   change for consumers.
+// Deliberate differences from Kafka: fetch sessions are always declined
+// (every response carries session id 0, which KIP-227 allows and every
+// client handles by sending full fetches), and a request naming a session
+// id gets FETCH_SESSION_ID_NOT_FOUND. Long polls wait for max_wait_ms unless
+// min_bytes is reached or a partition has an error.
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/server"
+)
+
+type fetchPart struct {
+	p    *partition.Partition // nil when the partition is not served here
+	req  *kmsg.FetchRequestTopicPartition
+	resp *kmsg.FetchResponseTopicPartition
+}
+
+func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return done(resp)
+	}
+	var parts []fetchPart
+	for i := range req.Topics {
+		t := &req.Topics[i]
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name, topicErr := t.Topic, int16(0)
+		if req.Version >= 13 {
+			n, ok := h.partitions.TopicName(t.TopicID)
+			if !ok {
+				topicErr = kerr.UnknownTopicID.Code
+			}
+			name = n
+		}
+		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
+		resp.Topics = append(resp.Topics, rt)
+		for j := range t.Partitions {
+			rp := &resp.Topics[len(resp.Topics)-1].Partitions[j]
+			*rp = kmsg.NewFetchResponseTopicPartition()
+			rp.Partition = t.Partitions[j].Partition
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			// NB: empty, not null: librdkafka rejects a null record set
+			// (MessageSetSize -1).
+			rp.RecordBatches = []byte{}
+			fp := fetchPart{req: &t.Partitions[j], resp: rp}
+			switch {
+			case topicErr != 0:
+				rp.ErrorCode = topicErr
+			default:
+				p, ok := h.partitions.Get(name, fp.req.Partition)
+				if !ok {
+					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				} else if err := p.CheckLeaderEpoch(fp.req.CurrentLeaderEpoch); err != nil {
+					rp.ErrorCode = errorCode(rc.log, err)
+				} else {
+					fp.p = p
+				}
+			}
+			parts = append(parts, fp)
+		}
+	}
+	maxBytes := req.MaxBytes
+	if maxBytes <= 0 || maxBytes > h.cfg.FetchMaxBytes {
+		maxBytes = h.cfg.FetchMaxBytes
+	}
+	total, stop := h.readParts(rc, parts, maxBytes)
+	if stop || int64(total) >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
+		return done(resp)
+	}
+	return later(rc, func() kmsg.Response {
+		h.waitParts(rc, parts, req, maxBytes)
+		return resp
+	})
+}
+
+// waitParts long-polls until min bytes are available, the wait expires or
+// the connection goes away, then leaves the final read in the response.
+func (h *Handler) waitParts(rc *reqCtx, parts []fetchPart, req *kmsg.FetchRequest, maxBytes int32) {
+	wake := make(chan struct{}, 1)
+	for _, fp := range parts {
+		if fp.p != nil {
+			fp.p.AddWaiter(wake)
+		}
+	}
+	defer func() {
+		for _, fp := range parts {
+			if fp.p != nil {
+				fp.p.RemoveWaiter(wake)
+			}
+		}
+	}()
+	timer := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	defer timer.Stop()
+	for {
+		select {
+		case <-wake:
+			total, stop := h.readParts(rc, parts, maxBytes)
+			if stop || int64(total) >= int64(req.MinBytes) {
+				return
+			}
+		case <-timer.C:
+			h.readParts(rc, parts, maxBytes)
+			return
+		case <-rc.ctx.Done():
+			return
+		}
+	}
+}
+
+// readParts (re)reads every servable partition into the response. It
+// returns the bytes read and whether an error means the fetch should be
+// answered at once.
+func (h *Handler) readParts(rc *reqCtx, parts []fetchPart, maxBytes int32) (total int, stop bool) {
+	remaining := maxBytes
+	for _, fp := range parts {
+		if fp.p == nil {
+			stop = true
+			continue
+		}
+		rp := fp.resp
+		rp.RecordBatches = rp.RecordBatches[:0]
+		limit := fp.req.PartitionMaxBytes
+		if limit > remaining {
+			limit = remaining
+		}
+		res, err := fp.p.Read(fp.req.FetchOffset, limit, total == 0)
+		rp.HighWatermark = res.HighWatermark
+		rp.LastStableOffset = res.HighWatermark
+		rp.LogStartOffset = res.LogStartOffset
+		if err != nil {
+			rp.ErrorCode = errorCode(rc.log, err)
+			stop = true
+			continue
+		}
+		rp.ErrorCode = 0
+		if res.Size == 0 {
+			continue
+		}
+		buf, err := res.AppendTo(make([]byte, 0, res.Size))
+		if err != nil {
+			rc.log.Error("reading log for fetch", "topic", fp.p.Topic, "partition", fp.p.Index, "err", err)
+			rp.ErrorCode = kerr.KafkaStorageError.Code
+			stop = true
+			continue
+		}
+		rp.RecordBatches = buf
+		total += len(buf)
+		remaining -= int32(len(buf))
+		if remaining <= 0 {
+			remaining = 0
+		}
+	}
+	return total, stop
+}

@@ -1,0 +1,153 @@
+// Package kafkaapi implements the Kafka APIs on top of the domain packages:
+// one file per API, each starting with the versions it serves. It is the only
+// place that chooses Kafka error codes (errors.go). It implements
+// server.Handler.
+//
+// Goroutines: Handle runs on the connection's reader goroutine. Requests that
+// wait (fsync before acknowledging a produce, fetch long-polls) start one
+// goroutine each, owned by the request: it ends when the wait completes,
+// times out or the connection context is cancelled, and it hands its
+// response to the connection's writer through a one-slot channel.
+package kafkaapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/protocol"
+	"github.com/strata-io/strata/internal/server"
+)
+
+// Config configures the API layer.
+type Config struct {
+	NodeID           int32
+	Rack             string
+	AutoCreateTopics bool
+	// FetchMaxBytes caps a fetch response (Kafka fetch.max.bytes, 55 MiB).
+	FetchMaxBytes int32
+	// BrokerConfigs are the static broker settings by Kafka name, shown by
+	// DescribeConfigs and used as topic config defaults.
+	BrokerConfigs map[string]string
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Handler serves Kafka requests.
+type Handler struct {
+	cfg        Config
+	partitions *partition.Table
+	ctrl       *controller.Controller
+	log        *slog.Logger
+
+	pidMu struct {
+		sync.Mutex
+		next, end int64 // the local block of producer ids: [next, end)
+	}
+}
+
+// New returns a handler over the broker's partitions and controller.
+func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FetchMaxBytes <= 0 {
+		cfg.FetchMaxBytes = 55 << 20
+	}
+	return &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, log: cfg.Logger}
+}
+
+var _ server.Handler = (*Handler)(nil)
+
+// Handle decodes and serves one request.
+func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.RequestHeader, req kmsg.Request, body []byte) server.Response {
+	key := kmsg.Key(hdr.APIKey)
+	vr, ok := protocol.Accepted(hdr.APIKey)
+	if key == kmsg.ApiVersions && !vr.Contains(hdr.APIVersion) {
+		// KIP-511: answer a too-new ApiVersions with v0 so the client can
+		// retry with a version we speak.
+		return server.Response{Msg: apiVersionsFallback()}
+	}
+	if !ok {
+		c.Logger.Warn("closing connection: unsupported api", "api_key", hdr.APIKey, "api", key.Name(), "api_version", hdr.APIVersion, "client_id", hdr.ClientID)
+		return server.Response{Close: true}
+	}
+	produceTooOld := key == kmsg.Produce && hdr.APIVersion >= 0 && hdr.APIVersion < vr.Min
+	if !vr.Contains(hdr.APIVersion) && !produceTooOld {
+		c.Logger.Warn("closing connection: unsupported api version", "api", key.Name(), "api_version", hdr.APIVersion, "supported", fmt.Sprintf("%d-%d", vr.Min, vr.Max), "client_id", hdr.ClientID)
+		return server.Response{Close: true}
+	}
+	if err := req.ReadFrom(body); err != nil {
+		c.Logger.Warn("closing connection: malformed request", "api", key.Name(), "api_version", hdr.APIVersion, "client_id", hdr.ClientID, "err", err)
+		return server.Response{Close: true}
+	}
+	if produceTooOld {
+		return server.Response{Msg: produceError(req.(*kmsg.ProduceRequest), kerr.UnsupportedVersion.Code)}
+	}
+	rc := &reqCtx{ctx: ctx, conn: c, hdr: hdr, log: c.Logger.With("api", key.Name(), "client_id", hdr.ClientID)}
+	switch r := req.(type) {
+	case *kmsg.ApiVersionsRequest:
+		return h.apiVersions(rc, r)
+	case *kmsg.MetadataRequest:
+		return h.metadata(rc, r)
+	case *kmsg.ProduceRequest:
+		return h.produce(rc, r)
+	case *kmsg.FetchRequest:
+		return h.fetch(rc, r)
+	case *kmsg.ListOffsetsRequest:
+		return h.listOffsets(rc, r)
+	case *kmsg.CreateTopicsRequest:
+		return h.createTopics(rc, r)
+	case *kmsg.DeleteTopicsRequest:
+		return h.deleteTopics(rc, r)
+	case *kmsg.CreatePartitionsRequest:
+		return h.createPartitions(rc, r)
+	case *kmsg.DescribeConfigsRequest:
+		return h.describeConfigs(rc, r)
+	case *kmsg.DescribeClusterRequest:
+		return h.describeCluster(rc, r)
+	case *kmsg.InitProducerIDRequest:
+		return h.initProducerID(rc, r)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return h.offsetForLeaderEpoch(rc, r)
+	}
+	// The version table lists an API this switch does not serve: a bug,
+	// not bad input. Close rather than answer something invented.
+	c.Logger.Error("api advertised but not dispatched", "api", key.Name())
+	return server.Response{Close: true}
+}
+
+// reqCtx carries per-request context into an API function.
+type reqCtx struct {
+	ctx  context.Context
+	conn *server.Conn
+	hdr  protocol.RequestHeader
+	log  *slog.Logger
+}
+
+// done wraps an immediate response.
+func done(msg kmsg.Response) server.Response { return server.Response{Msg: msg} }
+
+// later runs fn on its own goroutine and returns a response that the
+// connection writer waits for. fn must return promptly once ctx is done.
+func later(rc *reqCtx, fn func() kmsg.Response) server.Response {
+	ch := make(chan server.Response, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				rc.log.Error("panic serving request; closing connection", "panic", r, "stack", string(debug.Stack()))
+				ch <- server.Response{Close: true}
+			}
+		}()
+		ch <- server.Response{Msg: fn()}
+	}()
+	return server.Response{Later: ch}
+}

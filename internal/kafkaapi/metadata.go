@@ -1,0 +1,175 @@
+package kafkaapi
+
+// Metadata v0-v12.
+//   v1: null topics = all, controller id, rack, is_internal. v2: cluster id.
+//   v3: throttle. v4 (KIP-204): allow_auto_topic_creation. v5: offline
+//   replicas. v7 (KIP-320): leader epoch. v8 (KIP-430): authorized
+//   operations. v9: flexible. v10 (KIP-516): topic ids. v11: cluster
+//   authorized operations dropped. v12: topic by id with a null name.
+// Unknown topics are created when the broker allows auto-creation and the
+// request does (v4+; always for v0-v3), synchronously through the metadata
+// log, so the first answer already carries the new partitions (Kafka answers
+// LEADER_NOT_AVAILABLE first). The controller id is this node: it serves
+// the admin APIs itself.
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/server"
+)
+
+// allTopicOperations is the KIP-430 bitfield of every topic operation
+// (READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS,
+// ALTER_CONFIGS): with no authorizer, everything is allowed.
+const allTopicOperations = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+
+// allClusterOperations: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
+// DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS,
+// DESCRIBE_TOKENS.
+const allClusterOperations = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<13 | 1<<14
+
+// operationsNotRequested is Kafka's INT32_MIN sentinel.
+const operationsNotRequested = -2147483648
+
+// isInternalTopic reports Kafka's internal topics.
+func isInternalTopic(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}
+
+func (h *Handler) metadata(rc *reqCtx, req *kmsg.MetadataRequest) server.Response {
+	allTopics := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	autoCreate := h.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	if !allTopics && autoCreate {
+		img := h.ctrl.Image()
+		var missing []string
+		for _, t := range req.Topics {
+			if t.Topic == nil {
+				continue
+			}
+			if _, ok := img.TopicByName(*t.Topic); !ok {
+				missing = append(missing, *t.Topic)
+			}
+		}
+		if len(missing) > 0 {
+			return later(rc, func() kmsg.Response {
+				errs := h.autoCreate(rc, missing)
+				return h.metadataResponse(req, allTopics, errs)
+			})
+		}
+	}
+	return done(h.metadataResponse(req, allTopics, nil))
+}
+
+// autoCreate creates topics with broker defaults and returns the error
+// code for each name that could not be created.
+func (h *Handler) autoCreate(rc *reqCtx, names []string) map[string]int16 {
+	reqs := make([]controller.CreateTopic, 0, len(names))
+	for _, n := range names {
+		reqs = append(reqs, controller.CreateTopic{Name: n, NumPartitions: -1, ReplicationFactor: -1})
+	}
+	errs := make(map[string]int16)
+	for _, r := range h.ctrl.CreateTopics(rc.ctx, reqs, false) {
+		switch {
+		case r.Err == nil, errors.Is(r.Err, controller.ErrTopicExists):
+		case errors.Is(r.Err, controller.ErrInvalidTopic):
+			errs[r.Name] = kerr.InvalidTopicException.Code
+		default:
+			rc.log.Warn("auto-creating topic", "topic", r.Name, "err", r.Err)
+			errs[r.Name] = kerr.LeaderNotAvailable.Code
+		}
+	}
+	return errs
+}
+
+func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, allTopics bool, createErrs map[string]int16) *kmsg.MetadataResponse {
+	img := h.ctrl.Image()
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	alive := make(map[int32]bool)
+	for _, b := range img.Brokers() {
+		if b.Fenced {
+			continue
+		}
+		alive[b.NodeID] = true
+		rb := kmsg.NewMetadataResponseBroker()
+		rb.NodeID, rb.Host, rb.Port = b.NodeID, b.Host, b.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			rb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
+	if cid := img.ClusterID(); cid != "" {
+		resp.ClusterID = &cid
+	}
+	resp.ControllerID = h.cfg.NodeID
+	resp.AuthorizedOperations = operationsNotRequested
+	if req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = allClusterOperations
+	}
+	addTopic := func(t *metadata.Topic) {
+		rt := kmsg.NewMetadataResponseTopic()
+		name := t.Name
+		rt.Topic = &name
+		rt.TopicID = t.ID
+		rt.IsInternal = isInternalTopic(t.Name)
+		rt.AuthorizedOperations = operationsNotRequested
+		if req.IncludeTopicAuthorizedOperations {
+			rt.AuthorizedOperations = allTopicOperations
+		}
+		for _, p := range t.Partitions {
+			rp := kmsg.NewMetadataResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.Leader, rp.LeaderEpoch = p.Leader, p.LeaderEpoch
+			rp.Replicas, rp.ISR = p.Replicas, p.ISR
+			rp.OfflineReplicas = []int32{}
+			for _, r := range p.Replicas {
+				if !alive[r] {
+					rp.OfflineReplicas = append(rp.OfflineReplicas, r)
+				}
+			}
+			if p.Leader < 0 || !alive[p.Leader] {
+				rp.ErrorCode = kerr.LeaderNotAvailable.Code
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if allTopics {
+		for _, t := range img.Topics() {
+			addTopic(t)
+		}
+		return resp
+	}
+	for _, rtReq := range req.Topics {
+		var t *metadata.Topic
+		ok := false
+		switch {
+		case rtReq.Topic != nil:
+			t, ok = img.TopicByName(*rtReq.Topic)
+		case rtReq.TopicID != [16]byte{}:
+			t, ok = img.TopicByID(metadata.UUID(rtReq.TopicID))
+		}
+		if ok {
+			addTopic(t)
+			continue
+		}
+		rt := kmsg.NewMetadataResponseTopic()
+		rt.Topic, rt.TopicID = rtReq.Topic, rtReq.TopicID
+		rt.AuthorizedOperations = operationsNotRequested
+		switch {
+		case rtReq.Topic == nil:
+			rt.ErrorCode = kerr.UnknownTopicID.Code
+		case createErrs[*rtReq.Topic] != 0:
+			rt.ErrorCode = createErrs[*rtReq.Topic]
+		default:
+			rt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}

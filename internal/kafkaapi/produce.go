@@ -1,0 +1,166 @@
+package kafkaapi
+
+// Produce v3-v12 (v0-v2 are advertised but answered UNSUPPORTED_VERSION, see
+// protocol.supported).
+//   v3: record batch v2 only, transactional id. v5: log start offset in the
+//   response. v8 (KIP-467): per-record errors and an error message.
+//   v9: flexible. v10-v11 (KIP-951): current leader hints on NOT_LEADER
+//   errors. v12 (KIP-890): no wire change.
+// Validation per batch: framing, magic 2, CRC-32C, record count against
+// last offset delta (and against the records themselves when uncompressed),
+// max.message.bytes, timestamp bounds for CreateTime topics. Compressed
+// batches are stored as sent without being decompressed (Kafka decompresses
+// to re-validate; we trust the CRC the client computed over its own bytes).
+// acks=0 failures close the connection, as Kafka does, so the client notices.
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/storage"
+)
+
+// produceError answers every partition of req with code.
+func produceError(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+// appended is a partition append waiting to be committed before the answer.
+type appended struct {
+	p    *partition.Partition
+	rp   *kmsg.ProduceResponseTopicPartition
+	next int64
+}
+
+func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response {
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		return done(produceError(req, kerr.InvalidRequiredAcks.Code))
+	}
+	if req.TransactionID != nil {
+		if req.Acks == 0 {
+			return server.Response{Close: true}
+		}
+		return done(produceError(req, kerr.InvalidTxnState.Code))
+	}
+	now := h.cfg.Now()
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	var waits []appended
+	failed := false
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		for i, tp := range t.Partitions {
+			rp := &rt.Partitions[i]
+			*rp = kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = tp.Partition
+			p, ok := h.partitions.Get(t.Topic, tp.Partition)
+			if !ok {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				failed = true
+				continue
+			}
+			info, err := h.appendOne(p, tp.Records, now)
+			if err != nil {
+				rp.ErrorCode = errorCode(rc.log, err)
+				if rc.hdr.APIVersion >= 8 {
+					msg := err.Error()
+					rp.ErrorMessage = &msg
+				}
+				rp.LogStartOffset = p.Log().LogStartOffset()
+				failed = true
+				continue
+			}
+			rp.BaseOffset = info.FirstOffset
+			rp.LogAppendTime = info.LogAppendTime
+			rp.LogStartOffset = info.LogStartOffset
+			if p.NeedsSync() || req.Acks == 0 {
+				waits = append(waits, appended{p: p, rp: rp, next: info.LastOffset + 1})
+			}
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if req.Acks == 0 {
+		// No answer, but the records must still become durable and visible.
+		for _, w := range waits {
+			if err := w.p.Commit(w.next); err != nil {
+				rc.log.Error("commit after acks=0 produce failed", "topic", w.p.Topic, "partition", w.p.Index, "err", err)
+				failed = true
+			}
+		}
+		if failed {
+			return server.Response{Close: true}
+		}
+		return server.Response{}
+	}
+	if len(waits) == 0 {
+		return done(resp)
+	}
+	return later(rc, func() kmsg.Response {
+		for _, w := range waits {
+			if err := w.p.Commit(w.next); err != nil {
+				rc.log.Error("fsync before acknowledging produce failed", "topic", w.p.Topic, "partition", w.p.Index, "err", err)
+				w.rp.ErrorCode = kerr.KafkaStorageError.Code
+			}
+		}
+		return resp
+	})
+}
+
+// appendOne validates the batches for one partition and appends them.
+func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Time) (storage.AppendInfo, error) {
+	lim := p.Limits()
+	if len(records) == 0 {
+		return storage.AppendInfo{}, record.ErrInvalid
+	}
+	nowMs := now.UnixMilli()
+	rest := records
+	for len(rest) > 0 {
+		b, r, err := record.NextBatch(rest)
+		if err != nil {
+			return storage.AppendInfo{}, err
+		}
+		rest = r
+		if int64(len(b)) > lim.MaxMessageBytes {
+			return storage.AppendInfo{}, errMessageTooLarge
+		}
+		hdr, err := record.ValidateBatch(b)
+		if err != nil {
+			return storage.AppendInfo{}, err
+		}
+		if hdr.IsControl() {
+			return storage.AppendInfo{}, record.ErrInvalid
+		}
+		if hdr.IsTransactional() {
+			return storage.AppendInfo{}, errTransactional
+		}
+		if hdr.Codec() == record.CodecNone {
+			if _, err := record.CountRecords(b); err != nil {
+				return storage.AppendInfo{}, err
+			}
+		}
+		if !lim.LogAppendTime && hdr.MaxTimestamp >= 0 {
+			if nowMs-hdr.BaseTimestamp > lim.TimestampBeforeMaxMs || hdr.MaxTimestamp-nowMs > lim.TimestampAfterMaxMs {
+				return storage.AppendInfo{}, errInvalidTimestamp
+			}
+		}
+	}
+	return p.AppendAsLeader(records, now)
+}

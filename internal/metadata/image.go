@@ -1,0 +1,148 @@
+package metadata
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// BrokerInfo is a registered broker as the image sees it.
+type BrokerInfo struct {
+	NodeID        int32
+	IncarnationID UUID
+	BrokerEpoch   int64
+	Host          string
+	Port          int32
+	Rack          string
+	Fenced        bool
+}
+
+// PartitionInfo is the replica state of one partition. Its slices are shared
+// between images and must not be modified.
+type PartitionInfo struct {
+	Partition      int32
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+}
+
+func (p *PartitionInfo) equal(o *PartitionInfo) bool {
+	return p.Partition == o.Partition && p.Leader == o.Leader && p.LeaderEpoch == o.LeaderEpoch &&
+		p.PartitionEpoch == o.PartitionEpoch && slices.Equal(p.Replicas, o.Replicas) && slices.Equal(p.ISR, o.ISR)
+}
+
+// Topic is one topic in an image. A Topic reachable from a published Image
+// is immutable: do not modify it, its Partitions or its Configs.
+type Topic struct {
+	Name string
+	ID   UUID
+	// Partitions is indexed by partition id; ids are dense from 0.
+	Partitions []PartitionInfo
+	// Configs holds the topic's config overrides (never nil).
+	Configs map[string]string
+}
+
+// Partition returns partition p.
+func (t *Topic) Partition(p int32) (PartitionInfo, bool) {
+	if p < 0 || int(p) >= len(t.Partitions) {
+		return PartitionInfo{}, false
+	}
+	return t.Partitions[p], true
+}
+
+// Image is an immutable snapshot of the cluster metadata at one raft index.
+// Apply derives new images copy-on-write; an Image, once returned, never
+// changes, so any goroutine may read it without locks.
+type Image struct {
+	index          uint64
+	clusterID      string
+	brokers        map[int32]BrokerInfo
+	topicsByName   map[string]*Topic
+	topicsByID     map[UUID]*Topic
+	brokerConfigs  map[string]map[string]string
+	nextProducerID int64
+}
+
+// Empty is the image before any record: no cluster id, brokers or topics.
+func Empty() *Image {
+	return &Image{
+		brokers:       map[int32]BrokerInfo{},
+		topicsByName:  map[string]*Topic{},
+		topicsByID:    map[UUID]*Topic{},
+		brokerConfigs: map[string]map[string]string{},
+	}
+}
+
+// Index is the raft log index of the last batch applied to this image (0
+// for the empty image).
+func (img *Image) Index() uint64 { return img.index }
+
+// ClusterID is the cluster id, or "" before it is set.
+func (img *Image) ClusterID() string { return img.clusterID }
+
+// NextProducerID is the first producer id not yet handed out.
+func (img *Image) NextProducerID() int64 { return img.nextProducerID }
+
+// Broker returns the registration of broker id.
+func (img *Image) Broker(id int32) (BrokerInfo, bool) {
+	b, ok := img.brokers[id]
+	return b, ok
+}
+
+// Brokers returns every registered broker, by ascending id.
+func (img *Image) Brokers() []BrokerInfo {
+	out := make([]BrokerInfo, 0, len(img.brokers))
+	for _, id := range slices.Sorted(maps.Keys(img.brokers)) {
+		out = append(out, img.brokers[id])
+	}
+	return out
+}
+
+// TopicByName returns the topic named name.
+func (img *Image) TopicByName(name string) (*Topic, bool) {
+	t, ok := img.topicsByName[name]
+	return t, ok
+}
+
+// TopicByID returns the topic with id.
+func (img *Image) TopicByID(id UUID) (*Topic, bool) {
+	t, ok := img.topicsByID[id]
+	return t, ok
+}
+
+// Partition returns partition p of the topic with id topicID.
+func (img *Image) Partition(topicID UUID, p int32) (PartitionInfo, bool) {
+	t, ok := img.topicsByID[topicID]
+	if !ok {
+		return PartitionInfo{}, false
+	}
+	return t.Partition(p)
+}
+
+// Topics returns every topic, sorted by name.
+func (img *Image) Topics() []*Topic {
+	out := make([]*Topic, 0, len(img.topicsByName))
+	for _, t := range img.topicsByName {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *Topic) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// NumTopics returns the number of topics.
+func (img *Image) NumTopics() int { return len(img.topicsByName) }
+
+// BrokerConfigs returns the dynamic config overrides of a broker resource:
+// the broker id in decimal, or "" for the cluster-wide default. The map is
+// nil when there are none and must not be modified.
+func (img *Image) BrokerConfigs(resourceName string) map[string]string {
+	return img.brokerConfigs[resourceName]
+}
+
+// BrokerConfigResources returns the broker resource names that have dynamic
+// overrides, sorted.
+func (img *Image) BrokerConfigResources() []string {
+	return slices.Sorted(maps.Keys(img.brokerConfigs))
+}

@@ -1,0 +1,387 @@
+package metadata
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Errors from decoding and applying records.
+var (
+	// ErrCorrupt means bytes do not decode as a record, batch or snapshot.
+	ErrCorrupt = errors.New("corrupt metadata")
+	// ErrUnknownRecord means a record has a type or version this build does
+	// not know, most likely written by a newer Strata.
+	ErrUnknownRecord = errors.New("unknown metadata record type or version")
+	// ErrInconsistent means a well-formed record does not fit the image it is
+	// applied to (a partition of an unknown topic, a duplicate topic...).
+	ErrInconsistent = errors.New("metadata record inconsistent with image")
+)
+
+// RecordType identifies a record's struct in the encoded frame. Values are
+// stable: never reuse or renumber one.
+type RecordType uint8
+
+const (
+	ClusterIDRecordType      RecordType = 1
+	RegisterBrokerRecordType RecordType = 2
+	TopicRecordType          RecordType = 3
+	PartitionRecordType      RecordType = 4
+	RemoveTopicRecordType    RecordType = 5
+	ConfigRecordType         RecordType = 6
+	ProducerIDsRecordType    RecordType = 7
+)
+
+func (t RecordType) String() string {
+	switch t {
+	case ClusterIDRecordType:
+		return "ClusterIDRecord"
+	case RegisterBrokerRecordType:
+		return "RegisterBrokerRecord"
+	case TopicRecordType:
+		return "TopicRecord"
+	case PartitionRecordType:
+		return "PartitionRecord"
+	case RemoveTopicRecordType:
+		return "RemoveTopicRecord"
+	case ConfigRecordType:
+		return "ConfigRecord"
+	case ProducerIDsRecordType:
+		return "ProducerIDsRecord"
+	default:
+		return fmt.Sprintf("RecordType(%d)", uint8(t))
+	}
+}
+
+// ResourceType is the config resource type, numbered as Kafka's
+// ConfigResource.Type.
+type ResourceType int8
+
+const (
+	ResourceTopic  ResourceType = 2
+	ResourceBroker ResourceType = 4
+)
+
+// Record is one typed metadata record. The set of records is closed: only
+// the types in this package implement it.
+type Record interface {
+	// Type is the record's type byte.
+	Type() RecordType
+	// Version is the version this build writes for the type.
+	Version() uint8
+
+	appendFields(b []byte) []byte
+	decodeFields(r *reader, version uint8)
+}
+
+// ClusterIDRecord sets the cluster id, once. Kafka keeps the cluster id in
+// meta.properties; Strata also records it in the log so every replica of the
+// metadata agrees on it.
+type ClusterIDRecord struct {
+	ClusterID string
+}
+
+// RegisterBrokerRecord registers a broker or replaces its registration.
+type RegisterBrokerRecord struct {
+	NodeID int32
+	// IncarnationID is random per broker process start, so a restarted
+	// broker is told apart from a stale one.
+	IncarnationID UUID
+	// BrokerEpoch is assigned by the controller, increasing per registration.
+	BrokerEpoch int64
+	Host        string
+	Port        int32
+	// Rack is "" when the broker has no rack.
+	Rack   string
+	Fenced bool
+}
+
+// TopicRecord creates a topic with no partitions; PartitionRecords follow.
+type TopicRecord struct {
+	Name    string
+	TopicID UUID
+}
+
+// PartitionRecord creates a partition, or replaces the state of an existing
+// one. Partition ids of a topic are dense: a record may update partition p
+// for p < count, or add partition count.
+type PartitionRecord struct {
+	TopicID        UUID
+	Partition      int32
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+}
+
+// RemoveTopicRecord deletes a topic with its partitions and configs.
+type RemoveTopicRecord struct {
+	TopicID UUID
+}
+
+// ConfigRecord sets (Value non-nil) or deletes (Value nil) one config
+// override. For ResourceTopic, ResourceName is the topic name; for
+// ResourceBroker it is the broker id in decimal, or "" for the cluster-wide
+// default.
+type ConfigRecord struct {
+	ResourceType ResourceType
+	ResourceName string
+	Name         string
+	Value        *string
+}
+
+// ProducerIDsRecord moves the next unallocated producer id forward: the
+// controller hands out the block [previous NextProducerID, NextProducerID)
+// (KIP-730). It must increase.
+type ProducerIDsRecord struct {
+	NextProducerID int64
+}
+
+func (*ClusterIDRecord) Type() RecordType      { return ClusterIDRecordType }
+func (*RegisterBrokerRecord) Type() RecordType { return RegisterBrokerRecordType }
+func (*TopicRecord) Type() RecordType          { return TopicRecordType }
+func (*PartitionRecord) Type() RecordType      { return PartitionRecordType }
+func (*RemoveTopicRecord) Type() RecordType    { return RemoveTopicRecordType }
+func (*ConfigRecord) Type() RecordType         { return ConfigRecordType }
+func (*ProducerIDsRecord) Type() RecordType    { return ProducerIDsRecordType }
+
+func (*ClusterIDRecord) Version() uint8      { return 0 }
+func (*RegisterBrokerRecord) Version() uint8 { return 0 }
+func (*TopicRecord) Version() uint8          { return 0 }
+func (*PartitionRecord) Version() uint8      { return 0 }
+func (*RemoveTopicRecord) Version() uint8    { return 0 }
+func (*ConfigRecord) Version() uint8         { return 0 }
+func (*ProducerIDsRecord) Version() uint8    { return 0 }
+
+func (rec *ClusterIDRecord) appendFields(b []byte) []byte {
+	return appendString(b, rec.ClusterID)
+}
+
+func (rec *ClusterIDRecord) decodeFields(r *reader, _ uint8) {
+	rec.ClusterID = r.string()
+}
+
+func (rec *RegisterBrokerRecord) appendFields(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.NodeID))
+	b = append(b, rec.IncarnationID[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(rec.BrokerEpoch))
+	b = appendString(b, rec.Host)
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.Port))
+	b = appendString(b, rec.Rack)
+	return appendBool(b, rec.Fenced)
+}
+
+func (rec *RegisterBrokerRecord) decodeFields(r *reader, _ uint8) {
+	rec.NodeID = r.int32()
+	rec.IncarnationID = r.uuid()
+	rec.BrokerEpoch = r.int64()
+	rec.Host = r.string()
+	rec.Port = r.int32()
+	rec.Rack = r.string()
+	rec.Fenced = r.bool()
+}
+
+func (rec *TopicRecord) appendFields(b []byte) []byte {
+	b = appendString(b, rec.Name)
+	return append(b, rec.TopicID[:]...)
+}
+
+func (rec *TopicRecord) decodeFields(r *reader, _ uint8) {
+	rec.Name = r.string()
+	rec.TopicID = r.uuid()
+}
+
+func (rec *PartitionRecord) appendFields(b []byte) []byte {
+	b = append(b, rec.TopicID[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.Partition))
+	b = appendInt32s(b, rec.Replicas)
+	b = appendInt32s(b, rec.ISR)
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.Leader))
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.LeaderEpoch))
+	return binary.BigEndian.AppendUint32(b, uint32(rec.PartitionEpoch))
+}
+
+func (rec *PartitionRecord) decodeFields(r *reader, _ uint8) {
+	rec.TopicID = r.uuid()
+	rec.Partition = r.int32()
+	rec.Replicas = r.int32s()
+	rec.ISR = r.int32s()
+	rec.Leader = r.int32()
+	rec.LeaderEpoch = r.int32()
+	rec.PartitionEpoch = r.int32()
+}
+
+func (rec *RemoveTopicRecord) appendFields(b []byte) []byte {
+	return append(b, rec.TopicID[:]...)
+}
+
+func (rec *RemoveTopicRecord) decodeFields(r *reader, _ uint8) {
+	rec.TopicID = r.uuid()
+}
+
+func (rec *ConfigRecord) appendFields(b []byte) []byte {
+	b = append(b, byte(rec.ResourceType))
+	b = appendString(b, rec.ResourceName)
+	b = appendString(b, rec.Name)
+	return appendNullableString(b, rec.Value)
+}
+
+func (rec *ConfigRecord) decodeFields(r *reader, _ uint8) {
+	rec.ResourceType = ResourceType(r.int8())
+	rec.ResourceName = r.string()
+	rec.Name = r.string()
+	rec.Value = r.nullableString()
+}
+
+func (rec *ProducerIDsRecord) appendFields(b []byte) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(rec.NextProducerID))
+}
+
+func (rec *ProducerIDsRecord) decodeFields(r *reader, _ uint8) {
+	rec.NextProducerID = r.int64()
+}
+
+// frameVersion is the first byte of every encoded record.
+const frameVersion = 1
+
+// newRecord returns an empty record of type t.
+func newRecord(t RecordType) Record {
+	switch t {
+	case ClusterIDRecordType:
+		return &ClusterIDRecord{}
+	case RegisterBrokerRecordType:
+		return &RegisterBrokerRecord{}
+	case TopicRecordType:
+		return &TopicRecord{}
+	case PartitionRecordType:
+		return &PartitionRecord{}
+	case RemoveTopicRecordType:
+		return &RemoveTopicRecord{}
+	case ConfigRecordType:
+		return &ConfigRecord{}
+	case ProducerIDsRecordType:
+		return &ProducerIDsRecord{}
+	default:
+		return nil
+	}
+}
+
+// Encode returns the record's frame: frame version, type, record version,
+// fields. See the package doc for the layout.
+func Encode(r Record) ([]byte, error) {
+	return appendRecord(nil, r)
+}
+
+func appendRecord(b []byte, r Record) ([]byte, error) {
+	if r == nil || isNilRecord(r) {
+		return nil, fmt.Errorf("encode metadata record: nil record")
+	}
+	b = append(b, frameVersion, byte(r.Type()), r.Version())
+	return r.appendFields(b), nil
+}
+
+// isNilRecord catches typed nil pointers, which would panic in appendFields.
+func isNilRecord(r Record) bool {
+	switch v := r.(type) {
+	case *ClusterIDRecord:
+		return v == nil
+	case *RegisterBrokerRecord:
+		return v == nil
+	case *TopicRecord:
+		return v == nil
+	case *PartitionRecord:
+		return v == nil
+	case *RemoveTopicRecord:
+		return v == nil
+	case *ConfigRecord:
+		return v == nil
+	case *ProducerIDsRecord:
+		return v == nil
+	default:
+		return true
+	}
+}
+
+// Decode parses one record frame. All of b must be consumed. Errors wrap
+// ErrCorrupt or ErrUnknownRecord; Decode never panics on any input.
+func Decode(b []byte) (Record, error) {
+	if len(b) < 3 {
+		return nil, fmt.Errorf("%w: record frame of %d bytes", ErrCorrupt, len(b))
+	}
+	if b[0] != frameVersion {
+		return nil, fmt.Errorf("%w: record frame version %d", ErrUnknownRecord, b[0])
+	}
+	t, version := RecordType(b[1]), b[2]
+	rec := newRecord(t)
+	if rec == nil {
+		return nil, fmt.Errorf("%w: type %d", ErrUnknownRecord, b[1])
+	}
+	if version > rec.Version() {
+		return nil, fmt.Errorf("%w: %s version %d (this build reads up to %d)", ErrUnknownRecord, t, version, rec.Version())
+	}
+	r := &reader{b: b[3:]}
+	rec.decodeFields(r, version)
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, t, r.err)
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: %s: %d trailing bytes", ErrCorrupt, t, len(r.b))
+	}
+	return rec, nil
+}
+
+// batchVersion is the first byte of an encoded batch.
+const batchVersion = 1
+
+// EncodeBatch encodes records as one unit, applied atomically: this is what
+// a raft log entry holds.
+func EncodeBatch(recs []Record) ([]byte, error) {
+	b := []byte{batchVersion}
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	var frame []byte
+	for i, r := range recs {
+		var err error
+		frame, err = appendRecord(frame[:0], r)
+		if err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+		b = binary.AppendUvarint(b, uint64(len(frame)))
+		b = append(b, frame...)
+	}
+	return b, nil
+}
+
+// DecodeBatch parses a batch written by EncodeBatch. Errors wrap ErrCorrupt
+// or ErrUnknownRecord; it never panics and allocates in proportion to len(b).
+func DecodeBatch(b []byte) ([]Record, error) {
+	if len(b) < 1 {
+		return nil, fmt.Errorf("%w: empty batch", ErrCorrupt)
+	}
+	if b[0] != batchVersion {
+		return nil, fmt.Errorf("%w: batch version %d", ErrUnknownRecord, b[0])
+	}
+	r := &reader{b: b[1:]}
+	// Each record takes at least 4 bytes: a length and a 3-byte header.
+	n := r.length(4)
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: batch: %v", ErrCorrupt, r.err)
+	}
+	recs := make([]Record, 0, n)
+	for i := range n {
+		size := r.length(1)
+		frame := r.take(size)
+		if r.err != nil {
+			return nil, fmt.Errorf("%w: batch record %d: %v", ErrCorrupt, i, r.err)
+		}
+		rec, err := Decode(frame)
+		if err != nil {
+			return nil, fmt.Errorf("batch record %d: %w", i, err)
+		}
+		recs = append(recs, rec)
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: batch: %d trailing bytes", ErrCorrupt, len(r.b))
+	}
+	return recs, nil
+}

@@ -1,0 +1,181 @@
+package metadata
+
+import (
+	"encoding/hex"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func strp(s string) *string { return &s }
+
+var (
+	topicA = UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	topicB = UUID{0xb0, 15: 0xb}
+)
+
+// sampleRecords has one record of every type, with every field set.
+func sampleRecords() []Record {
+	return []Record{
+		&ClusterIDRecord{ClusterID: "q1Sh-9_ISia_zwGINzRvyQ"},
+		&RegisterBrokerRecord{NodeID: 1, IncarnationID: topicB, BrokerEpoch: 7, Host: "localhost", Port: 9092, Rack: "r1", Fenced: true},
+		&TopicRecord{Name: "orders", TopicID: topicA},
+		&PartitionRecord{TopicID: topicA, Partition: 0, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 4, PartitionEpoch: 5},
+		&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "retention.ms", Value: strp("1000")},
+		&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "log.retention.ms", Value: nil},
+		&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "cleanup.policy", Value: strp("")},
+		&RemoveTopicRecord{TopicID: topicA},
+		&ProducerIDsRecord{NextProducerID: 1000},
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	for _, want := range sampleRecords() {
+		b, err := Encode(want)
+		if err != nil {
+			t.Fatalf("Encode(%T) error: %v", want, err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("Decode(Encode(%T)) error: %v", want, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Decode(Encode(%T)) mismatch (-want +got):\n%s", want, diff)
+		}
+	}
+}
+
+// TestEncodingIsStable pins the bytes of records so that a change of the
+// on-disk format is noticed: bump the record version and update
+// docs/format/metadata-records.md together with this test.
+func TestEncodingIsStable(t *testing.T) {
+	tests := []struct {
+		give Record
+		want string
+	}{
+		{&ClusterIDRecord{ClusterID: "ab"}, "010100" + "026162"},
+		{&TopicRecord{Name: "t", TopicID: topicA}, "010300" + "0174" + "0102030405060708090a0b0c0d0e0f10"},
+		{&PartitionRecord{TopicID: topicA, Partition: 2, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1, LeaderEpoch: 3, PartitionEpoch: 4},
+			"010400" + "0102030405060708090a0b0c0d0e0f10" + "00000002" + "0100000001" + "0100000001" + "00000001" + "00000003" + "00000004"},
+		{&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "t", Name: "k", Value: strp("v")}, "010600" + "02" + "0174" + "016b" + "0276"},
+		{&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "k"}, "010600" + "04" + "00" + "016b" + "00"},
+		{&RemoveTopicRecord{TopicID: topicA}, "010500" + "0102030405060708090a0b0c0d0e0f10"},
+		{&ProducerIDsRecord{NextProducerID: 1000}, "010700" + "00000000000003e8"},
+		{&RegisterBrokerRecord{NodeID: 1, IncarnationID: topicA, BrokerEpoch: 2, Host: "h", Port: 9092, Rack: "", Fenced: false},
+			"010200" + "00000001" + "0102030405060708090a0b0c0d0e0f10" + "0000000000000002" + "0168" + "00002384" + "00" + "00"},
+	}
+	for _, tt := range tests {
+		b, err := Encode(tt.give)
+		if err != nil {
+			t.Fatalf("Encode(%+v) error: %v", tt.give, err)
+		}
+		if got := hex.EncodeToString(b); got != tt.want {
+			t.Errorf("Encode(%+v) = %s, want %s", tt.give, got, tt.want)
+		}
+	}
+}
+
+func TestDecodeRejectsBadInput(t *testing.T) {
+	good, _ := Encode(&PartitionRecord{TopicID: topicA, Replicas: []int32{1, 2}, ISR: []int32{1}})
+	tests := []struct {
+		name string
+		give []byte
+		want error
+	}{
+		{"empty", nil, ErrCorrupt},
+		{"short header", []byte{1, 4}, ErrCorrupt},
+		{"unknown frame version", append([]byte{2}, good[1:]...), ErrUnknownRecord},
+		{"unknown type", []byte{1, 200, 0}, ErrUnknownRecord},
+		{"type zero", []byte{1, 0, 0}, ErrUnknownRecord},
+		{"newer record version", append([]byte{1, 4, 1}, good[3:]...), ErrUnknownRecord},
+		{"trailing byte", append(append([]byte{}, good...), 0), ErrCorrupt},
+		{"huge array count", []byte{1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, ErrCorrupt},
+		{"empty string field", []byte{1, 1, 0, 0}, nil}, // decodes; Apply rejects an empty cluster id
+	}
+	for _, tt := range tests {
+		_, err := Decode(tt.give)
+		if tt.want == nil {
+			if err != nil {
+				t.Errorf("%s: Decode(%x) = %v, want nil", tt.name, tt.give, err)
+			}
+			continue
+		}
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: Decode(%x) = %v, want %v", tt.name, tt.give, err, tt.want)
+		}
+	}
+	for n := range len(good) {
+		if _, err := Decode(good[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Decode(truncated to %d of %d bytes) = %v, want ErrCorrupt", n, len(good), err)
+		}
+	}
+	b, _ := Encode(&RegisterBrokerRecord{Fenced: true})
+	b[len(b)-1] = 2
+	if _, err := Decode(b); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Decode(bool byte 2) = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestEncodeRejectsNil(t *testing.T) {
+	var p *TopicRecord
+	if _, err := Encode(p); err == nil {
+		t.Errorf("Encode(typed nil) = nil error, want an error")
+	}
+	if _, err := EncodeBatch([]Record{nil}); err == nil {
+		t.Errorf("EncodeBatch([nil]) = nil error, want an error")
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	want := sampleRecords()
+	b, err := EncodeBatch(want)
+	if err != nil {
+		t.Fatalf("EncodeBatch error: %v", err)
+	}
+	got, err := DecodeBatch(b)
+	if err != nil {
+		t.Fatalf("DecodeBatch error: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DecodeBatch(EncodeBatch) mismatch (-want +got):\n%s", diff)
+	}
+	for n := range len(b) {
+		if _, err := DecodeBatch(b[:n]); err == nil {
+			t.Errorf("DecodeBatch(truncated to %d of %d bytes) = nil error, want an error", n, len(b))
+		}
+	}
+	empty, _ := EncodeBatch(nil)
+	if recs, err := DecodeBatch(empty); err != nil || len(recs) != 0 {
+		t.Errorf("DecodeBatch(empty batch) = (%v, %v), want no records", recs, err)
+	}
+}
+
+func TestUUID(t *testing.T) {
+	u, err := ParseUUID(topicA.String())
+	if err != nil || u != topicA {
+		t.Errorf("ParseUUID(%q) = (%v, %v), want %v", topicA.String(), u, err, topicA)
+	}
+	if len(topicA.String()) != 22 {
+		t.Errorf("UUID.String() = %q, want 22 characters", topicA.String())
+	}
+	if _, err := ParseUUID("short"); err == nil {
+		t.Errorf("ParseUUID(short) = nil error, want an error")
+	}
+	// A reader that first yields all-zero ids, then a good one: NewUUID must
+	// skip nothing valid and never return the zero id.
+	r := &cycleReader{b: []byte{0x5a}}
+	id, err := NewUUID(r)
+	if err != nil || id.IsZero() || id[6]>>4 != 4 {
+		t.Errorf("NewUUID() = (%v, %v), want a non-zero version-4 id", id, err)
+	}
+}
+
+type cycleReader struct{ b []byte }
+
+func (c *cycleReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = c.b[i%len(c.b)]
+	}
+	return len(p), nil
+}

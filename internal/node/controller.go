@@ -1,0 +1,41 @@
+package node
+
+import (
+	"path/filepath"
+
+	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/raft"
+)
+
+// newController builds the metadata loader, the raft node that applies the
+// metadata log to it, and the controller on top. Nothing is started.
+func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
+	st := n.cfg.Static
+	loader := metadata.NewLoader(metadata.LoaderConfig{Logger: n.log})
+	loader.Subscribe(n.onMetadata)
+	rn, err := raft.New(raft.Config{
+		NodeID: st.NodeID,
+		Dir:    filepath.Join(st.DataDir, "metadata"),
+		Voters: []raft.Voter{{ID: st.NodeID}},
+		Logger: n.log,
+	}, loader)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctrl, err := controller.New(controller.Config{
+		NodeID: st.NodeID,
+		Quorum: rn,
+		Loader: loader,
+		Logger: n.log,
+		Defaults: controller.Defaults{
+			NumPartitions:       st.DefaultPartitions,
+			ReplicationFactor:   st.DefaultReplicationFactor,
+			StaticBrokerConfigs: st.KafkaConfigs(),
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ctrl, rn, nil
+}

@@ -1,0 +1,156 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+
+	"github.com/strata-io/strata/internal/config"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// franz-go clients closed by tests may leave their own timers briefly.
+		goleak.IgnoreTopFunction("github.com/twmb/franz-go/pkg/kgo.(*Client).reapConnectionsLoop"),
+		goleak.IgnoreAnyFunction("github.com/klauspost/compress/zstd.(*blockDec).startDecoder"),
+	)
+}
+
+// testNode is an in-process node on an ephemeral port.
+type testNode struct {
+	t      *testing.T
+	cfg    config.Static
+	node   *Node
+	cancel context.CancelFunc
+	done   chan error
+	addr   string
+}
+
+type configStatic = config.Static
+
+type nodeOption func(*config.Static)
+
+func withFsync(mode string) nodeOption { return func(s *config.Static) { s.Fsync = mode } }
+func withAutoCreate(on bool) nodeOption {
+	return func(s *config.Static) { s.AutoCreateTopics = on }
+}
+func withDataDir(dir string) nodeOption { return func(s *config.Static) { s.DataDir = dir } }
+
+// startNode starts a node with test defaults and stops it at cleanup.
+func startNode(t *testing.T, opts ...nodeOption) *testNode {
+	t.Helper()
+	cfg := config.DefaultStatic()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.RetentionCheckInterval = 100 * time.Millisecond
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return startNodeWith(t, cfg)
+}
+
+func startNodeWith(t *testing.T, cfg config.Static) *testNode {
+	t.Helper()
+	level := slog.LevelWarn
+	if os.Getenv("STRATA_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	n, err := New(Config{Static: cfg, Logger: logger})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tn := &testNode{t: t, cfg: cfg, node: n, cancel: cancel, done: make(chan error, 1)}
+	go func() { tn.done <- n.Run(ctx) }()
+	select {
+	case <-n.Ready():
+	case err := <-tn.done:
+		t.Fatalf("node stopped before serving: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("node not ready after 30s")
+	}
+	tn.addr = n.Addr().String()
+	t.Cleanup(tn.stop)
+	return tn
+}
+
+var stopOnce sync.Map
+
+// stop shuts the node down cleanly and waits for it.
+func (tn *testNode) stop() {
+	if _, loaded := stopOnce.LoadOrStore(tn, true); loaded {
+		return
+	}
+	tn.cancel()
+	select {
+	case err := <-tn.done:
+		if err != nil {
+			tn.t.Errorf("node Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		tn.t.Errorf("node did not stop within 30s")
+	}
+}
+
+func (tn *testNode) client(opts ...kgo.Opt) *kgo.Client {
+	tn.t.Helper()
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(tn.addr)}, opts...)...)
+	if err != nil {
+		tn.t.Fatalf("kgo.NewClient: %v", err)
+	}
+	tn.t.Cleanup(c.Close)
+	return c
+}
+
+func (tn *testNode) admin() *kadm.Client { return kadm.NewClient(tn.client()) }
+
+func (tn *testNode) createTopic(name string, partitions int32, configs map[string]*string) {
+	tn.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := tn.admin().CreateTopic(ctx, partitions, 1, configs, name)
+	if err != nil || resp.Err != nil {
+		tn.t.Fatalf("CreateTopic %s: %v / %v", name, err, resp.Err)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// consumeAll reads n records from topic with a fresh direct consumer.
+func consumeAll(t *testing.T, tn *testNode, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	c := tn.client(append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
+	ctx := ctxTimeout(t, 60*time.Second)
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := c.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records from %s: %v", len(out), n, topic, err)
+		}
+		fs.EachError(func(topic string, p int32, err error) {
+			t.Fatalf("fetch %s[%d]: %v", topic, p, err)
+		})
+		out = append(out, fs.Records()...)
+	}
+	return out
+}

@@ -1,0 +1,345 @@
+// Package node wires a Strata node together: it opens the log directory,
+// starts the metadata quorum and controller, keeps the hosted partitions in
+// step with the metadata image, and serves the Kafka listener. It starts
+// subsystems in that order and stops them in reverse.
+//
+// Goroutines: Run owns an errgroup running the raft node, the log
+// directory's background loops and the Kafka server. Metadata changes are
+// applied to partitions on raft's apply goroutine (via the controller's
+// subscription), serialized by reconcileMu.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/kafkaapi"
+	"github.com/strata-io/strata/internal/metadata"
+	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/storage"
+)
+
+// Config configures a node.
+type Config struct {
+	Static config.Static
+	Logger *slog.Logger
+	// Now is the clock for request handling; nil means time.Now.
+	Now func() time.Time
+}
+
+// Node is one Strata process: broker and controller.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	parts *partition.Table
+	ready chan struct{} // closed once the listener serves
+	addr  net.Addr      // set before ready is closed
+
+	logDir *storage.LogDir // set in Run
+	ctrl   *controller.Controller
+
+	reconcileMu sync.Mutex
+	reconciling bool // guarded by reconcileMu: false until the first full reconcile
+}
+
+// New validates the configuration; it starts nothing.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Static.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the node serves Kafka requests.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Addr is the bound Kafka listener address (valid after Ready).
+func (n *Node) Addr() net.Addr { return n.addr }
+
+// Run starts the node and serves until ctx is cancelled; it then stops the
+// listener, the metadata quorum and the background loops, and closes the log
+// directory cleanly (fsync, checkpoints, clean-shutdown marker).
+func (n *Node) Run(ctx context.Context) error {
+	start := time.Now()
+	st := n.cfg.Static
+	if err := os.MkdirAll(st.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	unlock, err := lockDataDir(st.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	fsync, err := storage.ParseFsyncPolicy(st.Fsync)
+	if err != nil {
+		return err
+	}
+	logDir, err := storage.OpenLogDir(storage.Config{
+		Dir:                    filepath.Join(st.DataDir, "logs"),
+		Fsync:                  fsync,
+		FsyncInterval:          st.FsyncInterval,
+		RetentionCheckInterval: st.RetentionCheckInterval,
+		CheckpointInterval:     time.Minute,
+		RecoveryThreads:        2,
+		Logger:                 n.log,
+	})
+	if err != nil {
+		return fmt.Errorf("open log directory: %w", err)
+	}
+	n.logDir = logDir
+	n.log.Info("log directory opened", "dir", filepath.Join(st.DataDir, "logs"), "partitions", len(logDir.Logs()), "took", time.Since(start).Round(time.Millisecond))
+	defer func() {
+		if err := logDir.Close(); err != nil {
+			n.log.Error("closing log directory", "err", err)
+			return
+		}
+		n.log.Info("log directory closed cleanly")
+	}()
+
+	err = n.runServices(ctx, start)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil
+	}
+	return err
+}
+
+func (n *Node) runServices(ctx context.Context, start time.Time) error {
+	st := n.cfg.Static
+	host, port, err := st.Advertised()
+	if err != nil {
+		return fmt.Errorf("advertised address: %w", err)
+	}
+	ctrl, rn, err := n.newController()
+	if err != nil {
+		return err
+	}
+	n.ctrl = ctrl
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rn.Run(gctx) })
+	g.Go(func() error { return ctrl.Run(gctx) })
+	fail := func(err error) error {
+		// Stop what was started and report the first real failure.
+		g.Go(func() error { return err })
+		if werr := g.Wait(); werr != nil {
+			return werr
+		}
+		return err
+	}
+	if err := rn.WaitReady(gctx); err != nil {
+		return fail(fmt.Errorf("metadata quorum: %w", err))
+	}
+	if err := ctrl.EnsureClusterID(gctx); err != nil {
+		return fail(fmt.Errorf("cluster id: %w", err))
+	}
+
+	handler := kafkaapi.New(kafkaapi.Config{
+		NodeID:           st.NodeID,
+		Rack:             st.Rack,
+		AutoCreateTopics: st.AutoCreateTopics,
+		BrokerConfigs:    st.KafkaConfigs(),
+		Logger:           n.log.With("component", "kafkaapi"),
+		Now:              n.cfg.Now,
+	}, n.parts, ctrl)
+	srv := server.New(server.Config{
+		Addr:            st.Listen,
+		MaxRequestBytes: st.SocketRequestMaxBytes,
+		IdleTimeout:     st.ConnectionsMaxIdle,
+		MaxInFlight:     64,
+		Logger:          n.log.With("component", "server"),
+	}, handler)
+	if err := srv.Listen(); err != nil {
+		return fail(err)
+	}
+	n.addr = srv.Addr()
+	if st.AdvertisedAddr == "" {
+		// An ephemeral listen port (tests) is advertised as bound.
+		if tcp, ok := n.addr.(*net.TCPAddr); ok {
+			port = int32(tcp.Port)
+		}
+	}
+	if err := ctrl.RegisterBroker(gctx, controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack}); err != nil {
+		return fail(fmt.Errorf("register broker: %w", err))
+	}
+	n.reconcileMu.Lock()
+	n.reconciling = true
+	n.reconcileLocked(ctrl.Image(), true)
+	n.reconcileMu.Unlock()
+
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return n.logDir.Run(gctx) })
+	n.log.Info("serving Kafka", "listen", n.addr.String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
+		"node_id", st.NodeID, "cluster_id", ctrl.Image().ClusterID(), "fsync", st.Fsync, "startup", time.Since(start).Round(time.Millisecond))
+	close(n.ready)
+	<-gctx.Done()
+	n.log.Info("shutting down")
+	return g.Wait()
+}
+
+// onMetadata is the controller subscription: it runs on raft's apply
+// goroutine for every new image.
+func (n *Node) onMetadata(img *metadata.Image, _ *metadata.Delta) {
+	n.reconcileMu.Lock()
+	defer n.reconcileMu.Unlock()
+	if !n.reconciling {
+		return // replay during start; the first full reconcile follows
+	}
+	n.reconcileLocked(img, false)
+}
+
+// reconcileLocked makes the hosted partitions match img: it creates
+// partitions assigned to this node, updates configs, and deletes
+// partitions of topics that are gone. With initial set it also deletes
+// logs found on disk that the image does not know (a topic deleted while
+// the node was down, or a crash between the metadata commit and the
+// directory removal).
+func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
+	self := n.cfg.Static.NodeID
+	st := n.cfg.Static
+	brokerLayers := []config.Layer{
+		{Source: config.SourceDynamicBrokerConfig, Values: img.BrokerConfigs(strconv.Itoa(int(self)))},
+		{Source: config.SourceDynamicDefaultBrokerConfig, Values: img.BrokerConfigs("")},
+		{Source: config.SourceStaticBrokerConfig, Values: st.KafkaConfigs()},
+	}
+	want := make(map[storage.TopicPartition][16]byte)
+	for _, t := range img.Topics() {
+		resolve := func(name string) string {
+			v, _ := config.ResolveTopic(name, t.Configs, brokerLayers...)
+			return v
+		}
+		logCfg := logConfig(resolve)
+		limits := partitionLimits(resolve)
+		for _, pi := range t.Partitions {
+			if !contains(pi.Replicas, self) {
+				continue
+			}
+			tp := storage.TopicPartition{Topic: t.Name, Partition: pi.Partition}
+			want[tp] = t.ID
+			if p, ok := n.parts.Get(t.Name, pi.Partition); ok && p.TopicID == t.ID {
+				p.SetLimits(limits)
+				p.Log().SetConfig(logCfg)
+				continue
+			}
+			l, err := n.logDir.CreateLog(tp, t.ID, logCfg)
+			if err != nil {
+				n.log.Error("creating partition log", "topic", t.Name, "partition", pi.Partition, "err", err)
+				continue
+			}
+			n.parts.Put(partition.New(l, partition.Config{
+				LeaderEpoch:   pi.LeaderEpoch,
+				SyncBeforeAck: st.Fsync == "always",
+				Limits:        limits,
+			}))
+		}
+	}
+	// Drop partitions whose topic is gone or was recreated with a new id.
+	gone := make(map[string]bool)
+	for _, p := range n.parts.All() {
+		id, ok := want[storage.TopicPartition{Topic: p.Topic, Partition: p.Index}]
+		if !ok || id != p.TopicID {
+			gone[p.Topic] = true
+		}
+	}
+	for topic := range gone {
+		for _, p := range n.parts.RemoveTopic(topic) {
+			tp := storage.TopicPartition{Topic: p.Topic, Partition: p.Index}
+			if id, ok := want[tp]; ok && id == p.TopicID {
+				n.parts.Put(p) // still wanted: only a sibling changed
+				continue
+			}
+			if err := n.logDir.DeleteLog(tp); err != nil {
+				n.log.Error("deleting partition log", "topic", p.Topic, "partition", p.Index, "err", err)
+			}
+		}
+	}
+	if initial {
+		for _, l := range n.logDir.Logs() {
+			tp := l.TopicPartition()
+			if id, ok := want[tp]; !ok || id != l.TopicID() {
+				n.log.Info("deleting partition unknown to the metadata log", "topic", tp.Topic, "partition", tp.Partition)
+				if err := n.logDir.DeleteLog(tp); err != nil {
+					n.log.Error("deleting partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+				}
+			}
+		}
+	}
+}
+
+func contains(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func parseInt(v string, def int64) int64 {
+	n, err := config.ParseInt64(v)
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+func millis(v string) time.Duration {
+	n := parseInt(v, -1)
+	if n < 0 {
+		return -1
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+// logConfig derives a partition log's settings from resolved topic configs.
+func logConfig(resolve func(string) string) storage.LogConfig {
+	c := storage.DefaultLogConfig()
+	c.SegmentBytes = parseInt(resolve("segment.bytes"), c.SegmentBytes)
+	c.SegmentMs = millis(resolve("segment.ms"))
+	c.IndexIntervalBytes = int(parseInt(resolve("index.interval.bytes"), int64(c.IndexIntervalBytes)))
+	c.RetentionMs = millis(resolve("retention.ms"))
+	c.RetentionBytes = parseInt(resolve("retention.bytes"), -1)
+	c.LogAppendTime = resolve("message.timestamp.type") == "LogAppendTime"
+	c.FileDeleteDelay = millis(resolve("file.delete.delay.ms"))
+	return c
+}
+
+func partitionLimits(resolve func(string) string) partition.Limits {
+	return partition.Limits{
+		MaxMessageBytes:      parseInt(resolve("max.message.bytes"), 1048588),
+		LogAppendTime:        resolve("message.timestamp.type") == "LogAppendTime",
+		TimestampBeforeMaxMs: parseInt(resolve("message.timestamp.before.max.ms"), 1<<63-1),
+		TimestampAfterMaxMs:  parseInt(resolve("message.timestamp.after.max.ms"), 1<<63-1),
+	}
+}
+
+// lockDataDir takes an exclusive flock on DATA_DIR/.lock so two processes
+// never share a data directory.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another process: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
+}

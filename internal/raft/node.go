@@ -1,0 +1,571 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+var (
+	// ErrNotLeader is wrapped by errors from a node that is not the leader.
+	// Use errors.As with *NotLeaderError for the leader's identity.
+	ErrNotLeader = errors.New("not the metadata quorum leader")
+	// ErrStopped means the node is not running: Run has not started raft
+	// yet, or it has returned.
+	ErrStopped = errors.New("metadata quorum node is not running")
+)
+
+// NotLeaderError says who the leader is, when known.
+type NotLeaderError struct {
+	// LeaderID is -1 and LeaderAddr "" when no leader is known.
+	LeaderID   int32
+	LeaderAddr string
+	// Reason is set when a proposal lost its leader while in flight; then
+	// the proposal may still have been committed.
+	Reason string
+}
+
+func (e *NotLeaderError) Error() string {
+	msg := ErrNotLeader.Error()
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	if e.LeaderID < 0 {
+		return msg + "; no leader known"
+	}
+	return fmt.Sprintf("%s; leader is node %d at %s", msg, e.LeaderID, e.LeaderAddr)
+}
+
+func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
+
+// StateMachine is the replicated state that committed entries are applied
+// to. Its methods are never called concurrently: Apply and Snapshot run on
+// raft's FSM goroutine, Restore on it or, at start, on Run's goroutine
+// before the FSM goroutine exists.
+type StateMachine interface {
+	// Apply applies the entry committed at index. Its error is returned
+	// to the proposer; it must be deterministic, since every replica
+	// applies the same entry to the same state.
+	Apply(index uint64, data []byte) error
+	// Snapshot encodes the current state.
+	Snapshot() ([]byte, error)
+	// Restore replaces the state with a Snapshot's bytes.
+	Restore(data []byte) error
+}
+
+// Node is one member of the metadata quorum.
+type Node struct {
+	cfg Config        // defaulted in New, never changed
+	fsm *fsm          // set in New, never changed
+	up  chan struct{} // closed by Run once raft is running
+	end chan struct{} // closed when Run returns
+
+	// raft is set by Run before up is closed and never reset; after Run
+	// returns, raft refuses work with ErrRaftShutdown.
+	raft atomic.Pointer[hraft.Raft]
+	// readyTerm is the term in which this node, as leader, last passed a
+	// barrier: every entry before its term is applied.
+	readyTerm atomic.Uint64
+	ran       atomic.Bool
+
+	// mu guards the proposal waiters that Run must wait for.
+	mu struct {
+		sync.Mutex
+		stopped bool
+		waiters sync.WaitGroup
+	}
+}
+
+// New checks cfg and returns a Node that applies committed entries to sm.
+// It starts nothing and opens no files.
+func New(cfg Config, sm StateMachine) (*Node, error) {
+	if sm == nil {
+		return nil, errors.New("raft: nil state machine")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	cfg.Logger = cfg.Logger.With("component", "raft", "node_id", cfg.NodeID)
+	return &Node{cfg: cfg, fsm: &fsm{sm: sm}, up: make(chan struct{}), end: make(chan struct{})}, nil
+}
+
+// Run opens the stores under Dir, bootstraps the voter set if Dir holds no
+// raft state, and runs raft until ctx is cancelled. It then shuts raft down,
+// waits for in-flight proposals to be answered, closes its files and
+// listener, and returns nil. Run may be called once.
+func (n *Node) Run(ctx context.Context) (err error) {
+	if !n.ran.CompareAndSwap(false, true) {
+		return errors.New("raft: Run called twice")
+	}
+	defer close(n.end)
+	var closers []io.Closer
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			cerr := closers[i].Close()
+			if cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
+				err = fmt.Errorf("raft: close: %w", cerr)
+			}
+		}
+	}()
+	if n.cfg.Listener != nil {
+		// The TCP transport closes it too; ErrClosed is ignored above.
+		closers = append(closers, n.cfg.Listener)
+	}
+	logger := n.cfg.Logger
+	hlog := newHclogAdapter(logger)
+
+	if err := os.MkdirAll(n.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(n.cfg.Dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second},
+	})
+	if err != nil {
+		return fmt.Errorf("raft: open %s: %w", filepath.Join(n.cfg.Dir, "raft.db"), err)
+	}
+	closers = append(closers, store)
+	snaps, err := hraft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, n.cfg.RetainSnapshots, hlog.Named("snapshot"))
+	if err != nil {
+		return fmt.Errorf("raft: snapshot store: %w", err)
+	}
+	trans, selfAddr, err := n.transport(hlog)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, trans)
+
+	existing, err := hraft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return fmt.Errorf("raft: inspect state: %w", err)
+	}
+	hc := n.cfg.hraftConfig(hlog)
+	if !existing {
+		if err := hraft.BootstrapCluster(hc, store, store, snaps, trans, n.bootstrapConfiguration(selfAddr)); err != nil {
+			return fmt.Errorf("raft: bootstrap: %w", err)
+		}
+		logger.Info("bootstrapped metadata quorum", "voters", len(n.cfg.voters()))
+	}
+	r, err := hraft.NewRaft(hc, n.fsm, store, store, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("raft: start: %w", err)
+	}
+	obsCh := make(chan hraft.Observation, 8) // non-blocking observer: raft drops observations when full
+	obs := hraft.NewObserver(obsCh, false, func(o *hraft.Observation) bool {
+		_, ok := o.Data.(hraft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(obs)
+	n.raft.Store(r)
+	close(n.up)
+	logger.Debug("metadata quorum node started", "addr", selfAddr, "existing_state", existing)
+
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case o := <-obsCh:
+			lo, ok := o.Data.(hraft.LeaderObservation)
+			if !ok {
+				continue
+			}
+			if lo.LeaderID == "" {
+				logger.Info("metadata quorum has no leader")
+			} else {
+				logger.Info("metadata quorum leader elected", "leader_id", parseServerID(lo.LeaderID), "leader_addr", string(lo.LeaderAddr))
+			}
+		}
+	}
+
+	r.DeregisterObserver(obs)
+	n.mu.Lock()
+	n.mu.stopped = true
+	n.mu.Unlock()
+	shutdownErr := r.Shutdown().Error()
+	// Raft answers every pending future on shutdown, so the waiters end.
+	n.mu.waiters.Wait()
+	if shutdownErr != nil {
+		return fmt.Errorf("raft: shutdown: %w", shutdownErr)
+	}
+	logger.Debug("metadata quorum node stopped")
+	return nil
+}
+
+// transport is a raft transport that Run closes after raft shut down.
+type transport interface {
+	hraft.Transport
+	io.Closer
+}
+
+// transport builds the in-memory or TCP transport and returns the address
+// this node is known by.
+func (n *Node) transport(hlog *hclogAdapter) (transport, hraft.ServerAddress, error) {
+	self := n.selfVoter()
+	if n.cfg.inmem() {
+		addr := hraft.ServerAddress(self.Addr)
+		if addr == "" {
+			addr = hraft.ServerAddress(fmt.Sprintf("inmem:%d", n.cfg.NodeID))
+		}
+		_, t := hraft.NewInmemTransport(addr)
+		return t, addr, nil
+	}
+	ln := n.cfg.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", n.cfg.ListenAddr)
+		if err != nil {
+			return nil, "", fmt.Errorf("raft: listen: %w", err)
+		}
+	}
+	advertise := self.Addr
+	if advertise == "" {
+		advertise = ln.Addr().String()
+	}
+	stream := newStreamLayer(ln, advertise)
+	t := hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: n.cfg.MaxPool,
+		Timeout: n.cfg.TransportTimeout,
+		Logger:  hlog.Named("net"),
+	})
+	return t, hraft.ServerAddress(advertise), nil
+}
+
+func (n *Node) selfVoter() Voter {
+	for _, v := range n.cfg.voters() {
+		if v.ID == n.cfg.NodeID {
+			return v
+		}
+	}
+	return Voter{ID: n.cfg.NodeID}
+}
+
+func (n *Node) bootstrapConfiguration(selfAddr hraft.ServerAddress) hraft.Configuration {
+	var c hraft.Configuration
+	for _, v := range n.cfg.voters() {
+		addr := hraft.ServerAddress(v.Addr)
+		if v.ID == n.cfg.NodeID {
+			addr = selfAddr
+		}
+		c.Servers = append(c.Servers, hraft.Server{Suffrage: hraft.Voter, ID: serverID(v.ID), Address: addr})
+	}
+	return c
+}
+
+// running returns raft, or nil before Run has started it.
+func (n *Node) running() *hraft.Raft { return n.raft.Load() }
+
+// IsLeader reports whether this node is the quorum leader now.
+func (n *Node) IsLeader() bool {
+	r := n.running()
+	return r != nil && r.State() == hraft.Leader
+}
+
+// Leader returns the current leader's id and address, or (-1, "") when no
+// leader is known.
+func (n *Node) Leader() (id int32, addr string) {
+	r := n.running()
+	if r == nil {
+		return -1, ""
+	}
+	a, sid := r.LeaderWithID()
+	if sid == "" {
+		return -1, ""
+	}
+	return parseServerID(sid), string(a)
+}
+
+// AppliedIndex returns the index of the last entry raft handed to the state
+// machine.
+func (n *Node) AppliedIndex() uint64 {
+	r := n.running()
+	if r == nil {
+		return 0
+	}
+	return r.AppliedIndex()
+}
+
+func (n *Node) notLeader(reason string) error {
+	id, addr := n.Leader()
+	return &NotLeaderError{LeaderID: id, LeaderAddr: addr, Reason: reason}
+}
+
+// Propose replicates data and waits until the local state machine has
+// applied it, returning the entry's index and the state machine's Apply
+// error. On a follower it fails with an error wrapping ErrNotLeader.
+//
+// NB: if ctx ends, or leadership is lost, while the entry is in flight,
+// the entry may still be committed later; the caller cannot know.
+func (n *Node) Propose(ctx context.Context, data []byte) (index uint64, err error) {
+	r := n.running()
+	if r == nil {
+		return 0, ErrStopped
+	}
+	switch r.State() {
+	case hraft.Leader:
+	case hraft.Shutdown:
+		return 0, ErrStopped
+	default:
+		return 0, n.notLeader("")
+	}
+	f := r.Apply(data, timeoutOf(ctx))
+	if err := n.wait(ctx, f); err != nil {
+		return 0, err
+	}
+	if resp := f.Response(); resp != nil {
+		if err, ok := resp.(error); ok {
+			return f.Index(), err
+		}
+	}
+	return f.Index(), nil
+}
+
+// wait waits for a raft future without outliving ctx, and maps raft's
+// errors to this package's.
+func (n *Node) wait(ctx context.Context, f hraft.Future) error {
+	n.mu.Lock()
+	if n.mu.stopped {
+		n.mu.Unlock()
+		return ErrStopped
+	}
+	n.mu.waiters.Add(1)
+	n.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		defer n.mu.waiters.Done()
+		done <- f.Error()
+	}()
+	select {
+	case err := <-done:
+		return n.mapError(err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (n *Node) mapError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, hraft.ErrNotLeader):
+		return n.notLeader("")
+	case errors.Is(err, hraft.ErrLeadershipLost):
+		return n.notLeader("leadership lost while the entry was in flight; it may still commit")
+	case errors.Is(err, hraft.ErrLeadershipTransferInProgress):
+		return n.notLeader("leadership transfer in progress")
+	case errors.Is(err, hraft.ErrRaftShutdown):
+		return ErrStopped
+	case errors.Is(err, hraft.ErrEnqueueTimeout):
+		return fmt.Errorf("raft: %w", context.DeadlineExceeded)
+	default:
+		return fmt.Errorf("raft: %w", err)
+	}
+}
+
+func timeoutOf(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), time.Millisecond)
+	}
+	return 0
+}
+
+// WaitReady waits until a leader is known and this node's state machine
+// has caught up: on the leader, until every entry of earlier terms is
+// applied (a barrier, repeated once per term); on a follower, until it has
+// applied up to the commit index it learned from the leader.
+//
+// NB: on a follower, raft's applied index counts entries handed to the FSM
+// goroutine, which may still be applying the last of them.
+func (n *Node) WaitReady(ctx context.Context) error {
+	select {
+	case <-n.up:
+	case <-n.end:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r := n.running()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		switch r.State() {
+		case hraft.Leader:
+			term := r.CurrentTerm()
+			if n.readyTerm.Load() == term {
+				return nil
+			}
+			err := n.wait(ctx, r.Barrier(timeoutOf(ctx)))
+			if err == nil {
+				n.readyTerm.Store(term)
+				return nil
+			}
+			if !errors.Is(err, ErrNotLeader) {
+				return err
+			}
+		case hraft.Follower:
+			if _, id := r.LeaderWithID(); id != "" {
+				if ci := r.CommitIndex(); ci > 0 && r.AppliedIndex() >= ci {
+					return nil
+				}
+			}
+		case hraft.Shutdown:
+			return ErrStopped
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Snapshot asks raft to take a snapshot now. Having nothing new to
+// snapshot is not an error.
+func (n *Node) Snapshot(ctx context.Context) error {
+	r := n.running()
+	if r == nil {
+		return ErrStopped
+	}
+	err := n.wait(ctx, r.Snapshot())
+	if errors.Is(err, hraft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
+}
+
+// fsm adapts a StateMachine to hashicorp/raft.
+type fsm struct {
+	sm StateMachine
+}
+
+func (f *fsm) Apply(l *hraft.Log) any {
+	if l.Type != hraft.LogCommand {
+		return nil
+	}
+	if err := f.sm.Apply(l.Index, l.Data); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (f *fsm) Snapshot() (hraft.FSMSnapshot, error) {
+	data, err := f.sm.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return fsmSnapshot(data), nil
+}
+
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	return f.sm.Restore(data)
+}
+
+type fsmSnapshot []byte
+
+func (s fsmSnapshot) Persist(sink hraft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s fsmSnapshot) Release() {}
+
+// streamLayer is hashicorp/raft's TCP stream layer over a listener we own,
+// advertising the address peers know us by. It tracks every connection and
+// closes them all in Close: hraft's NetworkTransport.Close closes only the
+// listener, which would leave connection goroutines blocked in reads.
+type streamLayer struct {
+	net.Listener
+	advertise stringAddr
+
+	mu struct {
+		sync.Mutex
+		closed bool
+		conns  map[*trackedConn]struct{}
+	}
+}
+
+func newStreamLayer(ln net.Listener, advertise string) *streamLayer {
+	s := &streamLayer{Listener: ln, advertise: stringAddr(advertise)}
+	s.mu.conns = map[*trackedConn]struct{}{}
+	return s
+}
+
+func (s *streamLayer) Accept() (net.Conn, error) {
+	c, err := s.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
+
+func (s *streamLayer) Dial(addr hraft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.Dial("tcp", string(addr))
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
+
+func (s *streamLayer) track(c net.Conn) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, s: s}
+	s.mu.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+func (s *streamLayer) Close() error {
+	s.mu.Lock()
+	s.mu.closed = true
+	conns := s.mu.conns
+	s.mu.conns = map[*trackedConn]struct{}{}
+	s.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	return s.Listener.Close()
+}
+
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+type trackedConn struct {
+	net.Conn
+	s *streamLayer
+}
+
+func (c *trackedConn) Close() error {
+	c.s.mu.Lock()
+	delete(c.s.mu.conns, c)
+	c.s.mu.Unlock()
+	return c.Conn.Close()
+}
+
+type stringAddr string
+
+func (a stringAddr) Network() string { return "tcp" }
+func (a stringAddr) String() string  { return string(a) }
