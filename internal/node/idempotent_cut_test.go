@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,50 +76,47 @@ func TestIdempotentProducerRetriesAfterCutsLeaveNoDuplicates(t *testing.T) {
 
 	p := kgoClient(t, ln.Addr().String(), kgo.DefaultProduceTopic("cut"), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(2*time.Millisecond), kgo.RecordRetries(1000), kgo.RecordDeliveryTimeout(60*time.Second))
-	const n = 30000
-	var wg sync.WaitGroup
+	// Ten rounds; in each, the connections are cut while the round's
+	// records are in flight (after some, before all, are acknowledged).
+	const rounds, perRound = 10, 3000
+	const n = rounds * perRound
 	var errMu sync.Mutex
 	var firstErr error
-	stopCuts := make(chan struct{})
-	cutsDone := make(chan int)
-	go func() {
-		cuts := 0
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopCuts:
-				cutsDone <- cuts
-				return
-			case <-tick.C:
+	cuts := 0
+	for round := range rounds {
+		var wg sync.WaitGroup
+		var ackedInRound atomic.Int64
+		for i := round * perRound; i < (round+1)*perRound; i++ {
+			wg.Add(1)
+			v := strconv.Itoa(i)
+			p.Produce(t.Context(), &kgo.Record{Key: []byte(strconv.Itoa(i % 97)), Value: []byte(v)}, func(_ *kgo.Record, err error) {
+				defer wg.Done()
+				ackedInRound.Add(1)
+				if err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
+				}
+			})
+			if i == round*perRound+perRound/2 {
+				// Half the round is queued: wait for the first acks, then cut.
+				for ackedInRound.Load() == 0 {
+					time.Sleep(100 * time.Microsecond)
+				}
 				if proxy.cut() > 0 {
 					cuts++
 				}
 			}
 		}
-	}()
-	for i := range n {
-		wg.Add(1)
-		v := strconv.Itoa(i)
-		p.Produce(t.Context(), &kgo.Record{Key: []byte(strconv.Itoa(i % 97)), Value: []byte(v)}, func(_ *kgo.Record, err error) {
-			defer wg.Done()
-			if err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
-			}
-		})
+		wg.Wait()
 	}
-	wg.Wait()
-	close(stopCuts)
-	cuts := <-cutsDone
 	if firstErr != nil {
 		t.Fatalf("produce failed despite retries: %v", firstErr)
 	}
-	if cuts < 3 {
-		t.Fatalf("only %d connection cuts happened during the stream; the test proves nothing", cuts)
+	if cuts < rounds {
+		t.Fatalf("only %d of %d rounds had connections to cut", cuts, rounds)
 	}
 	recs := consumeAll(t, tn, "cut", n)
 	// consumeAll stops at n: make sure nothing beyond n was stored.
