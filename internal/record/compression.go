@@ -507,6 +507,8 @@ func decompressZstd(src []byte, maxSize int) ([]byte, error) {
 		if !outgrown && room-len(out) >= zstdMaxBlockSize {
 			return nil, corrupt(CodecZstd, err)
 		}
-		budget = min(4*budget, maxSize)
+		// NB: a frame may declare a content size of 0; growing from 0 by
+		// multiplying alone would loop forever.
+		budget = min(max(4*budget, minReadBuffer), maxSize)
 	}
 }

@@ -283,6 +283,27 @@ func TestDecompressZstdWithoutContentSize(t *testing.T) {
 	}
 }
 
+func TestDecompressZstdConcatenatedFrames(t *testing.T) {
+	enc, err := zstd.NewWriter(nil, zstd.WithZeroFrames(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("frame two "), 10_000)
+	// The first frame declares a content size of 0, the second a size far
+	// beyond the first guess.
+	src := enc.EncodeAll(nil, nil)
+	src = enc.EncodeAll(big, src)
+	src = enc.EncodeAll([]byte("three"), src)
+	want := append(bytes.Clone(big), "three"...)
+	got, err := Decompress(CodecZstd, src, len(want))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("Decompress(zstd frames of 0, %d and 5 bytes) = %d bytes, %v; want %d bytes", len(big), len(got), err, len(want))
+	}
+	if _, err := Decompress(CodecZstd, src, len(want)-1); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Decompress(zstd frames of %d bytes, limit %d) = %v, want ErrTooLarge", len(want), len(want)-1, err)
+	}
+}
+
 func TestDecompressSnappyRefusesImpossibleLength(t *testing.T) {
 	// A raw block that declares 1 MiB but holds three bytes: refused before
 	// allocating, even though the limit would allow it.
