@@ -34,10 +34,12 @@ var codeTable = []struct {
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{record.ErrInvalid, kerr.InvalidRecord},
 	{record.ErrUnsupported, kerr.UnsupportedCompressionType},
+	{record.ErrTooLarge, kerr.CorruptMessage},
 	{storage.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{storage.ErrLogClosed, kerr.NotLeaderForPartition},
+	{storage.ErrStorageFailed, kerr.KafkaStorageError},
 	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 }

@@ -1,0 +1,64 @@
+package kafkaapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage"
+)
+
+func TestErrorCodeMapsEverySentinel(t *testing.T) {
+	tests := []struct {
+		give error
+		want *kerr.Error
+	}{
+		{errUnknownTopic, kerr.UnknownTopicOrPartition},
+		{errUnknownTopicID, kerr.UnknownTopicID},
+		{errMessageTooLarge, kerr.MessageTooLarge},
+		{errInvalidTimestamp, kerr.InvalidTimestamp},
+		{errTransactional, kerr.InvalidTxnState},
+		{record.ErrCorrupt, kerr.CorruptMessage},
+		{record.ErrInvalid, kerr.InvalidRecord},
+		{record.ErrUnsupported, kerr.UnsupportedCompressionType},
+		{record.ErrTooLarge, kerr.CorruptMessage},
+		{storage.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+		{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+		{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+		{storage.ErrLogClosed, kerr.NotLeaderForPartition},
+		{storage.ErrStorageFailed, kerr.KafkaStorageError},
+		{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+		{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
+		{controller.ErrTopicExists, kerr.TopicAlreadyExists},
+		{controller.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+		{controller.ErrUnknownTopicID, kerr.UnknownTopicID},
+		{controller.ErrInvalidTopic, kerr.InvalidTopicException},
+		{controller.ErrInvalidPartitions, kerr.InvalidPartitions},
+		{controller.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},
+		{controller.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
+		{controller.ErrInvalidConfig, kerr.InvalidConfig},
+		{controller.ErrNotController, kerr.NotController},
+		{controller.ErrInvalidRequest, kerr.InvalidRequest},
+		{controller.ErrTopicDeletionDisabled, kerr.TopicDeletionDisabled},
+		{kerr.RebalanceInProgress, kerr.RebalanceInProgress},
+	}
+	log := slog.New(slog.DiscardHandler)
+	for _, tt := range tests {
+		wrapped := fmt.Errorf("context: %w", tt.give)
+		if got := errorCode(log, wrapped); got != tt.want.Code {
+			t.Errorf("errorCode(%v) = %v, want %v", tt.give, kerr.ErrorForCode(got), tt.want)
+		}
+	}
+	if got := errorCode(log, errors.New("something else")); got != kerr.UnknownServerError.Code {
+		t.Errorf("errorCode(unrecognised) = %d, want UNKNOWN_SERVER_ERROR", got)
+	}
+	if got := errorCode(log, nil); got != 0 {
+		t.Errorf("errorCode(nil) = %d", got)
+	}
+}
