@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Round-trip records through a running broker with kafka-python and
 confluent-kafka (librdkafka), as users of those clients would.
 
