@@ -8,7 +8,7 @@
 // (internal/partition, which tells a Log its high watermark), record
 // validation beyond framing (the produce path), Kafka error codes
 // (internal/kafkaapi), compaction and transactions' last stable offset
-// (not implemented yet).
+// (neither exists yet: they arrive with their issues).
 //
 // # Types
 //

@@ -107,39 +107,60 @@ func encodeTimeIndex(entries []timeEntry) []byte {
 	return b
 }
 
-// offsetIndexView is a read-only view of an offset index: the in-memory
-// entries of the active segment, or the first n entries of a sealed
-// segment's index file read with pread (no per-segment copy in memory).
-type offsetIndexView struct {
-	mem []offsetEntry
+// indexEntry is an offset or time index entry: both are fixed-size and
+// parsed from their bytes.
+type indexEntry interface{ offsetEntry | timeEntry }
+
+// indexView is a read-only view of an index: the in-memory entries of the
+// active segment, or the first n entries of a sealed segment's index file
+// read with pread (no per-segment copy in memory).
+type indexView[E indexEntry] struct {
+	mem []E
 	f   *os.File
 	n   int
 }
 
-func (v offsetIndexView) len() int {
+// offsetIndexView and timeIndexView are the two kinds of index.
+type (
+	offsetIndexView = indexView[offsetEntry]
+	timeIndexView   = indexView[timeEntry]
+)
+
+func (v indexView[E]) len() int {
 	if v.f == nil {
 		return len(v.mem)
 	}
 	return v.n
 }
 
-func (v offsetIndexView) at(i int) (offsetEntry, error) {
+func (v indexView[E]) at(i int) (E, error) {
+	var e E
 	if v.f == nil {
 		return v.mem[i], nil
 	}
-	var b [offsetEntrySize]byte
-	if _, err := v.f.ReadAt(b[:], int64(i)*offsetEntrySize); err != nil {
+	var buf [timeEntrySize]byte // the larger of the two entry sizes
+	size := offsetEntrySize
+	if _, ok := any(&e).(*timeEntry); ok {
+		size = timeEntrySize
+	}
+	if _, err := v.f.ReadAt(buf[:size], int64(i)*int64(size)); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return offsetEntry{}, fmt.Errorf("read offset index entry %d: %w", i, err)
+		return e, fmt.Errorf("read index entry %d: %w", i, err)
 	}
-	return parseOffsetEntry(b[:]), nil
+	switch p := any(&e).(type) {
+	case *offsetEntry:
+		*p = parseOffsetEntry(buf[:size])
+	case *timeEntry:
+		*p = parseTimeEntry(buf[:size])
+	}
+	return e, nil
 }
 
 // floor returns the last entry for which ok(entry) holds, where ok must hold
 // for a prefix of the entries. found is false if it holds for none.
-func (v offsetIndexView) floor(ok func(offsetEntry) bool) (e offsetEntry, found bool, err error) {
+func (v indexView[E]) floor(ok func(E) bool) (e E, found bool, err error) {
 	var ioErr error
 	i := sort.Search(v.len(), func(i int) bool {
 		if ioErr != nil {
@@ -153,63 +174,16 @@ func (v offsetIndexView) floor(ok func(offsetEntry) bool) (e offsetEntry, found 
 		return !ok(e)
 	})
 	if ioErr != nil {
-		return offsetEntry{}, false, ioErr
+		return e, false, ioErr
 	}
 	if i == 0 {
-		return offsetEntry{}, false, nil
+		return e, false, nil
 	}
 	e, err = v.at(i - 1)
 	return e, err == nil, err
 }
 
-// timeIndexView is offsetIndexView's counterpart for time indexes.
-type timeIndexView struct {
-	mem []timeEntry
-	f   *os.File
-	n   int
-}
-
-func (v timeIndexView) len() int {
-	if v.f == nil {
-		return len(v.mem)
-	}
-	return v.n
-}
-
-func (v timeIndexView) at(i int) (timeEntry, error) {
-	if v.f == nil {
-		return v.mem[i], nil
-	}
-	var b [timeEntrySize]byte
-	if _, err := v.f.ReadAt(b[:], int64(i)*timeEntrySize); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return timeEntry{}, fmt.Errorf("read time index entry %d: %w", i, err)
-	}
-	return parseTimeEntry(b[:]), nil
-}
-
-// floorTimestamp returns the last entry with Timestamp <= ts.
-func (v timeIndexView) floorTimestamp(ts int64) (e timeEntry, found bool, err error) {
-	var ioErr error
-	i := sort.Search(v.len(), func(i int) bool {
-		if ioErr != nil {
-			return true
-		}
-		e, err := v.at(i)
-		if err != nil {
-			ioErr = err
-			return true
-		}
-		return e.Timestamp > ts
-	})
-	if ioErr != nil {
-		return timeEntry{}, false, ioErr
-	}
-	if i == 0 {
-		return timeEntry{}, false, nil
-	}
-	e, err = v.at(i - 1)
-	return e, err == nil, err
+// floorTimestamp returns the last time index entry with Timestamp <= ts.
+func floorTimestamp(v timeIndexView, ts int64) (timeEntry, bool, error) {
+	return v.floor(func(e timeEntry) bool { return e.Timestamp <= ts })
 }

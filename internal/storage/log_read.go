@@ -283,7 +283,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, leaderEpoch
 			return -1, -1, -1, false, err
 		}
 		startOffset := max(v.base, lso)
-		if e, found, err := tidx.floorTimestamp(ts); err != nil {
+		if e, found, err := floorTimestamp(tidx, ts); err != nil {
 			return -1, -1, -1, false, err
 		} else if found {
 			startOffset = max(startOffset, v.base+int64(e.RelOffset))

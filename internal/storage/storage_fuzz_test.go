@@ -104,7 +104,7 @@ func FuzzTimeIndex(f *testing.F) {
 		}
 		v := timeIndexView{mem: entries}
 		for _, e := range entries {
-			got, found, err := v.floorTimestamp(e.Timestamp)
+			got, found, err := floorTimestamp(v, e.Timestamp)
 			if err != nil || !found || got != e {
 				t.Fatalf("floorTimestamp(%d) = %v, %v, %v; want %v", e.Timestamp, got, found, err, e)
 			}
