@@ -145,6 +145,9 @@ func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Tim
 		if err != nil {
 			return storage.AppendInfo{}, err
 		}
+		if err := record.ValidateProduced(&hdr); err != nil {
+			return storage.AppendInfo{}, err
+		}
 		if hdr.IsControl() {
 			return storage.AppendInfo{}, record.ErrInvalid
 		}

@@ -186,7 +186,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func Checksum(b []byte) uint32 { return crc32.Checksum(b[offAttributes:], castagnoli) }
 
 // ValidateBatch checks one complete batch b (len(b) == its Size): the length
-// field, magic, CRC and header consistency. It does not decompress.
+// field, magic, CRC and codec. It accepts what a log may legitimately hold,
+// including compacted batches with offset gaps or no records left; produce
+// adds ValidateProduced. It does not decompress.
 func ValidateBatch(b []byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
@@ -201,16 +203,25 @@ func ValidateBatch(b []byte) (Header, error) {
 	if got := Checksum(b); got != h.CRC {
 		return h, fmt.Errorf("%w: crc %08x, header says %08x", ErrCorrupt, got, h.CRC)
 	}
-	if h.NumRecords <= 0 {
-		return h, fmt.Errorf("%w: record count %d", ErrInvalid, h.NumRecords)
-	}
-	if h.LastOffsetDelta != h.NumRecords-1 {
-		return h, fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalid, h.LastOffsetDelta, h.NumRecords)
-	}
 	if h.Codec() > CodecZstd {
 		return h, fmt.Errorf("%w: compression codec %d", ErrInvalid, h.Codec())
 	}
+	if h.NumRecords < 0 || h.LastOffsetDelta < 0 {
+		return h, fmt.Errorf("%w: record count %d, last offset delta %d", ErrCorrupt, h.NumRecords, h.LastOffsetDelta)
+	}
 	return h, nil
+}
+
+// ValidateProduced adds the checks for a batch a client produced: at least
+// one record and offset deltas without gaps.
+func ValidateProduced(h *Header) error {
+	if h.NumRecords <= 0 {
+		return fmt.Errorf("%w: record count %d", ErrInvalid, h.NumRecords)
+	}
+	if h.LastOffsetDelta != h.NumRecords-1 {
+		return fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalid, h.LastOffsetDelta, h.NumRecords)
+	}
+	return nil
 }
 
 // NextBatch splits the first batch off b. It returns the batch, the rest, and

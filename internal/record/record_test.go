@@ -262,15 +262,11 @@ func TestValidateBatch(t *testing.T) {
 			return b
 		}), want: ErrCorrupt},
 		{name: "truncated batch", give: valid[:len(valid)-1], want: ErrCorrupt},
-		{name: "record count does not match last offset delta", give: edit(func(b []byte) []byte {
-			be.PutUint32(b[offNumRecords:], 4)
-			return fixCRC(b)
-		}), want: ErrInvalid},
-		{name: "no records", give: edit(func(b []byte) []byte {
+		{name: "negative last offset delta", give: edit(func(b []byte) []byte {
 			be.PutUint32(b[offNumRecords:], 0)
 			be.PutUint32(b[offLastOffsetDelta:], math.MaxUint32)
 			return fixCRC(b)
-		}), want: ErrInvalid},
+		}), want: ErrCorrupt},
 		{name: "unknown codec", give: edit(func(b []byte) []byte {
 			be.PutUint16(b[offAttributes:], 5)
 			return fixCRC(b)
@@ -292,6 +288,29 @@ func TestValidateBatch(t *testing.T) {
 				t.Fatalf("ValidateBatch(%s) = %v, want %v", tt.name, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestValidateProduced(t *testing.T) {
+	tests := []struct {
+		name string
+		give Header
+		want error
+	}{
+		{"contiguous", Header{NumRecords: 5, LastOffsetDelta: 4}, nil},
+		{"offset gap (compacted, not producible)", Header{NumRecords: 4, LastOffsetDelta: 4}, ErrInvalid},
+		{"no records", Header{NumRecords: 0, LastOffsetDelta: 3}, ErrInvalid},
+	}
+	for _, tt := range tests {
+		if err := ValidateProduced(&tt.give); !errors.Is(err, tt.want) {
+			t.Errorf("ValidateProduced(%s) = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	// A compacted batch that kept 4 of 5 records is valid in a log.
+	b := kmsgBatch(t, CodecNone, sampleRecords(), kmsgBatchOptions{producerID: -1, producerEpoch: -1, baseSequence: -1})
+	binary.BigEndian.PutUint32(b[offNumRecords:], 4)
+	if _, err := ValidateBatch(fixCRC(b)); err != nil {
+		t.Errorf("ValidateBatch(batch with an offset gap) = %v, want nil", err)
 	}
 }
 
