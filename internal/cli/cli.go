@@ -24,11 +24,12 @@ const defaultTimeout = 30 * time.Second
 // clientID names the CLI in broker logs and quotas.
 const clientID = "strata-cli"
 
-// Commands returns the client subcommands (topic, produce, consume), built
-// fresh on each call so that flag state is never shared between runs.
+// Commands returns the client subcommands (topic, group, produce, consume),
+// built fresh on each call so that flag state is never shared between runs.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
 		newTopicCommand(),
+		newGroupCommand(),
 		newProduceCommand(),
 		newConsumeCommand(),
 	}
@@ -61,6 +62,32 @@ func silence(cmd *cobra.Command) *cobra.Command {
 	cmd.SilenceUsage = true
 	cmd.SilenceErrors = true
 	return cmd
+}
+
+// newParentCommand builds a command that only holds subcommands (topic,
+// group). Its --bootstrap and --timeout are persistent, so they work after
+// any subcommand, and an unknown subcommand is reported as such rather than
+// as an unknown flag.
+func newParentCommand(use, short, timeoutUsage string) (*cobra.Command, *clientFlags) {
+	cmd := silence(&cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		// NB: cobra reports unknown subcommands only under the root; below
+		// it prints help and exits 0, which hides typos from scripts.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			err := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				err += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+			}
+			return errors.New(err)
+		},
+	})
+	cmd.SuggestionsMinimumDistance = 2
+	return cmd, addClientFlags(cmd.PersistentFlags(), timeoutUsage)
 }
 
 // addClientFlags defines --bootstrap and --timeout on fs; timeoutUsage

@@ -26,6 +26,10 @@ type consumeFlags struct {
 	format        string
 	printKey      bool
 	json          bool
+
+	group         string // --group: consume as a group member; see consume_group.go
+	groupProtocol string
+	balancer      string
 }
 
 func newConsumeCommand() *cobra.Command {
@@ -38,12 +42,22 @@ group). It starts at the log start offset unless --offset or --from-timestamp
 say otherwise and runs until --count records were printed, until --exit-at-end
 finds every partition at its start-time high watermark, or until interrupted.
 
+With --group G it consumes as a member of consumer group G instead: the group
+assigns the partitions, consuming resumes at the group's committed offsets (or,
+with nothing committed, at the log start, or at the high watermark with
+--from-beginning=false), and the offsets of printed records are committed every
+5 seconds and once more on exit. --exit-at-end then ends once every partition
+assigned to this member reached its start-time high watermark.
+--group-protocol consumer joins with the KIP-848 protocol (the broker assigns,
+with its uniform assignor for --balancer sticky or cooperative-sticky and its
+range assignor for --balancer range).
+
 --format verbs: %t topic, %p partition, %o offset, %k key, %v value,
 %h headers (k=v,k2=v2), %T timestamp (Unix ms), %e leader epoch, %% percent;
 escapes \n \t \r \0 \\.`,
 		Args: cobra.ExactArgs(1),
 	})
-	client := addClientFlags(cmd.Flags(), "how long the offset lookups before consuming may take")
+	client := addClientFlags(cmd.Flags(), "how long the offset lookups before consuming (and, with --group, the final commit) may take")
 	fs := cmd.Flags()
 	fs.BoolVar(&cf.fromBeginning, "from-beginning", true, "start at the log start offset (=false: start at the high watermark)")
 	fs.Int64Var(&cf.offset, "offset", 0, "start offset: N >= 0 absolute, N < 0 that many records before the high watermark")
@@ -54,28 +68,37 @@ escapes \n \t \r \0 \\.`,
 	fs.StringVar(&cf.format, "format", `%v\n`, "output template (see above)")
 	fs.BoolVar(&cf.printKey, "print-key", false, `print "key<TAB>value" per record`)
 	fs.BoolVar(&cf.json, "json", false, "print one JSON object per record")
+	fs.StringVar(&cf.group, "group", "", "consume as a member of this consumer group, resuming from and committing its offsets")
+	fs.StringVar(&cf.groupProtocol, "group-protocol", groupProtocolClassic, "with --group: classic, or consumer (KIP-848)")
+	fs.StringVar(&cf.balancer, "balancer", "cooperative-sticky", "with --group: cooperative-sticky, sticky, range or roundrobin")
 	cmd.MarkFlagsMutuallyExclusive("from-beginning", "offset", "from-timestamp")
 	cmd.MarkFlagsMutuallyExclusive("format", "print-key", "json")
+	// A group's committed offsets decide where it starts, and the group
+	// decides which partitions this member reads.
+	cmd.MarkFlagsMutuallyExclusive("group", "offset")
+	cmd.MarkFlagsMutuallyExclusive("group", "from-timestamp")
+	cmd.MarkFlagsMutuallyExclusive("group", "partition")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return runConsume(cmd, client, &cf, args[0])
 	}
 	return cmd
 }
 
-// parseTimestamp accepts Unix milliseconds or an RFC3339 time.
-func parseTimestamp(s string) (int64, error) {
+// parseTimestamp accepts Unix milliseconds or an RFC3339 time given to
+// --flag.
+func parseTimestamp(flag, s string) (int64, error) {
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if ms < 0 {
-			return 0, fmt.Errorf("--from-timestamp %q: must not be negative", s)
+			return 0, fmt.Errorf("--%s %q: must not be negative", flag, s)
 		}
 		return ms, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return 0, fmt.Errorf("--from-timestamp %q: want Unix milliseconds or RFC3339 (2006-01-02T15:04:05Z07:00)", s)
+		return 0, fmt.Errorf("--%s %q: want Unix milliseconds or RFC3339 (2006-01-02T15:04:05Z07:00)", flag, s)
 	}
 	if t.UnixMilli() < 0 {
-		return 0, fmt.Errorf("--from-timestamp %q: before 1970", s)
+		return 0, fmt.Errorf("--%s %q: before 1970", flag, s)
 	}
 	return t.UnixMilli(), nil
 }
@@ -84,6 +107,7 @@ func parseTimestamp(s string) (int64, error) {
 // --exit-at-end, the high watermark it stops at.
 type consumeRange struct {
 	start, end int64
+	logStart   int64 // the log start offset when the range was resolved
 }
 
 func runConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic string) error {
@@ -96,7 +120,7 @@ func runConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic
 	)
 	if useTS {
 		var err error
-		if ms, err = parseTimestamp(cf.fromTimestamp); err != nil {
+		if ms, err = parseTimestamp("from-timestamp", cf.fromTimestamp); err != nil {
 			return err
 		}
 	}
@@ -114,6 +138,14 @@ func runConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic
 	for _, p := range cf.partitions {
 		if p < 0 {
 			return fmt.Errorf("--partition must not be negative, got %d", p)
+		}
+	}
+	if cf.group != "" {
+		return runGroupConsume(cmd, client, cf, topic, format)
+	}
+	for _, f := range []string{"group-protocol", "balancer"} {
+		if cmd.Flags().Changed(f) {
+			return fmt.Errorf("--%s needs --group", f)
 		}
 	}
 
@@ -174,7 +206,11 @@ func resolveConsumeRanges(cmd *cobra.Command, client *clientFlags, cf *consumeFl
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(cmd.Context(), client.timeout)
 	defer cancel()
+	return lookupConsumeRanges(ctx, cmd, adm, cf, topic, useTS, ms)
+}
 
+// lookupConsumeRanges is resolveConsumeRanges on a caller's admin client.
+func lookupConsumeRanges(ctx context.Context, cmd *cobra.Command, adm *kadm.Client, cf *consumeFlags, topic string, useTS bool, ms int64) (map[int32]consumeRange, error) {
 	md, err := adm.Metadata(ctx, topic)
 	if err != nil {
 		return nil, topicError(topic, err)
@@ -214,14 +250,7 @@ func resolveConsumeRanges(cmd *cobra.Command, client *clientFlags, cf *consumeFl
 		}
 	}
 	lookup := func(l kadm.ListedOffsets, what string, p int32) (int64, error) {
-		o, ok := l.Lookup(topic, p)
-		switch {
-		case !ok:
-			return 0, topicError(topic, fmt.Errorf("partition %d: no %s in the ListOffsets response", p, what))
-		case o.Err != nil:
-			return 0, topicError(topic, fmt.Errorf("partition %d: list %s: %w", p, what, o.Err))
-		}
-		return o.Offset, nil
+		return lookupListed(l, what, topic, p)
 	}
 
 	ranges := make(map[int32]consumeRange, len(selected))
@@ -256,7 +285,7 @@ func resolveConsumeRanges(cmd *cobra.Command, client *clientFlags, cf *consumeFl
 		default:
 			start = hwm
 		}
-		ranges[p] = consumeRange{start: start, end: hwm}
+		ranges[p] = consumeRange{start: start, end: hwm, logStart: logStart}
 	}
 	return ranges, nil
 }
@@ -270,13 +299,38 @@ type consumer struct {
 	errOut io.Writer
 	topic  string
 
+	// Set with --group only. The client blocks rebalances from each
+	// poll until flush marks what the poll printed and allows them.
+	group    string
+	toMark   []*kgo.Record  // per partition the last record printed (or control record passed) since the last flush
+	progress *groupProgress // --exit-at-end state shared with the rebalance callbacks; nil without --exit-at-end
+
 	limited   bool // --count given
 	remaining int  // records still to print when limited
 
 	exitAtEnd bool
 	ranges    map[int32]consumeRange
-	active    int            // partitions not yet at their end (exitAtEnd only)
-	finished  map[int32]bool // partitions that reached their end (exitAtEnd only)
+	active    int            // partitions not yet at their end (exitAtEnd without --group only)
+	finished  map[int32]bool // partitions that reached their end (exitAtEnd without --group only)
+}
+
+// flush writes out what was printed and, in a group, then marks it for
+// committing, so no offset is committed before its record left the
+// process; it then lets a pending rebalance go ahead.
+func (c *consumer) flush() error {
+	if err := c.out.Flush(); err != nil {
+		return err
+	}
+	if c.group == "" {
+		return nil
+	}
+	if len(c.toMark) > 0 {
+		c.cl.MarkCommitRecords(c.toMark...)
+		clear(c.toMark)
+		c.toMark = c.toMark[:0]
+	}
+	c.cl.AllowRebalance()
+	return nil
 }
 
 // consumeLoop polls until --count, --exit-at-end or ctx cancellation (a
@@ -285,28 +339,40 @@ func (c *consumer) consumeLoop(ctx context.Context) error {
 	for {
 		fetches := c.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return c.out.Flush()
+			return c.flush()
 		}
 		for _, fe := range fetches.Errors() {
-			var dataLoss *kgo.ErrDataLoss
+			var (
+				dataLoss *kgo.ErrDataLoss
+				session  *kgo.ErrGroupSession
+			)
 			if errors.As(fe.Err, &dataLoss) {
 				// kgo already reset to a valid offset; say so and go on.
 				fmt.Fprintf(c.errOut, "strata: warning: topic %q partition %d: %v\n", fe.Topic, fe.Partition, fe.Err)
 				continue
 			}
-			if ferr := c.out.Flush(); ferr != nil {
+			if errors.As(fe.Err, &session) && !fatalGroupError(session.Err) {
+				// kgo keeps trying to rejoin.
+				fmt.Fprintf(c.errOut, "strata: warning: group %q: %v\n", c.group, session.Err)
+				continue
+			}
+			if ferr := c.flush(); ferr != nil {
 				return ferr
 			}
-			if fe.Partition >= 0 {
+			switch {
+			case session != nil:
+				return groupError(c.group, session.Err)
+			case fe.Partition >= 0:
 				return topicError(c.topic, fmt.Errorf("partition %d: fetch: %w", fe.Partition, fe.Err))
+			default:
+				return topicError(c.topic, fmt.Errorf("fetch: %w", fe.Err))
 			}
-			return topicError(c.topic, fmt.Errorf("fetch: %w", fe.Err))
 		}
 		done, err := c.handle(fetches)
 		if err != nil {
 			return err
 		}
-		if err := c.out.Flush(); err != nil {
+		if err := c.flush(); err != nil {
 			return err
 		}
 		if done {
@@ -331,9 +397,15 @@ func (c *consumer) handle(fetches kgo.Fetches) (bool, error) {
 }
 
 func (c *consumer) handlePartition(fp kgo.FetchPartition) (bool, error) {
-	if c.finished[fp.Partition] {
+	if c.isFinished(fp.Partition) {
 		return false, nil
 	}
+	var last *kgo.Record // the last record handled, to mark for committing
+	defer func() {
+		if last != nil && c.group != "" {
+			c.toMark = append(c.toMark, last)
+		}
+	}()
 	end := c.ranges[fp.Partition].end
 	for _, rec := range fp.Records {
 		if c.exitAtEnd && rec.Offset >= end {
@@ -345,12 +417,15 @@ func (c *consumer) handlePartition(fp kgo.FetchPartition) (bool, error) {
 			if err := c.rw.write(rec); err != nil {
 				return false, err
 			}
+			last = rec
 			if c.limited {
 				c.remaining--
 				if c.remaining == 0 {
 					return true, nil
 				}
 			}
+		} else {
+			last = rec
 		}
 		if c.exitAtEnd && rec.Offset+1 >= end {
 			return c.finish(fp.Partition), nil
@@ -359,11 +434,23 @@ func (c *consumer) handlePartition(fp kgo.FetchPartition) (bool, error) {
 	return false, nil
 }
 
+// isFinished reports whether a partition reached its end for --exit-at-end.
+func (c *consumer) isFinished(p int32) bool {
+	if c.progress != nil {
+		return c.progress.isFinished(p)
+	}
+	return c.finished[p]
+}
+
 // finish marks a partition as at its end for --exit-at-end and reports
-// whether every partition is.
+// whether every partition (in a group: every one assigned to this member)
+// is.
 func (c *consumer) finish(p int32) bool {
-	c.finished[p] = true
 	c.cl.PauseFetchPartitions(map[string][]int32{c.topic: {p}})
+	if c.progress != nil {
+		return c.progress.finish(p)
+	}
+	c.finished[p] = true
 	c.active--
 	return c.active == 0
 }

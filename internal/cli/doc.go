@@ -1,5 +1,5 @@
-// Package cli holds the client subcommands of the strata binary: topic
-// administration, a line-oriented producer and a consumer. They speak the
+// Package cli holds the client subcommands of the strata binary: topic and
+// consumer-group administration, a line-oriented producer and a consumer. They speak the
 // Kafka protocol through franz-go (kgo for data, kadm for admin), so they
 // work against any Kafka-compatible cluster, not only strata.
 //
@@ -13,16 +13,22 @@
 //	strata topic describe NAME...
 //	strata topic delete NAME...
 //	strata topic alter-partitions NAME --partitions N
+//	strata group list [--state STATE]... [--type classic|consumer]
+//	strata group describe GROUP...
+//	strata group reset-offsets GROUP (--topic T[:P,P...]... | --all-topics)
+//	    (--to-earliest | --to-latest | --to-offset N | --to-datetime TS | --shift-by N) [--dry-run]
+//	strata group delete GROUP...
 //	strata produce TOPIC [--key-separator SEP] [--header k=v]... [--partition P] [--acks all|1|0] ...
 //	strata consume TOPIC [--offset N | --from-timestamp T] [--partition P]... [--count N] [--exit-at-end] ...
+//	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] ...
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
-// --timeout (persistent flags of the topic group, so they may follow any
-// topic subcommand). For topic commands the timeout bounds the whole
-// command; for produce it bounds the delivery of each record; for consume it
-// bounds the offset lookups made before consuming starts (consuming itself
-// runs until --count, --exit-at-end or cancellation of the command's
-// context). main should run the root with ExecuteContext and a context
+// --timeout (persistent flags of the topic and group commands, so they may
+// follow any of their subcommands). For topic and group commands the timeout
+// bounds the whole command; for produce it bounds the delivery of each
+// record; for consume it bounds the offset lookups made before consuming
+// starts and, with --group, the final commit (consuming itself runs until
+// --count, --exit-at-end or cancellation of the command's context). main should run the root with ExecuteContext and a context
 // cancelled on SIGINT/SIGTERM: consume then exits 0 with what it printed,
 // and produce reports the interruption after its in-flight records settle.
 //
@@ -49,7 +55,25 @@
 // input is read; the command waits for the records already sent and reports
 // the first error.
 //
-// Consume assigns partitions directly (no consumer group). Start offsets are
+// Groups. Both group protocols are handled: describe asks
+// ConsumerGroupDescribe (KIP-848) first and falls back to DescribeGroups
+// when the group is not a KIP-848 group or the broker lacks the API; list
+// reads the group type from ListGroups v5+ (older brokers: every group is
+// classic) and describes each listed group for its protocol and member
+// count. Describe prints a "Key: value" header line, a members table
+// (assignment as "topic:0,1 other:3") and an offsets table with one row per
+// partition the group committed or a member owns:
+//
+//	TOPIC   PARTITION  COMMITTED-OFFSET  LOG-END-OFFSET  LAG  MEMBER-ID
+//	orders  0          4                 7               3    member-1
+//
+// where LOG-END-OFFSET is the high watermark from ListOffsets, LAG is
+// LOG-END-OFFSET minus COMMITTED-OFFSET, and "-" stands for none. Groups are
+// separated by a blank line. Reset-offsets clamps new offsets into
+// [LogStartOffset, HighWatermark] and, like kafka-consumer-groups.sh,
+// refuses (even with --dry-run) unless the group is Empty, Dead or unknown.
+//
+// Consume without --group assigns partitions directly. Start offsets are
 // resolved up front with ListOffsets: --offset N >= 0 is clamped into
 // [LogStartOffset, HighWatermark], --offset -N starts N records before the
 // high watermark (not before the log start), --from-timestamp starts at the
@@ -58,6 +82,20 @@
 // watermark. With --exit-at-end, records at or past the start-time high
 // watermark are not printed. Control records (transaction markers) are never
 // printed but count towards --exit-at-end progress.
+//
+// Consume --group G joins the group (kgo.ConsumerGroup; --group-protocol
+// consumer adds kgo.ServerSideBalancer after checking that the cluster
+// advertises ConsumerGroupHeartbeat v1, since kgo would otherwise fall back
+// to classic quietly) and resumes at G's committed offsets; without a commit
+// it starts at the log start, or at the high watermark with
+// --from-beginning=false (--offset, --from-timestamp and --partition are
+// refused). It commits only the offsets of records it printed (or control
+// records it passed): they are marked after each poll's output is flushed,
+// autocommitted every 5s, committed when partitions are revoked and once
+// more on exit, whose failure is the command's error. Rebalances wait while
+// a poll is printed (kgo.BlockRebalanceOnPoll). --exit-at-end ends once
+// every partition assigned to this member reached the high watermark it had
+// when the command started (judged from G's commits at start).
 //
 // --json prints one object per record:
 //
@@ -71,5 +109,7 @@
 // "value_encoding":"base64". Header keys are strings on the wire already.
 //
 // Goroutines. The package starts none of its own; the kgo clients it creates
-// run their goroutines and are closed before each command returns.
+// run their goroutines and are closed before each command returns. With
+// consume --group --exit-at-end, kgo's group goroutine calls the rebalance
+// callbacks of groupProgress, whose state is guarded by its mutex.
 package cli

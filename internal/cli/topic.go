@@ -15,31 +15,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func newTopicCommand() *cobra.Command {
-	cmd := silence(&cobra.Command{
-		Use:   "topic",
-		Short: "Create, list, describe, delete and grow topics",
-		Args:  cobra.ArbitraryArgs,
-		// NB: cobra reports unknown subcommands only under the root; below
-		// it prints help and exits 0, which hides typos from scripts.
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmd.Help()
-			}
-			err := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				err += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
-			}
-			return errors.New(err)
-		},
-	})
-	cmd.SuggestionsMinimumDistance = 2
-	// Persistent, so they work after any subcommand and an unknown
-	// subcommand is reported as such rather than as an unknown flag.
-	cf := addClientFlags(cmd.PersistentFlags(), "how long the whole command may wait for the cluster")
+	cmd, cf := newParentCommand("topic", "Create, list, describe, delete and grow topics",
+		"how long the whole command may wait for the cluster")
 	cmd.AddCommand(
 		newTopicCreateCommand(cf),
 		newTopicListCommand(cf),
@@ -53,6 +35,14 @@ func newTopicCommand() *cobra.Command {
 // withAdmin runs fn with an admin client and a context bounded by --timeout,
 // then closes the client.
 func withAdmin(cmd *cobra.Command, cf *clientFlags, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	return withClients(cmd, cf, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error {
+		return fn(ctx, adm)
+	})
+}
+
+// withClients is withAdmin for commands that also send raw requests through
+// the kgo client under the admin client.
+func withClients(cmd *cobra.Command, cf *clientFlags, fn func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error) error {
 	cl, err := cf.newClient()
 	if err != nil {
 		return err
@@ -62,7 +52,7 @@ func withAdmin(cmd *cobra.Command, cf *clientFlags, fn func(ctx context.Context,
 	adm.SetTimeoutMillis(int32(min(cf.timeout.Milliseconds(), math.MaxInt32)))
 	ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
 	defer cancel()
-	return cf.explainTimeout(fn(ctx, adm))
+	return cf.explainTimeout(fn(ctx, cl, adm))
 }
 
 func newTopicCreateCommand(cf *clientFlags) *cobra.Command {
