@@ -37,6 +37,15 @@ type Static struct {
 	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
 	MessageMaxBytes        int32         // message.max.bytes
 
+	OffsetsTopicPartitions     int32         // offsets.topic.num.partitions
+	OffsetsRetention           time.Duration // offsets.retention.minutes
+	GroupInitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
+	GroupMinSessionTimeout     time.Duration // group.min.session.timeout.ms
+	GroupMaxSessionTimeout     time.Duration // group.max.session.timeout.ms
+	GroupMaxSize               int32         // group.max.size
+	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
+	ConsumerHeartbeatInterval  time.Duration // group.consumer.heartbeat.interval.ms (KIP-848)
+
 	SocketRequestMaxBytes int32         // socket.request.max.bytes
 	ConnectionsMaxIdle    time.Duration // connections.max.idle.ms
 
@@ -48,24 +57,32 @@ type Static struct {
 // 127.0.0.1-reachable port 9092 with data under ./strata-data.
 func DefaultStatic() Static {
 	return Static{
-		NodeID:                   1,
-		DataDir:                  "./strata-data",
-		Listen:                   ":9092",
-		DefaultPartitions:        1,
-		DefaultReplicationFactor: 1,
-		AutoCreateTopics:         true,
-		Fsync:                    "interval",
-		FsyncInterval:            time.Second,
-		RetentionMs:              7 * 24 * time.Hour,
-		RetentionBytes:           -1,
-		SegmentBytes:             1 << 30,
-		SegmentMs:                7 * 24 * time.Hour,
-		RetentionCheckInterval:   5 * time.Minute,
-		MessageMaxBytes:          1048588,
-		SocketRequestMaxBytes:    100 << 20,
-		ConnectionsMaxIdle:       10 * time.Minute,
-		LogLevel:                 "info",
-		LogFormat:                "text",
+		NodeID:                     1,
+		DataDir:                    "./strata-data",
+		Listen:                     ":9092",
+		DefaultPartitions:          1,
+		DefaultReplicationFactor:   1,
+		AutoCreateTopics:           true,
+		Fsync:                      "interval",
+		FsyncInterval:              time.Second,
+		RetentionMs:                7 * 24 * time.Hour,
+		RetentionBytes:             -1,
+		SegmentBytes:               1 << 30,
+		SegmentMs:                  7 * 24 * time.Hour,
+		RetentionCheckInterval:     5 * time.Minute,
+		MessageMaxBytes:            1048588,
+		OffsetsTopicPartitions:     50,
+		OffsetsRetention:           7 * 24 * time.Hour,
+		GroupInitialRebalanceDelay: 3 * time.Second,
+		GroupMinSessionTimeout:     6 * time.Second,
+		GroupMaxSessionTimeout:     30 * time.Minute,
+		GroupMaxSize:               1<<31 - 1,
+		ConsumerSessionTimeout:     45 * time.Second,
+		ConsumerHeartbeatInterval:  5 * time.Second,
+		SocketRequestMaxBytes:      100 << 20,
+		ConnectionsMaxIdle:         10 * time.Minute,
+		LogLevel:                   "info",
+		LogFormat:                  "text",
 	}
 }
 
@@ -159,6 +176,14 @@ func settings() []setting {
 		dur("segment-age", "default segment age before it rolls (log.roll.ms)", func(s *Static) *time.Duration { return &s.SegmentMs }),
 		dur("retention-check-interval", "how often retention runs (log.retention.check.interval.ms)", func(s *Static) *time.Duration { return &s.RetentionCheckInterval }),
 		i32("message-max-bytes", "largest record batch accepted (message.max.bytes)", func(s *Static) *int32 { return &s.MessageMaxBytes }),
+		i32("offsets-topic-partitions", "partitions of __consumer_offsets, fixed when it is first created (offsets.topic.num.partitions)", func(s *Static) *int32 { return &s.OffsetsTopicPartitions }),
+		dur("offsets-retention", "committed offsets of a group that stays empty this long expire (offsets.retention.minutes)", func(s *Static) *time.Duration { return &s.OffsetsRetention }),
+		dur("group-initial-rebalance-delay", "how long a new group waits for more members before its first rebalance (group.initial.rebalance.delay.ms)", func(s *Static) *time.Duration { return &s.GroupInitialRebalanceDelay }),
+		dur("group-min-session-timeout", "smallest session timeout a member may ask for (group.min.session.timeout.ms)", func(s *Static) *time.Duration { return &s.GroupMinSessionTimeout }),
+		dur("group-max-session-timeout", "largest session timeout a member may ask for (group.max.session.timeout.ms)", func(s *Static) *time.Duration { return &s.GroupMaxSessionTimeout }),
+		dur("group-consumer-session-timeout", "session timeout of KIP-848 consumer group members, set by the broker (group.consumer.session.timeout.ms)", func(s *Static) *time.Duration { return &s.ConsumerSessionTimeout }),
+		dur("group-consumer-heartbeat-interval", "heartbeat interval the broker gives KIP-848 consumer group members (group.consumer.heartbeat.interval.ms)", func(s *Static) *time.Duration { return &s.ConsumerHeartbeatInterval }),
+		i32("group-max-size", "most members in one group (group.max.size)", func(s *Static) *int32 { return &s.GroupMaxSize }),
 		i32("socket-request-max-bytes", "largest request frame; larger ones close the connection (socket.request.max.bytes)", func(s *Static) *int32 { return &s.SocketRequestMaxBytes }),
 		dur("connections-max-idle", "close connections idle this long (connections.max.idle.ms)", func(s *Static) *time.Duration { return &s.ConnectionsMaxIdle }),
 		str("log-level", "debug, info, warn or error", func(s *Static) *string { return &s.LogLevel }),
@@ -279,6 +304,18 @@ func (s *Static) Validate() error {
 	if s.SocketRequestMaxBytes < 1024 {
 		errs = append(errs, errors.New("socket-request-max-bytes: must be at least 1024"))
 	}
+	if s.OffsetsTopicPartitions < 1 {
+		errs = append(errs, errors.New("offsets-topic-partitions: must be at least 1"))
+	}
+	if s.GroupMinSessionTimeout > s.GroupMaxSessionTimeout {
+		errs = append(errs, errors.New("group-min-session-timeout: above group-max-session-timeout"))
+	}
+	if s.ConsumerHeartbeatInterval <= 0 || s.ConsumerHeartbeatInterval >= s.ConsumerSessionTimeout {
+		errs = append(errs, errors.New("group-consumer-heartbeat-interval: must be positive and below group-consumer-session-timeout"))
+	}
+	if s.GroupMaxSize < 1 {
+		errs = append(errs, errors.New("group-max-size: must be at least 1"))
+	}
 	if s.RetentionCheckInterval <= 0 {
 		errs = append(errs, errors.New("retention-check-interval: must be positive"))
 	}
@@ -326,20 +363,28 @@ func msString(d time.Duration) string {
 // names, for DescribeConfigs and as topic config defaults.
 func (s *Static) KafkaConfigs() map[string]string {
 	m := map[string]string{
-		"node.id":                         strconv.Itoa(int(s.NodeID)),
-		"broker.id":                       strconv.Itoa(int(s.NodeID)),
-		"log.dirs":                        s.DataDir,
-		"num.partitions":                  strconv.Itoa(int(s.DefaultPartitions)),
-		"default.replication.factor":      strconv.Itoa(int(s.DefaultReplicationFactor)),
-		"auto.create.topics.enable":       strconv.FormatBool(s.AutoCreateTopics),
-		"log.retention.ms":                msString(s.RetentionMs),
-		"log.retention.bytes":             strconv.FormatInt(s.RetentionBytes, 10),
-		"log.segment.bytes":               strconv.FormatInt(s.SegmentBytes, 10),
-		"log.roll.ms":                     msString(s.SegmentMs),
-		"log.retention.check.interval.ms": msString(s.RetentionCheckInterval),
-		"message.max.bytes":               strconv.Itoa(int(s.MessageMaxBytes)),
-		"socket.request.max.bytes":        strconv.Itoa(int(s.SocketRequestMaxBytes)),
-		"connections.max.idle.ms":         msString(s.ConnectionsMaxIdle),
+		"node.id":                              strconv.Itoa(int(s.NodeID)),
+		"broker.id":                            strconv.Itoa(int(s.NodeID)),
+		"log.dirs":                             s.DataDir,
+		"num.partitions":                       strconv.Itoa(int(s.DefaultPartitions)),
+		"default.replication.factor":           strconv.Itoa(int(s.DefaultReplicationFactor)),
+		"auto.create.topics.enable":            strconv.FormatBool(s.AutoCreateTopics),
+		"log.retention.ms":                     msString(s.RetentionMs),
+		"log.retention.bytes":                  strconv.FormatInt(s.RetentionBytes, 10),
+		"log.segment.bytes":                    strconv.FormatInt(s.SegmentBytes, 10),
+		"log.roll.ms":                          msString(s.SegmentMs),
+		"log.retention.check.interval.ms":      msString(s.RetentionCheckInterval),
+		"message.max.bytes":                    strconv.Itoa(int(s.MessageMaxBytes)),
+		"socket.request.max.bytes":             strconv.Itoa(int(s.SocketRequestMaxBytes)),
+		"offsets.topic.num.partitions":         strconv.Itoa(int(s.OffsetsTopicPartitions)),
+		"offsets.retention.minutes":            strconv.FormatInt(int64(s.OffsetsRetention/time.Minute), 10),
+		"group.initial.rebalance.delay.ms":     msString(s.GroupInitialRebalanceDelay),
+		"group.min.session.timeout.ms":         msString(s.GroupMinSessionTimeout),
+		"group.max.session.timeout.ms":         msString(s.GroupMaxSessionTimeout),
+		"group.max.size":                       strconv.Itoa(int(s.GroupMaxSize)),
+		"group.consumer.session.timeout.ms":    msString(s.ConsumerSessionTimeout),
+		"group.consumer.heartbeat.interval.ms": msString(s.ConsumerHeartbeatInterval),
+		"connections.max.idle.ms":              msString(s.ConnectionsMaxIdle),
 	}
 	if s.Rack != "" {
 		m["broker.rack"] = s.Rack

@@ -18,6 +18,7 @@ var (
 	errMessageTooLarge  = errors.New("batch larger than max.message.bytes")
 	errInvalidTimestamp = errors.New("timestamp out of range")
 	errTransactional    = errors.New("transactional produce is not supported yet")
+	errNullKeyCompacted = errors.New("compacted topic cannot accept a record without a key")
 )
 
 // codeTable maps every sentinel the handlers can see to its Kafka error.
@@ -31,6 +32,7 @@ var codeTable = []struct {
 	{errMessageTooLarge, kerr.MessageTooLarge},
 	{errInvalidTimestamp, kerr.InvalidTimestamp},
 	{errTransactional, kerr.InvalidTxnState},
+	{errNullKeyCompacted, kerr.InvalidRecord},
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{record.ErrInvalid, kerr.InvalidRecord},
 	{record.ErrUnsupported, kerr.UnsupportedCompressionType},

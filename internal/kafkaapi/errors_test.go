@@ -24,6 +24,7 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		{errMessageTooLarge, kerr.MessageTooLarge},
 		{errInvalidTimestamp, kerr.InvalidTimestamp},
 		{errTransactional, kerr.InvalidTxnState},
+		{errNullKeyCompacted, kerr.InvalidRecord},
 		{record.ErrCorrupt, kerr.CorruptMessage},
 		{record.ErrInvalid, kerr.InvalidRecord},
 		{record.ErrUnsupported, kerr.UnsupportedCompressionType},

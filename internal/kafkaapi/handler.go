@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/protocol"
 	"github.com/strata-io/strata/internal/server"
@@ -46,6 +47,7 @@ type Handler struct {
 	cfg        Config
 	partitions *partition.Table
 	ctrl       *controller.Controller
+	groups     *group.Coordinator
 	log        *slog.Logger
 
 	pidMu struct {
@@ -54,15 +56,16 @@ type Handler struct {
 	}
 }
 
-// New returns a handler over the broker's partitions and controller.
-func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller) *Handler {
+// New returns a handler over the broker's partitions, controller and group
+// coordinator.
+func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller, groups *group.Coordinator) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.FetchMaxBytes <= 0 {
 		cfg.FetchMaxBytes = 55 << 20
 	}
-	return &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, log: cfg.Logger}
+	return &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, groups: groups, log: cfg.Logger}
 }
 
 var _ server.Handler = (*Handler)(nil)
@@ -118,6 +121,13 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.initProducerID(rc, r)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return h.offsetForLeaderEpoch(rc, r)
+	case *kmsg.FindCoordinatorRequest:
+		return h.findCoordinator(rc, r)
+	case *kmsg.JoinGroupRequest, *kmsg.SyncGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,
+		*kmsg.OffsetCommitRequest, *kmsg.OffsetFetchRequest, *kmsg.DescribeGroupsRequest,
+		*kmsg.ListGroupsRequest, *kmsg.DeleteGroupsRequest, *kmsg.OffsetDeleteRequest,
+		*kmsg.ConsumerGroupHeartbeatRequest, *kmsg.ConsumerGroupDescribeRequest:
+		return h.groupRequest(rc, req)
 	}
 	// The version table lists an API this switch does not serve: a bug,
 	// not bad input. Close rather than answer something invented.

@@ -71,6 +71,11 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 			rp := &rt.Partitions[i]
 			*rp = kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = tp.Partition
+			if isInternalTopic(t.Topic) {
+				rp.ErrorCode = kerr.InvalidTopicException.Code
+				failed = true
+				continue
+			}
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -124,6 +129,17 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 	})
 }
 
+// maxCompactedDecompressed bounds the memory used to check the keys of one
+// compressed batch for a compacted topic.
+const maxCompactedDecompressed = 64 << 20
+
+func requireKey(r *record.Record) error {
+	if r.Key == nil {
+		return errNullKeyCompacted
+	}
+	return nil
+}
+
 // appendOne validates the batches for one partition and appends them.
 func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Time) (storage.AppendInfo, error) {
 	lim := p.Limits()
@@ -154,7 +170,14 @@ func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Tim
 		if hdr.IsTransactional() {
 			return storage.AppendInfo{}, errTransactional
 		}
-		if hdr.Codec() == record.CodecNone {
+		switch {
+		case lim.Compact:
+			// Compaction keeps the last record per key: a record without
+			// one cannot be kept, so Kafka refuses it.
+			if err := record.Records(b, maxCompactedDecompressed, requireKey); err != nil {
+				return storage.AppendInfo{}, err
+			}
+		case hdr.Codec() == record.CodecNone:
 			if _, err := record.CountRecords(b); err != nil {
 				return storage.AppendInfo{}, err
 			}

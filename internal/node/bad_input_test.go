@@ -176,7 +176,7 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 		{"length near 2 GiB is not allocated", sizeOnly(0x7fffff00)},
 		{"frame shorter than a header", frame([]byte{0, 3})},
 		{"unknown api key", frame([]byte{0x01, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff})},
-		{"api kmsg knows but strata does not serve (JoinGroup)", frame([]byte{0, 11, 0, 5, 0, 0, 0, 1, 0xff, 0xff})},
+		{"api kmsg knows but strata does not serve (DescribeAcls)", frame([]byte{0, 29, 0, 1, 0, 0, 0, 1, 0xff, 0xff})},
 		{"metadata version beyond ours", frame([]byte{0, 3, 0, 99, 0, 0, 0, 1, 0xff, 0xff, 0})},
 		{"malformed metadata body", frame([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x00, 0x00, 0x00, 0x05, 0x00})},
 		{"malformed produce body", frame([]byte{0, 0, 0, 7, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0, 1})},

@@ -65,7 +65,11 @@ type child struct {
 
 func startChild(t *testing.T, dir, addr string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(strataBinary(t), append([]string{"serve", "--data-dir", dir, "--listen", addr, "--log-level", "warn"}, args...)...)
+	level := "warn"
+	if os.Getenv("STRATATEST_LOG") != "" {
+		level = "debug"
+	}
+	cmd := exec.Command(strataBinary(t), append([]string{"serve", "--data-dir", dir, "--listen", addr, "--log-level", level}, args...)...)
 	cmd.Stdout = io.Discard
 	cmd.Stderr = testWriter{t}
 	if err := cmd.Start(); err != nil {
@@ -126,14 +130,15 @@ func TestAcknowledgedRecordsSurviveSIGKILL(t *testing.T) {
 
 	admin := kgoClient(t, addr)
 	topic := "crash"
-	if _, err := kadmClient(admin).CreateTopic(ctxTimeout(t, 10*time.Second), 3, 1, nil, topic); err != nil {
-		t.Fatal(err)
+	if r, err := kadmClient(admin).CreateTopic(ctxTimeout(t, 10*time.Second), 3, 1, nil, topic); err != nil || r.Err != nil {
+		t.Fatalf("create %s: %v / %v", topic, err, r.Err)
 	}
 	p := kgoClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(5*time.Second), kgo.ProducerLinger(time.Millisecond))
 
 	var mu sync.Mutex
 	ackedByValue := make(map[string]acked)
+	var firstErr error
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -143,24 +148,25 @@ func TestAcknowledgedRecordsSurviveSIGKILL(t *testing.T) {
 		for i := 0; ctx.Err() == nil; i++ {
 			v := strconv.Itoa(i)
 			p.Produce(ctx, &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(r *kgo.Record, err error) {
+				mu.Lock()
+				defer mu.Unlock()
 				if err == nil {
-					mu.Lock()
 					ackedByValue[string(r.Value)] = acked{r.Partition, r.Offset}
-					mu.Unlock()
+				} else if firstErr == nil && ctx.Err() == nil {
+					firstErr = err
 				}
 			})
 		}
 	}()
 	// Kill once a good number of records are acknowledged, mid-stream.
-	for {
+	waitFor(t, "20,000 acknowledged records", 60*time.Second, func() bool {
 		mu.Lock()
-		n := len(ackedByValue)
-		mu.Unlock()
-		if n >= 20000 {
-			break
+		defer mu.Unlock()
+		if firstErr != nil {
+			t.Fatalf("produce failed before the kill: %v", firstErr)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return len(ackedByValue) >= 20000
+	})
 	srv.kill()
 	cancel()
 	wg.Wait()

@@ -59,7 +59,7 @@ func startNode(t *testing.T, opts ...nodeOption) *testNode {
 func startNodeWith(t *testing.T, cfg config.Static) *testNode {
 	t.Helper()
 	level := slog.LevelWarn
-	if os.Getenv("STRATA_TEST_LOG") != "" {
+	if os.Getenv("STRATATEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))

@@ -14,11 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +29,7 @@ import (
 
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
@@ -51,6 +55,9 @@ type Node struct {
 
 	logDir *storage.LogDir // set in Run
 	ctrl   *controller.Controller
+	groups *group.Coordinator // set in Run before the first reconcile
+	// topicCache is the group coordinator's topic view (topicInfos).
+	topicCache atomic.Pointer[topicView]
 
 	reconcileMu sync.Mutex
 	reconciling bool // guarded by reconcileMu: false until the first full reconcile
@@ -92,15 +99,13 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	logDir, err := storage.OpenLogDir(storage.Config{
-		Dir:                    filepath.Join(st.DataDir, "logs"),
-		Fsync:                  fsync,
-		FsyncInterval:          st.FsyncInterval,
-		RetentionCheckInterval: st.RetentionCheckInterval,
-		CheckpointInterval:     time.Minute,
-		RecoveryThreads:        2,
-		Logger:                 n.log,
-	})
+	scfg := storage.DefaultConfig(filepath.Join(st.DataDir, "logs"))
+	scfg.Fsync = fsync
+	scfg.FsyncInterval = st.FsyncInterval
+	scfg.RetentionCheckInterval = st.RetentionCheckInterval
+	scfg.RecoveryThreads = 2
+	scfg.Logger = n.log
+	logDir, err := storage.OpenLogDir(scfg)
 	if err != nil {
 		return fmt.Errorf("open log directory: %w", err)
 	}
@@ -150,6 +155,10 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	if err := ctrl.EnsureClusterID(gctx); err != nil {
 		return fail(fmt.Errorf("cluster id: %w", err))
 	}
+	// The group coordinator needs the final __consumer_offsets partition
+	// count, so it is built once the metadata log has been replayed.
+	n.groups = group.NewCoordinator(n.groupConfig())
+	g.Go(func() error { return n.groups.Run(gctx) })
 
 	handler := kafkaapi.New(kafkaapi.Config{
 		NodeID:           st.NodeID,
@@ -158,7 +167,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		BrokerConfigs:    st.KafkaConfigs(),
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
-	}, n.parts, ctrl)
+	}, n.parts, ctrl, n.groups)
 	srv := server.New(server.Config{
 		Addr:            st.Listen,
 		MaxRequestBytes: st.SocketRequestMaxBytes,
@@ -178,6 +187,9 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	}
 	if err := ctrl.RegisterBroker(gctx, controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack}); err != nil {
 		return fail(fmt.Errorf("register broker: %w", err))
+	}
+	if err := n.ensureOffsetsTopic(gctx); err != nil {
+		return fail(err)
 	}
 	n.reconcileMu.Lock()
 	n.reconciling = true
@@ -243,11 +255,15 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 				n.log.Error("creating partition log", "topic", t.Name, "partition", pi.Partition, "err", err)
 				continue
 			}
-			n.parts.Put(partition.New(l, partition.Config{
+			p := partition.New(l, partition.Config{
 				LeaderEpoch:   pi.LeaderEpoch,
 				SyncBeforeAck: st.Fsync == "always",
 				Limits:        limits,
-			}))
+			})
+			n.parts.Put(p)
+			if t.Name == offsetsTopic {
+				n.groups.Load(p.Index, pi.LeaderEpoch, offsetsLog{p: p})
+			}
 		}
 	}
 	// Drop partitions whose topic is gone or was recreated with a new id.
@@ -264,6 +280,9 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			if id, ok := want[tp]; ok && id == p.TopicID {
 				n.parts.Put(p) // still wanted: only a sibling changed
 				continue
+			}
+			if p.Topic == offsetsTopic {
+				n.groups.Unload(p.Index)
 			}
 			if err := n.logDir.DeleteLog(tp); err != nil {
 				n.log.Error("deleting partition log", "topic", p.Topic, "partition", p.Index, "err", err)
@@ -300,10 +319,15 @@ func parseInt(v string, def int64) int64 {
 	return n
 }
 
+// millis converts a Kafka millisecond setting: negative means unlimited
+// (-1), and values past time.Duration's range (Long.MAX defaults) saturate.
 func millis(v string) time.Duration {
 	n := parseInt(v, -1)
-	if n < 0 {
+	switch {
+	case n < 0:
 		return -1
+	case n > math.MaxInt64/int64(time.Millisecond):
+		return math.MaxInt64
 	}
 	return time.Duration(n) * time.Millisecond
 }
@@ -318,6 +342,15 @@ func logConfig(resolve func(string) string) storage.LogConfig {
 	c.RetentionBytes = parseInt(resolve("retention.bytes"), -1)
 	c.LogAppendTime = resolve("message.timestamp.type") == "LogAppendTime"
 	c.FileDeleteDelay = millis(resolve("file.delete.delay.ms"))
+	policy := config.ParseList(resolve("cleanup.policy"))
+	c.Compact = slices.Contains(policy, "compact")
+	c.Delete = slices.Contains(policy, "delete")
+	c.DeleteRetention = millis(resolve("delete.retention.ms"))
+	c.MinCompactionLag = millis(resolve("min.compaction.lag.ms"))
+	c.MaxCompactionLag = millis(resolve("max.compaction.lag.ms"))
+	if r, err := config.ParseFloat64(resolve("min.cleanable.dirty.ratio")); err == nil {
+		c.MinCleanableDirtyRatio = r
+	}
 	return c
 }
 
@@ -327,6 +360,7 @@ func partitionLimits(resolve func(string) string) partition.Limits {
 		LogAppendTime:        resolve("message.timestamp.type") == "LogAppendTime",
 		TimestampBeforeMaxMs: parseInt(resolve("message.timestamp.before.max.ms"), 1<<63-1),
 		TimestampAfterMaxMs:  parseInt(resolve("message.timestamp.after.max.ms"), 1<<63-1),
+		Compact:              slices.Contains(config.ParseList(resolve("cleanup.policy")), "compact"),
 	}
 }
 

@@ -40,6 +40,7 @@ type Limits struct {
 	LogAppendTime        bool  // message.timestamp.type=LogAppendTime
 	TimestampBeforeMaxMs int64 // message.timestamp.before.max.ms
 	TimestampAfterMaxMs  int64 // message.timestamp.after.max.ms
+	Compact              bool  // cleanup.policy has compact: every record needs a key
 }
 
 // Partition is one replica hosted on this broker.

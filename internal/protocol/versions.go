@@ -12,6 +12,8 @@ func (r VersionRange) Contains(v int16) bool { return v >= r.Min && v <= r.Max }
 // advertises in ApiVersions. Floors follow Kafka 4.0 (KIP-896); ceilings are
 // the newest versions whose semantics are implemented.
 //
+// NB: JoinGroup is served from v0: librdkafka before 2.11 disables consumer
+// groups when the advertised minimum is above v0 (KAFKA-18659).
 // NB: Produce is advertised from v0 although v0-v2 are refused on the wire
 // with UNSUPPORTED_VERSION: librdkafka before 2.11 disables compression when
 // the advertised Produce minimum is above v0 (KAFKA-18659). Kafka 4.0 does
@@ -29,6 +31,21 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.DescribeCluster:      {0, 2},
 	kmsg.InitProducerID:       {0, 5},
 	kmsg.OffsetForLeaderEpoch: {2, 4},
+	kmsg.FindCoordinator:      {0, 6},
+	kmsg.JoinGroup:            {0, 9},
+	kmsg.SyncGroup:            {0, 5},
+	kmsg.Heartbeat:            {0, 4},
+	kmsg.LeaveGroup:           {0, 5},
+	kmsg.OffsetCommit:         {2, 9},
+	kmsg.OffsetFetch:          {1, 9},
+	kmsg.DescribeGroups:       {0, 5},
+	kmsg.ListGroups:           {0, 5},
+	kmsg.DeleteGroups:         {0, 2},
+	kmsg.OffsetDelete:         {0, 0},
+	// KIP-848. NB: franz-go uses the consumer protocol only when v1 is
+	// advertised.
+	kmsg.ConsumerGroupHeartbeat: {0, 1},
+	kmsg.ConsumerGroupDescribe:  {0, 1},
 }
 
 // advertisedMin overrides the advertised floor where a client quirk needs it.

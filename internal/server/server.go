@@ -50,6 +50,9 @@ type Handler interface {
 type Conn struct {
 	Remote net.Addr
 	Logger *slog.Logger // with the remote address
+	// State belongs to the Handler, for per-connection bookkeeping. It is
+	// only touched from Handle, which runs on the reader goroutine.
+	State any
 }
 
 // Config configures a listener.

@@ -17,6 +17,7 @@ const (
 	cleanShutdownFile         = ".kafka_cleanshutdown"
 	recoveryPointFile         = "recovery-point-offset-checkpoint"
 	logStartOffsetFile        = "log-start-offset-checkpoint"
+	cleanerCheckpointFile     = "cleaner-offset-checkpoint"
 	leaderEpochCheckpointFile = "leader-epoch-checkpoint"
 	partitionMetadataFile     = "partition.metadata"
 	tmpSuffix                 = ".tmp"

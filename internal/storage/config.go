@@ -59,6 +59,27 @@ type LogConfig struct {
 	LogAppendTime        bool          // message.timestamp.type=LogAppendTime
 	FileDeleteDelay      time.Duration // delay before removing deleted segment files (file.delete.delay.ms)
 	ProducerIDExpiration time.Duration // producer.id.expiration.ms
+
+	// cleanup.policy: "delete" sets Delete, "compact" sets Compact,
+	// "compact,delete" both. RetentionMs and RetentionBytes apply only
+	// with Delete; the log cleaner (see Log.Compact) only with Compact.
+	Delete  bool
+	Compact bool
+	// DeleteRetention is how long a tombstone (a record with a null value)
+	// stays in a compacted log after the pass that first cleaned its
+	// segment (delete.retention.ms).
+	DeleteRetention time.Duration
+	// MinCompactionLag and MaxCompactionLag bound how long a record stays
+	// uncompacted (min/max.compaction.lag.ms, KIP-354): a segment whose
+	// largest timestamp is younger than MinCompactionLag is not cleaned;
+	// a log whose oldest dirty batch is older than MaxCompactionLag is
+	// cleaned whatever its dirty ratio. MaxCompactionLag 0 means no maximum.
+	MinCompactionLag time.Duration
+	MaxCompactionLag time.Duration
+	// MinCleanableDirtyRatio: the cleaner loop picks a log only when its
+	// dirty bytes are at least this fraction of its cleanable bytes
+	// (min.cleanable.dirty.ratio).
+	MinCleanableDirtyRatio float64
 }
 
 // DefaultLogConfig returns Kafka's topic defaults.
@@ -72,6 +93,11 @@ func DefaultLogConfig() LogConfig {
 		RetentionBytes:       -1,
 		FileDeleteDelay:      time.Minute,
 		ProducerIDExpiration: 24 * time.Hour,
+
+		Delete:                 true,
+		DeleteRetention:        24 * time.Hour,
+		MaxCompactionLag:       math.MaxInt64,
+		MinCleanableDirtyRatio: 0.5,
 	}
 }
 
@@ -92,6 +118,18 @@ func (c LogConfig) Validate() error {
 	}
 	if c.ProducerIDExpiration <= 0 {
 		errs = append(errs, fmt.Errorf("producer id expiration %v must be positive", c.ProducerIDExpiration))
+	}
+	if c.DeleteRetention < 0 {
+		errs = append(errs, fmt.Errorf("delete retention %v is negative", c.DeleteRetention))
+	}
+	if c.MinCompactionLag < 0 {
+		errs = append(errs, fmt.Errorf("min compaction lag %v is negative", c.MinCompactionLag))
+	}
+	if c.MaxCompactionLag < 0 || (c.MaxCompactionLag > 0 && c.MaxCompactionLag < c.MinCompactionLag) {
+		errs = append(errs, fmt.Errorf("max compaction lag %v must be 0 (none) or at least the min compaction lag %v", c.MaxCompactionLag, c.MinCompactionLag))
+	}
+	if !(c.MinCleanableDirtyRatio >= 0 && c.MinCleanableDirtyRatio <= 1) {
+		errs = append(errs, fmt.Errorf("min cleanable dirty ratio %v not in [0, 1]", c.MinCleanableDirtyRatio))
 	}
 	return errors.Join(errs...)
 }
@@ -122,6 +160,20 @@ type Config struct {
 	RecoveryThreads        int              // logs opened in parallel by OpenLogDir
 	Logger                 *slog.Logger     // nil discards
 	Now                    func() time.Time // nil = time.Now
+
+	// CleanerEnabled runs the log cleaner loop in Run (log.cleaner.enable).
+	// NB: the zero Config leaves it off; DefaultConfig turns it on.
+	CleanerEnabled bool
+	// CleanerInterval is the pause between cleaner rounds when no log
+	// needs cleaning (log.cleaner.backoff.ms); 0 = 15s.
+	CleanerInterval time.Duration
+	// CleanerDedupeBufferBytes bounds the memory of the key → offset map
+	// one compaction pass builds (log.cleaner.dedupe.buffer.size); 0 =
+	// 32 MiB. A key is accounted as its length plus a fixed 64 bytes (its
+	// map slot, string header and allocation rounding, with room for the
+	// map's growth). When the map is full the pass cleans up to the last
+	// mapped offset and the next pass continues from there.
+	CleanerDedupeBufferBytes int64
 }
 
 // DefaultConfig returns Kafka-like defaults for dir.
@@ -133,6 +185,10 @@ func DefaultConfig(dir string) Config {
 		RetentionCheckInterval: 5 * time.Minute,
 		CheckpointInterval:     time.Minute,
 		RecoveryThreads:        1,
+
+		CleanerEnabled:           true,
+		CleanerInterval:          15 * time.Second,
+		CleanerDedupeBufferBytes: 32 << 20,
 	}
 }
 
@@ -156,6 +212,12 @@ func (c Config) Validate() error {
 	}
 	if c.RecoveryThreads < 0 {
 		errs = append(errs, fmt.Errorf("recovery threads %d is negative", c.RecoveryThreads))
+	}
+	if c.CleanerInterval <= 0 {
+		errs = append(errs, fmt.Errorf("cleaner interval %v must be positive", c.CleanerInterval))
+	}
+	if c.CleanerDedupeBufferBytes <= 0 {
+		errs = append(errs, fmt.Errorf("cleaner dedupe buffer bytes %d must be positive", c.CleanerDedupeBufferBytes))
 	}
 	return errors.Join(errs...)
 }

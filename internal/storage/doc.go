@@ -2,13 +2,15 @@
 // record batches (v2, stored exactly as produced once the broker set its own
 // header fields), sparse offset and time indexes, producer state for
 // idempotent producers, the leader-epoch cache, the log start offset,
-// segment roll, retention, fsync policy and crash recovery.
+// segment roll, retention, compaction (cleanup.policy=compact, see
+// log_compact.go), fsync policy and crash recovery.
 //
 // It leaves to others: replication state, the high watermark and ISR
 // (internal/partition, which tells a Log its high watermark), record
 // validation beyond framing (the produce path), Kafka error codes
-// (internal/kafkaapi), compaction and transactions' last stable offset
-// (neither exists yet: they arrive with their issues).
+// (internal/kafkaapi), and transactions' last stable offset and
+// aborted-transaction index (they arrive with their issue; until then
+// compaction copies transactional batches unchanged).
 //
 // # Types
 //
@@ -20,11 +22,13 @@
 // # Goroutines
 //
 // OpenLogDir starts none that outlive it (RecoveryThreads workers open logs
-// and exit before it returns). LogDir.Run runs four loops until its context
+// and exit before it returns). LogDir.Run runs five loops until its context
 // ends or a log fails, and returns after they exit: retention (every
 // RetentionCheckInterval), interval fsync (FsyncInterval policy only),
-// checkpoints (every CheckpointInterval), and the delayed removal of
-// deleted segment files. Log methods run on their callers' goroutines.
+// checkpoints (every CheckpointInterval), the delayed removal of deleted
+// segment files, and the log cleaner (CleanerEnabled only: compaction
+// passes, one at a time, every CleanerInterval). Log methods, Log.Compact
+// included, run on their callers' goroutines.
 //
 // # Concurrency
 //
@@ -35,15 +39,19 @@
 // batches. Sync never holds appendMu: concurrent callers share one fsync
 // (group commit). Segments leaving the log are renamed *.deleted and their
 // open files are closed only after FileDeleteDelay, so a Chunk stays
-// readable meanwhile. Lock order: LogDir.mu, Log.appendMu, Log.mu; the
-// epoch cache, sync state and segment file handles have leaf locks.
+// readable meanwhile. A compaction pass (Log.cleanMu, one per log at a
+// time) reads sealed segments and writes its output without appendMu, and
+// takes appendMu only to check nothing changed and swap the new segment
+// in. Lock order: LogDir.mu, Log.cleanMu, Log.appendMu, Log.mu; the epoch
+// cache, sync state and segment file handles have leaf locks.
 //
-// # On-disk layout (format version 1, see docs/format/storage.md)
+// # On-disk layout (format version 2, see docs/format/storage.md)
 //
 //	<dir>/
 //	  .kafka_cleanshutdown               empty; written last by LogDir.Close, removed by OpenLogDir
 //	  recovery-point-offset-checkpoint   per partition: offset below which data is fsynced
 //	  log-start-offset-checkpoint        per partition: log start offset
+//	  cleaner-offset-checkpoint          per compacted partition: first dirty offset
 //	  <topic>-<partition>/
 //	    partition.metadata               topic ID
 //	    leader-epoch-checkpoint          leader epochs and their start offsets
@@ -51,6 +59,8 @@
 //	    %020d.index                      offset index of the segment
 //	    %020d.timeindex                  time index of the segment
 //	    %020d.snapshot                   producer state below that offset
+//	    %020d.{log,index,timeindex}.cleaned  compaction output, swap not decided
+//	    %020d.{log,index,timeindex}.swap     compaction output, swap decided (.log.swap)
 //	  <topic>-<partition>.<hex>-delete/  a deleted partition awaiting removal
 //
 // Checkpoint files use Kafka's text format and are replaced atomically
@@ -72,6 +82,11 @@
 //
 // Offsets increase strictly from batch to batch and stay within 2^31-1 of
 // the segment's base offset; the file stays below 2 GiB (32-bit positions).
+// Compacted segments have offset gaps between and inside batches, and may
+// hold batches without records (NumRecords 0) kept for their header; a
+// compacted segment's last batch ends where the next segment begins, and
+// its file's modification time is when its records were first cleaned
+// (the clock of delete.retention.ms).
 //
 // Offset index: 8-byte big-endian entries, one for a batch whenever more than
 // IndexIntervalBytes were appended since the previous entry (the first batch
@@ -127,7 +142,10 @@
 // fails is rebuilt from batch headers). Producer state is the newest valid
 // snapshot at or below the log end offset plus the headers of later batches;
 // the leader-epoch cache is the checkpoint, extended by the epochs of
-// recovered batches and cut at the log end offset. Leftovers (*.deleted,
-// *.cleaned, *.swap, *.tmp, index files without a segment, "-delete"
-// directories) are removed.
+// recovered batches and cut at the log end offset. Before segments are
+// listed, an interrupted compaction swap is finished if it was decided (a
+// <base>.log.swap exists: the old segments it covers are removed and the
+// .swap files renamed) and discarded otherwise (*.cleaned, index .swap
+// files). Leftovers (*.deleted, *.tmp, index files without a segment,
+// "-delete" directories) are removed.
 package storage

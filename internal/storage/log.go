@@ -26,7 +26,7 @@ import (
 // ever see whole batches, because the log end offset and segment sizes are
 // published under mu after the write.
 //
-// Lock order: appendMu, then mu; epochs.mu and sync.mu are leaves.
+// Lock order: cleanMu, appendMu, then mu; epochs.mu and sync.mu are leaves.
 type Log struct {
 	tp      TopicPartition // set at open, never changed
 	dir     string         // partition directory; set at open, never changed
@@ -37,6 +37,22 @@ type Log struct {
 	// Hooks set by the LogDir before the log is shared; may be nil.
 	onFailure          func(error) // a write or fsync failed
 	onLogStartAdvanced func()      // DeleteRecordsBefore raised the log start offset
+	onCleaned          func()      // a compaction pass moved the cleaner checkpoint
+
+	dedupeBufferBytes int64 // bound of a compaction pass's offset map; set at open, never changed
+
+	// cleanMu serialises compaction passes (Compact). A pass reads sealed
+	// segments and writes its output without appendMu, and takes appendMu
+	// only to check the log did not change and swap the output in.
+	cleanMu sync.Mutex
+	// firstDirty is the cleaner checkpoint: every record below it has been
+	// deduplicated by a compaction pass; -1 if unknown (the log start
+	// offset). Set by passes and lowered by truncation, both under
+	// appendMu; read by the checkpoint writer without locks.
+	firstDirty atomic.Int64
+	// haltCompaction is for tests only: returning true at a stage stops the
+	// pass right there and leaves the files as a crash would.
+	haltCompaction func(stage string) bool
 
 	stats scanStats // work done by scans; owned by appendMu (and open)
 
@@ -85,6 +101,8 @@ type logOptions struct {
 	clean          bool  // the log directory was shut down cleanly
 	recoveryPoint  int64 // from the checkpoint; -1 if unknown
 	logStartOffset int64 // from the checkpoint; -1 if unknown
+	firstDirty     int64 // from the cleaner checkpoint; -1 if unknown
+	dedupeBytes    int64 // Config.CleanerDedupeBufferBytes
 	logger         *slog.Logger
 	now            func() time.Time
 	deleter        *fileDeleter
@@ -227,7 +245,10 @@ func openLog(opts logOptions) (*Log, error) {
 		now:       opts.now,
 		deleter:   opts.deleter,
 		producers: newProducerState(),
+
+		dedupeBufferBytes: opts.dedupeBytes,
 	}
+	l.firstDirty.Store(-1)
 	l.mu.config = opts.config
 	l.highWatermark.Store(math.MaxInt64)
 	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
@@ -252,6 +273,9 @@ type dirListing struct {
 // and snapshots.
 func (l *Log) listDir() (dirListing, error) {
 	var out dirListing
+	if err := completeSwaps(l.dir, l.logger); err != nil {
+		return out, err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return out, fmt.Errorf("list partition dir: %w", err)
@@ -410,6 +434,12 @@ func (l *Log) load(opts logOptions) error {
 		}
 	}
 	l.sync.recoveryPoint = leo
+	if fd := opts.firstDirty; fd >= 0 && fd <= leo {
+		l.firstDirty.Store(fd)
+	} else if fd > leo {
+		l.logger.Warn("cleaner checkpoint beyond the log end offset; cleaning from the log start offset",
+			"offset", fd, "log_end_offset", leo)
+	}
 	return nil
 }
 

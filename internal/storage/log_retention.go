@@ -154,6 +154,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.active = s
 	l.appendLEO = s.nextOffset
 	l.lowerRecoveryPoint(s.nextOffset)
+	l.lowerFirstDirtyLocked(s.nextOffset)
 
 	var errs []error
 	for _, r := range segs[k+1:] {
@@ -247,6 +248,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.appendLEO = offset
 	l.lowerRecoveryPoint(offset)
 	l.advanceRecoveryPoint(offset, l.syncGeneration())
+	l.firstDirty.Store(-1)
 	l.epochs.set(nil)
 	if err := l.writeEpochCheckpoint(); err != nil {
 		return l.fail(err)
@@ -302,10 +304,11 @@ func (l *Log) deleteRecordsBefore(offset int64) (bool, error) {
 
 // EnforceRetention deletes the oldest segments that breach retention.ms
 // (by the segment's largest timestamp, or its file's modification time
-// when it has none), retention.bytes, or lie wholly below the log start
-// offset. Segments holding offsets at or above the high watermark are
-// kept. The active segment is deleted only when it is expired and not
-// empty, after rolling a new one, as Kafka does.
+// when it has none), retention.bytes (both only with cleanup.policy
+// delete), or lie wholly below the log start offset. Segments holding
+// offsets at or above the high watermark are kept. The active segment is
+// deleted only when it is expired and not empty, after rolling a new one,
+// as Kafka does.
 func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -332,7 +335,7 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 	}
 	n := 0
 	reasons := []string{}
-	if cfg.RetentionMs >= 0 {
+	if cfg.Delete && cfg.RetentionMs >= 0 {
 		nowMs := now.UnixMilli()
 		for n <= last && eligible(n) {
 			ts := views[n].maxTimestamp
@@ -352,7 +355,7 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 			reasons = append(reasons, "retention.ms")
 		}
 	}
-	if cfg.RetentionBytes >= 0 {
+	if cfg.Delete && cfg.RetentionBytes >= 0 {
 		var total int64
 		for _, v := range views[n:] {
 			total += v.size

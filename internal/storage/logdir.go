@@ -61,6 +61,12 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 	if cfg.FsyncInterval == 0 {
 		cfg.FsyncInterval = def.FsyncInterval
 	}
+	if cfg.CleanerInterval == 0 {
+		cfg.CleanerInterval = def.CleanerInterval
+	}
+	if cfg.CleanerDedupeBufferBytes == 0 {
+		cfg.CleanerDedupeBufferBytes = def.CleanerDedupeBufferBytes
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("log dir config: %w", err)
 	}
@@ -110,6 +116,10 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 	if err != nil {
 		return nil, err
 	}
+	dirty, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, cleanerCheckpointFile))
+	if err != nil {
+		return nil, err
+	}
 	marker := filepath.Join(cfg.Dir, cleanShutdownFile)
 	_, err = os.Stat(marker)
 	clean := err == nil
@@ -118,7 +128,7 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 	}
 	d.logger.Info("opening log dir", "partitions", len(tps), "clean_shutdown", clean)
 
-	if err := d.openLogs(tps, clean, rps, lsos); err != nil {
+	if err := d.openLogs(tps, clean, rps, lsos, dirty); err != nil {
 		for _, l := range d.mu.logs {
 			_ = l.Close()
 		}
@@ -145,7 +155,7 @@ func (d *LogDir) closeAll() {
 
 // openLogs opens the logs with RecoveryThreads workers, which all exit
 // before it returns.
-func (d *LogDir) openLogs(tps []TopicPartition, clean bool, rps, lsos map[TopicPartition]int64) error {
+func (d *LogDir) openLogs(tps []TopicPartition, clean bool, rps, lsos, dirty map[TopicPartition]int64) error {
 	jobs := make(chan TopicPartition)
 	var (
 		wg   sync.WaitGroup
@@ -163,10 +173,14 @@ func (d *LogDir) openLogs(tps []TopicPartition, clean bool, rps, lsos map[TopicP
 				if !ok {
 					lso = -1
 				}
+				fd, ok := dirty[tp]
+				if !ok {
+					fd = -1
+				}
 				l, err := openLog(logOptions{
 					tp: tp, dir: filepath.Join(d.cfg.Dir, tp.String()), config: DefaultLogConfig(),
-					clean: clean, recoveryPoint: rp, logStartOffset: lso,
-					logger: d.logger, now: d.now, deleter: d.deleter,
+					clean: clean, recoveryPoint: rp, logStartOffset: lso, firstDirty: fd,
+					dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter,
 				})
 				mu.Lock()
 				if err != nil {
@@ -192,6 +206,11 @@ func (d *LogDir) attach(l *Log) {
 	l.onLogStartAdvanced = func() {
 		if err := d.writeCheckpoints(); err != nil {
 			d.logger.Warn("checkpoint after log start offset change failed", "err", err)
+		}
+	}
+	l.onCleaned = func() {
+		if err := d.writeCheckpoints(); err != nil {
+			d.logger.Warn("checkpoint after compaction failed", "err", err)
 		}
 	}
 }
@@ -300,8 +319,8 @@ func (d *LogDir) CreateLog(tp TopicPartition, topicID [16]byte, cfg LogConfig) (
 		return nil, fmt.Errorf("create log %s: %w", tp, err)
 	}
 	l, err := openLog(logOptions{
-		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1,
-		logger: d.logger, now: d.now, deleter: d.deleter,
+		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1,
+		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter,
 	})
 	if err != nil {
 		return nil, err
@@ -350,21 +369,27 @@ func (d *LogDir) retireLog(l *Log) error {
 	return nil
 }
 
-// writeCheckpoints writes the recovery-point and log-start-offset
-// checkpoint files for every log.
+// writeCheckpoints writes the recovery-point, log-start-offset and
+// cleaner-offset checkpoint files for every log (the last only for logs a
+// compaction pass has cleaned).
 func (d *LogDir) writeCheckpoints() error {
 	d.checkpointMu.Lock()
 	defer d.checkpointMu.Unlock()
 	logs := d.Logs()
 	rps := make(map[TopicPartition]int64, len(logs))
 	lsos := make(map[TopicPartition]int64, len(logs))
+	dirty := make(map[TopicPartition]int64)
 	for _, l := range logs {
 		rps[l.tp] = l.RecoveryPoint()
 		lsos[l.tp] = l.LogStartOffset()
+		if fd := l.firstDirty.Load(); fd >= 0 {
+			dirty[l.tp] = fd
+		}
 	}
 	return errors.Join(
 		writeFileAtomic(filepath.Join(d.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps)),
 		writeFileAtomic(filepath.Join(d.cfg.Dir, logStartOffsetFile), encodeOffsetCheckpoint(lsos)),
+		writeFileAtomic(filepath.Join(d.cfg.Dir, cleanerCheckpointFile), encodeOffsetCheckpoint(dirty)),
 	)
 }
 
@@ -406,7 +431,9 @@ func (d *LogDir) Close() error {
 //     FsyncInterval;
 //   - checkpointLoop: recovery-point and log-start-offset checkpoints every
 //     CheckpointInterval;
-//   - deleteLoop: removes retired segment files once FileDeleteDelay passed.
+//   - deleteLoop: removes retired segment files once FileDeleteDelay passed;
+//   - cleanerLoop (CleanerEnabled only): compaction passes over the logs
+//     with cleanup.policy compact, filthiest first (see cleaner.go).
 //
 // It returns nil when ctx ends and the failure when a log failed.
 func (d *LogDir) Run(ctx context.Context) error {
@@ -425,6 +452,9 @@ func (d *LogDir) Run(ctx context.Context) error {
 		})
 	})
 	wg.Go(func() { d.deleteLoop(ctx) })
+	if d.cfg.CleanerEnabled {
+		wg.Go(func() { d.cleanerLoop(ctx) })
+	}
 	var err error
 	select {
 	case <-ctx.Done():

@@ -159,15 +159,17 @@ func (s *segment) closeFiles() error {
 
 // markDeleted renames the segment's files to *.deleted and hands back the
 // open handles, which stay valid for readers holding a Chunk until the
-// deleter closes them after file.delete.delay.ms.
+// deleter closes them after file.delete.delay.ms. The segment keeps them
+// too, so a reader that took its view before the rename still reads it
+// (compaction replaces segments whose offsets stay readable); files that
+// were not open can no longer be opened.
 func (s *segment) markDeleted() (open []*os.File, paths []string, err error) {
 	s.files.Lock()
 	defer s.files.Unlock()
 	s.files.deleted = true
-	for _, f := range []**os.File{&s.files.log, &s.files.idx, &s.files.tidx} {
-		if *f != nil {
-			open = append(open, *f)
-			*f = nil
+	for _, f := range []*os.File{s.files.log, s.files.idx, s.files.tidx} {
+		if f != nil {
+			open = append(open, f)
 		}
 	}
 	var errs []error

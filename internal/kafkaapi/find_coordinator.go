@@ -1,0 +1,73 @@
+package kafkaapi
+
+// FindCoordinator v0-v6.
+//   v1: coordinator type (0 group, 1 transaction), error message. v3:
+//   flexible. v4 (KIP-699): several keys per request. v5-v6: no change for
+//   group and transaction keys (v6 adds share keys, KIP-932).
+// A group's coordinator is the leader of its __consumer_offsets partition;
+// while that partition is loading, this node is still the answer and group
+// requests get COORDINATOR_LOAD_IN_PROGRESS. Transaction and share
+// coordinators do not exist yet: INVALID_REQUEST, final for clients.
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/group"
+	"github.com/strata-io/strata/internal/server"
+)
+
+type coordinatorAnswer struct {
+	nodeID int32
+	host   string
+	port   int32
+	code   int16
+	msg    string
+}
+
+func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) server.Response {
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	if req.Version < 4 {
+		a := h.coordinatorFor(req.CoordinatorType, req.CoordinatorKey)
+		resp.NodeID, resp.Host, resp.Port, resp.ErrorCode = a.nodeID, a.host, a.port, a.code
+		if a.msg != "" && req.Version >= 1 {
+			resp.ErrorMessage = &a.msg
+		}
+		return done(resp)
+	}
+	for _, key := range req.CoordinatorKeys {
+		a := h.coordinatorFor(req.CoordinatorType, key)
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.Host, c.Port, c.ErrorCode = key, a.nodeID, a.host, a.port, a.code
+		if a.msg != "" {
+			c.ErrorMessage = &a.msg
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	return done(resp)
+}
+
+func (h *Handler) coordinatorFor(keyType int8, key string) coordinatorAnswer {
+	none := coordinatorAnswer{nodeID: -1, port: -1}
+	switch keyType {
+	case 0:
+	case 1:
+		none.code, none.msg = kerr.InvalidRequest.Code, "transactions are not supported yet"
+		return none
+	default:
+		none.code, none.msg = kerr.InvalidRequest.Code, "unsupported coordinator type"
+		return none
+	}
+	if err := h.groups.Status(key); err != nil && !errors.Is(err, group.ErrLoadInProgress) {
+		none.code = kerr.CoordinatorNotAvailable.Code
+		return none
+	}
+	self, ok := h.ctrl.Image().Broker(h.cfg.NodeID)
+	if !ok {
+		none.code = kerr.CoordinatorNotAvailable.Code
+		return none
+	}
+	return coordinatorAnswer{nodeID: self.NodeID, host: self.Host, port: self.Port}
+}
