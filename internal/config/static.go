@@ -23,6 +23,10 @@ type Static struct {
 	AdvertisedAddr string // host:port clients are told; defaults from Listen
 	Rack           string
 
+	Roles            string // "broker,controller" (combined; the only mode so far)
+	ControllerVoters string // "1@host:port,2@host:port,3@host:port"; empty = single voter in process
+	ControllerListen string // raft transport host:port; required with several voters
+
 	DefaultPartitions        int32
 	DefaultReplicationFactor int16
 	AutoCreateTopics         bool
@@ -59,6 +63,7 @@ func DefaultStatic() Static {
 	return Static{
 		NodeID:                     1,
 		DataDir:                    "./strata-data",
+		Roles:                      "broker,controller",
 		Listen:                     ":9092",
 		DefaultPartitions:          1,
 		DefaultReplicationFactor:   1,
@@ -165,6 +170,9 @@ func settings() []setting {
 		str("listen", "Kafka listener host:port", func(s *Static) *string { return &s.Listen }),
 		str("advertised-addr", "host:port given to clients (default: the listen address, 127.0.0.1 when it has no host)", func(s *Static) *string { return &s.AdvertisedAddr }),
 		str("rack", "rack of this node (broker.rack)", func(s *Static) *string { return &s.Rack }),
+		str("roles", "what this process runs (process.roles): broker,controller (combined) is supported today", func(s *Static) *string { return &s.Roles }),
+		str("controller-voters", "the metadata quorum: id@host:port,... (controller.quorum.voters); empty runs a single voter inside this process", func(s *Static) *string { return &s.ControllerVoters }),
+		str("controller-listen", "host:port for metadata quorum traffic; required with --controller-voters", func(s *Static) *string { return &s.ControllerListen }),
 		i32("default-partitions", "partitions of auto-created topics and of CreateTopics without a count (num.partitions)", func(s *Static) *int32 { return &s.DefaultPartitions }),
 		i16("default-replication-factor", "replication factor when a topic does not give one", func(s *Static) *int16 { return &s.DefaultReplicationFactor }),
 		boolean("auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", func(s *Static) *bool { return &s.AutoCreateTopics }),
@@ -281,6 +289,23 @@ func (s *Static) Validate() error {
 			errs = append(errs, fmt.Errorf("advertised-addr %q: %v", s.AdvertisedAddr, err))
 		}
 	}
+	if s.Roles != "broker,controller" && s.Roles != "controller,broker" {
+		errs = append(errs, fmt.Errorf("roles %q: only the combined broker,controller role is supported so far", s.Roles))
+	}
+	if voters, err := s.Voters(); err != nil {
+		errs = append(errs, err)
+	} else if len(voters) > 0 {
+		found := false
+		for _, v := range voters {
+			found = found || v.ID == s.NodeID
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("controller-voters: node-id %d is not among the voters", s.NodeID))
+		}
+		if s.ControllerListen == "" {
+			errs = append(errs, errors.New("controller-listen: required with controller-voters"))
+		}
+	}
 	switch s.Fsync {
 	case "always", "interval", "never":
 	default:
@@ -330,6 +355,38 @@ func (s *Static) Validate() error {
 		errs = append(errs, fmt.Errorf("log-format %q: want text or json", s.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// Voter is one member of the metadata quorum.
+type Voter struct {
+	ID   int32
+	Addr string
+}
+
+// Voters parses ControllerVoters; empty means none (a single in-process
+// voter).
+func (s *Static) Voters() ([]Voter, error) {
+	if strings.TrimSpace(s.ControllerVoters) == "" {
+		return nil, nil
+	}
+	var out []Voter
+	seen := map[int32]bool{}
+	for _, part := range strings.Split(s.ControllerVoters, ",") {
+		idStr, addr, ok := strings.Cut(strings.TrimSpace(part), "@")
+		id, err := strconv.ParseInt(idStr, 10, 32)
+		if !ok || err != nil || id < 0 {
+			return nil, fmt.Errorf("controller-voters: %q is not id@host:port", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("controller-voters: %q: %v", part, err)
+		}
+		if seen[int32(id)] {
+			return nil, fmt.Errorf("controller-voters: id %d listed twice", id)
+		}
+		seen[int32(id)] = true
+		out = append(out, Voter{ID: int32(id), Addr: addr})
+	}
+	return out, nil
 }
 
 // Advertised returns the host and port clients should use.
@@ -388,6 +445,10 @@ func (s *Static) KafkaConfigs() map[string]string {
 	}
 	if s.Rack != "" {
 		m["broker.rack"] = s.Rack
+	}
+	m["process.roles"] = s.Roles
+	if s.ControllerVoters != "" {
+		m["controller.quorum.voters"] = s.ControllerVoters
 	}
 	if s.Fsync == "always" {
 		m["log.flush.interval.messages"] = "1"

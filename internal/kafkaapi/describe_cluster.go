@@ -23,7 +23,7 @@ func (h *Handler) describeCluster(rc *reqCtx, req *kmsg.DescribeClusterRequest) 
 	}
 	img := h.ctrl.Image()
 	resp.ClusterID = img.ClusterID()
-	resp.ControllerID = h.cfg.NodeID
+	resp.ControllerID = h.channel.ActiveControllerID()
 	resp.ClusterAuthorizedOperations = operationsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = allClusterOperations

@@ -35,6 +35,7 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return done(resp)
 	}
+	img := h.ctrl.Image()
 	var parts []fetchPart
 	for i := range req.Topics {
 		t := &req.Topics[i]
@@ -66,6 +67,8 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 				p, ok := h.partitions.Get(name, fp.req.Partition)
 				if !ok {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				} else if !h.leads(img, name, fp.req.Partition) {
+					rp.ErrorCode = kerr.NotLeaderForPartition.Code
 				} else if err := p.CheckLeaderEpoch(fp.req.CurrentLeaderEpoch); err != nil {
 					rp.ErrorCode = errorCode(rc.log, err)
 				} else {

@@ -42,11 +42,23 @@ type Config struct {
 	Now           func() time.Time
 }
 
+// ControllerChannel reaches the active controller from any node: the local
+// controller when this node leads the metadata quorum, else over the
+// network. Handlers use it for work a broker delegates (auto-creating
+// topics, producer id blocks); admin APIs sent by clients go to the local
+// controller and answer NOT_CONTROLLER when it is not active.
+type ControllerChannel interface {
+	ActiveControllerID() int32
+	CreateTopics(ctx context.Context, topics []controller.CreateTopic) []controller.CreateTopicResult
+	AllocateProducerIDs(ctx context.Context, n int64) (int64, error)
+}
+
 // Handler serves Kafka requests.
 type Handler struct {
 	cfg        Config
 	partitions *partition.Table
 	ctrl       *controller.Controller
+	channel    ControllerChannel
 	groups     *group.Coordinator
 	log        *slog.Logger
 
@@ -58,14 +70,14 @@ type Handler struct {
 
 // New returns a handler over the broker's partitions, controller and group
 // coordinator.
-func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller, groups *group.Coordinator) *Handler {
+func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller, channel ControllerChannel, groups *group.Coordinator) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.FetchMaxBytes <= 0 {
 		cfg.FetchMaxBytes = 55 << 20
 	}
-	return &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, groups: groups, log: cfg.Logger}
+	return &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, channel: channel, groups: groups, log: cfg.Logger}
 }
 
 var _ server.Handler = (*Handler)(nil)
@@ -121,6 +133,10 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.initProducerID(rc, r)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return h.offsetForLeaderEpoch(rc, r)
+	case *kmsg.BrokerRegistrationRequest:
+		return h.brokerRegistration(rc, r)
+	case *kmsg.AllocateProducerIDsRequest:
+		return h.allocateProducerIDs(rc, r)
 	case *kmsg.FindCoordinatorRequest:
 		return h.findCoordinator(rc, r)
 	case *kmsg.JoinGroupRequest, *kmsg.SyncGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,

@@ -45,7 +45,7 @@ func (h *Handler) nextProducerID(rc *reqCtx) (int64, error) {
 	h.pidMu.Lock()
 	defer h.pidMu.Unlock()
 	if h.pidMu.next >= h.pidMu.end {
-		first, err := h.ctrl.AllocateProducerIDs(rc.ctx, producerIDBlockSize)
+		first, err := h.channel.AllocateProducerIDs(rc.ctx, producerIDBlockSize)
 		if err != nil {
 			return -1, err
 		}

@@ -19,6 +19,7 @@ import (
 
 func (h *Handler) listOffsets(rc *reqCtx, req *kmsg.ListOffsetsRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	img := h.ctrl.Image()
 	for _, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
@@ -29,6 +30,11 @@ func (h *Handler) listOffsets(rc *reqCtx, req *kmsg.ListOffsetsRequest) server.R
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
+			if !h.leads(img, t.Topic, tp.Partition) {
+				rp.ErrorCode = kerr.NotLeaderForPartition.Code
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}

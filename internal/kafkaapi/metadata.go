@@ -9,8 +9,9 @@ package kafkaapi
 // Unknown topics are created when the broker allows auto-creation and the
 // request does (v4+; always for v0-v3), synchronously through the metadata
 // log, so the first answer already carries the new partitions (Kafka answers
-// LEADER_NOT_AVAILABLE first). The controller id is this node: it serves
-// the admin APIs itself.
+// LEADER_NOT_AVAILABLE first); a broker that is not the active controller
+// forwards the creation to it. The controller id is the active controller
+// (the metadata quorum's leader), which serves the admin APIs.
 
 import (
 	"errors"
@@ -73,7 +74,7 @@ func (h *Handler) autoCreate(rc *reqCtx, names []string) map[string]int16 {
 		reqs = append(reqs, controller.CreateTopic{Name: n, NumPartitions: -1, ReplicationFactor: -1})
 	}
 	errs := make(map[string]int16)
-	for _, r := range h.ctrl.CreateTopics(rc.ctx, reqs, false) {
+	for _, r := range h.channel.CreateTopics(rc.ctx, reqs) {
 		switch {
 		case r.Err == nil, errors.Is(r.Err, controller.ErrTopicExists):
 		case errors.Is(r.Err, controller.ErrInvalidTopic):
@@ -106,7 +107,7 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, allTopics bool, cr
 	if cid := img.ClusterID(); cid != "" {
 		resp.ClusterID = &cid
 	}
-	resp.ControllerID = h.cfg.NodeID
+	resp.ControllerID = h.channel.ActiveControllerID()
 	resp.AuthorizedOperations = operationsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = allClusterOperations

@@ -60,6 +60,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		return done(produceError(req, kerr.InvalidTxnState.Code))
 	}
 	now := h.cfg.Now()
+	img := h.ctrl.Image()
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var waits []appended
 	failed := false
@@ -79,6 +80,11 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				failed = true
+				continue
+			}
+			if !h.leads(img, t.Topic, tp.Partition) {
+				rp.ErrorCode = kerr.NotLeaderForPartition.Code
 				failed = true
 				continue
 			}

@@ -14,12 +14,24 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 	st := n.cfg.Static
 	loader := metadata.NewLoader(metadata.LoaderConfig{Logger: n.log})
 	loader.Subscribe(n.onMetadata)
-	rn, err := raft.New(raft.Config{
-		NodeID: st.NodeID,
-		Dir:    filepath.Join(st.DataDir, "metadata"),
-		Voters: []raft.Voter{{ID: st.NodeID}},
-		Logger: n.log,
-	}, loader)
+	voters, err := st.Voters()
+	if err != nil {
+		return nil, nil, err
+	}
+	rcfg := raft.Config{
+		NodeID:     st.NodeID,
+		Dir:        filepath.Join(st.DataDir, "metadata"),
+		Voters:     []raft.Voter{{ID: st.NodeID}},
+		ListenAddr: st.ControllerListen,
+		Logger:     n.log,
+	}
+	if len(voters) > 0 {
+		rcfg.Voters = rcfg.Voters[:0]
+		for _, v := range voters {
+			rcfg.Voters = append(rcfg.Voters, raft.Voter{ID: v.ID, Addr: v.Addr})
+		}
+	}
+	rn, err := raft.New(rcfg, loader)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -65,6 +65,15 @@ type child struct {
 
 func startChild(t *testing.T, dir, addr string, args ...string) *child {
 	t.Helper()
+	c := spawnChild(t, dir, addr, args...)
+	c.waitListening()
+	return c
+}
+
+// spawnChild starts `strata serve` without waiting for it: cluster members
+// need each other before any of them serves.
+func spawnChild(t *testing.T, dir, addr string, args ...string) *child {
+	t.Helper()
 	level := "warn"
 	if os.Getenv("STRATATEST_LOG") != "" {
 		level = "debug"
@@ -78,20 +87,27 @@ func startChild(t *testing.T, dir, addr string, args ...string) *child {
 	c := &child{t: t, cmd: cmd, addr: addr, dir: dir, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() { c.kill() })
+	return c
+}
+
+// waitListening waits until the child accepts connections on its Kafka
+// listener.
+func (c *child) waitListening() {
+	c.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		conn, err := net.DialTimeout("tcp", c.addr, time.Second)
 		if err == nil {
 			conn.Close()
-			return c
+			return
 		}
 		select {
 		case <-c.done:
-			t.Fatalf("strata exited during start: %v", cmd.ProcessState)
+			c.t.Fatalf("strata exited during start: %v", c.cmd.ProcessState)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("strata not listening on %s after 30s", addr)
+			c.t.Fatalf("strata not listening on %s after 30s", c.addr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
@@ -40,27 +42,78 @@ func (n *Node) groupConfig() group.Config {
 	return cfg
 }
 
-// ensureOffsetsTopic creates __consumer_offsets on first start. Its
-// partition count is fixed from then on: the group-to-partition mapping
-// depends on it.
-func (n *Node) ensureOffsetsTopic(ctx context.Context) error {
-	if _, ok := n.ctrl.Image().TopicByName(offsetsTopic); ok {
+// ensureOffsetsTopic creates __consumer_offsets once enough brokers are
+// registered for its replication factor (min(3, voters), as Kafka's
+// offsets.topic.replication.factor with a small cluster). Its partition
+// count is fixed from then on: the group-to-partition mapping depends on it.
+// Any node may ask; the active controller creates it once.
+func (n *Node) ensureOffsetsTopic(ctx context.Context, channel *controllerChannel) error {
+	voters, _ := n.cfg.Static.Voters()
+	rf := int16(min(3, max(1, len(voters))))
+	return retryUntil(ctx, n.log, "create "+offsetsTopic, func() error {
+		img := n.ctrl.Image()
+		if _, ok := img.TopicByName(offsetsTopic); ok {
+			return nil
+		}
+		live := 0
+		for _, b := range img.Brokers() {
+			if !b.Fenced {
+				live++
+			}
+		}
+		if live < int(rf) {
+			return fmt.Errorf("%d of %d brokers registered", live, rf)
+		}
+		res := channel.CreateTopics(ctx, []controller.CreateTopic{{
+			Name:              offsetsTopic,
+			NumPartitions:     n.cfg.Static.OffsetsTopicPartitions,
+			ReplicationFactor: rf,
+			Configs: map[string]string{
+				"cleanup.policy":   "compact",
+				"segment.bytes":    strconv.Itoa(100 << 20), // offsets.topic.segment.bytes
+				"compression.type": "producer",
+			},
+		}})
+		if err := res[0].Err; err != nil && !errors.Is(err, controller.ErrTopicExists) {
+			return err
+		}
 		return nil
+	})
+}
+
+// ensureClusterID has the active controller create the cluster id on first
+// start; other nodes wait until the metadata log carries it.
+func (n *Node) ensureClusterID(ctx context.Context, rn interface{ IsLeader() bool }) error {
+	return retryUntil(ctx, n.log, "cluster id", func() error {
+		if n.ctrl.Image().ClusterID() != "" {
+			return nil
+		}
+		if !rn.IsLeader() {
+			return errNoActiveController
+		}
+		return n.ctrl.EnsureClusterID(ctx)
+	})
+}
+
+// retryUntil calls fn until it succeeds or ctx ends, backing off and
+// logging the first failure and then every tenth.
+func retryUntil(ctx context.Context, log *slog.Logger, what string, fn func() error) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if attempt%10 == 1 {
+			log.Info("waiting", "for", what, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
 	}
-	res := n.ctrl.CreateTopics(ctx, []controller.CreateTopic{{
-		Name:              offsetsTopic,
-		NumPartitions:     n.cfg.Static.OffsetsTopicPartitions,
-		ReplicationFactor: -1,
-		Configs: map[string]string{
-			"cleanup.policy":   "compact",
-			"segment.bytes":    strconv.Itoa(100 << 20), // offsets.topic.segment.bytes
-			"compression.type": "producer",
-		},
-	}}, false)
-	if err := res[0].Err; err != nil && !errors.Is(err, controller.ErrTopicExists) {
-		return fmt.Errorf("create %s: %w", offsetsTopic, err)
-	}
-	return nil
 }
 
 // topicView caches the KIP-848 coordinator's view of topics per metadata

@@ -152,7 +152,9 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	if err := rn.WaitReady(gctx); err != nil {
 		return fail(fmt.Errorf("metadata quorum: %w", err))
 	}
-	if err := ctrl.EnsureClusterID(gctx); err != nil {
+	channel := newControllerChannel(n, rn)
+	defer channel.Close()
+	if err := n.ensureClusterID(gctx, rn); err != nil {
 		return fail(fmt.Errorf("cluster id: %w", err))
 	}
 	// The group coordinator needs the final __consumer_offsets partition
@@ -167,7 +169,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		BrokerConfigs:    st.KafkaConfigs(),
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
-	}, n.parts, ctrl, n.groups)
+	}, n.parts, ctrl, channel, n.groups)
 	srv := server.New(server.Config{
 		Addr:            st.Listen,
 		MaxRequestBytes: st.SocketRequestMaxBytes,
@@ -185,10 +187,8 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 			port = int32(tcp.Port)
 		}
 	}
-	if err := ctrl.RegisterBroker(gctx, controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack}); err != nil {
-		return fail(fmt.Errorf("register broker: %w", err))
-	}
-	if err := n.ensureOffsetsTopic(gctx); err != nil {
+	reg := controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack}
+	if err := retryUntil(gctx, n.log, "register broker", func() error { return channel.RegisterBroker(gctx, reg) }); err != nil {
 		return fail(err)
 	}
 	n.reconcileMu.Lock()
@@ -198,6 +198,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return n.logDir.Run(gctx) })
+	g.Go(func() error { return n.ensureOffsetsTopic(gctx, channel) })
 	n.log.Info("serving Kafka", "listen", n.addr.String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
 		"node_id", st.NodeID, "cluster_id", ctrl.Image().ClusterID(), "fsync", st.Fsync, "startup", time.Since(start).Round(time.Millisecond))
 	close(n.ready)
@@ -261,7 +262,8 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 				Limits:        limits,
 			})
 			n.parts.Put(p)
-			if t.Name == offsetsTopic {
+			if t.Name == offsetsTopic && pi.Leader == self {
+				// Coordinator shards follow leadership of their partition.
 				n.groups.Load(p.Index, pi.LeaderEpoch, offsetsLog{p: p})
 			}
 		}

@@ -46,6 +46,10 @@ var supported = map[kmsg.Key]VersionRange{
 	// advertised.
 	kmsg.ConsumerGroupHeartbeat: {0, 1},
 	kmsg.ConsumerGroupDescribe:  {0, 1},
+	// Broker-to-controller APIs (KIP-631, KIP-730), served by the active
+	// controller on the Kafka listener.
+	kmsg.BrokerRegistration:  {0, 4},
+	kmsg.AllocateProducerIDs: {0, 0},
 }
 
 // advertisedMin overrides the advertised floor where a client quirk needs it.

@@ -1,0 +1,171 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/raft"
+)
+
+// errNoActiveController: the quorum has no leader, or its Kafka address is
+// not known yet. Callers retry.
+var errNoActiveController = errors.New("no active controller known yet")
+
+// controllerChannel carries broker-to-controller requests to the active
+// controller: the local Controller when this node leads the metadata
+// quorum, otherwise the leader's Kafka listener with Kafka's controller APIs
+// (served there by kafkaapi). It owns one franz-go client per controller
+// address, closed by Close.
+type controllerChannel struct {
+	node *Node
+	rn   *raft.Node
+
+	mu      sync.Mutex
+	clients map[string]*kgo.Client // guarded by mu
+}
+
+func newControllerChannel(n *Node, rn *raft.Node) *controllerChannel {
+	return &controllerChannel{node: n, rn: rn, clients: make(map[string]*kgo.Client)}
+}
+
+// ActiveControllerID is the node id of the active controller, or -1.
+func (c *controllerChannel) ActiveControllerID() int32 {
+	id, _ := c.rn.Leader()
+	return id
+}
+
+func (c *controllerChannel) local() bool { return c.rn.IsLeader() }
+
+// request sends req to the active controller's Kafka listener.
+func (c *controllerChannel) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	id, _ := c.rn.Leader()
+	if id < 0 {
+		return nil, errNoActiveController
+	}
+	b, ok := c.node.ctrl.Image().Broker(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: controller %d has not registered its listener", errNoActiveController, id)
+	}
+	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	c.mu.Lock()
+	cl, ok := c.clients[addr]
+	if !ok {
+		var err error
+		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("strata-broker-"+strconv.Itoa(int(c.node.cfg.Static.NodeID))))
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		c.clients[addr] = cl
+	}
+	c.mu.Unlock()
+	return cl.SeedBrokers()[0].Request(ctx, req)
+}
+
+// Close closes the clients.
+func (c *controllerChannel) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range c.clients {
+		cl.Close()
+	}
+	c.clients = nil
+}
+
+// RegisterBroker registers this node's broker with the active controller.
+func (c *controllerChannel) RegisterBroker(ctx context.Context, reg controller.BrokerRegistration) error {
+	if c.local() {
+		return c.node.ctrl.RegisterBroker(ctx, reg)
+	}
+	req := kmsg.NewPtrBrokerRegistrationRequest()
+	req.BrokerID = reg.NodeID
+	req.ClusterID = c.node.ctrl.Image().ClusterID()
+	req.IncarnationID = reg.IncarnationID
+	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: reg.Host, Port: uint16(reg.Port)}}
+	if reg.Rack != "" {
+		req.Rack = &reg.Rack
+	}
+	resp, err := c.request(ctx, req)
+	if err != nil {
+		return err
+	}
+	return kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
+}
+
+// CreateTopics creates topics through the active controller (auto-creation
+// on any broker).
+func (c *controllerChannel) CreateTopics(ctx context.Context, topics []controller.CreateTopic) []controller.CreateTopicResult {
+	if c.local() {
+		return c.node.ctrl.CreateTopics(ctx, topics, false)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	for _, t := range topics {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = t.Name, t.NumPartitions, t.ReplicationFactor
+		for k, v := range t.Configs {
+			rt.Configs = append(rt.Configs, kmsg.CreateTopicsRequestTopicConfig{Name: k, Value: kmsg.StringPtr(v)})
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	out := make([]controller.CreateTopicResult, len(topics))
+	for i, t := range topics {
+		out[i].Name = t.Name
+	}
+	resp, err := c.request(ctx, req)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	byName := map[string]int16{}
+	for _, rt := range resp.(*kmsg.CreateTopicsResponse).Topics {
+		byName[rt.Topic] = rt.ErrorCode
+	}
+	for i := range out {
+		switch code := byName[out[i].Name]; code {
+		case 0:
+		case kerr.TopicAlreadyExists.Code:
+			out[i].Err = controller.ErrTopicExists
+		case kerr.InvalidTopicException.Code:
+			out[i].Err = controller.ErrInvalidTopic
+		default:
+			out[i].Err = kerr.ErrorForCode(code)
+		}
+	}
+	return out
+}
+
+// AllocateProducerIDs reserves a block of producer ids.
+func (c *controllerChannel) AllocateProducerIDs(ctx context.Context, n int64) (int64, error) {
+	if c.local() {
+		return c.node.ctrl.AllocateProducerIDs(ctx, n)
+	}
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID = c.node.cfg.Static.NodeID
+	if b, ok := c.node.ctrl.Image().Broker(req.BrokerID); ok {
+		req.BrokerEpoch = b.BrokerEpoch
+	}
+	resp, err := c.request(ctx, req)
+	if err != nil {
+		return -1, err
+	}
+	r := resp.(*kmsg.AllocateProducerIDsResponse)
+	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+		return -1, err
+	}
+	if int64(r.ProducerIDLen) < n {
+		return -1, fmt.Errorf("controller granted %d producer ids, asked for %d", r.ProducerIDLen, n)
+	}
+	return r.ProducerIDStart, nil
+}
