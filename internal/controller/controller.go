@@ -1,25 +1,3 @@
-// Package controller is the active controller: it turns admin requests
-// (create/delete topics, create partitions, alter configs, broker
-// registration, producer id blocks, the cluster id) into metadata records,
-// proposes them to the metadata quorum and returns once they are applied.
-//
-// It owns decisions, not state: the current metadata Image lives in a
-// metadata.Loader that the raft node applies committed entries to, and the
-// controller validates each request against the Loader's latest image. When
-// an operation returns, the Loader has published the new image, so every
-// subscriber (the broker's partition reconciler...) has already seen it.
-//
-// # Goroutines
-//
-// Run is the controller's one event loop. Operations called from any
-// goroutine send a closure to the loop and wait for its reply, so
-// validation and proposal are serialized: no two operations interleave
-// between reading the image and proposing. Run returns when its context
-// ends. Operations called while Run is not running wait for it until their
-// own context ends.
-//
-// Errors are this package's sentinels (ErrTopicExists, ErrInvalidTopic...),
-// wrapped with detail; the Kafka API layer maps them to error codes.
 package controller
 
 import (
@@ -31,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"time"
 
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/raft"
@@ -52,6 +31,30 @@ var (
 	ErrNotController         = errors.New("not the active controller")
 	ErrInvalidRequest        = errors.New("invalid request")
 	ErrTopicDeletionDisabled = errors.New("topic deletion is disabled (delete.topic.enable=false)")
+
+	// ErrUnknownTopicOrPartition wraps ErrUnknownTopic: the topic exists
+	// but not the partition, or the topic is unknown by name.
+	ErrUnknownTopicOrPartition = fmt.Errorf("%w or partition", ErrUnknownTopic)
+
+	// Broker lifecycle (BrokerRegistration, BrokerHeartbeat).
+	ErrBrokerNotRegistered = errors.New("broker is not registered")
+	// ErrStaleBrokerEpoch: the request carries a broker epoch other than
+	// the broker's current registration.
+	ErrStaleBrokerEpoch = errors.New("stale broker epoch")
+	// ErrDuplicateBrokerRegistration: another incarnation of the broker id
+	// is registered and still heartbeating.
+	ErrDuplicateBrokerRegistration = errors.New("broker id is registered by another live incarnation")
+
+	// AlterPartition.
+	ErrNotLeaderOrFollower  = errors.New("broker is not the partition leader")
+	ErrFencedLeaderEpoch    = errors.New("fenced leader epoch")
+	ErrInvalidUpdateVersion = errors.New("stale partition epoch")
+	ErrIneligibleReplica    = errors.New("ineligible replica in the new ISR")
+
+	// ElectLeaders (KIP-460).
+	ErrElectionNotNeeded           = errors.New("election not needed")
+	ErrPreferredLeaderNotAvailable = errors.New("preferred leader not available")
+	ErrEligibleLeadersNotAvailable = errors.New("eligible leaders not available")
 )
 
 // maxPartitionsPerRequest bounds the records one request can produce, like
@@ -89,7 +92,9 @@ type Defaults struct {
 	StaticBrokerConfigs map[string]string
 }
 
-// Config configures a Controller.
+// Config configures a Controller. Build it from DefaultConfig: zero
+// durations take their defaults in New, but a zero AutoLeaderRebalance
+// turns automatic preferred leader election off.
 type Config struct {
 	NodeID int32
 	// Quorum proposes records; Loader is the state machine that Quorum
@@ -102,6 +107,62 @@ type Config struct {
 	// Rand supplies topic ids, the cluster id and placement offsets; nil
 	// means crypto/rand. Tests pass a seeded source.
 	Rand io.Reader
+
+	// BrokerSessionTimeout (broker.session.timeout.ms): a broker without a
+	// heartbeat for this long is fenced. Default 9s.
+	BrokerSessionTimeout time.Duration
+	// BrokerHeartbeatInterval (broker.heartbeat.interval.ms) is what
+	// brokers are told to heartbeat at. Default 2s.
+	BrokerHeartbeatInterval time.Duration
+	// AutoLeaderRebalance (auto.leader.rebalance.enable) moves leadership
+	// back to the preferred replica every LeaderImbalanceCheckInterval
+	// (leader.imbalance.check.interval.seconds, default 300s). Strata has
+	// no imbalance threshold: every partition whose preferred replica can
+	// lead is moved.
+	AutoLeaderRebalance          bool
+	LeaderImbalanceCheckInterval time.Duration
+	// UncleanLeaderElection is the cluster default of
+	// unclean.leader.election.enable, used when neither the topic, the
+	// dynamic broker configs nor StaticBrokerConfigs set it.
+	UncleanLeaderElection bool
+	// Now reads the clock; nil means time.Now. Timers come from package
+	// time, so tests run the controller under testing/synctest.
+	Now func() time.Time
+}
+
+// DefaultConfig returns Kafka's defaults for the broker lifecycle
+// settings; NodeID, Quorum and Loader must still be set.
+func DefaultConfig() Config {
+	return Config{
+		BrokerSessionTimeout:         9 * time.Second,
+		BrokerHeartbeatInterval:      2 * time.Second,
+		AutoLeaderRebalance:          true,
+		LeaderImbalanceCheckInterval: 300 * time.Second,
+	}
+}
+
+// Validate reports every problem with the lifecycle settings at once.
+func (cfg Config) Validate() error {
+	var errs []error
+	if cfg.Quorum == nil || cfg.Loader == nil {
+		errs = append(errs, errors.New("Quorum and Loader are required"))
+	}
+	if cfg.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("negative node id %d", cfg.NodeID))
+	}
+	if cfg.Defaults.NumPartitions < 0 || cfg.Defaults.ReplicationFactor < 0 {
+		errs = append(errs, errors.New("negative default partitions or replication factor"))
+	}
+	if cfg.BrokerSessionTimeout < 0 || cfg.BrokerHeartbeatInterval < 0 || cfg.LeaderImbalanceCheckInterval < 0 {
+		errs = append(errs, errors.New("negative broker session timeout, heartbeat interval or leader imbalance check interval"))
+	}
+	if cfg.BrokerSessionTimeout > 0 && cfg.BrokerHeartbeatInterval > 0 && cfg.BrokerHeartbeatInterval >= cfg.BrokerSessionTimeout {
+		errs = append(errs, fmt.Errorf("broker heartbeat interval %s must be shorter than the session timeout %s", cfg.BrokerHeartbeatInterval, cfg.BrokerSessionTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("controller config: %w", err)
+	}
+	return nil
 }
 
 // Controller validates admin requests and turns them into metadata records.
@@ -110,6 +171,10 @@ type Controller struct {
 	logger *slog.Logger // set in New, never changed
 	// ops carries operations to the loop in Run. Unbuffered.
 	ops chan op
+
+	// live is the broker liveness state; owned by the loop in Run (read
+	// and written only by operations and ticks running there).
+	live liveness
 }
 
 // op is one operation run by the loop. ctx is the caller's context, also
@@ -118,20 +183,27 @@ type op func(ctx context.Context)
 
 // New checks cfg and returns a Controller. It starts nothing.
 func New(cfg Config) (*Controller, error) {
-	if cfg.Quorum == nil || cfg.Loader == nil {
-		return nil, errors.New("controller: Quorum and Loader are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.NodeID < 0 {
-		return nil, fmt.Errorf("controller: negative node id %d", cfg.NodeID)
+	d := DefaultConfig()
+	if cfg.BrokerSessionTimeout == 0 {
+		cfg.BrokerSessionTimeout = d.BrokerSessionTimeout
+	}
+	if cfg.BrokerHeartbeatInterval == 0 {
+		cfg.BrokerHeartbeatInterval = min(d.BrokerHeartbeatInterval, cfg.BrokerSessionTimeout/2)
+	}
+	if cfg.LeaderImbalanceCheckInterval == 0 {
+		cfg.LeaderImbalanceCheckInterval = d.LeaderImbalanceCheckInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Defaults.NumPartitions == 0 {
 		cfg.Defaults.NumPartitions = 1
 	}
 	if cfg.Defaults.ReplicationFactor == 0 {
 		cfg.Defaults.ReplicationFactor = 1
-	}
-	if cfg.Defaults.NumPartitions < 0 || cfg.Defaults.ReplicationFactor < 0 {
-		return nil, errors.New("controller: negative default partitions or replication factor")
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -144,8 +216,15 @@ func New(cfg Config) (*Controller, error) {
 		cfg:    cfg,
 		logger: logger.With("component", "controller", "node_id", cfg.NodeID),
 		ops:    make(chan op),
+		live:   newLiveness(),
 	}, nil
 }
+
+// HeartbeatInterval is the interval brokers are told to heartbeat at.
+func (c *Controller) HeartbeatInterval() time.Duration { return c.cfg.BrokerHeartbeatInterval }
+
+// SessionTimeout is the broker session timeout.
+func (c *Controller) SessionTimeout() time.Duration { return c.cfg.BrokerSessionTimeout }
 
 // Image returns the latest metadata image. It never blocks.
 func (c *Controller) Image() *metadata.Image { return c.cfg.Loader.Image() }
@@ -155,16 +234,37 @@ func (c *Controller) Image() *metadata.Image { return c.cfg.Loader.Image() }
 // must not call Controller operations.
 func (c *Controller) Subscribe(fn metadata.Subscriber) { c.cfg.Loader.Subscribe(fn) }
 
-// Run executes operations one at a time until ctx is cancelled.
+// Run executes operations one at a time, checks broker liveness and, with
+// AutoLeaderRebalance, preferred leaders, until ctx is cancelled.
 func (c *Controller) Run(ctx context.Context) error {
+	liveTick := time.NewTicker(c.livenessCheckInterval())
+	defer liveTick.Stop()
+	var rebalance <-chan time.Time
+	if c.cfg.AutoLeaderRebalance {
+		t := time.NewTicker(c.cfg.LeaderImbalanceCheckInterval)
+		defer t.Stop()
+		rebalance = t.C
+	}
 	for {
 		select {
 		case o := <-c.ops:
 			o(ctx)
+		case <-liveTick.C:
+			c.checkLiveness(ctx)
+		case <-rebalance:
+			c.rebalanceLeaders(ctx)
 		case <-ctx.Done():
 			return nil
 		}
 	}
+}
+
+// livenessCheckInterval is how often the loop looks for expired broker
+// sessions: a ninth of the session timeout (1s by default), so a broker is
+// fenced between BrokerSessionTimeout and 10/9 of it after its last
+// heartbeat.
+func (c *Controller) livenessCheckInterval() time.Duration {
+	return max(c.cfg.BrokerSessionTimeout/9, time.Millisecond)
 }
 
 // do runs fn on the loop with a context that ends when either the caller's
@@ -190,27 +290,38 @@ func (c *Controller) do(ctx context.Context, fn func(ctx context.Context)) error
 }
 
 // begin checks that this node may act as controller and that its image is
-// caught up, and returns the image to validate against.
+// caught up, and returns the image to validate against. Run on the loop.
 func (c *Controller) begin(ctx context.Context) (*metadata.Image, error) {
 	if !c.cfg.Quorum.IsLeader() {
+		c.live.deactivate()
 		return nil, ErrNotController
 	}
 	if err := c.cfg.Quorum.WaitReady(ctx); err != nil {
 		return nil, c.quorumError(err)
+	}
+	if c.live.activate(c.cfg.Now()) {
+		c.logger.Info("active controller: broker session clocks start now", "brokers", len(c.Image().Brokers()))
 	}
 	return c.Image(), nil
 }
 
 // propose encodes recs as one batch and proposes it.
 func (c *Controller) propose(ctx context.Context, recs []metadata.Record) error {
+	_, err := c.proposeIndex(ctx, recs)
+	return err
+}
+
+// proposeIndex is propose that also returns the batch's raft index.
+func (c *Controller) proposeIndex(ctx context.Context, recs []metadata.Record) (uint64, error) {
 	data, err := metadata.EncodeBatch(recs)
 	if err != nil {
-		return fmt.Errorf("controller: %w", err)
+		return 0, fmt.Errorf("controller: %w", err)
 	}
-	if _, err := c.cfg.Quorum.Propose(ctx, data); err != nil {
-		return c.quorumError(err)
+	index, err := c.cfg.Quorum.Propose(ctx, data)
+	if err != nil {
+		return 0, c.quorumError(err)
 	}
-	return nil
+	return index, nil
 }
 
 func (c *Controller) quorumError(err error) error {
@@ -240,52 +351,6 @@ func (c *Controller) EnsureClusterID(ctx context.Context) error {
 		}
 		if opErr = c.propose(ctx, []metadata.Record{&metadata.ClusterIDRecord{ClusterID: id.String()}}); opErr == nil {
 			c.logger.Info("cluster id created", "cluster_id", id.String())
-		}
-	}); err != nil {
-		return err
-	}
-	return opErr
-}
-
-// BrokerRegistration is what a broker tells the controller about itself.
-type BrokerRegistration struct {
-	NodeID int32
-	// IncarnationID is random per process start; zero is allowed.
-	IncarnationID metadata.UUID
-	Host          string
-	Port          int32
-	Rack          string
-}
-
-// RegisterBroker registers or re-registers a broker, unfenced, with a new
-// broker epoch (readable from the image once this returns).
-func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration) error {
-	if reg.NodeID < 0 {
-		return fmt.Errorf("%w: negative broker id %d", ErrInvalidRequest, reg.NodeID)
-	}
-	if reg.Host == "" || reg.Port <= 0 || reg.Port > math.MaxUint16 {
-		return fmt.Errorf("%w: broker %d address %q:%d", ErrInvalidRequest, reg.NodeID, reg.Host, reg.Port)
-	}
-	var opErr error
-	if err := c.do(ctx, func(ctx context.Context) {
-		img, err := c.begin(ctx)
-		if err != nil {
-			opErr = err
-			return
-		}
-		// Every registration is proposed after the image reached Index,
-		// and is applied at a higher index, so Index+1 increases from one
-		// registration to the next, as a broker epoch must.
-		epoch := int64(img.Index()) + 1
-		if prev, ok := img.Broker(reg.NodeID); ok && prev.BrokerEpoch >= epoch {
-			epoch = prev.BrokerEpoch + 1
-		}
-		opErr = c.propose(ctx, []metadata.Record{&metadata.RegisterBrokerRecord{
-			NodeID: reg.NodeID, IncarnationID: reg.IncarnationID, BrokerEpoch: epoch,
-			Host: reg.Host, Port: reg.Port, Rack: reg.Rack,
-		}})
-		if opErr == nil {
-			c.logger.Info("broker registered", "broker_id", reg.NodeID, "host", reg.Host, "port", reg.Port, "broker_epoch", epoch)
 		}
 	}); err != nil {
 		return err

@@ -256,9 +256,7 @@ func TestDefaultsAndMultipleBrokers(t *testing.T) {
 	h := start(t, t.TempDir(), 3, withDefaults(Defaults{NumPartitions: 6, ReplicationFactor: 3}))
 	ctx := ctxT(t)
 	for _, id := range []int32{2, 3, 4} {
-		if err := h.RegisterBroker(ctx, BrokerRegistration{NodeID: id, Host: "localhost", Port: 9092 + id}); err != nil {
-			t.Fatalf("RegisterBroker(%d): %v", id, err)
-		}
+		registerAndUnfence(t, h.Controller, id, "")
 	}
 	epochs := map[int64]bool{}
 	for _, b := range h.Image().Brokers() {
@@ -295,7 +293,7 @@ func TestDefaultsAndMultipleBrokers(t *testing.T) {
 func TestPlacementSpreadsReplicas(t *testing.T) {
 	c := &Controller{cfg: Config{Rand: rand.NewChaCha8([32]byte{9})}}
 	brokers := []int32{10, 11, 12, 13, 14}
-	out, err := c.place(brokers, 10, 3, 0)
+	out, err := c.place(infos(brokers...), 10, 3, 0)
 	if err != nil {
 		t.Fatalf("place: %v", err)
 	}
@@ -315,7 +313,7 @@ func TestPlacementSpreadsReplicas(t *testing.T) {
 			t.Errorf("broker %d leads %d and hosts %d replicas, want 2 and 6", b, leaders[b], replicas[b])
 		}
 	}
-	if _, err := c.place(brokers, 1, 6, 0); !errors.Is(err, ErrInvalidReplicationFactor) {
+	if _, err := c.place(infos(brokers...), 1, 6, 0); !errors.Is(err, ErrInvalidReplicationFactor) {
 		t.Errorf("place(rf 6 over 5 brokers) = %v, want ErrInvalidReplicationFactor", err)
 	}
 	if _, err := c.place(nil, 1, 1, 0); !errors.Is(err, ErrInvalidReplicationFactor) {

@@ -240,21 +240,10 @@ func appendPartitionRecords(recs []metadata.Record, img *metadata.Image, id meta
 	return recs
 }
 
-// usableBrokers returns the ids of registered, unfenced brokers, ascending.
-func usableBrokers(img *metadata.Image) []int32 {
-	var ids []int32
-	for _, b := range img.Brokers() {
-		if !b.Fenced {
-			ids = append(ids, b.NodeID)
-		}
-	}
-	return ids
-}
-
 // placeNewTopic checks a new topic's partition count and replication
 // factor, or its manual assignment, and returns the replicas of each
 // partition.
-func (c *Controller) placeNewTopic(img *metadata.Image, brokers []int32, t CreateTopic) ([][]int32, error) {
+func (c *Controller) placeNewTopic(img *metadata.Image, brokers []metadata.BrokerInfo, t CreateTopic) ([][]int32, error) {
 	if len(t.Assignments) > 0 {
 		if t.NumPartitions != -1 || t.ReplicationFactor != -1 {
 			return nil, fmt.Errorf("%w: both a replica assignment and a partition count or replication factor were given", ErrInvalidRequest)
@@ -320,41 +309,6 @@ func checkAssignment(img *metadata.Image, assignment [][]int32, rf int) error {
 		}
 	}
 	return nil
-}
-
-// place spreads partitions [first, first+count) over brokers the way
-// Kafka's rack-unaware assignment does: the first replica round-robins from
-// a random broker, and the followers are shifted by an offset that changes
-// every len(brokers) partitions, so that leaders and followers both spread.
-func (c *Controller) place(brokers []int32, count, rf, first int) ([][]int32, error) {
-	n := len(brokers)
-	if rf > n {
-		return nil, fmt.Errorf("%w: %d, but only %d broker(s) are registered and unfenced", ErrInvalidReplicationFactor, rf, n)
-	}
-	start, err := c.randIntn(n)
-	if err != nil {
-		return nil, err
-	}
-	shift, err := c.randIntn(n)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]int32, count)
-	for i := range count {
-		p := first + i
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		lead := (p + start) % n
-		replicas := make([]int32, 0, rf)
-		replicas = append(replicas, brokers[lead])
-		for j := range rf - 1 {
-			step := 1 + (shift+j)%(n-1)
-			replicas = append(replicas, brokers[(lead+step)%n])
-		}
-		out[i] = replicas
-	}
-	return out, nil
 }
 
 // TopicRef names a topic by name or by id; exactly one must be set.
@@ -526,7 +480,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, reqs []CreatePartitio
 	return results
 }
 
-func (c *Controller) placeNewPartitions(img *metadata.Image, brokers []int32, t *metadata.Topic, r CreatePartitions, budget int) ([][]int32, error) {
+func (c *Controller) placeNewPartitions(img *metadata.Image, brokers []metadata.BrokerInfo, t *metadata.Topic, r CreatePartitions, budget int) ([][]int32, error) {
 	current := int32(len(t.Partitions))
 	switch {
 	case r.Count < current:

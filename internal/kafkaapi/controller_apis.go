@@ -60,3 +60,23 @@ func (h *Handler) allocateProducerIDs(rc *reqCtx, req *kmsg.AllocateProducerIDsR
 		return resp
 	})
 }
+
+// BrokerHeartbeat 0-2 (KIP-631): liveness, fencing and controlled shutdown
+// of brokers, answered by the active controller. Offline and cordoned log
+// dirs (tags) are not used: one log directory per node.
+func (h *Handler) brokerHeartbeat(rc *reqCtx, req *kmsg.BrokerHeartbeatRequest) server.Response {
+	return later(rc, func() kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
+		hb, err := h.ctrl.BrokerHeartbeat(rc.ctx, controller.HeartbeatRequest{
+			BrokerID: req.BrokerID, BrokerEpoch: req.BrokerEpoch, CurrentMetadataOffset: req.CurrentMetadataOffset,
+			WantFence: req.WantFence, WantShutDown: req.WantShutdown,
+		})
+		if err != nil {
+			resp.ErrorCode = errorCode(rc.log, err)
+			resp.IsFenced = true
+			return resp
+		}
+		resp.IsCaughtUp, resp.IsFenced, resp.ShouldShutdown = hb.IsCaughtUp, hb.IsFenced, hb.ShouldShutDown
+		return resp
+	})
+}

@@ -47,6 +47,16 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		{controller.ErrNotController, kerr.NotController},
 		{controller.ErrInvalidRequest, kerr.InvalidRequest},
 		{controller.ErrTopicDeletionDisabled, kerr.TopicDeletionDisabled},
+		{controller.ErrBrokerNotRegistered, kerr.BrokerIDNotRegistered},
+		{controller.ErrStaleBrokerEpoch, kerr.StaleBrokerEpoch},
+		{controller.ErrDuplicateBrokerRegistration, kerr.DuplicateBrokerRegistration},
+		{controller.ErrNotLeaderOrFollower, kerr.NotLeaderForPartition},
+		{controller.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+		{controller.ErrInvalidUpdateVersion, kerr.InvalidUpdateVersion},
+		{controller.ErrIneligibleReplica, kerr.IneligibleReplica},
+		{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+		{controller.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
+		{controller.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
 		{kerr.RebalanceInProgress, kerr.RebalanceInProgress},
 	}
 	log := slog.New(slog.DiscardHandler)

@@ -137,6 +137,8 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.brokerRegistration(rc, r)
 	case *kmsg.AllocateProducerIDsRequest:
 		return h.allocateProducerIDs(rc, r)
+	case *kmsg.BrokerHeartbeatRequest:
+		return h.brokerHeartbeat(rc, r)
 	case *kmsg.FindCoordinatorRequest:
 		return h.findCoordinator(rc, r)
 	case *kmsg.JoinGroupRequest, *kmsg.SyncGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,

@@ -261,6 +261,11 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.producerIDs(r)
+	case *BrokerRegistrationChangeRecord:
+		if r == nil {
+			break
+		}
+		return b.brokerRegistrationChange(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }
@@ -294,6 +299,25 @@ func (b *builder) registerBroker(r *RegisterBrokerRecord) error {
 		Rack:          r.Rack,
 		Fenced:        r.Fenced,
 	}
+	b.keys.brokers[r.NodeID] = struct{}{}
+	return nil
+}
+
+func (b *builder) brokerRegistrationChange(r *BrokerRegistrationChangeRecord) error {
+	cur, ok := b.next.brokers[r.NodeID]
+	if !ok {
+		return fmt.Errorf("registration change of unregistered broker %d", r.NodeID)
+	}
+	if cur.BrokerEpoch != r.BrokerEpoch {
+		return fmt.Errorf("registration change of broker %d names broker epoch %d, the registration has %d", r.NodeID, r.BrokerEpoch, cur.BrokerEpoch)
+	}
+	if !b.brokersCopied {
+		b.next.brokers = maps.Clone(b.next.brokers)
+		b.brokersCopied = true
+	}
+	cur.Fenced = r.Fenced
+	cur.InControlledShutdown = r.InControlledShutdown
+	b.next.brokers[r.NodeID] = cur
 	b.keys.brokers[r.NodeID] = struct{}{}
 	return nil
 }

@@ -10,7 +10,8 @@
 // # Main types
 //
 //   - Record: ClusterIDRecord, RegisterBrokerRecord, TopicRecord,
-//     PartitionRecord, RemoveTopicRecord, ConfigRecord, ProducerIDsRecord.
+//     PartitionRecord, RemoveTopicRecord, ConfigRecord, ProducerIDsRecord,
+//     BrokerRegistrationChangeRecord (fence/unfence, controlled shutdown).
 //   - Image: an immutable snapshot of the metadata at one raft index.
 //     Image.Apply returns a new Image (copy-on-write: maps and topics are
 //     copied when a batch first writes them) and a Delta.

@@ -14,7 +14,13 @@ type BrokerInfo struct {
 	Host          string
 	Port          int32
 	Rack          string
-	Fenced        bool
+	// Fenced brokers lead no partition and may not join an ISR. A broker
+	// registers fenced and is unfenced once caught up with the metadata
+	// log; it is fenced again when it misses heartbeats.
+	Fenced bool
+	// InControlledShutdown is set while the broker moves its leaderships
+	// away before shutting down; cleared by its next registration.
+	InControlledShutdown bool
 }
 
 // PartitionInfo is the replica state of one partition. Its slices are shared

@@ -213,6 +213,8 @@ func TestApplyRejectsInconsistentBatches(t *testing.T) {
 		{"unsupported resource", []Record{&ConfigRecord{ResourceType: 8, ResourceName: "", Name: "a", Value: strp("b")}}},
 		{"empty config name", []Record{&ConfigRecord{ResourceType: ResourceBroker, Value: strp("b")}}},
 		{"producer ids go back", []Record{&ProducerIDsRecord{NextProducerID: 2000}}},
+		{"change of unregistered broker", []Record{&BrokerRegistrationChangeRecord{NodeID: 9, BrokerEpoch: 1, Fenced: true}}},
+		{"change with stale broker epoch", []Record{&BrokerRegistrationChangeRecord{NodeID: 2, BrokerEpoch: 1, Fenced: true}}},
 		{"nil record", []Record{nil}},
 		{"typed nil record", []Record{(*TopicRecord)(nil)}},
 		{"good then bad", []Record{&ProducerIDsRecord{NextProducerID: 5000}, &RemoveTopicRecord{TopicID: UUID{9}}}},
@@ -247,6 +249,44 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if !Diff(img, got).Empty() {
 			t.Errorf("Diff(image, restored) = %+v, want empty", Diff(img, got))
 		}
+	}
+}
+
+func TestBrokerRegistrationChange(t *testing.T) {
+	img := sampleImage(t)
+	next, d, err := img.Apply(11, &BrokerRegistrationChangeRecord{NodeID: 2, BrokerEpoch: 2, Fenced: true, InControlledShutdown: true})
+	if err != nil {
+		t.Fatalf("Apply(BrokerRegistrationChangeRecord) error: %v", err)
+	}
+	want := BrokerInfo{NodeID: 2, Host: "h2", Port: 9092, BrokerEpoch: 2, Rack: "r2", Fenced: true, InControlledShutdown: true}
+	if got, _ := next.Broker(2); got != want {
+		t.Errorf("Broker(2) after change = %+v, want %+v", got, want)
+	}
+	if diff := cmp.Diff([]int32{2}, d.ChangedBrokers); diff != "" {
+		t.Errorf("Delta.ChangedBrokers (-want +got):\n%s", diff)
+	}
+	if got, _ := img.Broker(2); got.Fenced {
+		t.Errorf("the change modified the earlier image: %+v", got)
+	}
+	// The state survives a snapshot.
+	b, err := next.MarshalSnapshot()
+	if err != nil {
+		t.Fatalf("MarshalSnapshot error: %v", err)
+	}
+	restored, err := UnmarshalSnapshot(b)
+	if err != nil {
+		t.Fatalf("UnmarshalSnapshot error: %v", err)
+	}
+	if diff := cmp.Diff(stateOf(next), stateOf(restored)); diff != "" {
+		t.Errorf("snapshot of a broker in controlled shutdown (-want +got):\n%s", diff)
+	}
+	// A new registration clears controlled shutdown.
+	again, _, err := next.Apply(12, &RegisterBrokerRecord{NodeID: 2, Host: "h2", Port: 9092, BrokerEpoch: 12, Fenced: true})
+	if err != nil {
+		t.Fatalf("Apply(RegisterBrokerRecord) error: %v", err)
+	}
+	if got, _ := again.Broker(2); got.InControlledShutdown || got.BrokerEpoch != 12 {
+		t.Errorf("Broker(2) after re-registration = %+v, want epoch 12 and not in controlled shutdown", got)
 	}
 }
 
@@ -316,7 +356,7 @@ func randomBatch(rng *rand.Rand, img *Image) []Record {
 	var recs []Record
 	topics := img.Topics()
 	for range 1 + rng.IntN(4) {
-		switch rng.IntN(8) {
+		switch rng.IntN(9) {
 		case 0:
 			recs = append(recs, &RegisterBrokerRecord{NodeID: rng.Int32N(4), Host: "h", Port: rng.Int32N(3), BrokerEpoch: rng.Int64N(5)})
 		case 1, 2:
@@ -354,6 +394,8 @@ func randomBatch(rng *rand.Rand, img *Image) []Record {
 			recs = append(recs, &ConfigRecord{ResourceType: ResourceBroker, ResourceName: res, Name: fmt.Sprintf("c%d", rng.IntN(3)), Value: v})
 		case 7:
 			recs = append(recs, &ProducerIDsRecord{NextProducerID: img.NextProducerID() + rng.Int64N(3)})
+		case 8:
+			recs = append(recs, &BrokerRegistrationChangeRecord{NodeID: rng.Int32N(4), BrokerEpoch: rng.Int64N(5), Fenced: rng.IntN(2) == 0, InControlledShutdown: rng.IntN(2) == 0})
 		}
 	}
 	if rng.IntN(20) == 0 {

@@ -30,6 +30,10 @@ const (
 	RemoveTopicRecordType    RecordType = 5
 	ConfigRecordType         RecordType = 6
 	ProducerIDsRecordType    RecordType = 7
+	// BrokerRegistrationChangeRecordType was added in format version 1
+	// without changing any earlier record: older binaries refuse it with
+	// ErrUnknownRecord rather than skip it.
+	BrokerRegistrationChangeRecordType RecordType = 8
 )
 
 func (t RecordType) String() string {
@@ -48,6 +52,8 @@ func (t RecordType) String() string {
 		return "ConfigRecord"
 	case ProducerIDsRecordType:
 		return "ProducerIDsRecord"
+	case BrokerRegistrationChangeRecordType:
+		return "BrokerRegistrationChangeRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -138,6 +144,18 @@ type ProducerIDsRecord struct {
 	NextProducerID int64
 }
 
+// BrokerRegistrationChangeRecord changes the state of the current
+// registration of a broker, identified by NodeID and BrokerEpoch: fenced or
+// not (liveness, Kafka's Fence/UnfenceBrokerRecord) and in controlled
+// shutdown or not. Both fields are set absolutely, not toggled. A record
+// naming an older BrokerEpoch than the registration does not apply.
+type BrokerRegistrationChangeRecord struct {
+	NodeID               int32
+	BrokerEpoch          int64
+	Fenced               bool
+	InControlledShutdown bool
+}
+
 func (*ClusterIDRecord) Type() RecordType      { return ClusterIDRecordType }
 func (*RegisterBrokerRecord) Type() RecordType { return RegisterBrokerRecordType }
 func (*TopicRecord) Type() RecordType          { return TopicRecordType }
@@ -145,6 +163,9 @@ func (*PartitionRecord) Type() RecordType      { return PartitionRecordType }
 func (*RemoveTopicRecord) Type() RecordType    { return RemoveTopicRecordType }
 func (*ConfigRecord) Type() RecordType         { return ConfigRecordType }
 func (*ProducerIDsRecord) Type() RecordType    { return ProducerIDsRecordType }
+func (*BrokerRegistrationChangeRecord) Type() RecordType {
+	return BrokerRegistrationChangeRecordType
+}
 
 func (*ClusterIDRecord) Version() uint8      { return 0 }
 func (*RegisterBrokerRecord) Version() uint8 { return 0 }
@@ -153,6 +174,9 @@ func (*PartitionRecord) Version() uint8      { return 0 }
 func (*RemoveTopicRecord) Version() uint8    { return 0 }
 func (*ConfigRecord) Version() uint8         { return 0 }
 func (*ProducerIDsRecord) Version() uint8    { return 0 }
+func (*BrokerRegistrationChangeRecord) Version() uint8 {
+	return 0
+}
 
 func (rec *ClusterIDRecord) appendFields(b []byte) []byte {
 	return appendString(b, rec.ClusterID)
@@ -242,6 +266,20 @@ func (rec *ProducerIDsRecord) decodeFields(r *reader, _ uint8) {
 	rec.NextProducerID = r.int64()
 }
 
+func (rec *BrokerRegistrationChangeRecord) appendFields(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.NodeID))
+	b = binary.BigEndian.AppendUint64(b, uint64(rec.BrokerEpoch))
+	b = appendBool(b, rec.Fenced)
+	return appendBool(b, rec.InControlledShutdown)
+}
+
+func (rec *BrokerRegistrationChangeRecord) decodeFields(r *reader, _ uint8) {
+	rec.NodeID = r.int32()
+	rec.BrokerEpoch = r.int64()
+	rec.Fenced = r.bool()
+	rec.InControlledShutdown = r.bool()
+}
+
 // frameVersion is the first byte of every encoded record.
 const frameVersion = 1
 
@@ -262,6 +300,8 @@ func newRecord(t RecordType) Record {
 		return &ConfigRecord{}
 	case ProducerIDsRecordType:
 		return &ProducerIDsRecord{}
+	case BrokerRegistrationChangeRecordType:
+		return &BrokerRegistrationChangeRecord{}
 	default:
 		return nil
 	}
@@ -297,6 +337,8 @@ func isNilRecord(r Record) bool {
 	case *ConfigRecord:
 		return v == nil
 	case *ProducerIDsRecord:
+		return v == nil
+	case *BrokerRegistrationChangeRecord:
 		return v == nil
 	default:
 		return true

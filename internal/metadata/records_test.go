@@ -27,6 +27,7 @@ func sampleRecords() []Record {
 		&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "cleanup.policy", Value: strp("")},
 		&RemoveTopicRecord{TopicID: topicA},
 		&ProducerIDsRecord{NextProducerID: 1000},
+		&BrokerRegistrationChangeRecord{NodeID: 1, BrokerEpoch: 7, Fenced: false, InControlledShutdown: true},
 	}
 }
 
@@ -64,6 +65,8 @@ func TestEncodingIsStable(t *testing.T) {
 		{&ProducerIDsRecord{NextProducerID: 1000}, "010700" + "00000000000003e8"},
 		{&RegisterBrokerRecord{NodeID: 1, IncarnationID: topicA, BrokerEpoch: 2, Host: "h", Port: 9092, Rack: "", Fenced: false},
 			"010200" + "00000001" + "0102030405060708090a0b0c0d0e0f10" + "0000000000000002" + "0168" + "00002384" + "00" + "00"},
+		{&BrokerRegistrationChangeRecord{NodeID: 3, BrokerEpoch: 9, Fenced: true, InControlledShutdown: false},
+			"010800" + "00000003" + "0000000000000009" + "01" + "00"},
 	}
 	for _, tt := range tests {
 		b, err := Encode(tt.give)

@@ -16,7 +16,9 @@ const snapshotVersion = 1
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Records returns the records that rebuild the image from Empty, in the
-// order they must be applied: cluster id, brokers by id, then per topic by
+// order they must be applied: cluster id, brokers by id (each
+// RegisterBrokerRecord followed by a BrokerRegistrationChangeRecord when the
+// broker is in controlled shutdown), then per topic by
 // name its TopicRecord, PartitionRecords and ConfigRecords, then broker
 // configs, then the producer id counter.
 func (img *Image) Records() []Record {
@@ -29,6 +31,11 @@ func (img *Image) Records() []Record {
 			NodeID: b.NodeID, IncarnationID: b.IncarnationID, BrokerEpoch: b.BrokerEpoch,
 			Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: b.Fenced,
 		})
+		if b.InControlledShutdown {
+			recs = append(recs, &BrokerRegistrationChangeRecord{
+				NodeID: b.NodeID, BrokerEpoch: b.BrokerEpoch, Fenced: b.Fenced, InControlledShutdown: true,
+			})
+		}
 	}
 	for _, t := range img.Topics() {
 		recs = append(recs, &TopicRecord{Name: t.Name, TopicID: t.ID})

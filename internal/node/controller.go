@@ -35,17 +35,17 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ctrl, err := controller.New(controller.Config{
-		NodeID: st.NodeID,
-		Quorum: rn,
-		Loader: loader,
-		Logger: n.log,
-		Defaults: controller.Defaults{
-			NumPartitions:       st.DefaultPartitions,
-			ReplicationFactor:   st.DefaultReplicationFactor,
-			StaticBrokerConfigs: st.KafkaConfigs(),
-		},
-	})
+	ccfg := controller.DefaultConfig()
+	ccfg.NodeID = st.NodeID
+	ccfg.Quorum = rn
+	ccfg.Loader = loader
+	ccfg.Logger = n.log
+	ccfg.Defaults = controller.Defaults{
+		NumPartitions:       st.DefaultPartitions,
+		ReplicationFactor:   st.DefaultReplicationFactor,
+		StaticBrokerConfigs: st.KafkaConfigs(),
+	}
+	ctrl, err := controller.New(ccfg)
 	if err != nil {
 		return nil, nil, err
 	}

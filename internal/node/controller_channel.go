@@ -169,3 +169,22 @@ func (c *controllerChannel) AllocateProducerIDs(ctx context.Context, n int64) (i
 	}
 	return r.ProducerIDStart, nil
 }
+
+// BrokerHeartbeat sends this broker's heartbeat to the active controller.
+func (c *controllerChannel) BrokerHeartbeat(ctx context.Context, hb controller.HeartbeatRequest) (controller.HeartbeatResponse, error) {
+	if c.local() {
+		return c.node.ctrl.BrokerHeartbeat(ctx, hb)
+	}
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = hb.BrokerID, hb.BrokerEpoch, hb.CurrentMetadataOffset
+	req.WantFence, req.WantShutdown = hb.WantFence, hb.WantShutDown
+	resp, err := c.request(ctx, req)
+	if err != nil {
+		return controller.HeartbeatResponse{}, err
+	}
+	r := resp.(*kmsg.BrokerHeartbeatResponse)
+	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+		return controller.HeartbeatResponse{}, err
+	}
+	return controller.HeartbeatResponse{IsCaughtUp: r.IsCaughtUp, IsFenced: r.IsFenced, ShouldShutDown: r.ShouldShutdown}, nil
+}

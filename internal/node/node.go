@@ -199,6 +199,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return n.logDir.Run(gctx) })
 	g.Go(func() error { return n.ensureOffsetsTopic(gctx, channel) })
+	g.Go(func() error { return n.heartbeatLoop(gctx, channel, reg) })
 	n.log.Info("serving Kafka", "listen", n.addr.String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
 		"node_id", st.NodeID, "cluster_id", ctrl.Image().ClusterID(), "fsync", st.Fsync, "startup", time.Since(start).Round(time.Millisecond))
 	close(n.ready)

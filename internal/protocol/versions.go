@@ -50,6 +50,7 @@ var supported = map[kmsg.Key]VersionRange{
 	// controller on the Kafka listener.
 	kmsg.BrokerRegistration:  {0, 4},
 	kmsg.AllocateProducerIDs: {0, 0},
+	kmsg.BrokerHeartbeat:     {0, 2},
 }
 
 // advertisedMin overrides the advertised floor where a client quirk needs it.
