@@ -88,7 +88,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 				failed = true
 				continue
 			}
-			info, err := h.appendOne(p, tp.Records, now)
+			info, err := h.appendOne(p, tp.Records, now, req.Acks)
 			if err != nil {
 				rp.ErrorCode = errorCode(rc.log, err)
 				if rc.hdr.APIVersion >= 8 {
@@ -102,7 +102,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 			rp.BaseOffset = info.FirstOffset
 			rp.LogAppendTime = info.LogAppendTime
 			rp.LogStartOffset = info.LogStartOffset
-			if p.NeedsSync() || req.Acks == 0 {
+			if p.NeedsSync() || req.Acks != 1 {
 				waits = append(waits, appended{p: p, rp: rp, next: info.LastOffset + 1})
 			}
 		}
@@ -111,7 +111,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 	if req.Acks == 0 {
 		// No answer, but the records must still become durable and visible.
 		for _, w := range waits {
-			if err := w.p.Commit(w.next); err != nil {
+			if err := w.p.WaitCommitted(rc.ctx, w.next, 1); err != nil {
 				rc.log.Error("commit after acks=0 produce failed", "topic", w.p.Topic, "partition", w.p.Index, "err", err)
 				failed = true
 			}
@@ -126,9 +126,8 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 	}
 	return later(rc, func() kmsg.Response {
 		for _, w := range waits {
-			if err := w.p.Commit(w.next); err != nil {
-				rc.log.Error("fsync before acknowledging produce failed", "topic", w.p.Topic, "partition", w.p.Index, "err", err)
-				w.rp.ErrorCode = kerr.KafkaStorageError.Code
+			if err := w.p.WaitCommitted(rc.ctx, w.next, req.Acks); err != nil {
+				w.rp.ErrorCode = errorCode(rc.log, err)
 			}
 		}
 		return resp
@@ -147,7 +146,7 @@ func requireKey(r *record.Record) error {
 }
 
 // appendOne validates the batches for one partition and appends them.
-func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Time) (storage.AppendInfo, error) {
+func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Time, acks int16) (storage.AppendInfo, error) {
 	lim := p.Limits()
 	if len(records) == 0 {
 		return storage.AppendInfo{}, record.ErrInvalid
@@ -194,5 +193,5 @@ func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Tim
 			}
 		}
 	}
-	return p.AppendAsLeader(records, now)
+	return p.AppendAsLeader(records, now, acks)
 }

@@ -247,9 +247,19 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			}
 			tp := storage.TopicPartition{Topic: t.Name, Partition: pi.Partition}
 			want[tp] = t.ID
+			pst := partition.LeaderAndISR{Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch, PartitionEpoch: pi.PartitionEpoch, Replicas: pi.Replicas, ISR: pi.ISR}
 			if p, ok := n.parts.Get(t.Name, pi.Partition); ok && p.TopicID == t.ID {
 				p.SetLimits(limits)
 				p.Log().SetConfig(logCfg)
+				var err error
+				if pi.Leader == self {
+					err = p.MakeLeader(pst)
+				} else {
+					_, err = p.MakeFollower(pst)
+				}
+				if err != nil {
+					n.log.Warn("applying partition state", "topic", t.Name, "partition", pi.Partition, "err", err)
+				}
 				continue
 			}
 			l, err := n.logDir.CreateLog(tp, t.ID, logCfg)
@@ -258,10 +268,11 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 				continue
 			}
 			p := partition.New(l, partition.Config{
-				LeaderEpoch:   pi.LeaderEpoch,
+				NodeID:        self,
 				SyncBeforeAck: st.Fsync == "always",
 				Limits:        limits,
-			})
+				Logger:        n.log,
+			}, pst)
 			n.parts.Put(p)
 			if t.Name == offsetsTopic && pi.Leader == self {
 				// Coordinator shards follow leadership of their partition.

@@ -34,7 +34,7 @@ func (l offsetsLog) Append(recs []group.Record) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("build %s batch: %w", offsetsTopic, err)
 	}
-	info, err := l.p.AppendAsLeader(batch, now)
+	info, err := l.p.AppendAsLeader(batch, now, -1)
 	if errors.Is(err, storage.ErrLogClosed) {
 		// The partition was removed or moved: this node no longer
 		// coordinates its groups.
@@ -49,7 +49,7 @@ func (l offsetsLog) Append(recs []group.Record) (int64, error) {
 func (l offsetsLog) Commit(ctx context.Context, end int64) error {
 	// NB: the wait is an fsync at most (single node: this broker is the
 	// whole ISR), so ctx is not needed to bound it.
-	if err := l.p.Commit(end); err != nil {
+	if err := l.p.WaitCommitted(ctx, end, -1); err != nil {
 		if errors.Is(err, storage.ErrLogClosed) {
 			return fmt.Errorf("%w: %w", group.ErrNotCoordinator, err)
 		}

@@ -1,17 +1,9 @@
-// Package partition owns the replica state of one partition on this broker:
-// the storage log, the leader epoch, the high watermark and the waiters that
-// are woken when it advances (fetch long-polls now; acks=all waiters when
-// replication arrives). It leaves the bytes on disk to package storage.
-//
-// On a single node the in-sync replica set is this broker alone, so the high
-// watermark follows the log end offset: immediately after an append, or
-// after the fsync when the log directory runs with fsync=always (so that no
-// consumer ever sees a record that a crash could take back).
 package partition
 
 import (
-	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,18 +11,56 @@ import (
 	"github.com/strata-io/strata/internal/storage"
 )
 
-// Errors for the API layer.
-var (
-	ErrFencedLeaderEpoch  = errors.New("fenced leader epoch")
-	ErrUnknownLeaderEpoch = errors.New("unknown leader epoch")
-)
+// DefaultReplicaLagTimeMax is replica.lag.time.max.ms's default.
+const DefaultReplicaLagTimeMax = 30 * time.Second
 
-// Config sets a partition's replica state.
+// isrProposalTimeout bounds how long an ISR proposal may stay unanswered
+// before the leader may propose again. The controller answers through the
+// metadata image; a rejected proposal (stale partition epoch, fenced
+// broker) produces no image change, so without the timeout the leader
+// would never propose again.
+const isrProposalTimeout = 5 * time.Second
+
+// LeaderAndISR is a partition's replica state as the metadata image gives it.
+type LeaderAndISR struct {
+	Leader         int32 // -1 when the partition is offline
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32
+	ISR            []int32
+}
+
+func (s LeaderAndISR) clone() LeaderAndISR {
+	s.Replicas = slices.Clone(s.Replicas)
+	s.ISR = slices.Clone(s.ISR)
+	return s
+}
+
+// ISRChanger carries ISR proposals to the controller (AlterPartition). It is
+// asynchronous: the result arrives as a new image, applied with MakeLeader.
+type ISRChanger interface {
+	// ProposeISR asks for st.ISR. st carries the leader and partition
+	// epochs the proposal is based on, so a stale one is rejected.
+	ProposeISR(p *Partition, st LeaderAndISR)
+}
+
+// Config sets a partition's behaviour. Zero values take defaults.
 type Config struct {
-	LeaderEpoch int32
-	// SyncBeforeAck makes the high watermark wait for fsync (fsync=always).
+	NodeID int32 // this broker
+	// SyncBeforeAck makes the high watermark wait for fsync (fsync=always):
+	// the leader counts only its durable offset, and a follower syncs what
+	// it appended before it fetches (reports) again.
 	SyncBeforeAck bool
 	Limits        Limits
+	// MinInsyncReplicas applies when Limits.MinInsyncReplicas is 0; 0 means 1.
+	MinInsyncReplicas int
+	// ReplicaLagTimeMax is replica.lag.time.max.ms (0: 30s).
+	ReplicaLagTimeMax time.Duration
+	// ISRChanger receives ISR proposals; nil drops them (the ISR then never
+	// changes, which is right only for a single replica).
+	ISRChanger ISRChanger
+	Now        func() time.Time // nil: time.Now
+	Logger     *slog.Logger     // nil: discard
 }
 
 // Limits are the topic settings the produce path checks, parsed once from
@@ -41,6 +71,16 @@ type Limits struct {
 	TimestampBeforeMaxMs int64 // message.timestamp.before.max.ms
 	TimestampAfterMaxMs  int64 // message.timestamp.after.max.ms
 	Compact              bool  // cleanup.policy has compact: every record needs a key
+	MinInsyncReplicas    int   // min.insync.replicas; 0 defers to Config.MinInsyncReplicas
+}
+
+// followerState is what the leader knows of one follower, from its fetches
+// in the current leader epoch (Kafka's ReplicaState).
+type followerState struct {
+	logEndOffset       int64     // -1 until it fetches in this epoch
+	lastCaughtUp       time.Time // last time it had everything the leader had
+	lastFetchLeaderLEO int64     // leader's log end offset at its previous fetch, -1 if none
+	lastFetchTime      time.Time
 }
 
 // Partition is one replica hosted on this broker.
@@ -49,27 +89,61 @@ type Partition struct {
 	Index   int32    // set in New, never changed
 	TopicID [16]byte // set in New, never changed
 	log     *storage.Log
-	sync    bool // set in New, never changed
+	cfg     Config // set in New, never changed (defaults filled)
+	logger  *slog.Logger
 	limits  atomic.Pointer[Limits]
+
+	// roleMu is held shared by appends (leader and follower) and
+	// exclusively by MakeLeader, MakeFollower and truncations, so that no
+	// append straddles a role change (Kafka's leaderIsrUpdateLock).
+	// Taken before mu.
+	roleMu sync.RWMutex
 
 	mu struct {
 		sync.Mutex
-		leaderEpoch   int32
+		st            LeaderAndISR // from the image
+		isLeader      bool
 		highWatermark int64
-		waiters       map[chan<- struct{}]struct{}
+		// leaderEpochStartOffset is the log end offset when this broker
+		// became leader in the current epoch; a follower must reach it
+		// to join the ISR.
+		leaderEpochStartOffset int64
+		followers              map[int32]*followerState // leader only: every replica but this one
+		pending                *LeaderAndISR            // ISR proposal in flight, nil if none
+		pendingAt              time.Time
+		waiters                map[chan<- struct{}]struct{}
 	}
 }
 
-// New wraps an open log as the leader replica.
-func New(log *storage.Log, cfg Config) *Partition {
+// New wraps an open log. st is the partition's state in the metadata image:
+// the partition starts as leader when st.Leader is cfg.NodeID, else as
+// follower. A leader that is its own whole ISR treats whatever survived
+// recovery as committed; otherwise the high watermark starts at the log
+// start offset and moves up as replicas report.
+func New(log *storage.Log, cfg Config, st LeaderAndISR) *Partition {
+	if cfg.ReplicaLagTimeMax <= 0 {
+		cfg.ReplicaLagTimeMax = DefaultReplicaLagTimeMax
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	tp := log.TopicPartition()
-	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: log.TopicID(), log: log, sync: cfg.SyncBeforeAck}
-	p.mu.leaderEpoch = cfg.LeaderEpoch
+	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: log.TopicID(), log: log, cfg: cfg}
+	p.logger = cfg.Logger.With("topic", tp.Topic, "partition", tp.Partition)
 	p.SetLimits(cfg.Limits)
-	// Whatever survived recovery is committed: this broker is the whole ISR.
-	p.mu.highWatermark = log.LogEndOffset()
-	log.SetHighWatermark(p.mu.highWatermark)
 	p.mu.waiters = make(map[chan<- struct{}]struct{})
+	p.mu.st = st.clone()
+	p.mu.highWatermark = log.LogStartOffset()
+	if st.Leader == cfg.NodeID && slices.Equal(st.ISR, []int32{cfg.NodeID}) {
+		p.mu.highWatermark = log.LogEndOffset()
+	}
+	if st.Leader == cfg.NodeID {
+		p.becomeLeaderLocked(st, true)
+	}
+	log.SetHighWatermark(p.mu.highWatermark)
 	return p
 }
 
@@ -79,14 +153,41 @@ func (p *Partition) Limits() *Limits { return p.limits.Load() }
 // SetLimits replaces the produce limits (topic config change).
 func (p *Partition) SetLimits(l Limits) { p.limits.Store(&l) }
 
+// NeedsSync reports whether the partition syncs before acknowledging, so
+// that even acks=1 and acks=0 appends must go through WaitCommitted.
+func (p *Partition) NeedsSync() bool { return p.cfg.SyncBeforeAck }
+
 // Log returns the underlying log.
 func (p *Partition) Log() *storage.Log { return p.log }
+
+// minInsyncReplicas returns the effective min.insync.replicas.
+func (p *Partition) minInsyncReplicas() int {
+	n := p.Limits().MinInsyncReplicas
+	if n <= 0 {
+		n = p.cfg.MinInsyncReplicas
+	}
+	return max(n, 1)
+}
+
+// State returns the replica state last applied from the image.
+func (p *Partition) State() LeaderAndISR {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.st.clone()
+}
+
+// IsLeader reports whether this broker leads the partition.
+func (p *Partition) IsLeader() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.isLeader
+}
 
 // LeaderEpoch returns the current leader epoch.
 func (p *Partition) LeaderEpoch() int32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mu.leaderEpoch
+	return p.mu.st.LeaderEpoch
 }
 
 // HighWatermark returns the offset below which records are committed.
@@ -95,6 +196,13 @@ func (p *Partition) HighWatermark() int64 {
 	defer p.mu.Unlock()
 	return p.mu.highWatermark
 }
+
+// LogEndOffset returns the offset the next record gets.
+func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }
+
+// LastFetchedEpoch returns the leader epoch of the last batch in the log, -1
+// if none (a follower's Fetch LastFetchedEpoch).
+func (p *Partition) LastFetchedEpoch() int32 { return p.log.LatestEpoch() }
 
 // CheckLeaderEpoch validates a client's current leader epoch (KIP-320); -1
 // skips the check.
@@ -112,58 +220,140 @@ func (p *Partition) CheckLeaderEpoch(epoch int32) error {
 	return nil
 }
 
-// AppendAsLeader appends client batches. Unless the partition syncs before
-// acknowledging, the records are committed on return.
-func (p *Partition) AppendAsLeader(batches []byte, now time.Time) (storage.AppendInfo, error) {
-	info, err := p.log.AppendAsLeader(batches, p.LeaderEpoch(), now)
-	if err != nil {
-		return info, err
+// MakeLeader applies an image state that names this broker leader: it
+// becomes leader, moves to a new leader epoch, or takes an ISR or replica
+// change. A new epoch forgets what the followers had fetched and records the
+// log end offset as the epoch's start (the log's epoch cache gets the epoch
+// at the first append). A state older than the current one is ignored; one
+// from an older leader epoch gives ErrFencedLeaderEpoch.
+func (p *Partition) MakeLeader(st LeaderAndISR) error {
+	if st.Leader != p.cfg.NodeID {
+		return fmt.Errorf("make leader: state names leader %d, this broker is %d", st.Leader, p.cfg.NodeID)
 	}
-	if !p.sync {
-		p.advanceHighWatermark(p.log.LogEndOffset())
+	p.roleMu.Lock()
+	defer p.roleMu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cur := p.mu.st
+	if st.LeaderEpoch < cur.LeaderEpoch {
+		return fmt.Errorf("%w: make leader with epoch %d < %d", ErrFencedLeaderEpoch, st.LeaderEpoch, cur.LeaderEpoch)
 	}
-	return info, nil
-}
-
-// NeedsSync reports whether appends must be followed by Commit before they
-// are acknowledged.
-func (p *Partition) NeedsSync() bool { return p.sync }
-
-// Commit makes every record below end durable and committed. It may block on
-// fsync; concurrent callers share fsyncs.
-func (p *Partition) Commit(end int64) error {
-	if p.sync {
-		if err := p.log.Sync(end); err != nil {
-			return err
-		}
+	newEpoch := !p.mu.isLeader || st.LeaderEpoch != cur.LeaderEpoch
+	if !newEpoch && st.PartitionEpoch < cur.PartitionEpoch {
+		return nil // an image older than what we already applied
 	}
-	p.advanceHighWatermark(end)
+	p.becomeLeaderLocked(st, newEpoch)
 	return nil
 }
 
-func (p *Partition) advanceHighWatermark(hw int64) {
-	if leo := p.log.LogEndOffset(); hw > leo {
-		hw = leo
+// becomeLeaderLocked installs st as leader state. The caller holds mu (and
+// roleMu exclusively, or is New).
+func (p *Partition) becomeLeaderLocked(st LeaderAndISR, newEpoch bool) {
+	now := p.cfg.Now()
+	prev := p.mu.st
+	p.mu.st = st.clone()
+	p.mu.isLeader = true
+	if newEpoch {
+		p.mu.leaderEpochStartOffset = p.log.LogEndOffset()
+		p.mu.followers = make(map[int32]*followerState)
+		p.mu.pending = nil
+		p.logger.Info("became leader", "leader_epoch", st.LeaderEpoch, "offset", p.mu.leaderEpochStartOffset, "isr", st.ISR)
+	} else if !slices.Equal(prev.ISR, st.ISR) {
+		p.logger.Info("ISR changed", "leader_epoch", st.LeaderEpoch, "isr", st.ISR, "partition_epoch", st.PartitionEpoch)
 	}
+	if p.mu.pending != nil && st.PartitionEpoch > p.mu.pending.PartitionEpoch {
+		// Applied or superseded: either way the controller has answered.
+		p.mu.pending = nil
+	}
+	// Track exactly the other replicas. A new epoch starts every follower
+	// unknown; an ISR member gets ReplicaLagTimeMax from now to report.
+	for id := range p.mu.followers {
+		if id == p.cfg.NodeID || !slices.Contains(st.Replicas, id) {
+			delete(p.mu.followers, id)
+		}
+	}
+	for _, id := range st.Replicas {
+		if id == p.cfg.NodeID || p.mu.followers[id] != nil {
+			continue
+		}
+		f := &followerState{logEndOffset: -1, lastFetchLeaderLEO: -1}
+		if slices.Contains(st.ISR, id) {
+			f.lastCaughtUp = now
+		}
+		p.mu.followers[id] = f
+	}
+	p.maybeIncrementHighWatermarkLocked(now)
+	p.notifyLocked() // acks=all waiters re-check the ISR and epoch
+}
+
+// MakeFollower applies an image state that names another broker (or none)
+// leader. It ends leader duties: acks=all waiters get a NotLeaderError.
+// changed reports a new leader or leader epoch, after which the fetcher must
+// check for divergence again; Manager.Follow is idempotent, so callers may
+// call it either way. A state older than the current one is ignored; one
+// from an older leader epoch gives ErrFencedLeaderEpoch.
+func (p *Partition) MakeFollower(st LeaderAndISR) (changed bool, err error) {
+	if st.Leader == p.cfg.NodeID {
+		return false, fmt.Errorf("make follower: state names this broker (%d) leader", st.Leader)
+	}
+	p.roleMu.Lock()
+	defer p.roleMu.Unlock()
 	p.mu.Lock()
-	if hw <= p.mu.highWatermark {
-		p.mu.Unlock()
-		return
+	defer p.mu.Unlock()
+	cur := p.mu.st
+	if st.LeaderEpoch < cur.LeaderEpoch {
+		return false, fmt.Errorf("%w: make follower with epoch %d < %d", ErrFencedLeaderEpoch, st.LeaderEpoch, cur.LeaderEpoch)
 	}
+	changed = p.mu.isLeader || st.LeaderEpoch != cur.LeaderEpoch || st.Leader != cur.Leader
+	if !changed && st.PartitionEpoch < cur.PartitionEpoch {
+		return false, nil
+	}
+	if changed {
+		p.logger.Info("became follower", "leader_epoch", st.LeaderEpoch, "leader", st.Leader)
+	}
+	p.mu.st = st.clone()
+	p.mu.isLeader = false
+	p.mu.followers = nil
+	p.mu.pending = nil
+	p.capHighWatermarkLocked()
+	p.notifyLocked()
+	return changed, nil
+}
+
+// notLeaderLocked returns the error for a leader-only call on a follower.
+func (p *Partition) notLeaderLocked() error {
+	return &NotLeaderError{Leader: p.mu.st.Leader, LeaderEpoch: p.mu.st.LeaderEpoch}
+}
+
+// setHighWatermarkLocked publishes hw to the log and wakes waiters.
+func (p *Partition) setHighWatermarkLocked(hw int64) {
 	p.mu.highWatermark = hw
 	// Retention and DeleteRecords must never pass the high watermark.
 	p.log.SetHighWatermark(hw)
+	p.notifyLocked()
+}
+
+// capHighWatermarkLocked keeps the high watermark at or below the log end
+// offset (after a truncation or when leadership ends).
+func (p *Partition) capHighWatermarkLocked() {
+	if leo := p.log.LogEndOffset(); p.mu.highWatermark > leo {
+		p.setHighWatermarkLocked(leo)
+	}
+}
+
+// notifyLocked wakes every waiter without blocking.
+func (p *Partition) notifyLocked() {
 	for ch := range p.mu.waiters {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
 	}
-	p.mu.Unlock()
 }
 
 // AddWaiter registers ch (buffered) to receive a value whenever the high
-// watermark advances, until RemoveWaiter.
+// watermark or the log end offset advances, or the replica state changes,
+// until RemoveWaiter.
 func (p *Partition) AddWaiter(ch chan<- struct{}) {
 	p.mu.Lock()
 	p.mu.waiters[ch] = struct{}{}
@@ -175,27 +365,4 @@ func (p *Partition) RemoveWaiter(ch chan<- struct{}) {
 	p.mu.Lock()
 	delete(p.mu.waiters, ch)
 	p.mu.Unlock()
-}
-
-// ReadResult is what a consumer fetch gets from a partition.
-type ReadResult struct {
-	storage.ReadResult
-	HighWatermark  int64
-	LogStartOffset int64
-}
-
-// Read reads committed batches starting at offset.
-func (p *Partition) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, error) {
-	hw := p.HighWatermark()
-	res := ReadResult{HighWatermark: hw, LogStartOffset: p.log.LogStartOffset()}
-	if offset > hw && offset <= p.log.LogEndOffset() {
-		// Above the high watermark but in the log: nothing to read yet.
-		return res, nil
-	}
-	r, err := p.log.Read(offset, maxBytes, hw, minOneBatch)
-	if err != nil {
-		return res, err
-	}
-	res.ReadResult = r
-	return res, nil
 }

@@ -13,7 +13,7 @@ var (
 	// ErrInvalidProducerEpoch: a batch carries a producer epoch older than the
 	// one the log has seen (INVALID_PRODUCER_EPOCH).
 	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
-	// ErrOffsetMismatch: a follower append does not start at the log end offset.
+	// ErrOffsetMismatch: a follower append starts below the log end offset.
 	ErrOffsetMismatch = errors.New("append offset does not match log end offset")
 	// ErrLogClosed: the log (or its directory) was closed or deleted.
 	ErrLogClosed = errors.New("log closed")

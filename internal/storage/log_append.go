@@ -127,9 +127,12 @@ func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (
 }
 
 // AppendAsFollower appends batches fetched from the leader, keeping their
-// offsets and leader epochs. The first batch must start at the log end
-// offset (else ErrOffsetMismatch) and offsets must increase. CRCs are
-// checked. Producer state and the leader-epoch cache follow the batches.
+// offsets and leader epochs. The first batch must start at or above the log
+// end offset (else ErrOffsetMismatch) and offsets must increase. A gap is
+// allowed: a compacted leader has no batch at the offsets the cleaner
+// removed, so the follower's next batch can start above its log end offset.
+// CRCs are checked. Producer state and the leader-epoch cache follow the
+// batches.
 func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -144,8 +147,8 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	cfg := l.Config()
 	info.LogStartOffset = l.LogStartOffset()
 	leo := l.appendLEO
-	if first := refs[0].h.BaseOffset; first != leo {
-		return info, fmt.Errorf("%w: first batch at %d, log end offset %d", ErrOffsetMismatch, first, leo)
+	if first := refs[0].h.BaseOffset; first < leo {
+		return info, fmt.Errorf("%w: first batch at %d, below log end offset %d", ErrOffsetMismatch, first, leo)
 	}
 	next := leo
 	pa := l.producers.begin()
@@ -181,7 +184,7 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 		return info, err
 	}
 	pa.commit()
-	info.FirstOffset, info.LastOffset = leo, next-1
+	info.FirstOffset, info.LastOffset = refs[0].h.BaseOffset, next-1
 	return info, nil
 }
 
@@ -214,6 +217,12 @@ func (l *Log) writeLocked(batches []byte, refs []batchRef, now time.Time, cfg Lo
 		}
 	}
 	s := l.active
+	// NB: a follower append may skip offsets (a compacted leader), so the
+	// batch can lie beyond what the segment's 32-bit relative offsets reach
+	// even after a roll. Refuse it rather than corrupt the index.
+	if last.LastOffset()-s.base > math.MaxInt32 {
+		return fmt.Errorf("%w: offset %d too far above segment base %d", ErrOffsetMismatch, last.LastOffset(), s.base)
+	}
 	f, err := s.logFile()
 	if err != nil {
 		return l.fail(err)

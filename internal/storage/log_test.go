@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -402,14 +403,14 @@ func TestAppendAsFollower(t *testing.T) {
 	if err == nil {
 		t.Fatalf("AppendAsFollower(misaligned) succeeded")
 	}
-	second, _, _ := record.NextBatch(data)
-	_, err = follower.AppendAsFollower(data[len(second):])
-	wantErr(t, "AppendAsFollower(starting at 2)", err, ErrOffsetMismatch)
+	first, _, _ := record.NextBatch(data)
 	info, err := follower.AppendAsFollower(data)
 	if err != nil || info.FirstOffset != 0 || info.LastOffset != 17 {
 		t.Fatalf("AppendAsFollower = %+v, %v; want 0..17", info, err)
 	}
-	corrupt := bytes.Clone(data[:len(second)])
+	_, err = follower.AppendAsFollower(data[len(first):])
+	wantErr(t, "AppendAsFollower(starting at 2, log end offset 18)", err, ErrOffsetMismatch)
+	corrupt := bytes.Clone(first)
 	corrupt[len(corrupt)-1] ^= 0xff
 	record.SetBaseOffset(corrupt, 18)
 	_, err = follower.AppendAsFollower(corrupt)
@@ -427,6 +428,44 @@ func TestAppendAsFollower(t *testing.T) {
 	if err != nil || !info.Duplicate || info.FirstOffset != 16 {
 		t.Fatalf("retry on follower = %+v, %v; want duplicate at 16", info, err)
 	}
+}
+
+func TestAppendAsFollowerAcceptsOffsetGap(t *testing.T) {
+	_, follower, _ := testLog(t, testLogConfig())
+	// A compacted leader sends a batch at 0..1, then one at 10..11: the
+	// offsets between were cleaned away.
+	a := buildBatch(t, spec(2))
+	record.SetPartitionLeaderEpoch(a, 1)
+	b := buildBatch(t, spec(2))
+	record.SetBaseOffset(b, 10)
+	record.SetPartitionLeaderEpoch(b, 2)
+	if _, err := follower.AppendAsFollower(a); err != nil {
+		t.Fatal(err)
+	}
+	info, err := follower.AppendAsFollower(b)
+	if err != nil || info.FirstOffset != 10 || info.LastOffset != 11 {
+		t.Fatalf("AppendAsFollower(batch at 10, log end offset 2) = %+v, %v; want 10..11", info, err)
+	}
+	if leo := follower.LogEndOffset(); leo != 12 {
+		t.Fatalf("LogEndOffset after gap = %d, want 12", leo)
+	}
+	if e, end := follower.EndOffsetForEpoch(1); e != 1 || end != 10 {
+		t.Fatalf("EndOffsetForEpoch(1) = %d, %d; want 1, 10", e, end)
+	}
+	var got []int64
+	for _, h := range readAll(t, follower, 0) {
+		got = append(got, h.BaseOffset)
+	}
+	if !slices.Equal(got, []int64{0, 10}) {
+		t.Fatalf("batches read from 0 start at %v, want [0 10]", got)
+	}
+	// Offsets inside the gap read from the next batch.
+	hs := readAll(t, follower, 5)
+	if len(hs) != 1 || hs[0].BaseOffset != 10 {
+		t.Fatalf("read from 5 = %+v, want the batch at 10", hs)
+	}
+	_, err = follower.AppendAsFollower(b)
+	wantErr(t, "AppendAsFollower(batch at 10 again)", err, ErrOffsetMismatch)
 }
 
 func TestEndOffsetForEpoch(t *testing.T) {
