@@ -80,3 +80,50 @@ func (h *Handler) brokerHeartbeat(rc *reqCtx, req *kmsg.BrokerHeartbeatRequest) 
 		return resp
 	})
 }
+
+// AlterPartition 2-3 (KIP-497, KIP-903): a partition leader's ISR change,
+// validated and applied by the active controller. v2 names topics by id;
+// v3 carries each ISR member's broker epoch. v0-v1 (topic names) are not
+// served: Strata brokers send v2+.
+func (h *Handler) alterPartition(rc *reqCtx, req *kmsg.AlterPartitionRequest) server.Response {
+	return later(rc, func() kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
+		creq := controller.AlterPartitionRequest{BrokerID: req.BrokerID, BrokerEpoch: req.BrokerEpoch}
+		for _, t := range req.Topics {
+			ct := controller.AlterPartitionTopic{TopicID: metadata.UUID(t.TopicID)}
+			for _, p := range t.Partitions {
+				d := controller.AlterPartitionData{Partition: p.Partition, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, NewISR: p.NewISR}
+				if req.Version >= 3 {
+					d.NewISR = d.NewISR[:0:0]
+					for _, e := range p.NewEpochISR {
+						d.NewISR = append(d.NewISR, e.BrokerID)
+						d.NewISRBrokerEpochs = append(d.NewISRBrokerEpochs, e.BrokerEpoch)
+					}
+				}
+				ct.Partitions = append(ct.Partitions, d)
+			}
+			creq.Topics = append(creq.Topics, ct)
+		}
+		results, err := h.ctrl.AlterPartition(rc.ctx, creq)
+		if err != nil {
+			resp.ErrorCode = errorCode(rc.log, err)
+			return resp
+		}
+		for _, t := range results {
+			rt := kmsg.NewAlterPartitionResponseTopic()
+			rt.TopidID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAlterPartitionResponseTopicPartition()
+				rp.Partition = p.Partition
+				if p.Err != nil {
+					rp.ErrorCode = errorCode(rc.log, p.Err)
+				} else {
+					rp.LeaderID, rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch = p.Leader, p.LeaderEpoch, p.ISR, p.PartitionEpoch
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	})
+}

@@ -1,6 +1,7 @@
 package kafkaapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 
@@ -42,6 +43,10 @@ var codeTable = []struct {
 	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 	{storage.ErrStorageFailed, kerr.KafkaStorageError},
+	{partition.ErrNotLeader, kerr.NotLeaderForPartition},
+	{partition.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
+	{partition.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
+	{context.DeadlineExceeded, kerr.RequestTimedOut},
 	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 }

@@ -1,6 +1,7 @@
 package kafkaapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,11 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 		{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 		{storage.ErrStorageFailed, kerr.KafkaStorageError},
+		{partition.ErrNotLeader, kerr.NotLeaderForPartition},
+		{&partition.NotLeaderError{Leader: 2, LeaderEpoch: 3}, kerr.NotLeaderForPartition},
+		{partition.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
+		{partition.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
+		{context.DeadlineExceeded, kerr.RequestTimedOut},
 		{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 		{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 		{controller.ErrTopicExists, kerr.TopicAlreadyExists},

@@ -35,7 +35,11 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return done(resp)
 	}
-	img := h.ctrl.Image()
+	// Replicas fetch with their broker id (v15+: in the replica state).
+	replicaID := req.ReplicaID
+	if req.Version >= 15 {
+		replicaID = req.ReplicaState.ID
+	}
 	var parts []fetchPart
 	for i := range req.Topics {
 		t := &req.Topics[i]
@@ -67,8 +71,6 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 				p, ok := h.partitions.Get(name, fp.req.Partition)
 				if !ok {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				} else if !h.leads(img, name, fp.req.Partition) {
-					rp.ErrorCode = kerr.NotLeaderForPartition.Code
 				} else if err := p.CheckLeaderEpoch(fp.req.CurrentLeaderEpoch); err != nil {
 					rp.ErrorCode = errorCode(rc.log, err)
 				} else {
@@ -82,19 +84,20 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	if maxBytes <= 0 || maxBytes > h.cfg.FetchMaxBytes {
 		maxBytes = h.cfg.FetchMaxBytes
 	}
-	total, stop := h.readParts(rc, parts, maxBytes)
+	rd := partReader{replicaID: replicaID, now: h.cfg.Now()}
+	total, stop := h.readParts(rc, rd, parts, maxBytes)
 	if stop || int64(total) >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
 		return done(resp)
 	}
 	return later(rc, func() kmsg.Response {
-		h.waitParts(rc, parts, req, maxBytes)
+		h.waitParts(rc, rd, parts, req, maxBytes)
 		return resp
 	})
 }
 
 // waitParts long-polls until min bytes are available, the wait expires or
 // the connection goes away, then leaves the final read in the response.
-func (h *Handler) waitParts(rc *reqCtx, parts []fetchPart, req *kmsg.FetchRequest, maxBytes int32) {
+func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *kmsg.FetchRequest, maxBytes int32) {
 	wake := make(chan struct{}, 1)
 	for _, fp := range parts {
 		if fp.p != nil {
@@ -113,12 +116,13 @@ func (h *Handler) waitParts(rc *reqCtx, parts []fetchPart, req *kmsg.FetchReques
 	for {
 		select {
 		case <-wake:
-			total, stop := h.readParts(rc, parts, maxBytes)
+			rd.now = h.cfg.Now()
+			total, stop := h.readParts(rc, rd, parts, maxBytes)
 			if stop || int64(total) >= int64(req.MinBytes) {
 				return
 			}
 		case <-timer.C:
-			h.readParts(rc, parts, maxBytes)
+			h.readParts(rc, rd, parts, maxBytes)
 			return
 		case <-rc.ctx.Done():
 			return
@@ -126,10 +130,16 @@ func (h *Handler) waitParts(rc *reqCtx, parts []fetchPart, req *kmsg.FetchReques
 	}
 }
 
+// partReader says whose fetch is being served.
+type partReader struct {
+	replicaID int32 // >= 0 for a follower replica
+	now       time.Time
+}
+
 // readParts (re)reads every servable partition into the response. It
 // returns the bytes read and whether an error means the fetch should be
 // answered at once.
-func (h *Handler) readParts(rc *reqCtx, parts []fetchPart, maxBytes int32) (total int, stop bool) {
+func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxBytes int32) (total int, stop bool) {
 	remaining := maxBytes
 	for _, fp := range parts {
 		if fp.p == nil {
@@ -142,7 +152,24 @@ func (h *Handler) readParts(rc *reqCtx, parts []fetchPart, maxBytes int32) (tota
 		if limit > remaining {
 			limit = remaining
 		}
-		res, err := fp.p.Read(fp.req.FetchOffset, limit, total == 0)
+		var res partition.ReadResult
+		var err error
+		if rd.replicaID >= 0 {
+			// A follower: first check its log has not diverged from ours
+			// (KIP-595's diverging epoch, Fetch v12+), then record its
+			// position and read up to the log end offset.
+			if epoch, end, diverged := fp.p.DivergingEpoch(fp.req.LastFetchedEpoch, fp.req.FetchOffset); diverged {
+				rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = epoch, end
+				rp.HighWatermark = fp.p.HighWatermark()
+				rp.ErrorCode = 0
+				stop = true
+				continue
+			}
+			fp.p.UpdateFollower(rd.replicaID, fp.req.FetchOffset, rd.now)
+			res, err = fp.p.ReadForFollower(fp.req.FetchOffset, limit)
+		} else {
+			res, err = fp.p.Read(fp.req.FetchOffset, limit, total == 0)
+		}
 		rp.HighWatermark = res.HighWatermark
 		rp.LastStableOffset = res.HighWatermark
 		rp.LogStartOffset = res.LogStartOffset

@@ -139,6 +139,8 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.allocateProducerIDs(rc, r)
 	case *kmsg.BrokerHeartbeatRequest:
 		return h.brokerHeartbeat(rc, r)
+	case *kmsg.AlterPartitionRequest:
+		return h.alterPartition(rc, r)
 	case *kmsg.FindCoordinatorRequest:
 		return h.findCoordinator(rc, r)
 	case *kmsg.JoinGroupRequest, *kmsg.SyncGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,

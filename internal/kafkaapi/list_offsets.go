@@ -19,7 +19,6 @@ import (
 
 func (h *Handler) listOffsets(rc *reqCtx, req *kmsg.ListOffsetsRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	img := h.ctrl.Image()
 	for _, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
@@ -33,7 +32,7 @@ func (h *Handler) listOffsets(rc *reqCtx, req *kmsg.ListOffsetsRequest) server.R
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			if !h.leads(img, t.Topic, tp.Partition) {
+			if !p.IsLeader() {
 				rp.ErrorCode = kerr.NotLeaderForPartition.Code
 				rt.Partitions = append(rt.Partitions, rp)
 				continue

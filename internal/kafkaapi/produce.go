@@ -14,6 +14,7 @@ package kafkaapi
 // acks=0 failures close the connection, as Kafka does, so the client notices.
 
 import (
+	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,7 +61,6 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		return done(produceError(req, kerr.InvalidTxnState.Code))
 	}
 	now := h.cfg.Now()
-	img := h.ctrl.Image()
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var waits []appended
 	failed := false
@@ -80,11 +80,6 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				failed = true
-				continue
-			}
-			if !h.leads(img, t.Topic, tp.Partition) {
-				rp.ErrorCode = kerr.NotLeaderForPartition.Code
 				failed = true
 				continue
 			}
@@ -125,8 +120,11 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		return done(resp)
 	}
 	return later(rc, func() kmsg.Response {
+		// The request's own timeout bounds the wait for replication.
+		ctx, cancel := context.WithTimeout(rc.ctx, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
+		defer cancel()
 		for _, w := range waits {
-			if err := w.p.WaitCommitted(rc.ctx, w.next, req.Acks); err != nil {
+			if err := w.p.WaitCommitted(ctx, w.next, req.Acks); err != nil {
 				w.rp.ErrorCode = errorCode(rc.log, err)
 			}
 		}

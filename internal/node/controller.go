@@ -40,6 +40,8 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 	ccfg.Quorum = rn
 	ccfg.Loader = loader
 	ccfg.Logger = n.log
+	ccfg.BrokerSessionTimeout = st.BrokerSessionTimeout
+	ccfg.BrokerHeartbeatInterval = st.BrokerHeartbeatInterval
 	ccfg.Defaults = controller.Defaults{
 		NumPartitions:       st.DefaultPartitions,
 		ReplicationFactor:   st.DefaultReplicationFactor,

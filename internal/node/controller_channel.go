@@ -55,8 +55,17 @@ func (c *controllerChannel) request(ctx context.Context, req kmsg.Request) (kmsg
 	if !ok {
 		return nil, fmt.Errorf("%w: controller %d has not registered its listener", errNoActiveController, id)
 	}
-	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	return c.requestAddr(ctx, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), req)
+}
+
+// requestAddr sends req to the broker listening on addr, through a client
+// kept per address.
+func (c *controllerChannel) requestAddr(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
 	c.mu.Lock()
+	if c.clients == nil {
+		c.mu.Unlock()
+		return nil, errors.New("controller channel closed")
+	}
 	cl, ok := c.clients[addr]
 	if !ok {
 		var err error
@@ -187,4 +196,63 @@ func (c *controllerChannel) BrokerHeartbeat(ctx context.Context, hb controller.H
 		return controller.HeartbeatResponse{}, err
 	}
 	return controller.HeartbeatResponse{IsCaughtUp: r.IsCaughtUp, IsFenced: r.IsFenced, ShouldShutDown: r.ShouldShutdown}, nil
+}
+
+// RequestTo sends req to broker id's Kafka listener (replica fetches).
+func (c *controllerChannel) RequestTo(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
+	b, ok := c.node.ctrl.Image().Broker(id)
+	if !ok {
+		return nil, fmt.Errorf("broker %d is not registered", id)
+	}
+	return c.requestAddr(ctx, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), req)
+}
+
+// AlterPartition sends a leader's ISR change to the active controller.
+func (c *controllerChannel) AlterPartition(ctx context.Context, req controller.AlterPartitionRequest) ([]controller.AlterPartitionTopicResult, error) {
+	if c.local() {
+		return c.node.ctrl.AlterPartition(ctx, req)
+	}
+	// NB: the client negotiates the version: v2 reads NewISR, v3 reads
+	// NewEpochISR (KIP-903, each member with its broker epoch). Fill both.
+	img := c.node.ctrl.Image()
+	kreq := kmsg.NewPtrAlterPartitionRequest()
+	kreq.BrokerID, kreq.BrokerEpoch = req.BrokerID, req.BrokerEpoch
+	for _, t := range req.Topics {
+		kt := kmsg.NewAlterPartitionRequestTopic()
+		kt.TopicID = t.TopicID
+		for _, p := range t.Partitions {
+			kp := kmsg.NewAlterPartitionRequestTopicPartition()
+			kp.Partition, kp.LeaderEpoch, kp.PartitionEpoch, kp.NewISR = p.Partition, p.LeaderEpoch, p.PartitionEpoch, p.NewISR
+			for _, id := range p.NewISR {
+				e := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
+				e.BrokerID, e.BrokerEpoch = id, -1
+				if b, ok := img.Broker(id); ok {
+					e.BrokerEpoch = b.BrokerEpoch
+				}
+				kp.NewEpochISR = append(kp.NewEpochISR, e)
+			}
+			kt.Partitions = append(kt.Partitions, kp)
+		}
+		kreq.Topics = append(kreq.Topics, kt)
+	}
+	resp, err := c.request(ctx, kreq)
+	if err != nil {
+		return nil, err
+	}
+	r := resp.(*kmsg.AlterPartitionResponse)
+	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+		return nil, err
+	}
+	var out []controller.AlterPartitionTopicResult
+	for _, t := range r.Topics {
+		ot := controller.AlterPartitionTopicResult{TopicID: t.TopidID}
+		for _, p := range t.Partitions {
+			ot.Partitions = append(ot.Partitions, controller.AlterPartitionResult{
+				Partition: p.Partition, Err: kerr.ErrorForCode(p.ErrorCode), Leader: p.LeaderID,
+				LeaderEpoch: p.LeaderEpoch, ISR: p.ISR, PartitionEpoch: p.PartitionEpoch,
+			})
+		}
+		out = append(out, ot)
+	}
+	return out, nil
 }

@@ -60,6 +60,7 @@ type child struct {
 	cmd  *exec.Cmd
 	addr string
 	dir  string
+	args []string // the extra serve flags, to restart it alike
 	done chan struct{}
 }
 
@@ -84,7 +85,7 @@ func spawnChild(t *testing.T, dir, addr string, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start strata: %v", err)
 	}
-	c := &child{t: t, cmd: cmd, addr: addr, dir: dir, done: make(chan struct{})}
+	c := &child{t: t, cmd: cmd, addr: addr, dir: dir, args: args, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() { c.kill() })
 	return c

@@ -33,6 +33,7 @@ import (
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
 )
@@ -56,6 +57,10 @@ type Node struct {
 	logDir *storage.LogDir // set in Run
 	ctrl   *controller.Controller
 	groups *group.Coordinator // set in Run before the first reconcile
+	// replicas runs the follower fetchers; set in Run before the first
+	// reconcile.
+	replicas   *replication.Manager
+	isrChanger *isrChanger // set in Run before the first reconcile
 	// topicCache is the group coordinator's topic view (topicInfos).
 	topicCache atomic.Pointer[topicView]
 
@@ -157,6 +162,17 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	if err := n.ensureClusterID(gctx, rn); err != nil {
 		return fail(fmt.Errorf("cluster id: %w", err))
 	}
+	n.isrChanger = &isrChanger{node: n, channel: channel, ctx: gctx}
+	rcfg := replication.DefaultConfig()
+	rcfg.NodeID = st.NodeID
+	rcfg.Client = replicaClient{channel}
+	rcfg.BrokerEpoch = func() int64 {
+		b, _ := n.ctrl.Image().Broker(st.NodeID)
+		return b.BrokerEpoch
+	}
+	rcfg.Logger = n.log.With("component", "replication")
+	n.replicas = replication.New(rcfg)
+	g.Go(func() error { return n.replicas.Run(gctx) })
 	// The group coordinator needs the final __consumer_offsets partition
 	// count, so it is built once the metadata log has been replayed.
 	n.groups = group.NewCoordinator(n.groupConfig())
@@ -205,7 +221,9 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	close(n.ready)
 	<-gctx.Done()
 	n.log.Info("shutting down")
-	return g.Wait()
+	err = g.Wait()
+	n.isrChanger.wg.Wait()
+	return err
 }
 
 // onMetadata is the controller subscription: it runs on raft's apply
@@ -248,36 +266,27 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			tp := storage.TopicPartition{Topic: t.Name, Partition: pi.Partition}
 			want[tp] = t.ID
 			pst := partition.LeaderAndISR{Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch, PartitionEpoch: pi.PartitionEpoch, Replicas: pi.Replicas, ISR: pi.ISR}
-			if p, ok := n.parts.Get(t.Name, pi.Partition); ok && p.TopicID == t.ID {
+			p, ok := n.parts.Get(t.Name, pi.Partition)
+			if ok && p.TopicID == t.ID {
 				p.SetLimits(limits)
 				p.Log().SetConfig(logCfg)
-				var err error
-				if pi.Leader == self {
-					err = p.MakeLeader(pst)
-				} else {
-					_, err = p.MakeFollower(pst)
-				}
+			} else {
+				l, err := n.logDir.CreateLog(tp, t.ID, logCfg)
 				if err != nil {
-					n.log.Warn("applying partition state", "topic", t.Name, "partition", pi.Partition, "err", err)
+					n.log.Error("creating partition log", "topic", t.Name, "partition", pi.Partition, "err", err)
+					continue
 				}
-				continue
+				p = partition.New(l, partition.Config{
+					NodeID:            self,
+					SyncBeforeAck:     st.Fsync == "always",
+					Limits:            limits,
+					ReplicaLagTimeMax: partition.DefaultReplicaLagTimeMax,
+					ISRChanger:        n.isrChanger,
+					Logger:            n.log,
+				}, pst)
+				n.parts.Put(p)
 			}
-			l, err := n.logDir.CreateLog(tp, t.ID, logCfg)
-			if err != nil {
-				n.log.Error("creating partition log", "topic", t.Name, "partition", pi.Partition, "err", err)
-				continue
-			}
-			p := partition.New(l, partition.Config{
-				NodeID:        self,
-				SyncBeforeAck: st.Fsync == "always",
-				Limits:        limits,
-				Logger:        n.log,
-			}, pst)
-			n.parts.Put(p)
-			if t.Name == offsetsTopic && pi.Leader == self {
-				// Coordinator shards follow leadership of their partition.
-				n.groups.Load(p.Index, pi.LeaderEpoch, offsetsLog{p: p})
-			}
+			n.applyPartitionState(p, pst, t.Name == offsetsTopic)
 		}
 	}
 	// Drop partitions whose topic is gone or was recreated with a new id.
@@ -298,6 +307,8 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			if p.Topic == offsetsTopic {
 				n.groups.Unload(p.Index)
 			}
+			n.replicas.Unfollow(p)
+			n.replicas.Unlead(p)
 			if err := n.logDir.DeleteLog(tp); err != nil {
 				n.log.Error("deleting partition log", "topic", p.Topic, "partition", p.Index, "err", err)
 			}
@@ -375,6 +386,7 @@ func partitionLimits(resolve func(string) string) partition.Limits {
 		TimestampBeforeMaxMs: parseInt(resolve("message.timestamp.before.max.ms"), 1<<63-1),
 		TimestampAfterMaxMs:  parseInt(resolve("message.timestamp.after.max.ms"), 1<<63-1),
 		Compact:              slices.Contains(config.ParseList(resolve("cleanup.policy")), "compact"),
+		MinInsyncReplicas:    int(parseInt(resolve("min.insync.replicas"), 1)),
 	}
 }
 

@@ -51,6 +51,7 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.BrokerRegistration:  {0, 4},
 	kmsg.AllocateProducerIDs: {0, 0},
 	kmsg.BrokerHeartbeat:     {0, 2},
+	kmsg.AlterPartition:      {2, 3},
 }
 
 // advertisedMin overrides the advertised floor where a client quirk needs it.
