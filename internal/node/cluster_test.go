@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage"
 )
 
 // testCluster is N `strata serve` processes forming one cluster on
@@ -131,6 +135,18 @@ func TestAcknowledgedWritesSurviveLeaderSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
 	}
+	for _, victim := range []string{"partition leader", "active controller"} {
+		t.Run(strings.ReplaceAll(victim, " ", "_"), func(t *testing.T) { testFailover(t, victim) })
+	}
+}
+
+func controllerOf(t *testing.T, addr string) int32 {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	return dialRaw(t, addr).send(req).(*kmsg.MetadataResponse).ControllerID
+}
+
+func testFailover(t *testing.T, victimKind string) {
 	extra := []string{"--offsets-topic-partitions", "3", "--broker-session-timeout", "2s", "--broker-heartbeat-interval", "300ms"}
 	tc := startCluster(t, 3, extra...)
 	two := "2"
@@ -178,18 +194,23 @@ func TestAcknowledgedWritesSurviveLeaderSIGKILL(t *testing.T) {
 	}()
 	waitFor(t, "5,000 acknowledged records", 60*time.Second, func() bool { return acked.Load() >= 5000 })
 	leader, _ := leaderOf(t, tc.addrs[0], "failover", 0)
-	victim := tc.nodes[leader-1]
+	victimID := leader
+	if victimKind == "active controller" {
+		victimID = controllerOf(t, tc.addrs[0])
+	}
+	victim := tc.nodes[victimID-1]
 	victim.kill()
 	killedAt := acked.Load()
-	other := tc.addrs[leader%3]
-	waitFor(t, "a new leader after the SIGKILL", 30*time.Second, func() bool {
+	other := tc.addrs[victimID%3]
+	waitFor(t, "a live leader and controller after the SIGKILL", 30*time.Second, func() bool {
 		l, _ := leaderOf(t, other, "failover", 0)
-		return l > 0 && l != leader
+		c := controllerOf(t, other)
+		return l > 0 && l != victimID && c > 0 && c != victimID
 	})
 	waitFor(t, "acknowledgements to continue under the new leader", 60*time.Second, func() bool { return acked.Load() >= killedAt+5000 })
 	// Bring the old leader back; it must truncate anything it had beyond
 	// the new leader's log and rejoin the ISR.
-	tc.nodes[leader-1] = startChild(t, victim.dir, victim.addr, victim.args...)
+	tc.nodes[victimID-1] = startChild(t, victim.dir, victim.addr, victim.args...)
 	waitFor(t, "the restarted broker back in the ISR", 60*time.Second, func() bool {
 		_, isr := leaderOf(t, other, "failover", 0)
 		return len(isr) == 3
@@ -204,5 +225,68 @@ func TestAcknowledgedWritesSurviveLeaderSIGKILL(t *testing.T) {
 		fmt.Sscanf(v, "p%d", &n)
 		return "p", n
 	})
-	t.Logf("%d records acknowledged (%d before the SIGKILL of leader %d), %d stored", acked.Load(), killedAt, leader, len(final[0]))
+	t.Logf("%s %d killed: %d records acknowledged (%d before the SIGKILL), %d stored", victimKind, victimID, acked.Load(), killedAt, len(final[0]))
+
+	// Every replica holds the same log: stop the cluster cleanly and read
+	// each node's copy from its data directory.
+	want, _ := leaderOf(t, other, "failover", 0)
+	waitFor(t, "all replicas at the same end offset", 30*time.Second, func() bool {
+		_, isr := leaderOf(t, other, "failover", 0)
+		return len(isr) == 3
+	})
+	time.Sleep(time.Second) // let followers fetch the last high watermark
+	for _, c := range tc.nodes {
+		c.terminate()
+	}
+	ref := replicaRecords(t, tc.nodes[want-1].dir, "failover")
+	for i, c := range tc.nodes {
+		got := replicaRecords(t, c.dir, "failover")
+		if len(got) < len(final[0]) {
+			t.Fatalf("node %d holds %d records, the leader served %d", i+1, len(got), len(final[0]))
+		}
+		for j := range final[0] {
+			if got[j] != ref[j] {
+				t.Fatalf("node %d offset %d holds %q, leader %d holds %q", i+1, j, got[j], want, ref[j])
+			}
+		}
+	}
+}
+
+// replicaRecords reads topic-0 from a stopped node's data directory.
+func replicaRecords(t *testing.T, dataDir, topic string) []string {
+	t.Helper()
+	d, err := storage.OpenLogDir(storage.DefaultConfig(filepath.Join(dataDir, "logs")))
+	if err != nil {
+		t.Fatalf("open %s: %v", dataDir, err)
+	}
+	defer d.Close()
+	l, ok := d.Log(storage.TopicPartition{Topic: topic, Partition: 0})
+	if !ok {
+		t.Fatalf("%s has no %s-0", dataDir, topic)
+	}
+	var out []string
+	for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+		res, err := l.Read(off, 1<<20, l.LogEndOffset(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf, err := res.AppendTo(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := buf; len(rest) > 0; {
+			b, r, err := record.NextBatch(rest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest = r
+			h, _ := record.ParseHeader(b)
+			record.Records(b, 64<<20, func(rec *record.Record) error {
+				out = append(out, fmt.Sprintf("%d:%s", h.BaseOffset+int64(rec.OffsetDelta), rec.Value))
+				return nil
+			})
+			off = h.NextOffset()
+		}
+	}
+	return out
 }
