@@ -47,6 +47,7 @@ type Static struct {
 	GroupMinSessionTimeout     time.Duration // group.min.session.timeout.ms
 	GroupMaxSessionTimeout     time.Duration // group.max.session.timeout.ms
 	GroupMaxSize               int32         // group.max.size
+	ReplicaLagTimeMax          time.Duration // replica.lag.time.max.ms
 	BrokerSessionTimeout       time.Duration // broker.session.timeout.ms
 	BrokerHeartbeatInterval    time.Duration // broker.heartbeat.interval.ms
 	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
@@ -84,6 +85,7 @@ func DefaultStatic() Static {
 		GroupMinSessionTimeout:     6 * time.Second,
 		GroupMaxSessionTimeout:     30 * time.Minute,
 		GroupMaxSize:               1<<31 - 1,
+		ReplicaLagTimeMax:          30 * time.Second,
 		BrokerSessionTimeout:       9 * time.Second,
 		BrokerHeartbeatInterval:    2 * time.Second,
 		ConsumerSessionTimeout:     45 * time.Second,
@@ -193,6 +195,7 @@ func settings() []setting {
 		dur("group-initial-rebalance-delay", "how long a new group waits for more members before its first rebalance (group.initial.rebalance.delay.ms)", func(s *Static) *time.Duration { return &s.GroupInitialRebalanceDelay }),
 		dur("group-min-session-timeout", "smallest session timeout a member may ask for (group.min.session.timeout.ms)", func(s *Static) *time.Duration { return &s.GroupMinSessionTimeout }),
 		dur("group-max-session-timeout", "largest session timeout a member may ask for (group.max.session.timeout.ms)", func(s *Static) *time.Duration { return &s.GroupMaxSessionTimeout }),
+		dur("replica-lag-time-max", "a follower that has not caught up for this long leaves the ISR (replica.lag.time.max.ms)", func(s *Static) *time.Duration { return &s.ReplicaLagTimeMax }),
 		dur("broker-session-timeout", "a broker silent this long is fenced and its leaderships move (broker.session.timeout.ms)", func(s *Static) *time.Duration { return &s.BrokerSessionTimeout }),
 		dur("broker-heartbeat-interval", "how often brokers heartbeat the active controller (broker.heartbeat.interval.ms)", func(s *Static) *time.Duration { return &s.BrokerHeartbeatInterval }),
 		dur("group-consumer-session-timeout", "session timeout of KIP-848 consumer group members, set by the broker (group.consumer.session.timeout.ms)", func(s *Static) *time.Duration { return &s.ConsumerSessionTimeout }),
@@ -341,6 +344,9 @@ func (s *Static) Validate() error {
 	if s.GroupMinSessionTimeout > s.GroupMaxSessionTimeout {
 		errs = append(errs, errors.New("group-min-session-timeout: above group-max-session-timeout"))
 	}
+	if s.ReplicaLagTimeMax <= 0 {
+		errs = append(errs, errors.New("replica-lag-time-max: must be positive"))
+	}
 	if s.BrokerHeartbeatInterval <= 0 || s.BrokerHeartbeatInterval >= s.BrokerSessionTimeout {
 		errs = append(errs, errors.New("broker-heartbeat-interval: must be positive and below broker-session-timeout"))
 	}
@@ -450,6 +456,7 @@ func (s *Static) KafkaConfigs() map[string]string {
 		"group.max.size":                       strconv.Itoa(int(s.GroupMaxSize)),
 		"group.consumer.session.timeout.ms":    msString(s.ConsumerSessionTimeout),
 		"broker.session.timeout.ms":            msString(s.BrokerSessionTimeout),
+		"replica.lag.time.max.ms":              msString(s.ReplicaLagTimeMax),
 		"broker.heartbeat.interval.ms":         msString(s.BrokerHeartbeatInterval),
 		"group.consumer.heartbeat.interval.ms": msString(s.ConsumerHeartbeatInterval),
 		"connections.max.idle.ms":              msString(s.ConnectionsMaxIdle),

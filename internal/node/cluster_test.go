@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -289,4 +291,80 @@ func replicaRecords(t *testing.T, dataDir, topic string) []string {
 		}
 	}
 	return out
+}
+
+// TestPausedFollowerLeavesAndRejoinsISR: a follower stopped (SIGSTOP) for
+// longer than replica.lag.time.max.ms leaves the ISR and acks=all writes
+// continue; after SIGCONT it catches up and rejoins. With two of three
+// brokers down, acks=all writes are refused, not acknowledged.
+func TestPausedFollowerLeavesAndRejoinsISR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	tc := startCluster(t, 3, "--offsets-topic-partitions", "3", "--replica-lag-time-max", "2s",
+		"--broker-session-timeout", "3s", "--broker-heartbeat-interval", "300ms")
+	two := "2"
+	adm := kadm.NewClient(kgoClient(t, tc.addrs[0]))
+	waitFor(t, "creating the replicated topic", 30*time.Second, func() bool {
+		r, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 1, 3, map[string]*string{"min.insync.replicas": &two}, "pause")
+		return err == nil && (r.Err == nil || errors.Is(r.Err, kerr.TopicAlreadyExists))
+	})
+	waitFor(t, "a full ISR", 30*time.Second, func() bool {
+		l, isr := leaderOf(t, tc.addrs[0], "pause", 0)
+		return l > 0 && len(isr) == 3
+	})
+	leader, _ := leaderOf(t, tc.addrs[0], "pause", 0)
+	var follower int32
+	for id := int32(1); id <= 3; id++ {
+		if id != leader && id != controllerOf(t, tc.addrs[0]) {
+			follower = id
+		}
+	}
+	if follower == 0 {
+		follower = leader%3 + 1
+	}
+	p := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.DefaultProduceTopic("pause"),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(20*time.Second))
+	produce := func(v string) error {
+		return p.ProduceSync(ctxTimeout(t, 30*time.Second), &kgo.Record{Value: []byte(v)}).FirstErr()
+	}
+	if err := produce("before"); err != nil {
+		t.Fatal(err)
+	}
+	paused := tc.nodes[follower-1]
+	paused.cmd.Process.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	took := waitFor(t, "the paused follower to leave the ISR", 30*time.Second, func() bool {
+		_, isr := leaderOf(t, tc.addrs[leader-1], "pause", 0)
+		return len(isr) == 2 && !slices.Contains(isr, follower)
+	})
+	t.Logf("follower %d left the ISR %v after SIGSTOP (replica.lag.time.max.ms 2s)", follower, took.Round(100*time.Millisecond))
+	if err := produce("while-paused"); err != nil {
+		t.Fatalf("acks=all with the follower out of the ISR (ISR 2 >= min.insync 2): %v", err)
+	}
+	paused.cmd.Process.Signal(syscall.SIGCONT)
+	took = waitFor(t, "the resumed follower to rejoin the ISR", 60*time.Second, func() bool {
+		_, isr := leaderOf(t, tc.addrs[leader-1], "pause", 0)
+		return len(isr) == 3
+	})
+	t.Logf("follower %d rejoined the ISR %v after SIGCONT (paused %v)", follower, took.Round(100*time.Millisecond), time.Since(stopped).Round(time.Second))
+
+	// Two of three down: writes must be refused, never acknowledged.
+	for id := int32(1); id <= 3; id++ {
+		if id != leader {
+			tc.nodes[id-1].cmd.Process.Signal(syscall.SIGSTOP)
+		}
+	}
+	defer func() {
+		for _, c := range tc.nodes {
+			c.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	p2 := kgoClient(t, tc.addrs[leader-1], kgo.DefaultProduceTopic("pause"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(10*time.Second), kgo.RecordRetries(3))
+	err := p2.ProduceSync(ctxTimeout(t, 30*time.Second), &kgo.Record{Value: []byte("must-not-ack")}).FirstErr()
+	if err == nil {
+		t.Fatalf("acks=all write acknowledged with two of three brokers stopped")
+	}
+	t.Logf("acks=all with two of three brokers stopped: %v", err)
 }

@@ -170,7 +170,9 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		b, _ := n.ctrl.Image().Broker(st.NodeID)
 		return b.BrokerEpoch
 	}
-	rcfg.Logger = n.log.With("component", "replication")
+	rcfg.Logger = n.log
+	// Check for lagging followers a few times per lag window.
+	rcfg.ShrinkCheckInterval = min(rcfg.ShrinkCheckInterval, st.ReplicaLagTimeMax/4)
 	n.replicas = replication.New(rcfg)
 	g.Go(func() error { return n.replicas.Run(gctx) })
 	// The group coordinator needs the final __consumer_offsets partition
@@ -280,7 +282,7 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 					NodeID:            self,
 					SyncBeforeAck:     st.Fsync == "always",
 					Limits:            limits,
-					ReplicaLagTimeMax: partition.DefaultReplicaLagTimeMax,
+					ReplicaLagTimeMax: st.ReplicaLagTimeMax,
 					ISRChanger:        n.isrChanger,
 					Logger:            n.log,
 				}, pst)
