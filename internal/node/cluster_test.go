@@ -368,3 +368,41 @@ func TestPausedFollowerLeavesAndRejoinsISR(t *testing.T) {
 	}
 	t.Logf("acks=all with two of three brokers stopped: %v", err)
 }
+
+// TestSIGTERMMovesLeadershipFirst: a broker stopped with SIGTERM hands its
+// leaderships to other in-sync replicas before it exits. The broker
+// session timeout is 30s, so a leader change seen within seconds of the
+// exit comes from the controlled shutdown, not from fencing.
+func TestSIGTERMMovesLeadershipFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	tc := startCluster(t, 3, "--offsets-topic-partitions", "3", "--broker-session-timeout", "30s", "--broker-heartbeat-interval", "300ms")
+	adm := kadm.NewClient(kgoClient(t, tc.addrs[0]))
+	waitFor(t, "creating the topic", 30*time.Second, func() bool {
+		r, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 3, 3, nil, "term")
+		return err == nil && (r.Err == nil || errors.Is(r.Err, kerr.TopicAlreadyExists))
+	})
+	waitFor(t, "full ISRs", 30*time.Second, func() bool {
+		for p := int32(0); p < 3; p++ {
+			if l, isr := leaderOf(t, tc.addrs[0], "term", p); l <= 0 || len(isr) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	victim, _ := leaderOf(t, tc.addrs[0], "term", 0)
+	start := time.Now()
+	tc.nodes[victim-1].terminate()
+	exited := time.Since(start)
+	other := tc.addrs[victim%3]
+	for p := int32(0); p < 3; p++ {
+		if l, _ := leaderOf(t, other, "term", p); l == victim || l < 0 {
+			t.Fatalf("partition %d still led by %d right after the SIGTERMed broker exited", p, l)
+		}
+	}
+	t.Logf("broker %d exited %v after SIGTERM with its leaderships already moved", victim, exited.Round(time.Millisecond))
+	if exited > 15*time.Second {
+		t.Fatalf("controlled shutdown took %v", exited)
+	}
+}

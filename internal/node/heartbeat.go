@@ -32,9 +32,11 @@ func (n *Node) heartbeatLoop(ctx context.Context, channel *controllerChannel, re
 			wait = fastHeartbeat
 			continue
 		}
+		shuttingDown := n.shuttingDown.Load()
 		hctx, cancel := context.WithTimeout(ctx, interval)
 		resp, err := channel.BrokerHeartbeat(hctx, controller.HeartbeatRequest{
 			BrokerID: reg.NodeID, BrokerEpoch: self.BrokerEpoch, CurrentMetadataOffset: int64(img.Index()),
+			WantShutDown: shuttingDown,
 		})
 		cancel()
 		switch {
@@ -53,13 +55,38 @@ func (n *Node) heartbeatLoop(ctx context.Context, channel *controllerChannel, re
 			wait = fastHeartbeat
 			continue
 		}
+		if shuttingDown && resp.ShouldShutDown {
+			n.shutdownOnce.Do(func() { close(n.shutdownReady) })
+		}
 		if resp.IsFenced != fenced {
 			fenced = resp.IsFenced
 			n.log.Info("broker fencing changed", "fenced", fenced)
 		}
 		wait = interval
-		if fenced {
+		if fenced || shuttingDown {
 			wait = fastHeartbeat
 		}
+	}
+}
+
+// controlledShutdown asks the active controller to move this broker's
+// leaderships away and waits (bounded) until it says the broker may stop,
+// while the node keeps serving. A single-voter node has nowhere to move
+// leaderships and stops at once.
+func (n *Node) controlledShutdown(ctx context.Context) {
+	if voters, _ := n.cfg.Static.Voters(); len(voters) <= 1 {
+		return
+	}
+	start := time.Now()
+	n.log.Info("controlled shutdown: moving leaderships away")
+	n.shuttingDown.Store(true)
+	timer := time.NewTimer(max(n.cfg.Static.BrokerSessionTimeout, 5*time.Second))
+	defer timer.Stop()
+	select {
+	case <-n.shutdownReady:
+		n.log.Info("controlled shutdown complete", "took", time.Since(start).Round(time.Millisecond))
+	case <-timer.C:
+		n.log.Warn("controlled shutdown timed out; stopping anyway", "took", time.Since(start).Round(time.Millisecond))
+	case <-ctx.Done():
 	}
 }

@@ -61,6 +61,11 @@ type Node struct {
 	// reconcile.
 	replicas   *replication.Manager
 	isrChanger *isrChanger // set in Run before the first reconcile
+	// shuttingDown makes the heartbeat loop ask for a controlled shutdown;
+	// shutdownReady is closed when the controller answers ShouldShutDown.
+	shuttingDown  atomic.Bool
+	shutdownReady chan struct{}
+	shutdownOnce  sync.Once
 	// topicCache is the group coordinator's topic view (topicInfos).
 	topicCache atomic.Pointer[topicView]
 
@@ -76,7 +81,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{})}, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -143,7 +148,19 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	}
 	n.ctrl = ctrl
 
-	g, gctx := errgroup.WithContext(ctx)
+	// Services run under their own context: on SIGTERM a serving cluster
+	// node first hands its leaderships away (controlled shutdown) and only
+	// then stops them. Before it serves, ctx stops them at once.
+	serviceCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServices()
+	var serving atomic.Bool
+	stopEarly := context.AfterFunc(ctx, func() {
+		if !serving.Load() {
+			stopServices()
+		}
+	})
+	defer stopEarly()
+	g, gctx := errgroup.WithContext(serviceCtx)
 	g.Go(func() error { return rn.Run(gctx) })
 	g.Go(func() error { return ctrl.Run(gctx) })
 	fail := func(err error) error {
@@ -221,7 +238,13 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	n.log.Info("serving Kafka", "listen", n.addr.String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
 		"node_id", st.NodeID, "cluster_id", ctrl.Image().ClusterID(), "fsync", st.Fsync, "startup", time.Since(start).Round(time.Millisecond))
 	close(n.ready)
-	<-gctx.Done()
+	serving.Store(true)
+	select {
+	case <-ctx.Done():
+		n.controlledShutdown(gctx)
+		stopServices()
+	case <-gctx.Done():
+	}
 	n.log.Info("shutting down")
 	err = g.Wait()
 	n.isrChanger.wg.Wait()
