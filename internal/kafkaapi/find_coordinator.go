@@ -4,20 +4,20 @@ package kafkaapi
 //   v1: coordinator type (0 group, 1 transaction), error message. v3:
 //   flexible. v4 (KIP-699): several keys per request. v5-v6: no change for
 //   group and transaction keys (v6 adds share keys, KIP-932).
-// A group's coordinator is the leader of its __consumer_offsets partition;
-// while that partition is loading, this node is still the answer and group
-// requests get COORDINATOR_LOAD_IN_PROGRESS. Transaction and share
+// A group's coordinator is the leader of its __consumer_offsets partition,
+// as any broker's metadata image says; while that leader loads the
+// partition, group requests there get COORDINATOR_LOAD_IN_PROGRESS. Transaction and share
 // coordinators do not exist yet: INVALID_REQUEST, final for clients.
 
 import (
-	"errors"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/server"
 )
+
+// offsetsTopic is Kafka's internal topic of group state.
+const offsetsTopic = "__consumer_offsets"
 
 type coordinatorAnswer struct {
 	nodeID int32
@@ -60,14 +60,23 @@ func (h *Handler) coordinatorFor(keyType int8, key string) coordinatorAnswer {
 		none.code, none.msg = kerr.InvalidRequest.Code, "unsupported coordinator type"
 		return none
 	}
-	if err := h.groups.Status(key); err != nil && !errors.Is(err, group.ErrLoadInProgress) {
-		none.code = kerr.CoordinatorNotAvailable.Code
-		return none
-	}
-	self, ok := h.ctrl.Image().Broker(h.cfg.NodeID)
+	// Any broker answers from the metadata image: the coordinator is the
+	// leader of the group's __consumer_offsets partition.
+	img := h.ctrl.Image()
+	t, ok := img.TopicByName(offsetsTopic)
 	if !ok {
 		none.code = kerr.CoordinatorNotAvailable.Code
 		return none
 	}
-	return coordinatorAnswer{nodeID: self.NodeID, host: self.Host, port: self.Port}
+	p, ok := t.Partition(h.groups.PartitionFor(key))
+	if !ok || p.Leader < 0 {
+		none.code = kerr.CoordinatorNotAvailable.Code
+		return none
+	}
+	b, ok := img.Broker(p.Leader)
+	if !ok || b.Fenced {
+		none.code = kerr.CoordinatorNotAvailable.Code
+		return none
+	}
+	return coordinatorAnswer{nodeID: b.NodeID, host: b.Host, port: b.Port}
 }

@@ -406,3 +406,114 @@ func TestSIGTERMMovesLeadershipFirst(t *testing.T) {
 		t.Fatalf("controlled shutdown took %v", exited)
 	}
 }
+
+// TestGroupSurvivesCoordinatorSIGKILL: a consumer group keeps consuming and
+// its committed offsets survive when the broker hosting its coordinator
+// (the leader of its __consumer_offsets partition) is SIGKILLed.
+func TestGroupSurvivesCoordinatorSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	tc := startCluster(t, 3, "--offsets-topic-partitions", "3", "--broker-session-timeout", "2s",
+		"--broker-heartbeat-interval", "300ms", "--group-initial-rebalance-delay", "0", "--group-min-session-timeout", "1s")
+	adm := kadm.NewClient(kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...)))
+	waitFor(t, "creating the topic", 30*time.Second, func() bool {
+		r, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 3, 3, nil, "gk")
+		return err == nil && (r.Err == nil || errors.Is(r.Err, kerr.TopicAlreadyExists))
+	})
+	produceAll := func(tag string, per int) {
+		p := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.DefaultProduceTopic("gk"),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordDeliveryTimeout(60*time.Second))
+		var recs []*kgo.Record
+		for part := int32(0); part < 3; part++ {
+			for i := range per {
+				recs = append(recs, &kgo.Record{Partition: part, Value: fmt.Appendf(nil, "%s-%d-%d", tag, part, i)})
+			}
+		}
+		if err := p.ProduceSync(ctxTimeout(t, 90*time.Second), recs...).FirstErr(); err != nil {
+			t.Fatalf("produce %s: %v", tag, err)
+		}
+	}
+	produceAll("a", 1000)
+
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	stop := make(chan struct{})
+	var wgs []*sync.WaitGroup
+	for range 2 {
+		c := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.ConsumerGroup("g-k"), kgo.ConsumeTopics("gk"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(3*time.Second),
+			kgo.HeartbeatInterval(300*time.Millisecond), kgo.AutoCommitInterval(200*time.Millisecond))
+		var got []*kgo.Record
+		var gmu sync.Mutex
+		wg := pollInto(t, c, stop, &gmu, &got)
+		wgs = append(wgs, wg)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				gmu.Lock()
+				batch := got
+				got = nil
+				gmu.Unlock()
+				mu.Lock()
+				for _, r := range batch {
+					seen[string(r.Value)] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	consumed := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	waitFor(t, "half the records consumed", 60*time.Second, func() bool { return consumed() >= 1500 })
+	time.Sleep(500 * time.Millisecond) // a few autocommits
+
+	coord := adm.FindGroupCoordinators(ctxTimeout(t, 10*time.Second), "g-k")
+	var coordID int32 = -1
+	coord.Each(func(d kadm.FindCoordinatorResponse) { coordID = d.NodeID })
+	if coordID <= 0 {
+		t.Fatalf("no coordinator for g-k: %v", coord)
+	}
+	before, err := adm.FetchOffsets(ctxTimeout(t, 10*time.Second), "g-k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.nodes[coordID-1].kill()
+	t.Logf("killed coordinator broker %d with %d records consumed", coordID, consumed())
+
+	produceAll("b", 100)
+	waitFor(t, "every record consumed across the coordinator failover", 90*time.Second, func() bool { return consumed() == 3300 })
+	close(stop)
+	for _, wg := range wgs {
+		wg.Wait()
+	}
+	adm2 := kadm.NewClient(kgoClient(t, tc.addrs[coordID%3]))
+	var after kadm.OffsetResponses
+	waitFor(t, "final commits at the end of each partition", 30*time.Second, func() bool {
+		after, err = adm2.FetchOffsets(ctxTimeout(t, 10*time.Second), "g-k")
+		if err != nil {
+			return false
+		}
+		ok := true
+		for p := int32(0); p < 3; p++ {
+			o, found := after.Lookup("gk", p)
+			ok = ok && found && o.At == 1100
+		}
+		return ok
+	})
+	for p := int32(0); p < 3; p++ {
+		b, _ := before.Lookup("gk", p)
+		a, _ := after.Lookup("gk", p)
+		if a.At < b.At {
+			t.Fatalf("partition %d: committed offset went back from %d to %d across the coordinator failover", p, b.At, a.At)
+		}
+		t.Logf("partition %d: committed %d before the kill, %d at the end", p, b.At, a.At)
+	}
+}
