@@ -21,6 +21,7 @@
 //	strata produce TOPIC [--key-separator SEP] [--header k=v]... [--partition P] [--acks all|1|0] ...
 //	strata consume TOPIC [--offset N | --from-timestamp T] [--partition P]... [--count N] [--exit-at-end] ...
 //	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] ...
+//	strata cluster status [--json]
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
 // --timeout (persistent flags of the topic and group commands, so they may
@@ -107,6 +108,14 @@
 // otherwise they are standard base64 and the object carries a sibling marker
 // "key_encoding":"base64", "value_encoding":"base64" or, in a header,
 // "value_encoding":"base64". Header keys are strings on the wire already.
+//
+// Cluster status prints the cluster id, the active controller (from
+// DescribeCluster), every broker with its address, rack and whether it is
+// fenced (DescribeCluster v2 includes fenced brokers; older brokers list
+// only live ones), and counts over every partition of every topic:
+// under-replicated (ISR smaller than the replicas), under-min-ISR (ISR
+// smaller than the topic's min.insync.replicas from DescribeConfigs) and
+// offline (no leader). --json prints the same as one object.
 //
 // Goroutines. The package starts none of its own; the kgo clients it creates
 // run their goroutines and are closed before each command returns. With

@@ -5,8 +5,11 @@ package kafkaapi
 //   start offset. v7 (KIP-227): fetch sessions. v9 (KIP-320): current leader
 //   epoch. v11 (KIP-392): rack, preferred read replica. v12: flexible,
 //   diverging epoch. v13 (KIP-516): topic ids instead of names. v15
-//   (KIP-903): replica state moves to a tag. v16-v17: no broker-visible
-//   change for consumers.
+//   (KIP-903): replica state moves to a tag. v12+ (KIP-951): current leader
+//   on NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH; v16+ also the
+//   leaders' endpoints (leader_hints.go). v17: no broker-visible change.
+//   A partition this broker does not host but the metadata knows gets
+//   NOT_LEADER_OR_FOLLOWER (with the hint), as in Kafka.
 // Deliberate differences from Kafka: fetch sessions are always declined
 // (every response carries session id 0, which KIP-227 allows and every
 // client handles by sending full fetches), and a request naming a session
@@ -40,6 +43,7 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	if req.Version >= 15 {
 		replicaID = req.ReplicaState.ID
 	}
+	img := h.ctrl.Image()
 	var parts []fetchPart
 	for i := range req.Topics {
 		t := &req.Topics[i]
@@ -49,7 +53,13 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 		if req.Version >= 13 {
 			n, ok := h.partitions.TopicName(t.TopicID)
 			if !ok {
-				topicErr = kerr.UnknownTopicID.Code
+				// Not hosted here; if the metadata knows the id, each
+				// partition gets NOT_LEADER_OR_FOLLOWER with a hint.
+				if mt, known := img.TopicByID(t.TopicID); known {
+					n = mt.Name
+				} else {
+					topicErr = kerr.UnknownTopicID.Code
+				}
 			}
 			name = n
 		}
@@ -71,8 +81,16 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 				p, ok := h.partitions.Get(name, fp.req.Partition)
 				if !ok {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+					if hint, known := knownElsewhere(img, name, fp.req.Partition); known {
+						// Led elsewhere: Kafka answers NOT_LEADER_OR_FOLLOWER.
+						rp.ErrorCode = kerr.NotLeaderForPartition.Code
+						setFetchHint(req.Version, rp, hint)
+					}
 				} else if err := p.CheckLeaderEpoch(fp.req.CurrentLeaderEpoch); err != nil {
 					rp.ErrorCode = errorCode(rc.log, err)
+					if hint, ok := hintFor(img, name, fp.req.Partition, rp.ErrorCode, err); ok {
+						setFetchHint(req.Version, rp, hint)
+					}
 				} else {
 					fp.p = p
 				}
@@ -84,13 +102,15 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	if maxBytes <= 0 || maxBytes > h.cfg.FetchMaxBytes {
 		maxBytes = h.cfg.FetchMaxBytes
 	}
-	rd := partReader{replicaID: replicaID, now: h.cfg.Now()}
+	rd := partReader{replicaID: replicaID, now: h.cfg.Now(), version: req.Version}
 	total, stop := h.readParts(rc, rd, parts, maxBytes)
 	if stop || int64(total) >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
+		h.setFetchBrokers(resp)
 		return done(resp)
 	}
 	return later(rc, func() kmsg.Response {
 		h.waitParts(rc, rd, parts, req, maxBytes)
+		h.setFetchBrokers(resp)
 		return resp
 	})
 }
@@ -134,6 +154,7 @@ func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *k
 type partReader struct {
 	replicaID int32 // >= 0 for a follower replica
 	now       time.Time
+	version   int16 // the request's version
 }
 
 // readParts (re)reads every servable partition into the response. It
@@ -175,6 +196,9 @@ func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxByt
 		rp.LogStartOffset = res.LogStartOffset
 		if err != nil {
 			rp.ErrorCode = errorCode(rc.log, err)
+			if hint, ok := hintFor(h.ctrl.Image(), fp.p.Topic, fp.p.Index, rp.ErrorCode, err); ok {
+				setFetchHint(rd.version, rp, hint)
+			}
 			stop = true
 			continue
 		}
@@ -197,4 +221,36 @@ func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxByt
 		}
 	}
 	return total, stop
+}
+
+// setFetchHint puts a KIP-951 leader hint on a partition (v12+).
+func setFetchHint(version int16, rp *kmsg.FetchResponseTopicPartition, hint leaderHint) {
+	if version >= 12 {
+		rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = hint.Leader, hint.LeaderEpoch
+	}
+}
+
+// setFetchBrokers lists the endpoints of the leaders named in the
+// response's hints (v16+, KIP-951).
+func (h *Handler) setFetchBrokers(resp *kmsg.FetchResponse) {
+	if resp.Version < 16 {
+		return
+	}
+	var leaders hintedLeaders
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				leaders.add(leaderHint{Leader: p.CurrentLeader.LeaderID, LeaderEpoch: p.CurrentLeader.LeaderEpoch})
+			}
+		}
+	}
+	for _, b := range leaders.endpoints(h.ctrl.Image()) {
+		rb := kmsg.NewFetchResponseBroker()
+		rb.NodeID, rb.Host, rb.Port = b.NodeID, b.Host, b.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			rb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
 }

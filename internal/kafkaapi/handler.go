@@ -38,8 +38,11 @@ type Config struct {
 	// BrokerConfigs are the static broker settings by Kafka name, shown by
 	// DescribeConfigs and used as topic config defaults.
 	BrokerConfigs map[string]string
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// LogDir is the broker's one log directory, reported by
+	// DescribeLogDirs (empty: reported as "", without volume sizes).
+	LogDir string
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // ControllerChannel reaches the active controller from any node: the local
@@ -141,6 +144,10 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.brokerHeartbeat(rc, r)
 	case *kmsg.AlterPartitionRequest:
 		return h.alterPartition(rc, r)
+	case *kmsg.ElectLeadersRequest:
+		return h.electLeaders(rc, r)
+	case *kmsg.DescribeLogDirsRequest:
+		return h.describeLogDirs(rc, r)
 	case *kmsg.FindCoordinatorRequest:
 		return h.findCoordinator(rc, r)
 	case *kmsg.JoinGroupRequest, *kmsg.SyncGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,

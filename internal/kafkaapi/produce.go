@@ -4,8 +4,11 @@ package kafkaapi
 // protocol.supported).
 //   v3: record batch v2 only, transactional id. v5: log start offset in the
 //   response. v8 (KIP-467): per-record errors and an error message.
-//   v9: flexible. v10-v11 (KIP-951): current leader hints on NOT_LEADER
-//   errors. v12 (KIP-890): no wire change.
+//   v9: flexible. v10-v11 (KIP-951): current leader and the leaders'
+//   endpoints on NOT_LEADER_OR_FOLLOWER (leader_hints.go); a partition this
+//   broker does not host but the metadata knows gets NOT_LEADER_OR_FOLLOWER
+//   (with the hint) rather than UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
+//   v12 (KIP-890): no wire change.
 // Validation per batch: framing, magic 2, CRC-32C, record count against
 // last offset delta (and against the records themselves when uncompressed),
 // max.message.bytes, timestamp bounds for CreateTime topics. Compressed
@@ -20,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/record"
 	"github.com/strata-io/strata/internal/server"
@@ -62,6 +66,8 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 	}
 	now := h.cfg.Now()
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	img := h.ctrl.Image()
+	var leaders hintedLeaders // KIP-951: leaders named in hints
 	var waits []appended
 	failed := false
 	for _, t := range req.Topics {
@@ -80,12 +86,20 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if hint, known := knownElsewhere(img, t.Topic, tp.Partition); known {
+					// Led elsewhere: Kafka answers NOT_LEADER_OR_FOLLOWER.
+					rp.ErrorCode = kerr.NotLeaderForPartition.Code
+					setProduceHint(req.Version, rp, hint, &leaders)
+				}
 				failed = true
 				continue
 			}
 			info, err := h.appendOne(p, tp.Records, now, req.Acks)
 			if err != nil {
 				rp.ErrorCode = errorCode(rc.log, err)
+				if hint, ok := hintFor(img, t.Topic, tp.Partition, rp.ErrorCode, err); ok {
+					setProduceHint(req.Version, rp, hint, &leaders)
+				}
 				if rc.hdr.APIVersion >= 8 {
 					msg := err.Error()
 					rp.ErrorMessage = &msg
@@ -117,6 +131,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		return server.Response{}
 	}
 	if len(waits) == 0 {
+		setProduceBrokers(resp, leaders, img)
 		return done(resp)
 	}
 	return later(rc, func() kmsg.Response {
@@ -126,8 +141,12 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		for _, w := range waits {
 			if err := w.p.WaitCommitted(ctx, w.next, req.Acks); err != nil {
 				w.rp.ErrorCode = errorCode(rc.log, err)
+				if hint, ok := hintFor(h.ctrl.Image(), w.p.Topic, w.p.Index, w.rp.ErrorCode, err); ok {
+					setProduceHint(req.Version, w.rp, hint, &leaders)
+				}
 			}
 		}
+		setProduceBrokers(resp, leaders, h.ctrl.Image())
 		return resp
 	})
 }
@@ -192,4 +211,27 @@ func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Tim
 		}
 	}
 	return p.AppendAsLeader(records, now, acks)
+}
+
+// setProduceHint puts a KIP-951 leader hint on a partition (v10+).
+func setProduceHint(version int16, rp *kmsg.ProduceResponseTopicPartition, hint leaderHint, leaders *hintedLeaders) {
+	if version < 10 {
+		return
+	}
+	rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = hint.Leader, hint.LeaderEpoch
+	leaders.add(hint)
+}
+
+// setProduceBrokers lists the endpoints of the hinted leaders (v10+; leaders
+// is empty below v10).
+func setProduceBrokers(resp *kmsg.ProduceResponse, leaders hintedLeaders, img *metadata.Image) {
+	for _, b := range leaders.endpoints(img) {
+		rb := kmsg.NewProduceResponseBroker()
+		rb.NodeID, rb.Host, rb.Port = b.NodeID, b.Host, b.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			rb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
 }

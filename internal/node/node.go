@@ -202,6 +202,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		Rack:             st.Rack,
 		AutoCreateTopics: st.AutoCreateTopics,
 		BrokerConfigs:    st.KafkaConfigs(),
+		LogDir:           filepath.Join(st.DataDir, "logs"),
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)

@@ -29,6 +29,8 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.CreatePartitions:     {0, 3},
 	kmsg.DescribeConfigs:      {1, 4},
 	kmsg.DescribeCluster:      {0, 2},
+	kmsg.ElectLeaders:         {0, 2},
+	kmsg.DescribeLogDirs:      {1, 4},
 	kmsg.InitProducerID:       {0, 5},
 	kmsg.OffsetForLeaderEpoch: {2, 4},
 	kmsg.FindCoordinator:      {0, 6},
