@@ -10,5 +10,5 @@ import (
 // volumeBytes is only implemented on Linux; elsewhere DescribeLogDirs v4
 // answers -1 for the volume sizes.
 func volumeBytes(dir string) (total, usable int64, err error) {
-	return 0, 0, errors.New("volume sizes are not implemented on " + runtime.GOOS)
+	return 0, 0, errors.New("volume sizes are unavailable on " + runtime.GOOS)
 }
