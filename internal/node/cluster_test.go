@@ -517,3 +517,90 @@ func TestGroupSurvivesCoordinatorSIGKILL(t *testing.T) {
 		t.Logf("partition %d: committed %d before the kill, %d at the end", p, b.At, a.At)
 	}
 }
+
+// TestRollingRestartLosesNothing restarts each broker in turn (SIGTERM,
+// controlled shutdown, start again, back in the ISR) while an acks=all
+// producer and a consumer run; then checks the history and that every
+// replica holds the same log.
+func TestRollingRestartLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	tc := startCluster(t, 3, "--offsets-topic-partitions", "3", "--broker-session-timeout", "3s", "--broker-heartbeat-interval", "300ms")
+	two := "2"
+	adm := kadm.NewClient(kgoClient(t, tc.addrs[0]))
+	waitFor(t, "creating the topic", 30*time.Second, func() bool {
+		r, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 1, 3, map[string]*string{"min.insync.replicas": &two}, "rolling")
+		return err == nil && (r.Err == nil || errors.Is(r.Err, kerr.TopicAlreadyExists))
+	})
+	fullISR := func(addr string) bool {
+		l, isr := leaderOf(t, addr, "rolling", 0)
+		return l > 0 && len(isr) == 3
+	}
+	waitFor(t, "a full ISR", 30*time.Second, func() bool { return fullISR(tc.addrs[0]) })
+
+	h := newHistory()
+	p := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.DefaultProduceTopic("rolling"),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(60*time.Second), kgo.ProducerLinger(time.Millisecond))
+	c := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.ConsumeTopics("rolling"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var acked atomic.Int64
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			if i%10 == 9 {
+				time.Sleep(time.Millisecond)
+			}
+			p.Produce(ctx, &kgo.Record{Value: fmt.Appendf(nil, "p%d", i)}, func(r *kgo.Record, err error) {
+				if err == nil {
+					h.ack(r.Partition, r.Offset, string(r.Value))
+					acked.Add(1)
+				}
+			})
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			c.PollFetches(ctx).EachRecord(func(r *kgo.Record) { h.consume(r.Partition, r.Offset, string(r.Value)) })
+		}
+	}()
+	for i, node := range tc.nodes {
+		before := acked.Load()
+		waitFor(t, "acknowledgements before restarting the next node", 60*time.Second, func() bool { return acked.Load() >= before+2000 })
+		node.terminate()
+		tc.nodes[i] = startChild(t, node.dir, node.addr, node.args...)
+		other := tc.addrs[(i+1)%3]
+		waitFor(t, fmt.Sprintf("node %d back in the ISR", i+1), 60*time.Second, func() bool { return fullISR(other) })
+	}
+	before := acked.Load()
+	waitFor(t, "acknowledgements after the rolling restart", 60*time.Second, func() bool { return acked.Load() >= before+2000 })
+	cancel()
+	wg.Wait()
+	p.Flush(context.Background())
+	final := readAll(t, tc.addrs[0], "rolling")
+	h.check(t, final, func(v string) (string, int) {
+		var n int
+		fmt.Sscanf(v, "p%d", &n)
+		return "p", n
+	})
+	t.Logf("rolling restart of 3 brokers: %d records acknowledged, %d stored", acked.Load(), len(final[0]))
+	waitFor(t, "a full ISR at the end", 30*time.Second, func() bool { return fullISR(tc.addrs[0]) })
+	time.Sleep(time.Second) // let followers fetch the last high watermark
+	leader, _ := leaderOf(t, tc.addrs[0], "rolling", 0)
+	for _, n := range tc.nodes {
+		n.terminate()
+	}
+	ref := replicaRecords(t, tc.nodes[leader-1].dir, "rolling")
+	for i, n := range tc.nodes {
+		got := replicaRecords(t, n.dir, "rolling")
+		for j := range final[0] {
+			if j >= len(got) || got[j] != ref[j] {
+				t.Fatalf("node %d differs from leader %d at record %d", i+1, leader, j)
+			}
+		}
+	}
+}
