@@ -207,7 +207,7 @@ func (c *Coordinator) Load(partition int32, leaderEpoch int32, log Log) {
 	if c.mu.runCtx != nil {
 		c.startLocked(s)
 	}
-	c.log.Info("loading group coordinator shard", "partition", partition, "leader_epoch", leaderEpoch)
+	c.log.Debug("loading group coordinator shard", "partition", partition, "leader_epoch", leaderEpoch)
 }
 
 // Unload stops serving the shard of a __consumer_offsets partition

@@ -108,7 +108,7 @@ func (s *shard) run(ctx context.Context) {
 	if !s.status.CompareAndSwap(shardLoading, shardActive) {
 		return // unloaded while loading
 	}
-	s.logger.Info("loaded group coordinator shard", "groups", len(s.groups), "duration", time.Since(start))
+	s.logger.Debug("loaded group coordinator shard", "groups", len(s.groups), "duration", time.Since(start))
 
 	for {
 		select {

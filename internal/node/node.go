@@ -231,6 +231,14 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	n.reconciling = true
 	n.reconcileLocked(ctrl.Image(), true)
 	n.reconcileMu.Unlock()
+	leading := 0
+	hosted := n.parts.All()
+	for _, p := range hosted {
+		if p.IsLeader() {
+			leading++
+		}
+	}
+	n.log.Info("partitions hosted", "partitions", len(hosted), "leader_of", leading)
 
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return n.logDir.Run(gctx) })

@@ -257,7 +257,7 @@ func (p *Partition) becomeLeaderLocked(st LeaderAndISR, newEpoch bool) {
 		p.mu.leaderEpochStartOffset = p.log.LogEndOffset()
 		p.mu.followers = make(map[int32]*followerState)
 		p.mu.pending = nil
-		p.logger.Info("became leader", "leader_epoch", st.LeaderEpoch, "offset", p.mu.leaderEpochStartOffset, "isr", st.ISR)
+		p.logger.Debug("became leader", "leader_epoch", st.LeaderEpoch, "offset", p.mu.leaderEpochStartOffset, "isr", st.ISR)
 	} else if !slices.Equal(prev.ISR, st.ISR) {
 		p.logger.Info("ISR changed", "leader_epoch", st.LeaderEpoch, "isr", st.ISR, "partition_epoch", st.PartitionEpoch)
 	}
@@ -309,7 +309,7 @@ func (p *Partition) MakeFollower(st LeaderAndISR) (changed bool, err error) {
 		return false, nil
 	}
 	if changed {
-		p.logger.Info("became follower", "leader_epoch", st.LeaderEpoch, "leader", st.Leader)
+		p.logger.Debug("became follower", "leader_epoch", st.LeaderEpoch, "leader", st.Leader)
 	}
 	p.mu.st = st.clone()
 	p.mu.isLeader = false
