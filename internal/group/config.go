@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// OffsetsTopic is Kafka's internal topic holding group state and
+// committed offsets; each of its partitions is one coordinator shard.
+const OffsetsTopic = "__consumer_offsets"
+
 // Config configures the Coordinator. Field comments give Kafka's name and
 // default.
 type Config struct {

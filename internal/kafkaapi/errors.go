@@ -14,8 +14,6 @@ import (
 
 // Sentinels detected in this package.
 var (
-	errUnknownTopic     = errors.New("unknown topic or partition")
-	errUnknownTopicID   = errors.New("unknown topic id")
 	errMessageTooLarge  = errors.New("batch larger than max.message.bytes")
 	errInvalidTimestamp = errors.New("timestamp out of range")
 	errTransactional    = errors.New("transactional produce is not supported yet")
@@ -28,8 +26,6 @@ var codeTable = []struct {
 	err  error
 	kerr *kerr.Error
 }{
-	{errUnknownTopic, kerr.UnknownTopicOrPartition},
-	{errUnknownTopicID, kerr.UnknownTopicID},
 	{errMessageTooLarge, kerr.MessageTooLarge},
 	{errInvalidTimestamp, kerr.InvalidTimestamp},
 	{errTransactional, kerr.InvalidTxnState},

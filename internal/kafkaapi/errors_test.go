@@ -20,8 +20,6 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		give error
 		want *kerr.Error
 	}{
-		{errUnknownTopic, kerr.UnknownTopicOrPartition},
-		{errUnknownTopicID, kerr.UnknownTopicID},
 		{errMessageTooLarge, kerr.MessageTooLarge},
 		{errInvalidTimestamp, kerr.InvalidTimestamp},
 		{errTransactional, kerr.InvalidTxnState},

@@ -13,11 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/server"
 )
-
-// offsetsTopic is Kafka's internal topic of group state.
-const offsetsTopic = "__consumer_offsets"
 
 type coordinatorAnswer struct {
 	nodeID int32
@@ -63,7 +61,7 @@ func (h *Handler) coordinatorFor(keyType int8, key string) coordinatorAnswer {
 	// Any broker answers from the metadata image: the coordinator is the
 	// leader of the group's __consumer_offsets partition.
 	img := h.ctrl.Image()
-	t, ok := img.TopicByName(offsetsTopic)
+	t, ok := img.TopicByName(group.OffsetsTopic)
 	if !ok {
 		none.code = kerr.CoordinatorNotAvailable.Code
 		return none

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/server"
 )
@@ -39,7 +40,7 @@ const operationsNotRequested = -2147483648
 
 // isInternalTopic reports Kafka's internal topics.
 func isInternalTopic(name string) bool {
-	return name == "__consumer_offsets" || name == "__transaction_state"
+	return name == group.OffsetsTopic || name == "__transaction_state"
 }
 
 func (h *Handler) metadata(rc *reqCtx, req *kmsg.MetadataRequest) server.Response {

@@ -106,14 +106,6 @@ func (r *reader) int64() int64 {
 	return int64(binary.BigEndian.Uint64(v))
 }
 
-func (r *reader) uint64() uint64 {
-	v := r.take(8)
-	if v == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
 func (r *reader) uvarint() uint64 {
 	if r.err != nil {
 		return 0

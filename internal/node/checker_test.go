@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,4 +178,77 @@ func TestHistoryCheckerFindsEachViolation(t *testing.T) {
 			t.Errorf("%s: checker reported %d problems %v, want %d", tt.name, len(got), got, tt.want)
 		}
 	}
+}
+
+// historyLoad runs an acks=all producer of unique, increasing values
+// ("p0", "p1", ...) and a consumer against topic, recording both into a
+// history, until stop.
+type historyLoad struct {
+	h      *history
+	acked  atomic.Int64
+	p      *kgo.Client
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startHistoryLoad starts the load on a cluster reached through seeds. The
+// producer paces itself to about 10k records/s so the final read stays
+// small.
+func startHistoryLoad(t *testing.T, seeds []string, topic string, extra ...kgo.Opt) *historyLoad {
+	t.Helper()
+	l := &historyLoad{h: newHistory()}
+	l.p = kgoClient(t, seeds[0], append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(60 * time.Second), kgo.ProducerLinger(time.Millisecond)}, extra...)...)
+	c := kgoClient(t, seeds[0], append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, extra...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	t.Cleanup(cancel)
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			if i%10 == 9 {
+				time.Sleep(time.Millisecond)
+			}
+			l.p.Produce(ctx, &kgo.Record{Value: fmt.Appendf(nil, "p%d", i)}, func(r *kgo.Record, err error) {
+				if err == nil {
+					l.h.ack(r.Partition, r.Offset, string(r.Value))
+					l.acked.Add(1)
+				}
+			})
+		}
+	}()
+	go func() {
+		defer l.wg.Done()
+		for ctx.Err() == nil {
+			c.PollFetches(ctx).EachRecord(func(r *kgo.Record) { l.h.consume(r.Partition, r.Offset, string(r.Value)) })
+		}
+	}()
+	return l
+}
+
+// waitAcked waits until n more records than now are acknowledged and
+// returns the count it started from.
+func (l *historyLoad) waitAcked(t *testing.T, what string, n int64) int64 {
+	t.Helper()
+	from := l.acked.Load()
+	waitFor(t, what, 60*time.Second, func() bool { return l.acked.Load() >= from+n })
+	return from
+}
+
+// stopAndCheck stops the load, reads topic back through addr and checks
+// the history against it. It returns the final log.
+func (l *historyLoad) stopAndCheck(t *testing.T, addr, topic string) map[int32][]*kgo.Record {
+	t.Helper()
+	l.cancel()
+	l.wg.Wait()
+	l.p.Flush(context.Background())
+	final := readAll(t, addr, topic)
+	l.h.check(t, final, func(v string) (string, int) {
+		var n int
+		fmt.Sscanf(v, "p%d", &n)
+		return "p", n
+	})
+	return final
 }

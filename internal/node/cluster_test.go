@@ -1,14 +1,12 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -162,39 +160,8 @@ func testFailover(t *testing.T, victimKind string) {
 		return l > 0 && len(isr) == 3
 	})
 
-	h := newHistory()
-	p := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.DefaultProduceTopic("failover"), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordDeliveryTimeout(60*time.Second), kgo.ProducerLinger(time.Millisecond))
-	c := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.ConsumeTopics("failover"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	var produced, acked atomic.Int64
-	wg.Add(2)
-	go func() { // producer
-		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			if i%10 == 9 {
-				time.Sleep(time.Millisecond) // about 10k records/s: keeps the final read small
-			}
-			v := fmt.Sprintf("p%d", i)
-			produced.Add(1)
-			p.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err == nil {
-					h.ack(r.Partition, r.Offset, string(r.Value))
-					acked.Add(1)
-				}
-			})
-		}
-	}()
-	go func() { // consumer
-		defer wg.Done()
-		for ctx.Err() == nil {
-			fs := c.PollFetches(ctx)
-			fs.EachRecord(func(r *kgo.Record) { h.consume(r.Partition, r.Offset, string(r.Value)) })
-		}
-	}()
-	waitFor(t, "5,000 acknowledged records", 60*time.Second, func() bool { return acked.Load() >= 5000 })
+	load := startHistoryLoad(t, tc.addrs, "failover")
+	load.waitAcked(t, "5,000 acknowledged records", 5000)
 	leader, _ := leaderOf(t, tc.addrs[0], "failover", 0)
 	victimID := leader
 	if victimKind == "active controller" {
@@ -202,14 +169,14 @@ func testFailover(t *testing.T, victimKind string) {
 	}
 	victim := tc.nodes[victimID-1]
 	victim.kill()
-	killedAt := acked.Load()
+	killedAt := load.acked.Load()
 	other := tc.addrs[victimID%3]
 	waitFor(t, "a live leader and controller after the SIGKILL", 30*time.Second, func() bool {
 		l, _ := leaderOf(t, other, "failover", 0)
 		c := controllerOf(t, other)
 		return l > 0 && l != victimID && c > 0 && c != victimID
 	})
-	waitFor(t, "acknowledgements to continue under the new leader", 60*time.Second, func() bool { return acked.Load() >= killedAt+5000 })
+	load.waitAcked(t, "acknowledgements to continue under the new leader", 5000)
 	// Bring the old leader back; it must truncate anything it had beyond
 	// the new leader's log and rejoin the ISR.
 	tc.nodes[victimID-1] = startChild(t, victim.dir, victim.addr, victim.args...)
@@ -217,38 +184,36 @@ func testFailover(t *testing.T, victimKind string) {
 		_, isr := leaderOf(t, other, "failover", 0)
 		return len(isr) == 3
 	})
-	waitFor(t, "more acknowledgements with the full ISR", 60*time.Second, func() bool { return acked.Load() >= killedAt+8000 })
-	cancel()
-	wg.Wait()
-	p.Flush(context.Background())
-	final := readAll(t, other, "failover")
-	h.check(t, final, func(v string) (string, int) {
-		var n int
-		fmt.Sscanf(v, "p%d", &n)
-		return "p", n
-	})
-	t.Logf("%s %d killed: %d records acknowledged (%d before the SIGKILL), %d stored", victimKind, victimID, acked.Load(), killedAt, len(final[0]))
+	load.waitAcked(t, "more acknowledgements with the full ISR", 3000)
+	final := load.stopAndCheck(t, other, "failover")
+	t.Logf("%s %d killed: %d records acknowledged (%d before the SIGKILL), %d stored", victimKind, victimID, load.acked.Load(), killedAt, len(final[0]))
 
-	// Every replica holds the same log: stop the cluster cleanly and read
-	// each node's copy from its data directory.
-	want, _ := leaderOf(t, other, "failover", 0)
-	waitFor(t, "all replicas at the same end offset", 30*time.Second, func() bool {
-		_, isr := leaderOf(t, other, "failover", 0)
+	checkReplicasIdentical(t, tc, other, "failover", len(final[0]))
+}
+
+// checkReplicasIdentical stops the cluster cleanly (once every replica is
+// in the ISR) and checks that each node's copy of topic-0, read from its
+// data directory, holds the n records the leader served, identically.
+func checkReplicasIdentical(t *testing.T, tc *testCluster, addr, topic string, n int) {
+	t.Helper()
+	waitFor(t, "all replicas in the ISR", 30*time.Second, func() bool {
+		_, isr := leaderOf(t, addr, topic, 0)
 		return len(isr) == 3
 	})
 	time.Sleep(time.Second) // let followers fetch the last high watermark
+	leader, _ := leaderOf(t, addr, topic, 0)
 	for _, c := range tc.nodes {
 		c.terminate()
 	}
-	ref := replicaRecords(t, tc.nodes[want-1].dir, "failover")
+	ref := replicaRecords(t, tc.nodes[leader-1].dir, topic)
 	for i, c := range tc.nodes {
-		got := replicaRecords(t, c.dir, "failover")
-		if len(got) < len(final[0]) {
-			t.Fatalf("node %d holds %d records, the leader served %d", i+1, len(got), len(final[0]))
+		got := replicaRecords(t, c.dir, topic)
+		if len(got) < n {
+			t.Fatalf("node %d holds %d records, the leader served %d", i+1, len(got), n)
 		}
-		for j := range final[0] {
+		for j := range n {
 			if got[j] != ref[j] {
-				t.Fatalf("node %d offset %d holds %q, leader %d holds %q", i+1, j, got[j], want, ref[j])
+				t.Fatalf("node %d record %d is %q, leader %d has %q", i+1, j, got[j], leader, ref[j])
 			}
 		}
 	}
@@ -539,68 +504,16 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 	}
 	waitFor(t, "a full ISR", 30*time.Second, func() bool { return fullISR(tc.addrs[0]) })
 
-	h := newHistory()
-	p := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.DefaultProduceTopic("rolling"),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(60*time.Second), kgo.ProducerLinger(time.Millisecond))
-	c := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.ConsumeTopics("rolling"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	var acked atomic.Int64
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			if i%10 == 9 {
-				time.Sleep(time.Millisecond)
-			}
-			p.Produce(ctx, &kgo.Record{Value: fmt.Appendf(nil, "p%d", i)}, func(r *kgo.Record, err error) {
-				if err == nil {
-					h.ack(r.Partition, r.Offset, string(r.Value))
-					acked.Add(1)
-				}
-			})
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for ctx.Err() == nil {
-			c.PollFetches(ctx).EachRecord(func(r *kgo.Record) { h.consume(r.Partition, r.Offset, string(r.Value)) })
-		}
-	}()
+	load := startHistoryLoad(t, tc.addrs, "rolling")
 	for i, node := range tc.nodes {
-		before := acked.Load()
-		waitFor(t, "acknowledgements before restarting the next node", 60*time.Second, func() bool { return acked.Load() >= before+2000 })
+		load.waitAcked(t, "acknowledgements before restarting the next node", 2000)
 		node.terminate()
 		tc.nodes[i] = startChild(t, node.dir, node.addr, node.args...)
 		other := tc.addrs[(i+1)%3]
 		waitFor(t, fmt.Sprintf("node %d back in the ISR", i+1), 60*time.Second, func() bool { return fullISR(other) })
 	}
-	before := acked.Load()
-	waitFor(t, "acknowledgements after the rolling restart", 60*time.Second, func() bool { return acked.Load() >= before+2000 })
-	cancel()
-	wg.Wait()
-	p.Flush(context.Background())
-	final := readAll(t, tc.addrs[0], "rolling")
-	h.check(t, final, func(v string) (string, int) {
-		var n int
-		fmt.Sscanf(v, "p%d", &n)
-		return "p", n
-	})
-	t.Logf("rolling restart of 3 brokers: %d records acknowledged, %d stored", acked.Load(), len(final[0]))
-	waitFor(t, "a full ISR at the end", 30*time.Second, func() bool { return fullISR(tc.addrs[0]) })
-	time.Sleep(time.Second) // let followers fetch the last high watermark
-	leader, _ := leaderOf(t, tc.addrs[0], "rolling", 0)
-	for _, n := range tc.nodes {
-		n.terminate()
-	}
-	ref := replicaRecords(t, tc.nodes[leader-1].dir, "rolling")
-	for i, n := range tc.nodes {
-		got := replicaRecords(t, n.dir, "rolling")
-		for j := range final[0] {
-			if j >= len(got) || got[j] != ref[j] {
-				t.Fatalf("node %d differs from leader %d at record %d", i+1, leader, j)
-			}
-		}
-	}
+	load.waitAcked(t, "acknowledgements after the rolling restart", 2000)
+	final := load.stopAndCheck(t, tc.addrs[0], "rolling")
+	t.Logf("rolling restart of 3 brokers: %d records acknowledged, %d stored", load.acked.Load(), len(final[0]))
+	checkReplicasIdentical(t, tc, tc.addrs[0], "rolling", len(final[0]))
 }

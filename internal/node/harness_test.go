@@ -37,7 +37,6 @@ type configStatic = config.Static
 
 type nodeOption func(*config.Static)
 
-func withFsync(mode string) nodeOption { return func(s *config.Static) { s.Fsync = mode } }
 func withAutoCreate(on bool) nodeOption {
 	return func(s *config.Static) { s.AutoCreateTopics = on }
 }

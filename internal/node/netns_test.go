@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,63 +133,25 @@ func TestPartitionedLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 		l, isr := leaderOf(t, tc.addrs[0], "cut", 0)
 		return l > 0 && len(isr) == 3
 	})
-	h := newHistory()
-	p := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.DefaultProduceTopic("cut"),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(60*time.Second), kgo.ProducerLinger(time.Millisecond),
-		kgo.RequestTimeoutOverhead(2*time.Second))
-	c := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.ConsumeTopics("cut"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequestTimeoutOverhead(2*time.Second))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	var acked atomic.Int64
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			if i%10 == 9 {
-				time.Sleep(time.Millisecond)
-			}
-			p.Produce(ctx, &kgo.Record{Value: fmt.Appendf(nil, "p%d", i)}, func(r *kgo.Record, err error) {
-				if err == nil {
-					h.ack(r.Partition, r.Offset, string(r.Value))
-					acked.Add(1)
-				}
-			})
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for ctx.Err() == nil {
-			c.PollFetches(ctx).EachRecord(func(r *kgo.Record) { h.consume(r.Partition, r.Offset, string(r.Value)) })
-		}
-	}()
-	waitFor(t, "3,000 acknowledged records", 60*time.Second, func() bool { return acked.Load() >= 3000 })
+	// Clients give up on a request to the cut-off host quickly.
+	load := startHistoryLoad(t, tc.addrs, "cut", kgo.RequestTimeoutOverhead(2*time.Second))
+	load.waitAcked(t, "3,000 acknowledged records", 3000)
 	leader, _ := leaderOf(t, tc.addrs[0], "cut", 0)
 	victim := int(leader - 1)
 	other := tc.addrs[(victim+1)%3]
 	hosts.cut(victim)
-	cutAt := acked.Load()
+	cutAt := load.acked.Load()
 	waitFor(t, "a new leader on the majority side", 30*time.Second, func() bool {
 		l, _ := leaderOf(t, other, "cut", 0)
 		return l > 0 && l != leader
 	})
-	waitFor(t, "acknowledgements under the new leader", 60*time.Second, func() bool { return acked.Load() >= cutAt+3000 })
+	load.waitAcked(t, "acknowledgements under the new leader", 3000)
 	hosts.heal(victim)
 	waitFor(t, "the healed broker back in the ISR", 60*time.Second, func() bool {
 		_, isr := leaderOf(t, other, "cut", 0)
 		return len(isr) == 3
 	})
-	before := acked.Load()
-	waitFor(t, "acknowledgements after healing", 60*time.Second, func() bool { return acked.Load() >= before+2000 })
-	cancel()
-	wg.Wait()
-	p.Flush(context.Background())
-	final := readAll(t, other, "cut")
-	h.check(t, final, func(v string) (string, int) {
-		var n int
-		fmt.Sscanf(v, "p%d", &n)
-		return "p", n
-	})
-	t.Logf("leader %d cut off: %d records acknowledged (%d before the cut), %d stored", leader, acked.Load(), cutAt, len(final[0]))
+	load.waitAcked(t, "acknowledgements after healing", 2000)
+	final := load.stopAndCheck(t, other, "cut")
+	t.Logf("leader %d cut off: %d records acknowledged (%d before the cut), %d stored", leader, load.acked.Load(), cutAt, len(final[0]))
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // offsetsTopic is Kafka's internal topic of consumer group state.
-const offsetsTopic = "__consumer_offsets"
+const offsetsTopic = group.OffsetsTopic
 
 // offsetsLog is a group coordinator shard's view of its __consumer_offsets
 // partition: appends as leader, commits per the fsync policy, replays from

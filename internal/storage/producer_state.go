@@ -86,14 +86,6 @@ func newProducerState() *producerState {
 	return &producerState{producers: make(map[int64]*producerEntry)}
 }
 
-func (s *producerState) clone() *producerState {
-	c := newProducerState()
-	for id, e := range s.producers {
-		c.producers[id] = e.clone()
-	}
-	return c
-}
-
 // removeExpired drops producers whose last batch timestamp is at least
 // expirationMs before nowMs (producer.id.expiration.ms). It returns how many
 // it removed.
