@@ -111,8 +111,13 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 			rp.BaseOffset = info.FirstOffset
 			rp.LogAppendTime = info.LogAppendTime
 			rp.LogStartOffset = info.LogStartOffset
-			if p.NeedsSync() || req.Acks != 1 {
-				waits = append(waits, appended{p: p, rp: rp, next: info.LastOffset + 1})
+			next := info.LastOffset + 1
+			// NB: without fsync-before-ack, a partition whose ISR is this
+			// broker alone has committed the records already; only real
+			// waits get a goroutine.
+			committed := !p.NeedsSync() && p.HighWatermark() >= next
+			if (p.NeedsSync() || req.Acks != 1) && !committed {
+				waits = append(waits, appended{p: p, rp: rp, next: next})
 			}
 		}
 		resp.Topics = append(resp.Topics, rt)
