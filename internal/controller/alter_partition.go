@@ -132,6 +132,10 @@ func (c *Controller) alterPartition(ctx context.Context, req AlterPartitionReque
 				applied = append(applied, pending{ti, pi})
 				c.logger.Info("ISR changed", "topic", t.Name, "partition", next.Partition, "leader", next.Leader,
 					"isr", next.ISR, "previous_isr", cur.ISR, "partition_epoch", next.PartitionEpoch)
+				if cur.Reassigning() && !next.Reassigning() {
+					c.logger.Info("partition reassignment completed", "topic", t.Name, "partition", next.Partition,
+						"replicas", next.Replicas, "leader", next.Leader, "leader_epoch", next.LeaderEpoch)
+				}
 			}
 		}
 	}
@@ -194,6 +198,11 @@ func (c *Controller) checkAlterPartition(img *metadata.Image, brokerID int32, cu
 	}
 	next := cur
 	next.ISR = slices.Clone(rp.NewISR)
+	// The ISR may now hold every target replica of a reassignment.
+	next = completeReassignment(next, eligibleIn(img))
+	if next.Leader != cur.Leader {
+		next.LeaderEpoch++
+	}
 	next.PartitionEpoch++
 	return next, nil
 }

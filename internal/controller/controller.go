@@ -229,6 +229,10 @@ func (c *Controller) SessionTimeout() time.Duration { return c.cfg.BrokerSession
 // Image returns the latest metadata image. It never blocks.
 func (c *Controller) Image() *metadata.Image { return c.cfg.Loader.Image() }
 
+// IsActive reports whether this node is the active controller (leads the
+// metadata quorum).
+func (c *Controller) IsActive() bool { return c.cfg.Quorum.IsLeader() }
+
 // Subscribe registers fn for every new image, in apply order (see
 // metadata.Loader.Subscribe). NB: fn runs on the raft apply goroutine and
 // must not call Controller operations.

@@ -73,7 +73,8 @@ func nextPartitionState(p metadata.PartitionInfo, ch partitionChange, e eligibil
 		}
 		if leader < 0 && ch.unclean {
 			for _, r := range p.Replicas {
-				if e.ok(r) {
+				// A replica still being added has never caught up.
+				if e.ok(r) && !slices.Contains(p.AddingReplicas, r) {
 					leader, isr = r, []int32{r}
 					break
 				}
@@ -99,6 +100,7 @@ func partitionRecord(topicID metadata.UUID, p metadata.PartitionInfo) *metadata.
 		TopicID: topicID, Partition: p.Partition,
 		Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR),
 		Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+		AddingReplicas: slices.Clone(p.AddingReplicas), RemovingReplicas: slices.Clone(p.RemovingReplicas),
 	}
 }
 

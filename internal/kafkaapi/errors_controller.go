@@ -34,4 +34,5 @@ var extraCodes = []struct {
 	{controller.ErrNotController, kerr.NotController},
 	{controller.ErrInvalidRequest, kerr.InvalidRequest},
 	{controller.ErrTopicDeletionDisabled, kerr.TopicDeletionDisabled},
+	{controller.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
 }

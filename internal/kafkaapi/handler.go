@@ -146,6 +146,14 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.alterPartition(rc, r)
 	case *kmsg.ElectLeadersRequest:
 		return h.electLeaders(rc, r)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return h.alterPartitionReassignments(rc, r)
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return h.listPartitionReassignments(rc, r)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return h.incrementalAlterConfigs(rc, r)
+	case *kmsg.AlterConfigsRequest:
+		return h.alterConfigs(rc, r)
 	case *kmsg.DescribeLogDirsRequest:
 		return h.describeLogDirs(rc, r)
 	case *kmsg.FindCoordinatorRequest:

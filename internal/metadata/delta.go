@@ -381,13 +381,30 @@ func (b *builder) partition(r *PartitionRecord) error {
 	if len(r.Replicas) == 0 {
 		return fmt.Errorf("partition %d of topic %q has no replicas", r.Partition, t.Name)
 	}
+	for _, set := range [][]int32{r.AddingReplicas, r.RemovingReplicas} {
+		for i, id := range set {
+			if !slices.Contains(r.Replicas, id) || slices.Contains(set[:i], id) {
+				return fmt.Errorf("partition %d of topic %q: reassignment lists broker %d, not once among the replicas %v", r.Partition, t.Name, id, r.Replicas)
+			}
+		}
+	}
+	for _, id := range r.AddingReplicas {
+		if slices.Contains(r.RemovingReplicas, id) {
+			return fmt.Errorf("partition %d of topic %q: broker %d is both added and removed", r.Partition, t.Name, id)
+		}
+	}
+	if len(r.RemovingReplicas) == len(r.Replicas) {
+		return fmt.Errorf("partition %d of topic %q: a reassignment removes every replica", r.Partition, t.Name)
+	}
 	p := PartitionInfo{
-		Partition:      r.Partition,
-		Replicas:       slices.Clone(r.Replicas),
-		ISR:            slices.Clone(r.ISR),
-		Leader:         r.Leader,
-		LeaderEpoch:    r.LeaderEpoch,
-		PartitionEpoch: r.PartitionEpoch,
+		Partition:        r.Partition,
+		Replicas:         slices.Clone(r.Replicas),
+		ISR:              slices.Clone(r.ISR),
+		Leader:           r.Leader,
+		LeaderEpoch:      r.LeaderEpoch,
+		PartitionEpoch:   r.PartitionEpoch,
+		AddingReplicas:   nilIfEmpty(slices.Clone(r.AddingReplicas)),
+		RemovingReplicas: nilIfEmpty(slices.Clone(r.RemovingReplicas)),
 	}
 	if int(r.Partition) == len(t.Partitions) {
 		t.Partitions = append(t.Partitions, p)
@@ -472,4 +489,11 @@ func (b *builder) producerIDs(r *ProducerIDsRecord) error {
 	b.next.nextProducerID = r.NextProducerID
 	b.keys.producerIDs = true
 	return nil
+}
+
+func nilIfEmpty(s []int32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }

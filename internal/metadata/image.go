@@ -32,11 +32,51 @@ type PartitionInfo struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas are set while the partition is
+	// being reassigned (nil otherwise); see PartitionRecord.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
 }
 
 func (p *PartitionInfo) equal(o *PartitionInfo) bool {
 	return p.Partition == o.Partition && p.Leader == o.Leader && p.LeaderEpoch == o.LeaderEpoch &&
-		p.PartitionEpoch == o.PartitionEpoch && slices.Equal(p.Replicas, o.Replicas) && slices.Equal(p.ISR, o.ISR)
+		p.PartitionEpoch == o.PartitionEpoch && slices.Equal(p.Replicas, o.Replicas) && slices.Equal(p.ISR, o.ISR) &&
+		slices.Equal(p.AddingReplicas, o.AddingReplicas) && slices.Equal(p.RemovingReplicas, o.RemovingReplicas)
+}
+
+// Reassigning reports whether a reassignment of the partition is ongoing.
+func (p *PartitionInfo) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
+}
+
+// TargetReplicas is where the partition is going: Replicas without
+// RemovingReplicas (Replicas itself when no reassignment is ongoing).
+func (p *PartitionInfo) TargetReplicas() []int32 {
+	if len(p.RemovingReplicas) == 0 {
+		return p.Replicas
+	}
+	out := make([]int32, 0, len(p.Replicas))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.RemovingReplicas, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// OriginalReplicas is where the partition was before the ongoing
+// reassignment: Replicas without AddingReplicas.
+func (p *PartitionInfo) OriginalReplicas() []int32 {
+	if len(p.AddingReplicas) == 0 {
+		return p.Replicas
+	}
+	out := make([]int32, 0, len(p.Replicas))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.AddingReplicas, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Topic is one topic in an image. A Topic reachable from a published Image

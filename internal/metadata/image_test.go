@@ -21,7 +21,7 @@ func sampleImage(t testing.TB) *Image {
 		&RegisterBrokerRecord{NodeID: 2, Host: "h2", Port: 9092, BrokerEpoch: 2, Rack: "r2"},
 		&TopicRecord{Name: "orders", TopicID: topicA},
 		&PartitionRecord{TopicID: topicA, Partition: 0, Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1},
-		&PartitionRecord{TopicID: topicA, Partition: 1, Replicas: []int32{2, 1}, ISR: []int32{2, 1}, Leader: 2},
+		&PartitionRecord{TopicID: topicA, Partition: 1, Replicas: []int32{3, 2, 1}, ISR: []int32{2, 1}, Leader: 2, AddingReplicas: []int32{3}, RemovingReplicas: []int32{1}},
 		&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "retention.ms", Value: strp("1000")},
 		&TopicRecord{Name: "audit", TopicID: topicB},
 		&PartitionRecord{TopicID: topicB, Partition: 0, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
@@ -75,8 +75,9 @@ func TestApplyBuildsImage(t *testing.T) {
 		t.Errorf("TopicByID(A) = %p, want the same topic as TopicByName (%p)", byID, orders)
 	}
 	p, ok := img.Partition(topicA, 1)
-	if !ok || p.Leader != 2 || !slices.Equal(p.Replicas, []int32{2, 1}) {
-		t.Errorf("Partition(A, 1) = (%+v, %v), want leader 2 replicas [2 1]", p, ok)
+	if !ok || p.Leader != 2 || !slices.Equal(p.Replicas, []int32{3, 2, 1}) || !p.Reassigning() ||
+		!slices.Equal(p.TargetReplicas(), []int32{3, 2}) || !slices.Equal(p.OriginalReplicas(), []int32{2, 1}) {
+		t.Errorf("Partition(A, 1) = (%+v, %v), want leader 2 replicas [3 2 1] moving from [2 1] to [3 2]", p, ok)
 	}
 	if _, ok := img.Partition(topicA, 2); ok {
 		t.Errorf("Partition(A, 2) found a partition, want none")
@@ -207,6 +208,10 @@ func TestApplyRejectsInconsistentBatches(t *testing.T) {
 		{"partition gap", []Record{&PartitionRecord{TopicID: topicA, Partition: 3, Replicas: []int32{1}}}},
 		{"negative partition", []Record{&PartitionRecord{TopicID: topicA, Partition: -1, Replicas: []int32{1}}}},
 		{"no replicas", []Record{&PartitionRecord{TopicID: topicA, Partition: 2}}},
+		{"adding a non-replica", []Record{&PartitionRecord{TopicID: topicA, Partition: 0, Replicas: []int32{1, 2}, AddingReplicas: []int32{3}}}},
+		{"removing twice", []Record{&PartitionRecord{TopicID: topicA, Partition: 0, Replicas: []int32{1, 2}, RemovingReplicas: []int32{1, 1}}}},
+		{"adding and removing", []Record{&PartitionRecord{TopicID: topicA, Partition: 0, Replicas: []int32{1, 2}, AddingReplicas: []int32{2}, RemovingReplicas: []int32{2}}}},
+		{"removing every replica", []Record{&PartitionRecord{TopicID: topicA, Partition: 0, Replicas: []int32{1, 2}, RemovingReplicas: []int32{2, 1}}}},
 		{"remove unknown topic", []Record{&RemoveTopicRecord{TopicID: UUID{9}}}},
 		{"config of unknown topic", []Record{&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "nope", Name: "a", Value: strp("b")}}},
 		{"bad broker resource", []Record{&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "01", Name: "a", Value: strp("b")}}},

@@ -119,6 +119,12 @@ type PartitionRecord struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas describe an ongoing reassignment
+	// (KIP-455): both are subsets of Replicas, disjoint; the target replica
+	// set is Replicas minus RemovingReplicas. Written at record version 1;
+	// a record without a reassignment is written at version 0.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
 }
 
 // RemoveTopicRecord deletes a topic with its partitions and configs.
@@ -170,10 +176,15 @@ func (*BrokerRegistrationChangeRecord) Type() RecordType {
 func (*ClusterIDRecord) Version() uint8      { return 0 }
 func (*RegisterBrokerRecord) Version() uint8 { return 0 }
 func (*TopicRecord) Version() uint8          { return 0 }
-func (*PartitionRecord) Version() uint8      { return 0 }
-func (*RemoveTopicRecord) Version() uint8    { return 0 }
-func (*ConfigRecord) Version() uint8         { return 0 }
-func (*ProducerIDsRecord) Version() uint8    { return 0 }
+func (r *PartitionRecord) Version() uint8 {
+	if len(r.AddingReplicas) > 0 || len(r.RemovingReplicas) > 0 {
+		return 1
+	}
+	return 0
+}
+func (*RemoveTopicRecord) Version() uint8 { return 0 }
+func (*ConfigRecord) Version() uint8      { return 0 }
+func (*ProducerIDsRecord) Version() uint8 { return 0 }
 func (*BrokerRegistrationChangeRecord) Version() uint8 {
 	return 0
 }
@@ -223,10 +234,15 @@ func (rec *PartitionRecord) appendFields(b []byte) []byte {
 	b = appendInt32s(b, rec.ISR)
 	b = binary.BigEndian.AppendUint32(b, uint32(rec.Leader))
 	b = binary.BigEndian.AppendUint32(b, uint32(rec.LeaderEpoch))
-	return binary.BigEndian.AppendUint32(b, uint32(rec.PartitionEpoch))
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.PartitionEpoch))
+	if rec.Version() >= 1 {
+		b = appendInt32s(b, rec.AddingReplicas)
+		b = appendInt32s(b, rec.RemovingReplicas)
+	}
+	return b
 }
 
-func (rec *PartitionRecord) decodeFields(r *reader, _ uint8) {
+func (rec *PartitionRecord) decodeFields(r *reader, version uint8) {
 	rec.TopicID = r.uuid()
 	rec.Partition = r.int32()
 	rec.Replicas = r.int32s()
@@ -234,6 +250,10 @@ func (rec *PartitionRecord) decodeFields(r *reader, _ uint8) {
 	rec.Leader = r.int32()
 	rec.LeaderEpoch = r.int32()
 	rec.PartitionEpoch = r.int32()
+	if version >= 1 {
+		rec.AddingReplicas = r.int32s()
+		rec.RemovingReplicas = r.int32s()
+	}
 }
 
 func (rec *RemoveTopicRecord) appendFields(b []byte) []byte {
@@ -307,6 +327,14 @@ func newRecord(t RecordType) Record {
 	}
 }
 
+// maxVersion is the newest version of record type t this build reads.
+func maxVersion(t RecordType) uint8 {
+	if t == PartitionRecordType {
+		return 1
+	}
+	return 0
+}
+
 // Encode returns the record's frame: frame version, type, record version,
 // fields. See the package doc for the layout.
 func Encode(r Record) ([]byte, error) {
@@ -359,8 +387,8 @@ func Decode(b []byte) (Record, error) {
 	if rec == nil {
 		return nil, fmt.Errorf("%w: type %d", ErrUnknownRecord, b[1])
 	}
-	if version > rec.Version() {
-		return nil, fmt.Errorf("%w: %s version %d (this build reads up to %d)", ErrUnknownRecord, t, version, rec.Version())
+	if max := maxVersion(t); version > max {
+		return nil, fmt.Errorf("%w: %s version %d (this build reads up to %d)", ErrUnknownRecord, t, version, max)
 	}
 	r := &reader{b: b[3:]}
 	rec.decodeFields(r, version)

@@ -43,6 +43,7 @@ func (img *Image) Records() []Record {
 			recs = append(recs, &PartitionRecord{
 				TopicID: t.ID, Partition: p.Partition, Replicas: p.Replicas, ISR: p.ISR,
 				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas,
 			})
 		}
 		for _, name := range slices.Sorted(maps.Keys(t.Configs)) {
