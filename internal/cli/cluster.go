@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -28,11 +29,17 @@ func newClusterCommand() *cobra.Command {
 // --json output.
 type clusterStatus struct {
 	ClusterID string `json:"cluster_id"`
-	// ActiveController is the controller DescribeCluster names, -1 if none.
-	ActiveController int32           `json:"active_controller"`
-	Brokers          []clusterBroker `json:"brokers"`
-	Topics           int             `json:"topics"`
-	Partitions       int             `json:"partitions"`
+	// ActiveController leads the metadata quorum (DescribeQuorum), or,
+	// from a cluster that does not answer DescribeQuorum, is the controller
+	// DescribeCluster names; -1 if none.
+	ActiveController int32 `json:"active_controller"`
+	// Controllers are the quorum's voters and Observers its non-voting
+	// members (broker-only nodes); empty without DescribeQuorum.
+	Controllers []int32         `json:"controllers,omitempty"`
+	Observers   []int32         `json:"observers,omitempty"`
+	Brokers     []clusterBroker `json:"brokers"`
+	Topics      int             `json:"topics"`
+	Partitions  int             `json:"partitions"`
 	// UnderReplicated counts partitions whose ISR is smaller than their
 	// replica set; UnderMinISR those whose ISR is smaller than the topic's
 	// min.insync.replicas; Offline those without a leader.
@@ -100,6 +107,7 @@ func readClusterStatus(ctx context.Context, cl *kgo.Client, adm *kadm.Client) (c
 		st.Brokers = append(st.Brokers, cb)
 	}
 	slices.SortFunc(st.Brokers, func(a, b clusterBroker) int { return int(a.NodeID) - int(b.NodeID) })
+	readQuorum(ctx, cl, &st)
 
 	md, err := adm.Metadata(ctx)
 	if err != nil {
@@ -156,10 +164,36 @@ func readClusterStatus(ctx context.Context, cl *kgo.Client, adm *kadm.Client) (c
 	return st, nil
 }
 
+// readQuorum fills the controllers from DescribeQuorum; a cluster that
+// does not serve it (older brokers) keeps DescribeCluster's controller.
+func readQuorum(ctx context.Context, cl *kgo.Client, st *clusterStatus) {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 {
+		return
+	}
+	st.ActiveController = p.LeaderID
+	for _, v := range p.CurrentVoters {
+		st.Controllers = append(st.Controllers, v.ReplicaID)
+	}
+	for _, o := range p.Observers {
+		st.Observers = append(st.Observers, o.ReplicaID)
+	}
+}
+
 // writeClusterStatus prints st as a short block:
 //
 //	Cluster: ID
 //	Active controller: 1
+//	Controllers: 1, 2, 3
 //	Brokers: 3 (2 alive, 1 fenced)
 //	  ID  ADDRESS          RACK  STATE
 //	  1   127.0.0.1:9092   a     alive
@@ -180,6 +214,9 @@ func writeClusterStatus(w io.Writer, st clusterStatus) error {
 	}
 	fmt.Fprintf(w, "Cluster: %s\n", st.ClusterID)
 	fmt.Fprintf(w, "Active controller: %s\n", ctrl)
+	if len(st.Controllers) > 0 {
+		fmt.Fprintf(w, "Controllers: %s\n", joinIDs(st.Controllers))
+	}
 	fmt.Fprintf(w, "Brokers: %d (%d alive, %d fenced)\n", len(st.Brokers), len(st.Brokers)-fenced, fenced)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ID\tADDRESS\tRACK\tSTATE")
@@ -201,4 +238,12 @@ func writeClusterStatus(w io.Writer, st clusterStatus) error {
 	fmt.Fprintf(w, "  under-min-isr: %d\n", st.UnderMinISR)
 	_, err := fmt.Fprintf(w, "  offline: %d\n", st.Offline)
 	return err
+}
+
+func joinIDs(ids []int32) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.Itoa(int(id))
+	}
+	return strings.Join(out, ", ")
 }

@@ -34,3 +34,14 @@ Partitions: 4 in 1 topics
 		t.Errorf("writeClusterStatus(%+v):\n%s\nwant\n%s", st, b.String(), want)
 	}
 }
+
+func TestWriteClusterStatusListsControllers(t *testing.T) {
+	st := clusterStatus{ClusterID: "abc", ActiveController: 2, Controllers: []int32{1, 2, 3}, Observers: []int32{4}}
+	var b strings.Builder
+	if err := writeClusterStatus(&b, st); err != nil {
+		t.Fatalf("writeClusterStatus: %v", err)
+	}
+	if !strings.Contains(b.String(), "Active controller: 2\nControllers: 1, 2, 3\n") {
+		t.Errorf("writeClusterStatus(%+v):\n%s\nwant the active controller and the voters", st, b.String())
+	}
+}

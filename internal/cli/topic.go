@@ -28,6 +28,7 @@ func newTopicCommand() *cobra.Command {
 		newTopicDescribeCommand(cf),
 		newTopicDeleteCommand(cf),
 		newTopicAlterPartitionsCommand(cf),
+		newTopicReassignCommand(cf),
 	)
 	return cmd
 }

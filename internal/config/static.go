@@ -23,9 +23,13 @@ type Static struct {
 	AdvertisedAddr string // host:port clients are told; defaults from Listen
 	Rack           string
 
-	Roles            string // "broker,controller" (combined; the only mode so far)
+	Roles            string // "broker,controller" (combined, the default), "broker" or "controller"
 	ControllerVoters string // "1@host:port,2@host:port,3@host:port"; empty = single voter in process
-	ControllerListen string // raft transport host:port; required with several voters
+	ControllerListen string // raft transport host:port; required with several voters and for broker-only nodes
+	// ControllerBootstrap is "id@host:port,..." with the Kafka listener of
+	// each controller: how a broker-only node reaches controller-only
+	// nodes, which are not in the brokers' metadata.
+	ControllerBootstrap string
 
 	DefaultPartitions        int32
 	DefaultReplicationFactor int16
@@ -176,9 +180,10 @@ func settings() []setting {
 		str("listen", "Kafka listener host:port", func(s *Static) *string { return &s.Listen }),
 		str("advertised-addr", "host:port given to clients (default: the listen address, 127.0.0.1 when it has no host)", func(s *Static) *string { return &s.AdvertisedAddr }),
 		str("rack", "rack of this node (broker.rack)", func(s *Static) *string { return &s.Rack }),
-		str("roles", "what this process runs (process.roles): broker,controller (combined) is supported today", func(s *Static) *string { return &s.Roles }),
-		str("controller-voters", "the metadata quorum: id@host:port,... (controller.quorum.voters); empty runs a single voter inside this process", func(s *Static) *string { return &s.ControllerVoters }),
-		str("controller-listen", "host:port for metadata quorum traffic; required with --controller-voters", func(s *Static) *string { return &s.ControllerListen }),
+		str("roles", "what this process runs (process.roles): broker,controller (combined), broker, or controller", func(s *Static) *string { return &s.Roles }),
+		str("controller-voters", "the metadata quorum: id@host:port,... with each voter's --controller-listen address (controller.quorum.voters); empty runs a single voter inside this process", func(s *Static) *string { return &s.ControllerVoters }),
+		str("controller-listen", "host:port for metadata quorum traffic (raft); required with --controller-voters and on broker-only nodes, which follow the quorum's log as non-voters", func(s *Static) *string { return &s.ControllerListen }),
+		str("controller-bootstrap", "id@host:port,... with the Kafka listener (--listen) of each controller node; required on broker-only nodes", func(s *Static) *string { return &s.ControllerBootstrap }),
 		i32("default-partitions", "partitions of auto-created topics and of CreateTopics without a count (num.partitions)", func(s *Static) *int32 { return &s.DefaultPartitions }),
 		i16("default-replication-factor", "replication factor when a topic does not give one", func(s *Static) *int16 { return &s.DefaultReplicationFactor }),
 		boolean("auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", func(s *Static) *bool { return &s.AutoCreateTopics }),
@@ -298,22 +303,36 @@ func (s *Static) Validate() error {
 			errs = append(errs, fmt.Errorf("advertised-addr %q: %v", s.AdvertisedAddr, err))
 		}
 	}
-	if s.Roles != "broker,controller" && s.Roles != "controller,broker" {
-		errs = append(errs, fmt.Errorf("roles %q: only the combined broker,controller role is supported so far", s.Roles))
-	}
-	if voters, err := s.Voters(); err != nil {
+	if _, _, err := s.ParseRoles(); err != nil {
 		errs = append(errs, err)
-	} else if len(voters) > 0 {
-		found := false
-		for _, v := range voters {
-			found = found || v.ID == s.NodeID
-		}
-		if !found {
-			errs = append(errs, fmt.Errorf("controller-voters: node-id %d is not among the voters", s.NodeID))
-		}
-		if s.ControllerListen == "" {
-			errs = append(errs, errors.New("controller-listen: required with controller-voters"))
-		}
+	}
+	broker, controller, _ := s.ParseRoles()
+	voters, err := s.Voters()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	found := false
+	for _, v := range voters {
+		found = found || v.ID == s.NodeID
+	}
+	bootstrap, berr := s.ControllerBootstrapAddrs()
+	if berr != nil {
+		errs = append(errs, berr)
+	}
+	switch {
+	case controller && len(voters) > 0 && !found:
+		errs = append(errs, fmt.Errorf("controller-voters: node-id %d is not among the voters, but this node is a controller", s.NodeID))
+	case !controller && broker && found:
+		errs = append(errs, fmt.Errorf("controller-voters: node-id %d is a voter, but this node is broker-only (use --roles broker,controller)", s.NodeID))
+	case !controller && broker && len(voters) == 0:
+		errs = append(errs, errors.New("roles broker: a broker-only node needs --controller-voters"))
+	case !controller && broker && len(bootstrap) == 0 && berr == nil:
+		errs = append(errs, errors.New("roles broker: a broker-only node needs --controller-bootstrap"))
+	case controller && !broker && len(voters) == 0:
+		errs = append(errs, errors.New("roles controller: a controller-only node needs --controller-voters (a single-node cluster runs broker,controller)"))
+	}
+	if (len(voters) > 0 || !controller) && s.ControllerListen == "" {
+		errs = append(errs, errors.New("controller-listen: required with controller-voters"))
 	}
 	switch s.Fsync {
 	case "always", "interval", "never":
@@ -381,22 +400,47 @@ type Voter struct {
 // Voters parses ControllerVoters; empty means none (a single in-process
 // voter).
 func (s *Static) Voters() ([]Voter, error) {
-	if strings.TrimSpace(s.ControllerVoters) == "" {
+	return parseIDAddrs("controller-voters", s.ControllerVoters)
+}
+
+// ControllerBootstrapAddrs parses ControllerBootstrap: the Kafka listener
+// of each controller node, by node id.
+func (s *Static) ControllerBootstrapAddrs() ([]Voter, error) {
+	return parseIDAddrs("controller-bootstrap", s.ControllerBootstrap)
+}
+
+// ParseRoles reports which roles Roles names: broker, controller or both.
+func (s *Static) ParseRoles() (broker, controller bool, err error) {
+	for _, r := range strings.Split(s.Roles, ",") {
+		switch strings.TrimSpace(r) {
+		case "broker":
+			broker = true
+		case "controller":
+			controller = true
+		default:
+			return false, false, fmt.Errorf("roles %q: want broker, controller or broker,controller", s.Roles)
+		}
+	}
+	return broker, controller, nil
+}
+
+func parseIDAddrs(name, v string) ([]Voter, error) {
+	if strings.TrimSpace(v) == "" {
 		return nil, nil
 	}
 	var out []Voter
 	seen := map[int32]bool{}
-	for _, part := range strings.Split(s.ControllerVoters, ",") {
+	for _, part := range strings.Split(v, ",") {
 		idStr, addr, ok := strings.Cut(strings.TrimSpace(part), "@")
 		id, err := strconv.ParseInt(idStr, 10, 32)
 		if !ok || err != nil || id < 0 {
-			return nil, fmt.Errorf("controller-voters: %q is not id@host:port", part)
+			return nil, fmt.Errorf("%s: %q is not id@host:port", name, part)
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return nil, fmt.Errorf("controller-voters: %q: %v", part, err)
+			return nil, fmt.Errorf("%s: %q: %v", name, part, err)
 		}
 		if seen[int32(id)] {
-			return nil, fmt.Errorf("controller-voters: id %d listed twice", id)
+			return nil, fmt.Errorf("%s: id %d listed twice", name, id)
 		}
 		seen[int32(id)] = true
 		out = append(out, Voter{ID: int32(id), Addr: addr})

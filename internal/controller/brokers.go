@@ -87,6 +87,10 @@ type BrokerRegistration struct {
 	Host          string
 	Port          int32
 	Rack          string
+	// RaftAddr is set by broker-only nodes: the address of their metadata
+	// quorum observer, which the controller adds to the quorum as a
+	// non-voter so that the broker receives the metadata log.
+	RaftAddr string
 }
 
 // RegisterBroker registers or re-registers a broker with a new broker
@@ -119,6 +123,11 @@ func (c *Controller) registerBroker(ctx context.Context, reg BrokerRegistration)
 	img, err := c.begin(ctx)
 	if err != nil {
 		return err
+	}
+	if reg.RaftAddr != "" {
+		if err := c.cfg.Quorum.AddNonvoter(ctx, reg.NodeID, reg.RaftAddr); err != nil {
+			return c.quorumError(err)
+		}
 	}
 	now := c.cfg.Now()
 	id := reg.NodeID

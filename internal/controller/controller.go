@@ -71,6 +71,9 @@ type Quorum interface {
 	WaitReady(ctx context.Context) error
 	// IsLeader reports whether this node may propose.
 	IsLeader() bool
+	// AddNonvoter lets node id, reachable at addr, follow the log without
+	// voting (a broker-only node); a no-op when it already does.
+	AddNonvoter(ctx context.Context, id int32, addr string) error
 }
 
 var (

@@ -577,6 +577,9 @@ func (followerQuorum) Propose(context.Context, []byte) (uint64, error) {
 }
 func (followerQuorum) WaitReady(context.Context) error { return nil }
 func (followerQuorum) IsLeader() bool                  { return false }
+func (followerQuorum) AddNonvoter(context.Context, int32, string) error {
+	return &raft.NotLeaderError{LeaderID: -1}
+}
 
 func TestNotController(t *testing.T) {
 	c, err := New(Config{NodeID: 1, Quorum: followerQuorum{}, Loader: metadata.NewLoader(metadata.LoaderConfig{})})

@@ -19,10 +19,11 @@ import (
 // memQuorum is a single-voter quorum without raft: Propose applies the
 // entry to the Loader at the next index at once.
 type memQuorum struct {
-	loader *metadata.Loader
-	mu     sync.Mutex
-	index  uint64 // guarded by mu
-	leader bool   // guarded by mu
+	loader    *metadata.Loader
+	mu        sync.Mutex
+	index     uint64           // guarded by mu
+	leader    bool             // guarded by mu
+	observers map[int32]string // guarded by mu
 }
 
 func (q *memQuorum) Propose(_ context.Context, data []byte) (uint64, error) {
@@ -36,6 +37,16 @@ func (q *memQuorum) Propose(_ context.Context, data []byte) (uint64, error) {
 }
 
 func (q *memQuorum) WaitReady(context.Context) error { return nil }
+
+func (q *memQuorum) AddNonvoter(_ context.Context, id int32, addr string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.observers == nil {
+		q.observers = map[int32]string{}
+	}
+	q.observers[id] = addr
+	return nil
+}
 
 func (q *memQuorum) IsLeader() bool {
 	q.mu.Lock()
@@ -736,4 +747,22 @@ func startRaft(t *testing.T, dir string) *harness {
 		t.Fatalf("WaitReady: %v", err)
 	}
 	return h
+}
+
+func TestBrokerOnlyRegistrationAddsObserver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := startLifecycle(t)
+		if err := l.RegisterBroker(t.Context(), BrokerRegistration{NodeID: 5, Host: "h", Port: 9092, RaftAddr: "h:9093"}); err != nil {
+			t.Fatalf("RegisterBroker: %v", err)
+		}
+		l.q.mu.Lock()
+		got := l.q.observers[5]
+		l.q.mu.Unlock()
+		if got != "h:9093" {
+			t.Errorf("observer 5 added at %q, want h:9093", got)
+		}
+		if _, ok := l.Image().Broker(5); !ok {
+			t.Errorf("broker 5 is not registered")
+		}
+	})
 }

@@ -67,7 +67,7 @@ func TestReassignmentCompletesAtOnceWhenInSync(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := threeBrokers(t)
 		res, err := l.AlterPartitionReassignments(t.Context(), []Reassignment{
-			{Topic: "t", Partition: 0, Replicas: ids(2, 3)}, // shrink: 2 and 3 are in sync
+			{Topic: "t", Partition: 0, Replicas: ids(2, 3)},    // shrink: 2 and 3 are in sync
 			{Topic: "t", Partition: 1, Replicas: ids(2, 3, 1)}, // same replicas: nothing to do
 		})
 		if err != nil || res[0].Err != nil || res[1].Err != nil {

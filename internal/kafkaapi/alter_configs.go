@@ -3,8 +3,8 @@ package kafkaapi
 // IncrementalAlterConfigs v0-1 (KIP-339) and AlterConfigs v0-2 (legacy:
 // replaces every override of a resource). Topic (2) and broker (4)
 // resources; a broker resource is "" (the cluster-wide default) or a
-// broker id. Served by the active controller (NOT_CONTROLLER elsewhere,
-// per resource). Per-resource errors: UNKNOWN_TOPIC_OR_PARTITION,
+// broker id. Served by the active controller (other nodes forward them).
+// Per-resource errors: UNKNOWN_TOPIC_OR_PARTITION,
 // INVALID_CONFIG (unknown, read-only or invalid value), INVALID_REQUEST
 // (other resource types, a resource listed twice, bad operations).
 

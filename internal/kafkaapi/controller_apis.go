@@ -4,11 +4,16 @@ package kafkaapi
 //   BrokerRegistration 0-4: listeners, rack, incarnation id; the cluster id
 //   must match (INCONSISTENT_CLUSTER_ID). Fields of v1+ (ZooKeeper
 //   migration, log dirs, previous broker epoch) are accepted and ignored.
+//   A listener named STRATA_RAFT carries a broker-only node's metadata
+//   quorum address; the controller adds it to the quorum as a non-voter.
 //   AllocateProducerIds 0 (KIP-730): a block of producer ids.
 // A node that is not the active controller answers NOT_CONTROLLER; the
 // sender finds the new one through the metadata quorum and retries.
 
 import (
+	"net"
+	"strconv"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -16,6 +21,11 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/server"
 )
+
+// RaftListenerName names the listener in a broker-only node's
+// BrokerRegistration that carries its metadata quorum observer address
+// (see controller.BrokerRegistration.RaftAddr).
+const RaftListenerName = "STRATA_RAFT"
 
 func (h *Handler) brokerRegistration(rc *reqCtx, req *kmsg.BrokerRegistrationRequest) server.Response {
 	return later(rc, func() kmsg.Response {
@@ -28,11 +38,13 @@ func (h *Handler) brokerRegistration(rc *reqCtx, req *kmsg.BrokerRegistrationReq
 			resp.ErrorCode = kerr.InvalidRequest.Code
 			return resp
 		}
-		reg := controller.BrokerRegistration{
-			NodeID:        req.BrokerID,
-			IncarnationID: metadata.UUID(req.IncarnationID),
-			Host:          req.Listeners[0].Host,
-			Port:          int32(req.Listeners[0].Port),
+		reg := controller.BrokerRegistration{NodeID: req.BrokerID, IncarnationID: metadata.UUID(req.IncarnationID)}
+		for _, l := range req.Listeners {
+			if l.Name == RaftListenerName {
+				reg.RaftAddr = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+			} else if reg.Host == "" {
+				reg.Host, reg.Port = l.Host, int32(l.Port)
+			}
 		}
 		if req.Rack != nil {
 			reg.Rack = *req.Rack

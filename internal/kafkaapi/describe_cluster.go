@@ -23,7 +23,7 @@ func (h *Handler) describeCluster(rc *reqCtx, req *kmsg.DescribeClusterRequest) 
 	}
 	img := h.ctrl.Image()
 	resp.ClusterID = img.ClusterID()
-	resp.ControllerID = h.channel.ActiveControllerID()
+	resp.ControllerID = h.controllerIDForClients()
 	resp.ClusterAuthorizedOperations = operationsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = allClusterOperations

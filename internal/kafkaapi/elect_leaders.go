@@ -7,11 +7,10 @@ package kafkaapi
 // election was not needed are left out of the answer. Per-partition errors:
 // ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
 // ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION. The request is
-// served by the active controller; any other node answers NOT_CONTROLLER
-// (top-level from v1, and on every listed partition as Kafka's error
-// response does), and the client retries at the controller named by
-// Metadata. Deliberate difference: Kafka brokers forward the request to the
-// controller, Strata answers it only where the controller runs.
+// served by the active controller; other nodes forward it (forward.go). A
+// failure of the whole request (NOT_CONTROLLER during an election) is
+// answered top-level from v1, and on every listed partition as Kafka's
+// error response does.
 
 import (
 	"context"

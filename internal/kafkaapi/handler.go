@@ -25,6 +25,7 @@ import (
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/protocol"
+	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/server"
 )
 
@@ -48,12 +49,19 @@ type Config struct {
 // ControllerChannel reaches the active controller from any node: the local
 // controller when this node leads the metadata quorum, else over the
 // network. Handlers use it for work a broker delegates (auto-creating
-// topics, producer id blocks); admin APIs sent by clients go to the local
-// controller and answer NOT_CONTROLLER when it is not active.
+// topics, producer id blocks) and to forward clients' admin requests.
 type ControllerChannel interface {
 	ActiveControllerID() int32
 	CreateTopics(ctx context.Context, topics []controller.CreateTopic) []controller.CreateTopicResult
 	AllocateProducerIDs(ctx context.Context, n int64) (int64, error)
+	// Forward sends a client's admin request to the active controller at
+	// the request's version and returns its response.
+	Forward(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+	// Quorum describes the metadata quorum (DescribeQuorum).
+	Quorum(ctx context.Context) (raft.QuorumState, error)
+	// ListenerOf returns the Kafka listener of a controller node from
+	// --controller-bootstrap (ok false when it is not listed there).
+	ListenerOf(id int32) (host string, port int32, ok bool)
 }
 
 // Handler serves Kafka requests.
@@ -111,6 +119,9 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return server.Response{Msg: produceError(req.(*kmsg.ProduceRequest), kerr.UnsupportedVersion.Code)}
 	}
 	rc := &reqCtx{ctx: ctx, conn: c, hdr: hdr, log: c.Logger.With("api", key.Name(), "client_id", hdr.ClientID)}
+	if resp, ok := h.maybeForward(rc, req); ok {
+		return resp
+	}
 	switch r := req.(type) {
 	case *kmsg.ApiVersionsRequest:
 		return h.apiVersions(rc, r)
@@ -150,6 +161,8 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.alterPartitionReassignments(rc, r)
 	case *kmsg.ListPartitionReassignmentsRequest:
 		return h.listPartitionReassignments(rc, r)
+	case *kmsg.DescribeQuorumRequest:
+		return h.describeQuorum(rc, r)
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return h.incrementalAlterConfigs(rc, r)
 	case *kmsg.AlterConfigsRequest:

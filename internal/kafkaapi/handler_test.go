@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/protocol"
+	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/record"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
@@ -45,6 +47,9 @@ func (q *fakeQuorum) Propose(_ context.Context, data []byte) (uint64, error) {
 }
 func (q *fakeQuorum) WaitReady(context.Context) error { return nil }
 func (q *fakeQuorum) IsLeader() bool                  { return q.leader.Load() }
+func (q *fakeQuorum) AddNonvoter(context.Context, int32, string) error {
+	return errors.New("fakeQuorum has no observers")
+}
 
 type testChannel struct{ ctrl *controller.Controller }
 
@@ -55,6 +60,13 @@ func (c testChannel) CreateTopics(ctx context.Context, ts []controller.CreateTop
 func (c testChannel) AllocateProducerIDs(ctx context.Context, n int64) (int64, error) {
 	return c.ctrl.AllocateProducerIDs(ctx, n)
 }
+func (c testChannel) Forward(context.Context, kmsg.Request) (kmsg.Response, error) {
+	return nil, errors.New("testChannel does not forward")
+}
+func (c testChannel) Quorum(context.Context) (raft.QuorumState, error) {
+	return raft.QuorumState{LeaderID: 1, Term: 3, CommitIndex: 10, LastIndex: 10, Voters: []int32{1}}, nil
+}
+func (c testChannel) ListenerOf(int32) (string, int32, bool) { return "", 0, false }
 
 // testHandler is a handler for broker 1 of a two-broker cluster whose
 // controller runs here, with topic "t" (two partitions, replicas [1 2]

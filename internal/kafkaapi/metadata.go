@@ -11,7 +11,8 @@ package kafkaapi
 // log, so the first answer already carries the new partitions (Kafka answers
 // LEADER_NOT_AVAILABLE first); a broker that is not the active controller
 // forwards the creation to it. The controller id is the active controller
-// (the metadata quorum's leader), which serves the admin APIs.
+// when it is a broker, else a broker that forwards admin APIs to it
+// (forward.go).
 
 import (
 	"errors"
@@ -108,7 +109,7 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, allTopics bool, cr
 	if cid := img.ClusterID(); cid != "" {
 		resp.ClusterID = &cid
 	}
-	resp.ControllerID = h.channel.ActiveControllerID()
+	resp.ControllerID = h.controllerIDForClients()
 	resp.AuthorizedOperations = operationsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = allClusterOperations

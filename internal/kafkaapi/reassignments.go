@@ -2,9 +2,8 @@ package kafkaapi
 
 // AlterPartitionReassignments v0-1 (KIP-455; v1 adds
 // allowReplicationFactorChange, KIP-860) and ListPartitionReassignments v0.
-// Both are served by the active controller; another node answers
-// NOT_CONTROLLER (top-level), and clients retry at the controller named by
-// Metadata. Null replicas cancel a partition's reassignment. Per-partition
+// Both are served by the active controller (other nodes forward them).
+// Null replicas cancel a partition's reassignment. Per-partition
 // errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT,
 // NO_REASSIGNMENT_IN_PROGRESS, INVALID_REPLICATION_FACTOR, INVALID_REQUEST.
 // The data moves as the new replicas fetch from the leader; the

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net"
 	"path/filepath"
 
 	"github.com/strata-io/strata/internal/controller"
@@ -31,6 +32,11 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 			rcfg.Voters = append(rcfg.Voters, raft.Voter{ID: v.ID, Addr: v.Addr})
 		}
 	}
+	if _, controller, _ := st.ParseRoles(); !controller {
+		// A broker-only node follows the log as a non-voter.
+		rcfg.Observer = true
+		rcfg.Advertise = observerAddr(st.ControllerListen)
+	}
 	rn, err := raft.New(rcfg, loader)
 	if err != nil {
 		return nil, nil, err
@@ -52,4 +58,17 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 		return nil, nil, err
 	}
 	return ctrl, rn, nil
+}
+
+// observerAddr is the address voters dial to reach this node's observer:
+// the raft listen address, with 127.0.0.1 for a missing or wildcard host.
+func observerAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

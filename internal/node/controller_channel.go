@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/controller"
+	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/raft"
 )
 
@@ -28,13 +29,21 @@ var errNoActiveController = errors.New("no active controller known yet")
 type controllerChannel struct {
 	node *Node
 	rn   *raft.Node
+	// bootstrap maps controller node ids to their Kafka listeners
+	// (--controller-bootstrap): how controller-only nodes are reached.
+	bootstrap map[int32]string
 
 	mu      sync.Mutex
 	clients map[string]*kgo.Client // guarded by mu
 }
 
 func newControllerChannel(n *Node, rn *raft.Node) *controllerChannel {
-	return &controllerChannel{node: n, rn: rn, clients: make(map[string]*kgo.Client)}
+	c := &controllerChannel{node: n, rn: rn, clients: make(map[string]*kgo.Client), bootstrap: map[int32]string{}}
+	boot, _ := n.cfg.Static.ControllerBootstrapAddrs() // validated
+	for _, b := range boot {
+		c.bootstrap[b.ID] = b.Addr
+	}
+	return c
 }
 
 // ActiveControllerID is the node id of the active controller, or -1.
@@ -51,11 +60,46 @@ func (c *controllerChannel) request(ctx context.Context, req kmsg.Request) (kmsg
 	if id < 0 {
 		return nil, errNoActiveController
 	}
-	b, ok := c.node.ctrl.Image().Broker(id)
-	if !ok {
-		return nil, fmt.Errorf("%w: controller %d has not registered its listener", errNoActiveController, id)
+	addr, ok := c.bootstrap[id]
+	if b, registered := c.node.ctrl.Image().Broker(id); registered {
+		addr, ok = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), true
 	}
-	return c.requestAddr(ctx, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), req)
+	if !ok {
+		return nil, fmt.Errorf("%w: controller %d is neither a registered broker nor in --controller-bootstrap", errNoActiveController, id)
+	}
+	return c.requestAddr(ctx, addr, req)
+}
+
+// Quorum describes the metadata quorum as this node's raft sees it.
+func (c *controllerChannel) Quorum(ctx context.Context) (raft.QuorumState, error) {
+	return c.rn.Quorum(ctx)
+}
+
+// ListenerOf returns controller id's Kafka listener from
+// --controller-bootstrap.
+func (c *controllerChannel) ListenerOf(id int32) (string, int32, bool) {
+	addr, ok := c.bootstrap[id]
+	if !ok {
+		return "", 0, false
+	}
+	host, port, err := net.SplitHostPort(addr)
+	p, perr := strconv.ParseUint(port, 10, 16)
+	if err != nil || perr != nil {
+		return "", 0, false
+	}
+	return host, int32(p), true
+}
+
+// pinnedRequest makes the client send a request at the version it carries:
+// a forwarded request keeps the version its client chose.
+type pinnedRequest struct{ kmsg.Request }
+
+func (r pinnedRequest) MaxVersion() int16 { return r.GetVersion() }
+
+// Forward sends a client's admin request to the active controller at the
+// client's version.
+func (c *controllerChannel) Forward(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	return c.request(ctx, pinnedRequest{req})
 }
 
 // requestAddr sends req to the broker listening on addr, through a client
@@ -69,7 +113,7 @@ func (c *controllerChannel) requestAddr(ctx context.Context, addr string, req km
 	cl, ok := c.clients[addr]
 	if !ok {
 		var err error
-		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("strata-broker-"+strconv.Itoa(int(c.node.cfg.Static.NodeID))))
+		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(kafkaapi.ForwardClientIDPrefix+strconv.Itoa(int(c.node.cfg.Static.NodeID))))
 		if err != nil {
 			c.mu.Unlock()
 			return nil, err
@@ -91,6 +135,9 @@ func (c *controllerChannel) Close() {
 }
 
 // RegisterBroker registers this node's broker with the active controller.
+// A broker-only node that does not know the active controller yet (it
+// follows the metadata log only once registered) asks every controller in
+// --controller-bootstrap until the active one answers.
 func (c *controllerChannel) RegisterBroker(ctx context.Context, reg controller.BrokerRegistration) error {
 	if c.local() {
 		return c.node.ctrl.RegisterBroker(ctx, reg)
@@ -100,14 +147,36 @@ func (c *controllerChannel) RegisterBroker(ctx context.Context, reg controller.B
 	req.ClusterID = c.node.ctrl.Image().ClusterID()
 	req.IncarnationID = reg.IncarnationID
 	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: reg.Host, Port: uint16(reg.Port)}}
+	if reg.RaftAddr != "" {
+		host, port, err := net.SplitHostPort(reg.RaftAddr)
+		p, perr := strconv.ParseUint(port, 10, 16)
+		if err != nil || perr != nil {
+			return fmt.Errorf("raft address %q: not host:port", reg.RaftAddr)
+		}
+		req.Listeners = append(req.Listeners, kmsg.BrokerRegistrationRequestListener{Name: kafkaapi.RaftListenerName, Host: host, Port: uint16(p)})
+	}
 	if reg.Rack != "" {
 		req.Rack = &reg.Rack
 	}
-	resp, err := c.request(ctx, req)
-	if err != nil {
-		return err
+	if id, _ := c.rn.Leader(); id >= 0 {
+		resp, err := c.request(ctx, req)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
 	}
-	return kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
+	var errs []error
+	for id, addr := range c.bootstrap {
+		resp, err := c.requestAddr(ctx, addr, req)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
+		}
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("controller %d at %s: %w", id, addr, err))
+	}
+	return fmt.Errorf("%w: %w", errNoActiveController, errors.Join(errs...))
 }
 
 // CreateTopics creates topics through the active controller (auto-creation

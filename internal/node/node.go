@@ -171,13 +171,28 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		}
 		return err
 	}
+	isBroker, isController, _ := st.ParseRoles() // validated
+	channel := newControllerChannel(n, rn)
+	defer channel.Close()
+	reg := controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack}
+	if !isController {
+		// A broker-only node receives the metadata log once the active
+		// controller has added it to the quorum, which registering does.
+		if port == 0 {
+			return fail(errors.New("a broker-only node needs a fixed listen port"))
+		}
+		reg.RaftAddr = observerAddr(st.ControllerListen)
+		if err := retryUntil(gctx, n.log, "register broker", func() error { return channel.RegisterBroker(gctx, reg) }); err != nil {
+			return fail(err)
+		}
+	}
 	if err := rn.WaitReady(gctx); err != nil {
 		return fail(fmt.Errorf("metadata quorum: %w", err))
 	}
-	channel := newControllerChannel(n, rn)
-	defer channel.Close()
-	if err := n.ensureClusterID(gctx, rn); err != nil {
-		return fail(fmt.Errorf("cluster id: %w", err))
+	if isController {
+		if err := n.ensureClusterID(gctx, rn); err != nil {
+			return fail(fmt.Errorf("cluster id: %w", err))
+		}
 	}
 	n.isrChanger = &isrChanger{node: n, channel: channel, ctx: gctx}
 	rcfg := replication.DefaultConfig()
@@ -223,9 +238,11 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 			port = int32(tcp.Port)
 		}
 	}
-	reg := controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack}
-	if err := retryUntil(gctx, n.log, "register broker", func() error { return channel.RegisterBroker(gctx, reg) }); err != nil {
-		return fail(err)
+	reg.Port = port
+	if isBroker && isController {
+		if err := retryUntil(gctx, n.log, "register broker", func() error { return channel.RegisterBroker(gctx, reg) }); err != nil {
+			return fail(err)
+		}
 	}
 	n.reconcileMu.Lock()
 	n.reconciling = true
@@ -242,15 +259,19 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return n.logDir.Run(gctx) })
-	g.Go(func() error { return n.ensureOffsetsTopic(gctx, channel) })
-	g.Go(func() error { return n.heartbeatLoop(gctx, channel, reg) })
+	if isBroker {
+		g.Go(func() error { return n.ensureOffsetsTopic(gctx, channel) })
+		g.Go(func() error { return n.heartbeatLoop(gctx, channel, reg) })
+	}
 	n.log.Info("serving Kafka", "listen", n.addr.String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
-		"node_id", st.NodeID, "cluster_id", ctrl.Image().ClusterID(), "fsync", st.Fsync, "startup", time.Since(start).Round(time.Millisecond))
+		"node_id", st.NodeID, "roles", st.Roles, "cluster_id", ctrl.Image().ClusterID(), "fsync", st.Fsync, "startup", time.Since(start).Round(time.Millisecond))
 	close(n.ready)
 	serving.Store(true)
 	select {
 	case <-ctx.Done():
-		n.controlledShutdown(gctx)
+		if isBroker {
+			n.controlledShutdown(gctx)
+		}
 		stopServices()
 	case <-gctx.Done():
 	}

@@ -2,8 +2,10 @@ package node
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,15 +59,14 @@ func TestReassignmentMovesDataByCatchUp(t *testing.T) {
 	load := startHistoryLoad(t, tc.addrs, "moving")
 	load.waitAcked(t, "acknowledgements before the move", 20000)
 
-	res, err := adm.AlterPartitionAssignments(ctxTimeout(t, 10*time.Second), kadm.AlterPartitionAssignmentsReq{"moving": {0: {3, 2}}})
-	if err != nil {
-		t.Fatalf("AlterPartitionAssignments: %v", err)
-	}
-	if r := res["moving"][0]; r.Err != nil {
-		t.Fatalf("AlterPartitionAssignments(moving-0 -> [3 2]): %v %s", r.Err, r.ErrMessage)
-	}
+	// The CLI starts the move and waits until it is complete.
 	start := time.Now()
-	waitFor(t, "the reassignment to complete", 60*time.Second, func() bool {
+	out, err := exec.Command(strataBinary(t), "topic", "reassign", "moving", "--partition", "0", "--replicas", "3,2",
+		"--bootstrap", tc.addrs[1], "--timeout", "60s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "reassignment of moving-0 complete") {
+		t.Fatalf("strata topic reassign: %v\n%s", err, out)
+	}
+	waitFor(t, "metadata to show the new replicas", 10*time.Second, func() bool {
 		l, err := adm.ListPartitionReassignments(ctxTimeout(t, 10*time.Second), kadm.TopicsSet{"moving": {0: {}}})
 		if err != nil || len(l.Sorted()) != 0 {
 			return false

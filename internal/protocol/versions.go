@@ -34,6 +34,7 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.ListPartitionReassignments: {0, 0},
 	kmsg.IncrementalAlterConfigs:    {0, 1},
 	kmsg.AlterConfigs:               {0, 2},
+	kmsg.DescribeQuorum:             {0, 2},
 	kmsg.DescribeLogDirs:            {1, 4},
 	kmsg.InitProducerID:             {0, 5},
 	kmsg.OffsetForLeaderEpoch:       {2, 4},

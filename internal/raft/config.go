@@ -22,8 +22,16 @@ type Voter struct {
 // Config configures a Node. Durations of zero take the defaults documented
 // on each field.
 type Config struct {
-	// NodeID is this node's id; it must be one of Voters.
+	// NodeID is this node's id; it must be one of Voters, unless Observer.
 	NodeID int32
+	// Observer makes the node a non-voter that follows the log (a
+	// broker-only node): it is not among Voters, never bootstraps and never
+	// votes, and receives the log once the leader adds it with
+	// AddNonvoter. It needs ListenAddr (or Listener) and Advertise.
+	Observer bool
+	// Advertise is the host:port the leader dials to reach an observer.
+	// Voters are reached at their Voters address.
+	Advertise string
 	// Dir holds raft.db (log and stable store) and snapshots/.
 	Dir string
 	// Voters is the initial voter set, used to bootstrap an empty Dir. Empty
@@ -94,7 +102,7 @@ func (c *Config) voters() []Voter {
 
 // inmem reports whether the node runs on the in-memory transport.
 func (c *Config) inmem() bool {
-	return len(c.voters()) == 1 && c.ListenAddr == "" && c.Listener == nil
+	return len(c.voters()) == 1 && c.ListenAddr == "" && c.Listener == nil && !c.Observer
 }
 
 // withDefaults fills zero durations and counts.
@@ -102,7 +110,7 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.HeartbeatTimeout == 0 {
 		c.HeartbeatTimeout = time.Second
-		if len(c.voters()) == 1 {
+		if len(c.voters()) == 1 && !c.Observer {
 			c.HeartbeatTimeout = 50 * time.Millisecond
 		}
 	}
@@ -163,7 +171,14 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("voter %d has no address; every voter of a multi-voter quorum needs one", v.ID))
 		}
 	}
-	if !self {
+	switch {
+	case c.Observer && self:
+		errs = append(errs, fmt.Errorf("observer %d is among the voters", c.NodeID))
+	case c.Observer && len(c.Voters) == 0:
+		errs = append(errs, errors.New("an observer needs the voters"))
+	case c.Observer && (c.ListenAddr == "" && c.Listener == nil || c.Advertise == ""):
+		errs = append(errs, errors.New("an observer needs a listen and an advertised address"))
+	case !c.Observer && !self:
 		errs = append(errs, fmt.Errorf("node %d is not among the voters", c.NodeID))
 	}
 	if len(c.voters()) > 1 && c.ListenAddr == "" && c.Listener == nil {

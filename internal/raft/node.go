@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,7 +153,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("raft: inspect state: %w", err)
 	}
 	hc := n.cfg.hraftConfig(hlog)
-	if !existing {
+	if !existing && !n.cfg.Observer {
 		if err := hraft.BootstrapCluster(hc, store, store, snaps, trans, n.bootstrapConfiguration(selfAddr)); err != nil {
 			return fmt.Errorf("raft: bootstrap: %w", err)
 		}
@@ -230,6 +231,9 @@ func (n *Node) transport(hlog *hclogAdapter) (transport, hraft.ServerAddress, er
 		}
 	}
 	advertise := self.Addr
+	if n.cfg.Observer {
+		advertise = n.cfg.Advertise
+	}
 	if advertise == "" {
 		advertise = ln.Addr().String()
 	}
@@ -285,6 +289,39 @@ func (n *Node) Leader() (id int32, addr string) {
 		return -1, ""
 	}
 	return parseServerID(sid), string(a)
+}
+
+// AddNonvoter adds node id, reachable at addr, to the quorum as a
+// non-voter that receives the log (an observer). It is a no-op when the
+// node is already a member with that address; on a node that is not the
+// leader it fails with an error wrapping ErrNotLeader.
+func (n *Node) AddNonvoter(ctx context.Context, id int32, addr string) error {
+	r := n.running()
+	if r == nil {
+		return ErrStopped
+	}
+	if r.State() != hraft.Leader {
+		return n.notLeader("")
+	}
+	f := r.GetConfiguration()
+	if err := n.wait(ctx, f); err != nil {
+		return err
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == serverID(id) {
+			if s.Address == hraft.ServerAddress(addr) {
+				return nil
+			}
+			if s.Suffrage == hraft.Voter {
+				return fmt.Errorf("raft: node %d is a voter; it cannot join as a non-voter", id)
+			}
+		}
+	}
+	if err := n.wait(ctx, r.AddNonvoter(serverID(id), hraft.ServerAddress(addr), 0, timeoutOf(ctx))); err != nil {
+		return err
+	}
+	n.cfg.Logger.Info("observer added to the metadata quorum", "observer_id", id, "addr", addr)
+	return nil
 }
 
 // AppliedIndex returns the index of the last entry raft handed to the state
@@ -569,3 +606,38 @@ type stringAddr string
 
 func (a stringAddr) Network() string { return "tcp" }
 func (a stringAddr) String() string  { return string(a) }
+
+// QuorumState describes the metadata quorum as this node sees it.
+type QuorumState struct {
+	LeaderID int32 // -1 when no leader is known
+	Term     uint64
+	// CommitIndex and LastIndex are this node's commit index and last log
+	// index.
+	CommitIndex, LastIndex uint64
+	Voters, Observers      []int32
+}
+
+// Quorum returns the quorum's membership and this node's view of the log.
+func (n *Node) Quorum(ctx context.Context) (QuorumState, error) {
+	r := n.running()
+	if r == nil {
+		return QuorumState{}, ErrStopped
+	}
+	f := r.GetConfiguration()
+	if err := n.wait(ctx, f); err != nil {
+		return QuorumState{}, err
+	}
+	st := QuorumState{Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), LastIndex: r.LastIndex()}
+	st.LeaderID, _ = n.Leader()
+	for _, s := range f.Configuration().Servers {
+		id := parseServerID(s.ID)
+		if s.Suffrage == hraft.Voter {
+			st.Voters = append(st.Voters, id)
+		} else {
+			st.Observers = append(st.Observers, id)
+		}
+	}
+	slices.Sort(st.Voters)
+	slices.Sort(st.Observers)
+	return st, nil
+}

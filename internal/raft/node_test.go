@@ -423,3 +423,85 @@ func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestObserverFollowsTheLog: a non-voter receives the log once the leader
+// adds it, including entries from before it joined, never becomes leader,
+// and refuses proposals.
+func TestObserverFollowsTheLog(t *testing.T) {
+	var voters []Voter
+	var listeners []net.Listener
+	for i := range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		listeners = append(listeners, ln)
+		voters = append(voters, Voter{ID: int32(i + 1), Addr: ln.Addr().String()})
+	}
+	fast := func(cfg *Config) {
+		cfg.Logger = testLogger(t)
+		cfg.HeartbeatTimeout = 100 * time.Millisecond
+		cfg.ElectionTimeout = 100 * time.Millisecond
+		cfg.TransportTimeout = time.Second
+	}
+	var nodes []*running
+	sms := []*listSM{{}, {}}
+	for i := range 2 {
+		cfg := DefaultConfig()
+		cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener = int32(i+1), t.TempDir(), voters, listeners[i]
+		fast(&cfg)
+		nodes = append(nodes, start(t, cfg, sms[i]))
+	}
+	for _, n := range nodes {
+		waitReady(t, n, 10*time.Second)
+	}
+	leader := findLeader(t, nodes, nil)
+	if _, err := leader.Propose(t.Context(), []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener, cfg.Observer, cfg.Advertise = 7, t.TempDir(), voters, ln, true, ln.Addr().String()
+	fast(&cfg)
+	obsSM := &listSM{}
+	obs := start(t, cfg, obsSM)
+	if err := leader.AddNonvoter(t.Context(), 7, ln.Addr().String()); err != nil {
+		t.Fatalf("AddNonvoter: %v", err)
+	}
+	if err := leader.AddNonvoter(t.Context(), 7, ln.Addr().String()); err != nil {
+		t.Fatalf("AddNonvoter again: %v", err)
+	}
+	if err := leader.AddNonvoter(t.Context(), 1, "127.0.0.1:1"); err == nil {
+		t.Errorf("AddNonvoter(a voter) succeeded, want an error")
+	}
+	waitReady(t, obs, 10*time.Second)
+	if _, err := leader.Propose(t.Context(), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, []*listSM{obsSM}, []string{"before", "after"})
+	if _, err := obs.Propose(t.Context(), []byte("x")); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("Propose on the observer = %v, want ErrNotLeader", err)
+	}
+	if id, _ := obs.Leader(); id != leader.cfg.NodeID {
+		t.Errorf("observer sees leader %d, want %d", id, leader.cfg.NodeID)
+	}
+}
+
+func TestQuorumState(t *testing.T) {
+	n := start(t, singleConfig(t, t.TempDir()), &listSM{})
+	waitReady(t, n, 10*time.Second)
+	if _, err := n.Propose(t.Context(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := n.Quorum(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LeaderID != 1 || !slices.Equal(st.Voters, []int32{1}) || len(st.Observers) != 0 || st.Term == 0 || st.CommitIndex < 2 || st.LastIndex < st.CommitIndex {
+		t.Errorf("Quorum() = %+v, want node 1 leading itself with the entry committed", st)
+	}
+}
