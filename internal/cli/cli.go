@@ -34,6 +34,7 @@ func Commands() []*cobra.Command {
 		newProduceCommand(),
 		newConsumeCommand(),
 		newClusterCommand(),
+		newBenchCommand(),
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package cli holds the client subcommands of the strata binary: topic and
-// consumer-group administration, a line-oriented producer and a consumer. They speak the
+// consumer-group administration, a line-oriented producer and a consumer,
+// cluster status, and the benchmark tool (internal/bench). They speak the
 // Kafka protocol through franz-go (kgo for data, kadm for admin), so they
 // work against any Kafka-compatible cluster, not only strata.
 //
@@ -13,6 +14,7 @@
 //	strata topic describe NAME...
 //	strata topic delete NAME...
 //	strata topic alter-partitions NAME --partitions N
+//	strata topic reassign NAME --partition P (--replicas 3,2,1 | --cancel) [--wait]
 //	strata group list [--state STATE]... [--type classic|consumer]
 //	strata group describe GROUP...
 //	strata group reset-offsets GROUP (--topic T[:P,P...]... | --all-topics)
@@ -22,6 +24,7 @@
 //	strata consume TOPIC [--offset N | --from-timestamp T] [--partition P]... [--count N] [--exit-at-end] ...
 //	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] ...
 //	strata cluster status [--json]
+//	strata bench produce|consume|e2e [--topic T] [--count N | --duration D] [--record-size B] ... [--json] [--chart F.svg]
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
 // --timeout (persistent flags of the topic and group commands, so they may
