@@ -110,7 +110,7 @@ func TestKafkaDefaults(t *testing.T) {
 		{ScopeBroker, "connections.max.idle.ms", "600000"},
 		{ScopeBroker, "offsets.retention.minutes", "10080"},
 		{ScopeBroker, "group.max.size", "2147483647"},
-		{ScopeBroker, "queued.max.request.bytes", "-1"},
+		{ScopeBroker, "queued.max.request.bytes", "536870912"},
 	}
 	for _, tt := range tests {
 		e, ok := Lookup(tt.scope, tt.give)

@@ -58,6 +58,7 @@ type Static struct {
 	ConsumerHeartbeatInterval  time.Duration // group.consumer.heartbeat.interval.ms (KIP-848)
 
 	SocketRequestMaxBytes int32         // socket.request.max.bytes
+	QueuedMaxRequestBytes int64         // queued.max.request.bytes; <= 0 means no limit
 	ConnectionsMaxIdle    time.Duration // connections.max.idle.ms
 
 	LogLevel  string // debug | info | warn | error
@@ -95,6 +96,7 @@ func DefaultStatic() Static {
 		ConsumerSessionTimeout:     45 * time.Second,
 		ConsumerHeartbeatInterval:  5 * time.Second,
 		SocketRequestMaxBytes:      100 << 20,
+		QueuedMaxRequestBytes:      512 << 20,
 		ConnectionsMaxIdle:         10 * time.Minute,
 		LogLevel:                   "info",
 		LogFormat:                  "text",
@@ -207,6 +209,7 @@ func settings() []setting {
 		dur("group-consumer-heartbeat-interval", "heartbeat interval the broker gives KIP-848 consumer group members (group.consumer.heartbeat.interval.ms)", func(s *Static) *time.Duration { return &s.ConsumerHeartbeatInterval }),
 		i32("group-max-size", "most members in one group (group.max.size)", func(s *Static) *int32 { return &s.GroupMaxSize }),
 		i32("socket-request-max-bytes", "largest request frame; larger ones close the connection (socket.request.max.bytes)", func(s *Static) *int32 { return &s.SocketRequestMaxBytes }),
+		i64("queued-max-request-bytes", "bytes of requests read but not yet answered, over all connections; beyond it sockets are not read (queued.max.request.bytes); -1 = no limit", func(s *Static) *int64 { return &s.QueuedMaxRequestBytes }),
 		dur("connections-max-idle", "close connections idle this long (connections.max.idle.ms)", func(s *Static) *time.Duration { return &s.ConnectionsMaxIdle }),
 		str("log-level", "debug, info, warn or error", func(s *Static) *string { return &s.LogLevel }),
 		str("log-format", "text or json", func(s *Static) *string { return &s.LogFormat }),
@@ -492,6 +495,7 @@ func (s *Static) KafkaConfigs() map[string]string {
 		"log.retention.check.interval.ms":      msString(s.RetentionCheckInterval),
 		"message.max.bytes":                    strconv.Itoa(int(s.MessageMaxBytes)),
 		"socket.request.max.bytes":             strconv.Itoa(int(s.SocketRequestMaxBytes)),
+		"queued.max.request.bytes":             strconv.FormatInt(s.QueuedMaxRequestBytes, 10),
 		"offsets.topic.num.partitions":         strconv.Itoa(int(s.OffsetsTopicPartitions)),
 		"offsets.retention.minutes":            strconv.FormatInt(int64(s.OffsetsRetention/time.Minute), 10),
 		"group.initial.rebalance.delay.ms":     msString(s.GroupInitialRebalanceDelay),

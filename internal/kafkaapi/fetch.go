@@ -10,6 +10,10 @@ package kafkaapi
 //   leaders' endpoints (leader_hints.go). v17: no broker-visible change.
 //   A partition this broker does not host but the metadata knows gets
 //   NOT_LEADER_OR_FOLLOWER (with the hint), as in Kafka.
+// The response is encoded by hand (fetch_encode.go) so that record data
+// goes from the segment files to the socket without a user-space copy
+// (sendfile, see package server); the kmsg response travels alongside
+// without its records, for tests and logs.
 // Deliberate differences from Kafka: fetch sessions are always declined
 // (every response carries session id 0, which KIP-227 allows and every
 // client handles by sending full fetches), and a request naming a session
@@ -17,6 +21,7 @@ package kafkaapi
 // min_bytes is reached or a partition has an error.
 
 import (
+	"runtime/debug"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,19 +29,24 @@ import (
 
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/storage"
 )
 
 type fetchPart struct {
 	p    *partition.Partition // nil when the partition is not served here
 	req  *kmsg.FetchRequestTopicPartition
 	resp *kmsg.FetchResponseTopicPartition
+	// records are the file sections of the last read; they stay readable
+	// for the log's FileDeleteDelay, long enough for the response to be
+	// written.
+	records []storage.Chunk
 }
 
 func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	if req.SessionID != 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return done(resp)
+		return h.fetchAnswer(resp, nil)
 	}
 	// Replicas fetch with their broker id (v15+: in the replica state).
 	replicaID := req.ReplicaID
@@ -104,15 +114,40 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	}
 	rd := partReader{replicaID: replicaID, now: h.cfg.Now(), version: req.Version}
 	total, stop := h.readParts(rc, rd, parts, maxBytes)
-	if stop || int64(total) >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
-		h.setFetchBrokers(resp)
-		return done(resp)
+	if stop || total >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
+		return h.fetchAnswer(resp, parts)
 	}
-	return later(rc, func() kmsg.Response {
+	return fetchLater(rc, func() server.Response {
 		h.waitParts(rc, rd, parts, req, maxBytes)
-		h.setFetchBrokers(resp)
-		return resp
+		return h.fetchAnswer(resp, parts)
 	})
+}
+
+// fetchAnswer completes resp and encodes it with the parts' records.
+func (h *Handler) fetchAnswer(resp *kmsg.FetchResponse, parts []fetchPart) server.Response {
+	h.setFetchBrokers(resp)
+	records := make([][]storage.Chunk, len(parts))
+	for i := range parts {
+		records[i] = parts[i].records
+	}
+	return server.Response{Msg: resp, Body: encodeFetchResponse(resp, records)}
+}
+
+// fetchLater is later for a fetch, whose answer carries a Body: fn runs on
+// its own goroutine, owned by the request, and must return promptly once
+// the request's context is done.
+func fetchLater(rc *reqCtx, fn func() server.Response) server.Response {
+	ch := make(chan server.Response, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				rc.log.Error("panic serving request; closing connection", "panic", r, "stack", string(debug.Stack()))
+				ch <- server.Response{Close: true}
+			}
+		}()
+		ch <- fn()
+	}()
+	return server.Response{Later: ch}
 }
 
 // waitParts long-polls until min bytes are available, the wait expires or
@@ -138,7 +173,7 @@ func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *k
 		case <-wake:
 			rd.now = h.cfg.Now()
 			total, stop := h.readParts(rc, rd, parts, maxBytes)
-			if stop || int64(total) >= int64(req.MinBytes) {
+			if stop || total >= int64(req.MinBytes) {
 				return
 			}
 		case <-timer.C:
@@ -157,18 +192,20 @@ type partReader struct {
 	version   int16 // the request's version
 }
 
-// readParts (re)reads every servable partition into the response. It
-// returns the bytes read and whether an error means the fetch should be
-// answered at once.
-func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxBytes int32) (total int, stop bool) {
+// readParts (re)reads every servable partition into the response: its
+// fields, and the file sections of its records into parts. It returns the
+// bytes read and whether an error means the fetch should be answered at
+// once.
+func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxBytes int32) (total int64, stop bool) {
 	remaining := maxBytes
-	for _, fp := range parts {
+	for i := range parts {
+		fp := &parts[i]
+		fp.records = nil
 		if fp.p == nil {
 			stop = true
 			continue
 		}
 		rp := fp.resp
-		rp.RecordBatches = rp.RecordBatches[:0]
 		limit := fp.req.PartitionMaxBytes
 		if limit > remaining {
 			limit = remaining
@@ -206,19 +243,12 @@ func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxByt
 		if res.Size == 0 {
 			continue
 		}
-		buf, err := res.AppendTo(make([]byte, 0, res.Size))
-		if err != nil {
-			rc.log.Error("reading log for fetch", "topic", fp.p.Topic, "partition", fp.p.Index, "err", err)
-			rp.ErrorCode = kerr.KafkaStorageError.Code
-			stop = true
-			continue
-		}
-		rp.RecordBatches = buf
-		total += len(buf)
-		remaining -= int32(len(buf))
-		if remaining <= 0 {
-			remaining = 0
-		}
+		// NB: the records are read when the response is written, not
+		// here; a segment truncated meanwhile closes the connection
+		// (package server), as in Kafka.
+		fp.records = res.Chunks
+		total += res.Size
+		remaining -= int32(min(res.Size, int64(remaining)))
 	}
 	return total, stop
 }

@@ -222,11 +222,12 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
 	srv := server.New(server.Config{
-		Addr:            st.Listen,
-		MaxRequestBytes: st.SocketRequestMaxBytes,
-		IdleTimeout:     st.ConnectionsMaxIdle,
-		MaxInFlight:     64,
-		Logger:          n.log.With("component", "server"),
+		Addr:                  st.Listen,
+		MaxRequestBytes:       st.SocketRequestMaxBytes,
+		QueuedMaxRequestBytes: st.QueuedMaxRequestBytes,
+		IdleTimeout:           st.ConnectionsMaxIdle,
+		MaxInFlight:           64,
+		Logger:                n.log.With("component", "server"),
 	}, handler)
 	if err := srv.Listen(); err != nil {
 		return fail(err)

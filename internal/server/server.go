@@ -1,12 +1,3 @@
-// Package server owns the Kafka listeners and the per-connection loops. It
-// knows the framing (package protocol) and a one-method Handler; it knows
-// nothing about what requests mean.
-//
-// Goroutines: Run owns the accept loop. Each connection has one reader
-// goroutine (reads frames, calls Handler.Handle in request order) and one
-// writer goroutine (writes responses in request order, waiting for deferred
-// ones). Both stop when the connection closes or Run's context is cancelled;
-// Run returns only after every connection goroutine has exited.
 package server
 
 import (
@@ -19,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -28,22 +20,43 @@ import (
 
 // Response is a handler's answer to one request.
 type Response struct {
-	// Msg is the response body. Nil with Later nil means no response is
-	// sent (acks=0 produce).
+	// Msg is the response body. Nil with Later and Body nil means no
+	// response is sent (acks=0 produce).
 	Msg kmsg.Response
+	// Body, when set, is what is written instead of Msg: a response the
+	// handler encoded itself, whose file sections go to the socket without
+	// being copied into user space where the connection allows it. Msg may
+	// be set alongside as a description of the same response (for tests
+	// and logs); it need not carry the data that Body has in file sections.
+	Body *Body
 	// Later, when set, yields the real Response once the work completes
 	// (acks waits, fetch long-polls). The handler guarantees exactly one
 	// value is sent and that the send never blocks (buffer of one).
 	Later <-chan Response
-	// Close closes the connection after writing Msg (if any).
+	// Close closes the connection after writing Msg or Body (if any).
 	Close bool
 }
 
 // Handler serves decoded requests. Handle runs on the connection's reader
 // goroutine in request order, so work that must be ordered (log appends)
 // happens inside it; anything slow goes behind Response.Later.
+//
+// body, and the byte slices of a request decoded from it, alias the
+// request frame. The frame is never reused unless the Handler implements
+// FrameReuser.
 type Handler interface {
 	Handle(ctx context.Context, c *Conn, h protocol.RequestHeader, req kmsg.Request, body []byte) Response
+}
+
+// FrameReuser is an optional interface of a Handler that lets the server
+// reuse request frames. When ReusesFrame(h) is true, the handler promises
+// that once the request's final Response exists (the one Handle returns,
+// or the one Later yields), nothing it keeps refers to the frame: neither
+// body nor any byte slice of the request decoded from it. The server then
+// returns the frame to its pool after writing that response. ReusesFrame
+// is called on the reader goroutine before Handle.
+type FrameReuser interface {
+	ReusesFrame(h protocol.RequestHeader) bool
 }
 
 // Conn describes a client connection to handlers.
@@ -61,25 +74,64 @@ type Config struct {
 	MaxRequestBytes int32         // socket.request.max.bytes
 	IdleTimeout     time.Duration // connections.max.idle.ms; <=0 disables
 	MaxInFlight     int           // requests read ahead of their responses per connection
+	// QueuedMaxRequestBytes bounds the bytes of requests read but not yet
+	// answered, over all connections (queued.max.request.bytes); <= 0
+	// disables the bound. See the package doc for the exact rules.
+	QueuedMaxRequestBytes int64
+	// DisableSendfile makes the writer copy file sections through user
+	// space (pread) even on connections that could sendfile them.
+	// Connections that are not *net.TCPConn never use sendfile.
+	DisableSendfile bool
 	Logger          *slog.Logger
 }
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            ":9092",
-		MaxRequestBytes: 100 << 20,
-		IdleTimeout:     10 * time.Minute,
-		MaxInFlight:     64,
-		Logger:          slog.New(slog.DiscardHandler),
+		Addr:                  ":9092",
+		MaxRequestBytes:       100 << 20,
+		IdleTimeout:           10 * time.Minute,
+		MaxInFlight:           64,
+		QueuedMaxRequestBytes: 500 << 20,
+		Logger:                slog.New(slog.DiscardHandler),
 	}
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxRequestBytes < 10 {
+		errs = append(errs, fmt.Errorf("max request bytes %d is below the smallest request", c.MaxRequestBytes))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("max in-flight requests %d is below 1", c.MaxInFlight))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats are the server's counters, for metrics and tests.
+type Stats struct {
+	// QueuedRequestBytes is the bytes of requests read and not yet
+	// answered, as counted against QueuedMaxRequestBytes.
+	QueuedRequestBytes int64
+	// SendfileBytes is the total of file-section bytes sent with sendfile.
+	SendfileBytes int64
+	// CopiedFileBytes is the total of file-section bytes read into user
+	// space and written from there.
+	CopiedFileBytes int64
 }
 
 // Server accepts Kafka connections.
 type Server struct {
-	cfg     Config
-	handler Handler
+	cfg     Config       // set in New, never changed
+	handler Handler      // set in New
+	reuser  FrameReuser  // the handler's, or nil; set in New
+	budget  *budget      // set in New
+	frames  *framePool   // set in New
 	ln      net.Listener // set in Listen
+
+	sendfileBytes atomic.Int64
+	copiedBytes   atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -91,7 +143,14 @@ type Server struct {
 
 // New returns a server; it neither listens nor starts goroutines.
 func New(cfg Config, h Handler) *Server {
-	s := &Server{cfg: cfg, handler: h}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxInFlight < 1 {
+		cfg.MaxInFlight = 1
+	}
+	s := &Server{cfg: cfg, handler: h, budget: newBudget(cfg.QueuedMaxRequestBytes), frames: newFramePool()}
+	s.reuser, _ = h.(FrameReuser)
 	s.mu.conns = make(map[net.Conn]struct{})
 	return s
 }
@@ -108,6 +167,15 @@ func (s *Server) Listen() error {
 
 // Addr returns the bound address (after Listen).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		QueuedRequestBytes: s.budget.used(),
+		SendfileBytes:      s.sendfileBytes.Load(),
+		CopiedFileBytes:    s.copiedBytes.Load(),
+	}
+}
 
 // Run accepts connections until ctx is cancelled, then closes the listener
 // and every connection and returns once all connection goroutines exited.
@@ -173,9 +241,20 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
+// slot is one request between the reader and the writer.
 type slot struct {
 	correlationID int32
 	resp          Response
+	held          int64  // bytes of the request budget, released once answered
+	frame         []byte // returned to the pool once answered; nil if not reusable
+}
+
+// connState is shared by a connection's reader and writer.
+type connState struct {
+	c *Conn
+	// held is the budget bytes of this connection's unanswered requests:
+	// added by the reader, subtracted by the writer.
+	held atomic.Int64
 }
 
 // serveConn runs the reader loop on the calling goroutine and the writer
@@ -186,27 +265,44 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &Conn{Remote: nc.RemoteAddr(), Logger: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}
+	cs := &connState{c: &Conn{Remote: nc.RemoteAddr(), Logger: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}}
 	// The buffer bounds how far the reader runs ahead of the writer.
 	pending := make(chan slot, s.cfg.MaxInFlight)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.writeLoop(ctx, nc, c, pending)
+		s.writeLoop(ctx, cancel, nc, cs, pending)
 	}()
-	s.readLoop(ctx, nc, c, pending)
+	s.readLoop(ctx, nc, cs, pending)
 	close(pending)
 	<-writerDone
 	nc.Close()
 }
 
-func (s *Server) readLoop(ctx context.Context, nc net.Conn, c *Conn, pending chan<- slot) {
+// release gives back what a request held once it no longer needs it;
+// reuse returns its frame to the pool.
+func (s *Server) release(cs *connState, held int64, frame []byte, reuse bool) {
+	if held > 0 {
+		cs.held.Add(-held)
+		s.budget.release(held)
+	}
+	if reuse && frame != nil {
+		s.frames.put(frame)
+	}
+}
+
+func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pending chan<- slot) {
+	c := cs.c
+	// The request in hand: acquired but not yet passed to the writer.
+	var held int64
 	defer func() {
 		if r := recover(); r != nil {
 			c.Logger.Error("panic serving connection; closing it", "panic", r, "stack", string(debug.Stack()))
 		}
+		// The handler may still hold the frame after a panic: no reuse.
+		s.release(cs, held, nil, false)
 	}()
-	br := bufio.NewReaderSize(nc, 64<<10)
+	br := bufio.NewReaderSize(nc, readBufferBytes)
 	var scratch [4]byte
 	for {
 		if s.cfg.IdleTimeout > 0 {
@@ -217,7 +313,17 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, c *Conn, pending cha
 			s.logReadErr(c, err)
 			return
 		}
-		frame := make([]byte, n)
+		exempt := n <= exemptFrameBytes && cs.held.Load() == 0
+		if err := s.budget.acquire(ctx, int64(n), exempt); err != nil {
+			return // the connection or the server is closing
+		}
+		held = int64(n)
+		cs.held.Add(held)
+		if s.cfg.IdleTimeout > 0 {
+			// The wait for memory is not the client's idleness.
+			nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		}
+		frame := s.frames.get(int(n))
 		if _, err := io.ReadFull(br, frame); err != nil {
 			s.logReadErr(c, err)
 			return
@@ -227,12 +333,21 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, c *Conn, pending cha
 			c.Logger.Warn("closing connection: bad request header", "api_key", hdr.APIKey, "api_version", hdr.APIVersion, "client_id", hdr.ClientID, "err", err)
 			return
 		}
+		reuse := s.reuser != nil && s.reuser.ReusesFrame(hdr)
 		resp := s.handler.Handle(ctx, c, hdr, req, body)
-		if resp.Msg == nil && resp.Later == nil && !resp.Close {
-			continue // no response expected (acks=0)
+		if resp.Msg == nil && resp.Body == nil && resp.Later == nil && !resp.Close {
+			// No response expected (acks=0): the handler is done with it.
+			s.release(cs, held, frame, reuse)
+			held = 0
+			continue
+		}
+		sl := slot{correlationID: hdr.CorrelationID, resp: resp, held: held}
+		if reuse {
+			sl.frame = frame
 		}
 		select {
-		case pending <- slot{correlationID: hdr.CorrelationID, resp: resp}:
+		case pending <- sl:
+			held = 0 // the writer releases it
 		case <-ctx.Done():
 			return
 		}
@@ -253,59 +368,5 @@ func (s *Server) logReadErr(c *Conn, err error) {
 		c.Logger.Warn("closing connection: bad frame", "err", err)
 	default:
 		c.Logger.Debug("connection read failed", "err", err)
-	}
-}
-
-func (s *Server) writeLoop(ctx context.Context, nc net.Conn, c *Conn, pending <-chan slot) {
-	bw := bufio.NewWriterSize(nc, 64<<10)
-	var buf []byte
-	broken := false
-	for sl := range pending {
-		if broken {
-			continue // drain so the reader never blocks; Later senders never block either
-		}
-		resp := sl.resp
-		if resp.Later != nil {
-			select {
-			case resp = <-resp.Later:
-			default:
-				// Not ready: push out what is buffered before waiting, so
-				// earlier responses are not held behind a long poll.
-				if bw.Buffered() > 0 && bw.Flush() != nil {
-					broken = true
-					nc.Close()
-					continue
-				}
-				select {
-				case resp = <-resp.Later:
-				case <-ctx.Done():
-					broken = true
-					nc.Close()
-					continue
-				}
-			}
-		}
-		if resp.Msg != nil {
-			buf = protocol.AppendResponse(buf[:0], sl.correlationID, resp.Msg)
-			if _, err := bw.Write(buf); err != nil {
-				broken = true
-				nc.Close()
-				continue
-			}
-			if cap(buf) > 1<<20 {
-				buf = nil // do not pin a huge fetch buffer to an idle connection
-			}
-		}
-		if len(pending) == 0 || resp.Close {
-			if err := bw.Flush(); err != nil {
-				broken = true
-				nc.Close()
-				continue
-			}
-		}
-		if resp.Close {
-			broken = true
-			nc.Close()
-		}
 	}
 }
