@@ -122,6 +122,14 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
+	// With fsync before ack, queue every partition's fsync now: they run
+	// side by side (and are shared with other requests), and WaitCommitted's
+	// own sync joins them instead of syncing partitions one by one.
+	for _, w := range waits {
+		if w.p.NeedsSync() {
+			w.p.Log().SyncAsync(w.next)
+		}
+	}
 	if req.Acks == 0 {
 		// No answer, but the records must still become durable and visible.
 		for _, w := range waits {

@@ -60,6 +60,10 @@ type Log struct {
 	producers *producerState // owned by appendMu
 	active    *segment       // owned by appendMu; also the last of mu.segments
 	appendLEO int64          // owned by appendMu; equals mu.logEndOffset
+	// unchanged: the files already hold what Close would write (opened
+	// after a clean shutdown, nothing appended, rolled or truncated since),
+	// so Close writes nothing. Owned by appendMu.
+	unchanged bool
 
 	mu struct {
 		sync.RWMutex
@@ -73,13 +77,18 @@ type Log struct {
 
 	epochs epochCache
 
-	sync struct {
+	syncer *groupSyncer // runs Sync's fsyncs; owned by the LogDir
+	sync   struct {
 		sync.Mutex
-		recoveryPoint int64      // all data below it is durable
-		generation    uint64     // bumped by truncation so an fsync in flight cannot raise the recovery point past it
-		round         *syncRound // the fsync in flight, nil if none
+		recoveryPoint int64         // all data below it is durable
+		generation    uint64        // bumped by truncation so an fsync in flight cannot raise the recovery point past it
+		syncedBytes   int64         // appendedBytes when the last fsync that raised the recovery point started
+		next          []*syncWaiter // waiting for the log's next fsync
+		queued        bool          // in syncer's queue; set while next is not empty unless round is set
+		round         *syncRound    // the fsync in flight, nil if none; its worker queues the log again if next is not empty
 	}
 
+	appendedBytes atomic.Int64          // bytes written by appends since open; GroupCommitBytes compares it with sync.syncedBytes
 	fsyncs        atomic.Int64          // segment fsyncs by Sync; for tests and benchmarks
 	failed        atomic.Pointer[error] // first write or fsync failure; the log then refuses writes
 	highWatermark atomic.Int64          // bound for retention and DeleteRecords; MaxInt64 until the partition sets it
@@ -106,6 +115,7 @@ type logOptions struct {
 	logger         *slog.Logger
 	now            func() time.Time
 	deleter        *fileDeleter
+	syncer         *groupSyncer
 }
 
 // TopicPartition returns the partition the log stores.
@@ -244,6 +254,7 @@ func openLog(opts logOptions) (*Log, error) {
 		logger:    opts.logger.With("topic", opts.tp.Topic, "partition", opts.tp.Partition),
 		now:       opts.now,
 		deleter:   opts.deleter,
+		syncer:    opts.syncer,
 		producers: newProducerState(),
 
 		dedupeBufferBytes: opts.dedupeBytes,
@@ -260,6 +271,13 @@ func openLog(opts logOptions) (*Log, error) {
 		}
 		return nil, fmt.Errorf("open log %s: %w", opts.tp, err)
 	}
+	// No reader holds a file yet: close them all, to reopen on first use,
+	// so an idle partition costs no file descriptor.
+	for _, s := range l.mu.segments {
+		if err := s.releaseFiles(); err != nil {
+			return nil, fmt.Errorf("open log %s: %w", opts.tp, err)
+		}
+	}
 	return l, nil
 }
 
@@ -273,12 +291,20 @@ type dirListing struct {
 // and snapshots.
 func (l *Log) listDir() (dirListing, error) {
 	var out dirListing
-	if err := completeSwaps(l.dir, l.logger); err != nil {
-		return out, err
-	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return out, fmt.Errorf("list partition dir: %w", err)
+	}
+	if slices.ContainsFunc(entries, func(e os.DirEntry) bool {
+		return strings.HasSuffix(e.Name(), cleanedFileSuffix) || strings.HasSuffix(e.Name(), swapFileSuffix)
+	}) {
+		// A compaction was interrupted (rarely): settle it, then look again.
+		if err := completeSwaps(l.dir, l.logger); err != nil {
+			return out, err
+		}
+		if entries, err = os.ReadDir(l.dir); err != nil {
+			return out, fmt.Errorf("list partition dir: %w", err)
+		}
 	}
 	indexes := map[string]int64{}
 	logs := map[int64]bool{}
@@ -410,9 +436,14 @@ func (l *Log) load(opts logOptions) error {
 			return err
 		}
 	}
-	if err := l.loadProducerState(listing.snapshots); err != nil {
+	snap, err := l.loadProducerState(listing.snapshots)
+	if err != nil {
 		return err
 	}
+	// After a clean shutdown that left this log's active indexes and a
+	// producer snapshot at its end, Close has nothing to write until the
+	// log changes.
+	l.unchanged = opts.clean && !recovered && snap == leo && len(listing.logs) > 0
 	if recovered {
 		// Recovered data may sit only in the page cache of the crashed
 		// kernel's successor; make it durable before trusting it as the
@@ -773,8 +804,9 @@ func (l *Log) recoverSegment(s *segment, minOffset, maxNext int64, cfg LogConfig
 
 // loadProducerState rebuilds producer state: the newest valid snapshot at
 // or below the log end offset, then the headers of later batches. Newer
-// snapshots (from before a truncation or crash) are deleted.
-func (l *Log) loadProducerState(snapshots []int64) error {
+// snapshots (from before a truncation or crash) are deleted. It returns
+// the offset of the snapshot it used, -1 if none.
+func (l *Log) loadProducerState(snapshots []int64) (int64, error) {
 	leo := l.appendLEO
 	l.producers = newProducerState()
 	from := int64(-1)
@@ -783,7 +815,7 @@ func (l *Log) loadProducerState(snapshots []int64) error {
 		path := l.snapshotPath(off)
 		if off > leo {
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("remove snapshot: %w", err)
+				return -1, fmt.Errorf("remove snapshot: %w", err)
 			}
 			continue
 		}
@@ -792,7 +824,7 @@ func (l *Log) loadProducerState(snapshots []int64) error {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("read producer snapshot: %w", err)
+			return -1, fmt.Errorf("read producer snapshot: %w", err)
 		}
 		snapOff, state, err := decodeProducerSnapshot(b)
 		if err == nil && snapOff != off {
@@ -801,21 +833,22 @@ func (l *Log) loadProducerState(snapshots []int64) error {
 		if err != nil {
 			l.logger.Warn("deleting unreadable producer snapshot", "offset", off, "err", err)
 			if err := os.Remove(path); err != nil {
-				return fmt.Errorf("remove snapshot: %w", err)
+				return -1, fmt.Errorf("remove snapshot: %w", err)
 			}
 			continue
 		}
 		l.producers = state
 		from = off
 	}
+	used := from
 	segs := l.mu.segments
 	from = max(from, segs[0].base)
 	if err := l.replayProducerState(segs, from, leo); err != nil {
-		return err
+		return -1, err
 	}
 	cfg := l.Config()
 	l.producers.removeExpired(l.now().UnixMilli(), cfg.ProducerIDExpiration.Milliseconds())
-	return nil
+	return used, nil
 }
 
 // replayProducerState applies the headers of batches in [from, to) to the

@@ -228,11 +228,13 @@ func (l *Log) writeLocked(batches []byte, refs []batchRef, now time.Time, cfg Lo
 		return l.fail(err)
 	}
 	start := s.size
+	l.unchanged = false
 	if _, err := f.WriteAt(batches, start); err != nil {
 		// Leave no partial batch behind for a reader or a restart.
 		_ = f.Truncate(start)
 		return l.fail(fmt.Errorf("write segment %d: %w", s.base, err))
 	}
+	l.appendedBytes.Add(int64(len(batches)))
 	l.mu.Lock()
 	for i := range refs {
 		s.indexBatchLocked(start+int64(refs[i].pos), &refs[i].h, cfg.IndexIntervalBytes)
@@ -253,6 +255,7 @@ func (l *Log) writeLocked(batches []byte, refs []batchRef, now time.Time, cfg Lo
 func (l *Log) rollLocked() error {
 	old := l.active
 	newBase := l.appendLEO
+	l.unchanged = false
 	f, err := old.logFile()
 	if err != nil {
 		return l.fail(err)

@@ -31,6 +31,7 @@ func (l *Log) deleteOldestSegmentsLocked(n int, reason string) error {
 		return fmt.Errorf("delete %d of %d segments: the active segment must stay", n, len(segs))
 	}
 	cfg := l.Config()
+	l.unchanged = false
 	l.mu.Lock()
 	l.mu.segments = slices.Clone(segs[n:])
 	newBase := segs[n].base
@@ -153,6 +154,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.mu.Unlock()
 	l.active = s
 	l.appendLEO = s.nextOffset
+	l.unchanged = false
 	l.lowerRecoveryPoint(s.nextOffset)
 	l.lowerFirstDirtyLocked(s.nextOffset)
 
@@ -203,7 +205,8 @@ func (l *Log) reloadProducerStateLocked() error {
 	if err != nil {
 		return err
 	}
-	return l.loadProducerState(offs)
+	_, err = l.loadProducerState(offs)
+	return err
 }
 
 // TruncateFullyAndStartAt deletes every segment and restarts the log empty
@@ -246,6 +249,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.mu.Unlock()
 	l.active = s
 	l.appendLEO = offset
+	l.unchanged = false
 	l.lowerRecoveryPoint(offset)
 	l.advanceRecoveryPoint(offset, l.syncGeneration())
 	l.firstDirty.Store(-1)
@@ -396,13 +400,18 @@ func (l *Log) removeExpiredProducers(now time.Time) int {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	cfg := l.Config()
-	return l.producers.removeExpired(now.UnixMilli(), cfg.ProducerIDExpiration.Milliseconds())
+	n := l.producers.removeExpired(now.UnixMilli(), cfg.ProducerIDExpiration.Milliseconds())
+	if n > 0 {
+		l.unchanged = false
+	}
+	return n
 }
 
 // Close makes the log durable and closes it: the active segment is
 // fsynced, its indexes are written, and a producer snapshot is taken at the
-// log end offset, so that the next open needs no scan. Reads and writes
-// then fail with ErrLogClosed.
+// log end offset, so that the next open needs no scan; a log unchanged
+// since it was opened after a clean shutdown has all of that on disk and
+// writes nothing. Reads and writes then fail with ErrLogClosed.
 func (l *Log) Close() error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -413,10 +422,13 @@ func (l *Log) Close() error {
 		return nil
 	}
 	var errs []error
-	if l.failed.Load() == nil {
+	switch p := l.failed.Load(); {
+	case p != nil:
+		errs = append(errs, *p)
+	case l.unchanged:
+		// The files hold all of it already (a clean open, no change since).
+	default:
 		errs = append(errs, l.flushForCloseLocked())
-	} else {
-		errs = append(errs, *l.failed.Load())
 	}
 	l.mu.Lock()
 	l.mu.closed = true

@@ -23,6 +23,7 @@ type LogDir struct {
 	logger  *slog.Logger     // set in OpenLogDir, never changed
 	now     func() time.Time // set in OpenLogDir, never changed
 	deleter *fileDeleter
+	syncer  *groupSyncer // fsyncs for Log.Sync; its workers exit when idle, Close waits for them
 
 	mu struct {
 		sync.Mutex
@@ -51,6 +52,9 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 	if cfg.RecoveryThreads == 0 {
 		cfg.RecoveryThreads = 1
 	}
+	if cfg.FsyncThreads == 0 {
+		cfg.FsyncThreads = defaultFsyncThreads
+	}
 	def := DefaultConfig(cfg.Dir)
 	if cfg.RetentionCheckInterval == 0 {
 		cfg.RetentionCheckInterval = def.RetentionCheckInterval
@@ -75,6 +79,7 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 		logger:  cfg.Logger.With("component", "storage", "dir", cfg.Dir),
 		now:     cfg.Now,
 		deleter: newFileDeleter(),
+		syncer:  newGroupSyncer(cfg),
 		failed:  make(chan struct{}),
 	}
 	d.mu.logs = make(map[TopicPartition]*Log)
@@ -180,7 +185,7 @@ func (d *LogDir) openLogs(tps []TopicPartition, clean bool, rps, lsos, dirty map
 				l, err := openLog(logOptions{
 					tp: tp, dir: filepath.Join(d.cfg.Dir, tp.String()), config: DefaultLogConfig(),
 					clean: clean, recoveryPoint: rp, logStartOffset: lso, firstDirty: fd,
-					dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter,
+					dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
 				})
 				mu.Lock()
 				if err != nil {
@@ -320,7 +325,7 @@ func (d *LogDir) CreateLog(tp TopicPartition, topicID [16]byte, cfg LogConfig) (
 	}
 	l, err := openLog(logOptions{
 		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1,
-		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter,
+		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
 	})
 	if err != nil {
 		return nil, err
@@ -393,7 +398,8 @@ func (d *LogDir) writeCheckpoints() error {
 	)
 }
 
-// Close closes every log (fsync, indexes, producer snapshots), removes
+// Close closes every log (fsync, indexes, producer snapshots; FsyncThreads
+// at a time), waits for the group syncer's workers to exit, removes
 // files awaiting deletion, writes the checkpoints and, if all of that
 // succeeded and no log failed, the clean-shutdown marker. Stop Run first.
 func (d *LogDir) Close() error {
@@ -404,10 +410,8 @@ func (d *LogDir) Close() error {
 	}
 	d.mu.closed = true
 	d.mu.Unlock()
-	var errs []error
-	for _, l := range d.Logs() {
-		errs = append(errs, l.Close())
-	}
+	errs := d.closeLogs(d.Logs())
+	d.syncer.close()
 	errs = append(errs, d.deleter.runDue(time.Time{}, true))
 	errs = append(errs, d.writeCheckpoints())
 	if err := errors.Join(errs...); err != nil {
@@ -420,6 +424,27 @@ func (d *LogDir) Close() error {
 		return fmt.Errorf("close log dir %s: %w", d.cfg.Dir, err)
 	}
 	return nil
+}
+
+// closeLogs closes logs with FsyncThreads workers (closing is mostly
+// fsyncs, which run faster side by side), which all exit before it returns.
+func (d *LogDir) closeLogs(logs []*Log) []error {
+	errs := make([]error, len(logs))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(d.cfg.FsyncThreads, len(logs)) {
+		wg.Go(func() {
+			for i := range jobs {
+				errs[i] = logs[i].Close()
+			}
+		})
+	}
+	for i := range logs {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return errs
 }
 
 // Run runs the directory's background work until ctx is done or a log
@@ -496,13 +521,24 @@ func (d *LogDir) enforceRetention() {
 	}
 }
 
+// flushDirty fsyncs every dirty log through the group syncer (in parallel)
+// and waits for them all.
 func (d *LogDir) flushDirty() {
+	type pending struct {
+		l    *Log
+		done <-chan error
+	}
+	var all []pending
 	for _, l := range d.Logs() {
-		if !l.dirty() {
-			continue
+		if l.dirty() {
+			all = append(all, pending{l, l.SyncAsync(l.LogEndOffset())})
 		}
-		if err := l.Sync(l.LogEndOffset()); err != nil && !errors.Is(err, ErrLogClosed) && !errors.Is(err, ErrStorageFailed) {
-			d.logger.Warn("interval fsync", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
+	}
+	for _, p := range all {
+		err := <-p.done
+		// Closed or truncated meanwhile, or failed (already reported by fail).
+		if err != nil && !errors.Is(err, ErrLogClosed) && !errors.Is(err, ErrStorageFailed) && !errors.Is(err, ErrOffsetOutOfRange) {
+			d.logger.Warn("interval fsync", "topic", p.l.tp.Topic, "partition", p.l.tp.Partition, "err", err)
 		}
 	}
 }

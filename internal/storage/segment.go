@@ -68,8 +68,9 @@ type segment struct {
 
 	files struct {
 		sync.Mutex
-		log, idx, tidx *os.File // opened lazily for sealed segments
+		log, idx, tidx *os.File // opened lazily (openLog leaves none open)
 		deleted        bool     // renamed to .deleted: no more lazy opens
+		closed         bool     // closeFiles ran: no more lazy opens
 	}
 }
 
@@ -110,6 +111,9 @@ func (s *segment) openFile(which **os.File, suffix string, flag int) (*os.File, 
 	if s.files.deleted {
 		return nil, fmt.Errorf("%w: segment %d was deleted", ErrOffsetOutOfRange, s.base)
 	}
+	if s.files.closed {
+		return nil, ErrLogClosed
+	}
 	f, err := os.OpenFile(s.path(suffix), flag, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open segment %d: %w", s.base, err)
@@ -143,10 +147,23 @@ func (s *segment) closeIndexFiles() {
 	}
 }
 
-// closeFiles closes every open handle.
+// closeFiles closes every open handle for good.
 func (s *segment) closeFiles() error {
 	s.files.Lock()
 	defer s.files.Unlock()
+	s.files.closed = true
+	return s.releaseFilesLocked()
+}
+
+// releaseFiles closes every open handle; they reopen on next use. Only for
+// a segment no reader can hold a Chunk of (a log being opened).
+func (s *segment) releaseFiles() error {
+	s.files.Lock()
+	defer s.files.Unlock()
+	return s.releaseFilesLocked()
+}
+
+func (s *segment) releaseFilesLocked() error {
 	var errs []error
 	for _, f := range []**os.File{&s.files.log, &s.files.idx, &s.files.tidx} {
 		if *f != nil {
