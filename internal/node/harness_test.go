@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 
 // testNode is an in-process node on an ephemeral port.
 type testNode struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    config.Static
 	node   *Node
 	cancel context.CancelFunc
@@ -43,7 +43,7 @@ func withAutoCreate(on bool) nodeOption {
 func withDataDir(dir string) nodeOption { return func(s *config.Static) { s.DataDir = dir } }
 
 // startNode starts a node with test defaults and stops it at cleanup.
-func startNode(t *testing.T, opts ...nodeOption) *testNode {
+func startNode(t testing.TB, opts ...nodeOption) *testNode {
 	t.Helper()
 	cfg := config.DefaultStatic()
 	cfg.DataDir = t.TempDir()
@@ -55,7 +55,7 @@ func startNode(t *testing.T, opts ...nodeOption) *testNode {
 	return startNodeWith(t, cfg)
 }
 
-func startNodeWith(t *testing.T, cfg config.Static) *testNode {
+func startNodeWith(t testing.TB, cfg config.Static) *testNode {
 	t.Helper()
 	level := slog.LevelWarn
 	if os.Getenv("STRATATEST_LOG") != "" {
@@ -121,7 +121,7 @@ func (tn *testNode) createTopic(name string, partitions int32, configs map[strin
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
