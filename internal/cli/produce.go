@@ -166,7 +166,9 @@ func runProduce(cmd *cobra.Command, cf *clientFlags, pf *produceFlags, topic str
 	if err != nil {
 		return err
 	}
-	opts = append(opts, kgo.RecordDeliveryTimeout(cf.timeout))
+	// As kafka-console-producer (allow.auto.create.topics=true): a broker
+	// with auto.create.topics.enable creates a missing topic.
+	opts = append(opts, kgo.RecordDeliveryTimeout(cf.timeout), kgo.AllowAutoTopicCreation())
 	cl, err := cf.newClient(opts...)
 	if err != nil {
 		return err

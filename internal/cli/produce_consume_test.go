@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -468,5 +469,19 @@ func TestConsumeStopsCleanlyWhenCancelled(t *testing.T) {
 	}
 	if want := strings.Fields(values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)); !slices.Equal(got, want) {
 		t.Errorf("consume ten, cancelled after 10 records: printed %q, want %q", got, want)
+	}
+}
+
+// TestProduceCreatesMissingTopic: like kafka-console-producer, produce asks
+// a broker that auto-creates topics to create a missing one.
+func TestProduceCreatesMissingTopic(t *testing.T) {
+	bs := fakeCluster(t, kfake.AllowAutoTopicCreation())
+	r := mustRun(t, "a\nb\n", "produce", "fresh", "--bootstrap="+bs)
+	if r.stderr != "produced 2 records\n" {
+		t.Errorf("produce fresh: stderr %q, want 2 records produced", r.stderr)
+	}
+	r = mustRun(t, "", "consume", "fresh", "--bootstrap="+bs, "--exit-at-end")
+	if r.stdout != "a\nb\n" {
+		t.Errorf("consume fresh: %q, want a, b", r.stdout)
 	}
 }
