@@ -167,24 +167,9 @@ type wireHandler struct {
 
 func newWireHandler(tb testing.TB) *wireHandler {
 	tb.Helper()
+	ctrl, _ := startTestController(tb)
+	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	loader := metadata.NewLoader(metadata.LoaderConfig{Logger: log})
-	q := &fakeQuorum{loader: loader}
-	q.leader.Store(true)
-	ccfg := controller.DefaultConfig()
-	ccfg.NodeID, ccfg.Quorum, ccfg.Loader, ccfg.Logger = 1, q, loader, log
-	ccfg.AutoLeaderRebalance = false
-	ctrl, err := controller.New(ccfg)
-	if err != nil {
-		tb.Fatalf("controller.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = ctrl.Run(ctx) })
-	tb.Cleanup(func() { cancel(); wg.Wait() })
-	if err := ctrl.EnsureClusterID(ctx); err != nil {
-		tb.Fatalf("EnsureClusterID: %v", err)
-	}
 	if err := ctrl.RegisterBroker(ctx, controller.BrokerRegistration{NodeID: 1, Host: "host", Port: 9091}); err != nil {
 		tb.Fatalf("RegisterBroker: %v", err)
 	}

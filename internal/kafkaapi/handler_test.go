@@ -79,8 +79,10 @@ type testHandler struct {
 	logDir string
 }
 
-func newTestHandler(t *testing.T) *testHandler {
-	t.Helper()
+// startTestController runs node 1's controller on a fakeQuorum, with a
+// cluster id, until the test ends.
+func startTestController(tb testing.TB) (*controller.Controller, *fakeQuorum) {
+	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
 	loader := metadata.NewLoader(metadata.LoaderConfig{Logger: log})
 	q := &fakeQuorum{loader: loader}
@@ -90,16 +92,22 @@ func newTestHandler(t *testing.T) *testHandler {
 	ccfg.AutoLeaderRebalance = false
 	ctrl, err := controller.New(ccfg)
 	if err != nil {
-		t.Fatalf("controller.New: %v", err)
+		tb.Fatalf("controller.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = ctrl.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	if err := ctrl.EnsureClusterID(t.Context()); err != nil {
-		t.Fatalf("EnsureClusterID: %v", err)
+	tb.Cleanup(func() { cancel(); wg.Wait() })
+	if err := ctrl.EnsureClusterID(ctx); err != nil {
+		tb.Fatalf("EnsureClusterID: %v", err)
 	}
+	return ctrl, q
+}
+
+func newTestHandler(t *testing.T) *testHandler {
+	t.Helper()
+	ctrl, q := startTestController(t)
+	log := slog.New(slog.DiscardHandler)
 	for _, id := range []int32{1, 2} {
 		if err := ctrl.RegisterBroker(t.Context(), controller.BrokerRegistration{NodeID: id, Host: "host", Port: 9090 + id}); err != nil {
 			t.Fatalf("RegisterBroker(%d): %v", id, err)

@@ -41,8 +41,14 @@ func (r *rawConn) writeFrame(b []byte) {
 // send writes req and returns its decoded response.
 func (r *rawConn) send(req kmsg.Request) kmsg.Response {
 	r.t.Helper()
+	return r.sendAs("raw", req)
+}
+
+// sendAs is send with a chosen client id.
+func (r *rawConn) sendAs(clientID string, req kmsg.Request) kmsg.Response {
+	r.t.Helper()
 	r.corr++
-	r.writeFrame(kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw")).AppendRequest(nil, req, r.corr))
+	r.writeFrame(kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)).AppendRequest(nil, req, r.corr))
 	body, err := r.readFrame()
 	if err != nil {
 		r.t.Fatalf("reading %T response: %v", req, err)

@@ -9,17 +9,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// benchNode starts a node with topic "bench" (one partition) and returns
+// a producer for it and a 1 KiB value.
+func benchNode(b *testing.B) (*testNode, *kgo.Client, []byte) {
+	tn := startNode(b)
+	tn.createTopic("bench", 1, nil)
+	p := tn.client(kgo.DefaultProduceTopic("bench"), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.MaxBufferedRecords(100000))
+	return tn, p, bytes.Repeat([]byte("v"), 1024)
+}
+
 // BenchmarkProduce measures the produce path end to end in process: a
 // franz-go producer (acks=all, idempotent, linger 5ms) sends b.N 1 KiB
 // records to a one-partition topic of a node with the default --fsync
 // interval. Client and broker share the machine's cores, as in the bench
 // kit's W1.
 func BenchmarkProduce(b *testing.B) {
-	tn := startNode(b)
-	tn.createTopic("bench", 1, nil)
-	p := tn.client(kgo.DefaultProduceTopic("bench"), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.MaxBufferedRecords(100000))
-	value := bytes.Repeat([]byte("v"), 1024)
+	_, p, value := benchNode(b)
 	ctx := context.Background()
 	if err := p.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
 		b.Fatal(err)
@@ -55,11 +61,7 @@ func BenchmarkProduce(b *testing.B) {
 // franz-go consumer reads b.N 1 KiB records back from the start of a
 // one-partition topic (sendfile on loopback).
 func BenchmarkConsume(b *testing.B) {
-	tn := startNode(b)
-	tn.createTopic("bench", 1, nil)
-	p := tn.client(kgo.DefaultProduceTopic("bench"), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.MaxBufferedRecords(100000))
-	value := bytes.Repeat([]byte("v"), 1024)
+	tn, p, value := benchNode(b)
 	ctx := context.Background()
 	for range b.N {
 		p.Produce(ctx, &kgo.Record{Value: value}, nil)

@@ -112,8 +112,9 @@ func TestThreeNodesFormOneCluster(t *testing.T) {
 	}
 }
 
-// leaderOf asks addr's metadata for the leader of topic's partition p.
-func leaderOf(t *testing.T, addr, topic string, p int32) (leader int32, isr []int32) {
+// partitionMetadata asks addr's metadata for topic's partition p (zero
+// value with Leader -1 when it is not listed).
+func partitionMetadata(t *testing.T, addr, topic string, p int32) kmsg.MetadataResponseTopicPartition {
 	t.Helper()
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = 12
@@ -121,10 +122,17 @@ func leaderOf(t *testing.T, addr, topic string, p int32) (leader int32, isr []in
 	resp := dialRaw(t, addr).send(req).(*kmsg.MetadataResponse)
 	for _, tp := range resp.Topics[0].Partitions {
 		if tp.Partition == p {
-			return tp.Leader, tp.ISR
+			return tp
 		}
 	}
-	return -1, nil
+	return kmsg.MetadataResponseTopicPartition{Leader: -1}
+}
+
+// leaderOf asks addr's metadata for the leader of topic's partition p.
+func leaderOf(t *testing.T, addr, topic string, p int32) (leader int32, isr []int32) {
+	t.Helper()
+	tp := partitionMetadata(t, addr, topic, p)
+	return tp.Leader, tp.ISR
 }
 
 // TestAcknowledgedWritesSurviveLeaderSIGKILL: acks=all with RF=3 and

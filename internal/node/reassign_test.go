@@ -18,16 +18,8 @@ import (
 // replicasOf asks addr's metadata for the replicas and ISR of topic-p.
 func replicasOf(t *testing.T, addr, topic string, p int32) (replicas, isr []int32) {
 	t.Helper()
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	req.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}
-	resp := dialRaw(t, addr).send(req).(*kmsg.MetadataResponse)
-	for _, rp := range resp.Topics[0].Partitions {
-		if rp.Partition == p {
-			return rp.Replicas, rp.ISR
-		}
-	}
-	return nil, nil
+	tp := partitionMetadata(t, addr, topic, p)
+	return tp.Replicas, tp.ISR
 }
 
 // TestReassignmentMovesDataByCatchUp moves a partition from brokers [1 2]

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,29 +12,6 @@ import (
 
 	"github.com/strata-io/strata/internal/kafkaapi"
 )
-
-// sendAs is send with a chosen client id.
-func (r *rawConn) sendAs(clientID string, req kmsg.Request) kmsg.Response {
-	r.t.Helper()
-	r.corr++
-	r.writeFrame(kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)).AppendRequest(nil, req, r.corr))
-	body, err := r.readFrame()
-	if err != nil {
-		r.t.Fatalf("reading %T response: %v", req, err)
-	}
-	if got := int32(binary.BigEndian.Uint32(body)); got != r.corr {
-		r.t.Fatalf("correlation id %d, want %d", got, r.corr)
-	}
-	body = body[4:]
-	resp := req.ResponseKind()
-	if resp.IsFlexible() {
-		body = body[1:]
-	}
-	if err := resp.ReadFrom(body); err != nil {
-		r.t.Fatalf("decoding %T: %v", resp, err)
-	}
-	return resp
-}
 
 // activeController returns the index in addrs of the node that answers a
 // controller request itself (sent as a node, so nobody forwards it), or -1.
