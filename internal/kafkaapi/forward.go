@@ -12,6 +12,10 @@ package kafkaapi
 // send these requests anywhere. A forwarded request is never forwarded
 // again: a node that receives one from another node and is not the active
 // controller answers NOT_CONTROLLER, and the client retries.
+//
+// As in Kafka, the forwarding broker answers once the controller has
+// committed the change; the broker's own metadata (what its Metadata and
+// DescribeConfigs show) catches up a few milliseconds later.
 
 import (
 	"context"
