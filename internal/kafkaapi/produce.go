@@ -213,7 +213,7 @@ func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Tim
 				return storage.AppendInfo{}, err
 			}
 		case hdr.Codec() == record.CodecNone:
-			if _, err := record.CountRecords(b); err != nil {
+			if err := record.CheckFraming(b); err != nil {
 				return storage.AppendInfo{}, err
 			}
 		}

@@ -117,6 +117,19 @@ func BenchmarkCountRecords(b *testing.B) {
 	b.ReportMetric(float64(h.NumRecords)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
+func BenchmarkCheckFraming(b *testing.B) {
+	batch := benchBatch(b, CodecNone, 1<<20)
+	h, _ := ParseHeader(batch)
+	b.SetBytes(int64(len(batch)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckFraming(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(h.NumRecords)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
 func BenchmarkBuild(b *testing.B) {
 	key, value := []byte("user-1234"), make([]byte, 200)
 	for _, codec := range []Codec{CodecNone, CodecZstd} {

@@ -47,6 +47,13 @@ func FuzzValidateBatch(f *testing.F) {
 		if cerr == nil && (rerr != nil || n != len(recs)) {
 			t.Fatalf("CountRecords = %d, nil but Records gave %d records, %v", n, len(recs), rerr)
 		}
+		// CheckFraming looks at less than CountRecords: whatever
+		// CountRecords accepts, it accepts.
+		if ferr := CheckFraming(data); cerr == nil && ferr != nil {
+			t.Fatalf("CountRecords accepted the batch, CheckFraming = %v", ferr)
+		} else if ferr != nil && !knownError(ferr) {
+			t.Fatalf("CheckFraming error outside the package's classes: %v", ferr)
+		}
 		if rerr != nil || len(recs) == 0 {
 			return
 		}

@@ -123,6 +123,52 @@ func CountRecords(batch []byte) (int, error) {
 	return int(h.NumRecords), nil
 }
 
+// CheckFraming is the produce path's cheap structural check of an
+// uncompressed batch: the records' length prefixes tile the batch exactly,
+// there are NumRecords of them, and their offset deltas run 0, 1, ...,
+// NumRecords-1. Per record it reads three varints (length, timestamp
+// delta, offset delta) and skips the rest: keys, values and headers are
+// not decoded (the CRC already covers their bytes). Errors wrap ErrCorrupt
+// or ErrInvalid; a compressed batch gives ErrUnsupported.
+func CheckFraming(batch []byte) error {
+	h, data, err := recordsOf(batch)
+	if err != nil {
+		return err
+	}
+	if c := h.Codec(); c != CodecNone {
+		return fmt.Errorf("%w: check framing of a %s batch", ErrUnsupported, c)
+	}
+	if err := checkRecordCount(h.NumRecords, len(data)); err != nil {
+		return err
+	}
+	for i := range h.NumRecords {
+		length, n := readVarint(data)
+		if n <= 0 {
+			return fmt.Errorf("record %d of %d: %w", i, h.NumRecords, varintError("record length", n))
+		}
+		if length < minRecordSize-1 || int(length) > len(data)-n {
+			return fmt.Errorf("%w: record %d of %d: length %d with %d bytes left", ErrCorrupt, i, h.NumRecords, length, len(data)-n)
+		}
+		rec := data[n+1 : n+int(length)] // after the attributes byte
+		data = data[n+int(length):]
+		_, m := readVarlong(rec)
+		if m <= 0 {
+			return fmt.Errorf("record %d of %d: %w", i, h.NumRecords, varintError("timestamp delta", m))
+		}
+		delta, k := readVarint(rec[m:])
+		if k <= 0 {
+			return fmt.Errorf("record %d of %d: %w", i, h.NumRecords, varintError("offset delta", k))
+		}
+		if delta != i {
+			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, delta)
+		}
+	}
+	if len(data) != 0 {
+		return fmt.Errorf("%w: %d bytes after %d records", ErrCorrupt, len(data), h.NumRecords)
+	}
+	return nil
+}
+
 // recordsOf parses the header of batch and returns the bytes after it.
 func recordsOf(batch []byte) (Header, []byte, error) {
 	h, err := ParseHeader(batch)
@@ -240,6 +286,9 @@ func readNullableBytes(b []byte, what string) (v, rest []byte, err error) {
 // int32, as Kafka writes them. n is 0 if b is too short and negative if the
 // encoding is too long or overflows.
 func readVarint(b []byte) (v int32, n int) {
+	if len(b) > 0 && b[0] < 0x80 { // one byte: the common case
+		return int32(b[0]>>1) ^ -int32(b[0]&1), 1
+	}
 	x, n := binary.Varint(b)
 	if n <= 0 {
 		return 0, n
@@ -251,7 +300,12 @@ func readVarint(b []byte) (v int32, n int) {
 }
 
 // readVarlong decodes a zigzag varint of at most 10 bytes.
-func readVarlong(b []byte) (v int64, n int) { return binary.Varint(b) }
+func readVarlong(b []byte) (v int64, n int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
+	}
+	return binary.Varint(b)
+}
 
 func varintError(what string, n int) error {
 	if n == 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -258,6 +259,59 @@ func TestRecordsSurvivesDamage(t *testing.T) {
 				}
 				CountRecords(rawBatch(codec, 5, damaged))
 			}
+		}
+	}
+}
+
+func TestCheckFraming(t *testing.T) {
+	good0, good1 := withLength(goodBody(0)), withLength(goodBody(1))
+	tests := []struct {
+		name       string
+		numRecords int32
+		records    []byte
+		want       error
+	}{
+		{name: "two good records", numRecords: 2, records: cat(good0, good1)},
+		{name: "record length past end", numRecords: 1, records: cat(vi(100), goodBody(0)), want: ErrCorrupt},
+		{name: "negative record length", numRecords: 1, records: cat(vi(-1), goodBody(0)), want: ErrCorrupt},
+		{name: "truncated length varint", numRecords: 1, records: []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}, want: ErrCorrupt},
+		{name: "empty record", numRecords: 1, records: cat(vi(0), goodBody(0)), want: ErrCorrupt},
+		{name: "record too short for its fields", numRecords: 1, records: cat(withLength([]byte{0, 0x80}), good1), want: ErrCorrupt},
+		{name: "offset delta overflows int32", numRecords: 1, records: withLength(cat([]byte{0}, vi(0), vi(1<<33), vi(-1), vi(-1), vi(0))), want: ErrCorrupt},
+		{name: "too few records", numRecords: 3, records: cat(good0, good1, good0[:len(good0)-1]), want: ErrCorrupt},
+		{name: "count beyond what the bytes hold", numRecords: 1 << 30, records: cat(good0, good1), want: ErrCorrupt},
+		{name: "trailing bytes", numRecords: 2, records: cat(good0, good1, []byte{0}), want: ErrCorrupt},
+		{name: "offset deltas out of order", numRecords: 2, records: cat(good1, good0), want: ErrInvalid},
+		// Fields inside a record are not decoded: the CRC covers them.
+		{name: "key past record end is not looked at", numRecords: 1, records: withLength(cat([]byte{0}, vi(0), vi(0), vi(50), vi(1), []byte("v"), vi(0)))},
+	}
+	for _, tt := range tests {
+		if err := CheckFraming(rawBatch(CodecNone, tt.numRecords, tt.records)); !errors.Is(err, tt.want) && (err != nil || tt.want != nil) {
+			t.Errorf("CheckFraming(%s) = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if err := CheckFraming(kmsgBatch(t, CodecLZ4, sampleRecords(), kmsgBatchOptions{})); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("CheckFraming(lz4 batch) = %v, want ErrUnsupported", err)
+	}
+	batch := kmsgBatch(t, CodecNone, sampleRecords(), kmsgBatchOptions{})
+	if err := CheckFraming(batch); err != nil {
+		t.Errorf("CheckFraming(5 records) = %v, want nil", err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { CheckFraming(batch) }); allocs != 0 {
+		t.Errorf("CheckFraming allocated %.1f times per call, want 0", allocs)
+	}
+}
+
+func TestReadVarintMatchesBinaryVarint(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, 2, -2, 63, -64, 64, -65, 1 << 20, -(1 << 31), 1<<31 - 1, 1 << 40, -(1 << 62)} {
+		b := binary.AppendVarint(nil, v)
+		got, n := readVarlong(b)
+		if got != v || n != len(b) {
+			t.Errorf("readVarlong(%x) = %d, %d; want %d, %d", b, got, n, v, len(b))
+		}
+		got32, n32 := readVarint(b)
+		if v >= math.MinInt32 && v <= math.MaxInt32 && (int64(got32) != v || n32 != len(b)) {
+			t.Errorf("readVarint(%x) = %d, %d; want %d, %d", b, got32, n32, v, len(b))
 		}
 	}
 }
