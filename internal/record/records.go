@@ -286,8 +286,12 @@ func readNullableBytes(b []byte, what string) (v, rest []byte, err error) {
 // int32, as Kafka writes them. n is 0 if b is too short and negative if the
 // encoding is too long or overflows.
 func readVarint(b []byte) (v int32, n int) {
-	if len(b) > 0 && b[0] < 0x80 { // one byte: the common case
+	switch {
+	case len(b) > 0 && b[0] < 0x80: // one byte: the common case
 		return int32(b[0]>>1) ^ -int32(b[0]&1), 1
+	case len(b) > 1 && b[1] < 0x80: // two bytes: record lengths up to 8 KiB
+		u := uint32(b[0]&0x7f) | uint32(b[1])<<7
+		return int32(u>>1) ^ -int32(u&1), 2
 	}
 	x, n := binary.Varint(b)
 	if n <= 0 {
