@@ -412,7 +412,11 @@ func (l *Log) removeExpiredProducers(now time.Time) int {
 // log end offset, so that the next open needs no scan; a log unchanged
 // since it was opened after a clean shutdown has all of that on disk and
 // writes nothing. Reads and writes then fail with ErrLogClosed.
-func (l *Log) Close() error {
+func (l *Log) Close() error { return l.close(true) }
+
+// close closes l, first making its data durable when flush is set (a log
+// being deleted is not flushed: its files are about to go).
+func (l *Log) close(flush bool) error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.RLock()
@@ -423,6 +427,7 @@ func (l *Log) Close() error {
 	}
 	var errs []error
 	switch p := l.failed.Load(); {
+	case !flush:
 	case p != nil:
 		errs = append(errs, *p)
 	case l.unchanged:

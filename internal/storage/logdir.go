@@ -358,7 +358,7 @@ func (d *LogDir) DeleteLog(tp TopicPartition) error {
 
 // retireLog closes l and renames its directory for background removal.
 func (d *LogDir) retireLog(l *Log) error {
-	if err := l.Close(); err != nil {
+	if err := l.close(false); err != nil {
 		d.logger.Warn("closing deleted log", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
 	}
 	var suffix [16]byte
