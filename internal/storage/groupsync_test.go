@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -388,4 +389,49 @@ func TestCloseReleasesQueuedSyncs(t *testing.T) {
 		}
 		wantErr(t, "SyncAsync after Close", <-l.SyncAsync(2), ErrOffsetOutOfRange)
 	})
+}
+
+// TestRollQueuesTheOldSegmentsFsync: a roll does not wait for the old
+// segment's fsync; the recovery point passes the old segment only once a
+// sync round has fsynced it, and a clean close fsyncs it if none did.
+func TestRollQueuesTheOldSegmentsFsync(t *testing.T) {
+	cfg := testConfig(t.TempDir(), newTestClock())
+	cfg.Fsync = FsyncNever
+	d, err := OpenLogDir(cfg)
+	if err != nil {
+		t.Fatalf("OpenLogDir: %v", err)
+	}
+	release := make(chan struct{})
+	synced := make(chan string, 16)
+	d.syncer.fsyncFile = func(_ *Log, f *os.File) error {
+		<-release
+		synced <- filepath.Base(f.Name())
+		return fdatasync(f)
+	}
+	lcfg := testLogConfig()
+	batch := buildBatch(t, spec(4).size(100))
+	lcfg.SegmentBytes = int64(len(batch)) + 1 // every append rolls
+	l, err := d.CreateLog(testTP, testTopicID, lcfg)
+	if err != nil {
+		t.Fatalf("CreateLog: %v", err)
+	}
+	mustAppend(t, l, append([]byte(nil), batch...))
+	mustAppend(t, l, append([]byte(nil), batch...)) // rolls; its fsync blocks in the gate
+	if rp := l.RecoveryPoint(); rp != 0 {
+		t.Errorf("recovery point %d before the rolled segment's fsync, want 0", rp)
+	}
+	close(release)
+	if got := <-synced; got != segmentFileName(0, logFileSuffix) {
+		t.Errorf("first fsync of %s, want the rolled segment", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for l.RecoveryPoint() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if rp := l.RecoveryPoint(); rp < 4 {
+		t.Errorf("recovery point %d after the rolled segment's fsync, want >= 4", rp)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
 }

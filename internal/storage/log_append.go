@@ -248,21 +248,18 @@ func (l *Log) writeLocked(batches []byte, refs []batchRef, now time.Time, cfg Lo
 	return nil
 }
 
-// rollLocked seals the active segment (fsync, index files) and starts a
-// new one at the log end offset, with a producer snapshot at that offset.
-// All data below the new base is then durable, so the recovery point moves
-// there. The caller holds appendMu.
+// rollLocked seals the active segment (index files) and starts a new one
+// at the log end offset, with a producer snapshot at that offset. The old
+// segment's fsync is queued, not waited for, so appends go on while it
+// runs (Kafka also flushes rolled segments in the background); the
+// recovery point passes the old segment once a sync round has fsynced it.
+// A crash before that recovers from below it, truncating at the first
+// invalid batch and dropping the segments and snapshots after it. The
+// caller holds appendMu.
 func (l *Log) rollLocked() error {
 	old := l.active
 	newBase := l.appendLEO
 	l.unchanged = false
-	f, err := old.logFile()
-	if err != nil {
-		return l.fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return l.fail(fmt.Errorf("fsync segment %d: %w", old.base, err))
-	}
 	l.mu.Lock()
 	old.maybeAppendTimeEntryLocked()
 	l.mu.Unlock()
@@ -283,10 +280,11 @@ func (l *Log) rollLocked() error {
 	}
 	l.mu.Lock()
 	old.sealLocked()
+	old.unsynced = true
 	l.mu.segments = append(slices.Clip(l.mu.segments), s)
 	l.mu.Unlock()
 	l.active = s
-	l.advanceRecoveryPoint(newBase, l.syncGeneration())
+	l.SyncAsync(newBase) // NB: never blocks; a failure fails the log
 	l.logger.Debug("rolled segment", "offset", newBase)
 	return nil
 }

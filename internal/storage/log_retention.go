@@ -449,6 +449,17 @@ func (l *Log) close(flush bool) error {
 }
 
 func (l *Log) flushForCloseLocked() error {
+	l.mu.RLock()
+	var unsynced []*segment
+	for _, s := range l.mu.segments {
+		if s.unsynced {
+			unsynced = append(unsynced, s)
+		}
+	}
+	l.mu.RUnlock()
+	if err := l.fsyncSegments(unsynced); err != nil {
+		return err
+	}
 	s := l.active
 	f, err := s.logFile()
 	if err != nil {

@@ -114,7 +114,7 @@ func (l *Log) runSync() {
 	closed, leo := l.mu.closed, l.mu.logEndOffset
 	var open []*segment
 	for _, s := range l.mu.segments {
-		if !s.sealed {
+		if !s.sealed || s.unsynced {
 			open = append(open, s)
 		}
 	}
@@ -133,6 +133,13 @@ func (l *Log) runSync() {
 		err = l.fsyncSegments(open)
 	}
 
+	if err == nil {
+		l.mu.Lock()
+		for _, s := range open {
+			s.unsynced = false
+		}
+		l.mu.Unlock()
+	}
 	l.sync.Lock()
 	l.sync.round = nil
 	if err == nil && r.gen == l.sync.generation {
@@ -172,8 +179,8 @@ func (l *Log) runSync() {
 	}
 }
 
-// fsyncSegments fdatasyncs the segments that were not sealed (sealed ones
-// were fsynced when they rolled). A failure fails the log.
+// fsyncSegments fdatasyncs the active segment and the sealed ones whose
+// roll fsync is pending. A failure fails the log.
 func (l *Log) fsyncSegments(segs []*segment) error {
 	for _, s := range segs {
 		f, err := s.logFile()

@@ -61,6 +61,9 @@ type segment struct {
 	tidx                 []timeEntry   // active only, same rule
 	idxCount, tidxCount  int           // sealed only: entries in the index files
 	sealed               bool
+	// unsynced: sealed by a roll whose fsync is queued but not done; sync
+	// rounds fsync it with the active segment until one succeeds.
+	unsynced bool
 
 	// Owned by the appender (Log.appendMu).
 	bytesSinceIndex int
