@@ -40,8 +40,9 @@
 // Sync(offset) and SyncAsync(offset) wait until everything below offset is
 // durable (the recovery point reaches it). A log with waiters is queued
 // once, however many it has; a worker takes it, reads its log end offset,
-// fdatasyncs its active segment and releases every waiter below that
-// offset. Waiters arriving during the fsync join it when it covers them
+// fdatasyncs its active segment (and any sealed segment whose roll fsync
+// is still pending: a roll queues the old segment's fsync rather than
+// waiting for it) and releases every waiter below that offset. Waiters arriving during the fsync join it when it covers them
 // and otherwise wait for the log's next one, so appenders of one partition
 // share fsyncs, different partitions fsync in parallel (their journal
 // commits merge in the file system), and a produce request spanning many
