@@ -10,6 +10,9 @@ package kafkaapi
 // INVALID_REQUEST.
 
 import (
+	"context"
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -41,11 +44,19 @@ func (h *Handler) initProducerID(rc *reqCtx, req *kmsg.InitProducerIDRequest) se
 	})
 }
 
+// allocateProducerIDsTimeout bounds the wait for a new block of producer
+// ids from the active controller; the client retries InitProducerId.
+const allocateProducerIDsTimeout = 10 * time.Second
+
 func (h *Handler) nextProducerID(rc *reqCtx) (int64, error) {
 	h.pidMu.Lock()
 	defer h.pidMu.Unlock()
 	if h.pidMu.next >= h.pidMu.end {
-		first, err := h.channel.AllocateProducerIDs(rc.ctx, producerIDBlockSize)
+		// NB: pidMu is held across the call: bound it, or an unreachable
+		// controller would hold up every InitProducerId of this broker.
+		ctx, cancel := context.WithTimeout(rc.ctx, allocateProducerIDsTimeout)
+		defer cancel()
+		first, err := h.channel.AllocateProducerIDs(ctx, producerIDBlockSize)
 		if err != nil {
 			return -1, err
 		}

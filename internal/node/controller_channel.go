@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -121,8 +122,19 @@ func (c *controllerChannel) requestAddr(ctx context.Context, addr string, req km
 		c.clients[addr] = cl
 	}
 	c.mu.Unlock()
+	// A peer that is stopped (SIGSTOP, a hung host) keeps its connection
+	// open and never answers: never wait without a bound.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, peerRequestTimeout)
+		defer cancel()
+	}
 	return cl.SeedBrokers()[0].Request(ctx, req)
 }
+
+// peerRequestTimeout bounds a request to another node when the caller set
+// no deadline.
+const peerRequestTimeout = 30 * time.Second
 
 // Close closes the clients.
 func (c *controllerChannel) Close() {
