@@ -136,7 +136,10 @@ func New(log *storage.Log, cfg Config, st LeaderAndISR) *Partition {
 	p.SetLimits(cfg.Limits)
 	p.mu.waiters = make(map[chan<- struct{}]struct{})
 	p.mu.st = st.clone()
-	p.mu.highWatermark = log.LogStartOffset()
+	// The high watermark restarts where it was checkpointed (a committed
+	// offset, at most the log end), so consumers need not wait for the ISR
+	// to report again; a leader alone in its ISR has committed everything.
+	p.mu.highWatermark = max(log.LogStartOffset(), log.CheckpointedHighWatermark())
 	if st.Leader == cfg.NodeID && slices.Equal(st.ISR, []int32{cfg.NodeID}) {
 		p.mu.highWatermark = log.LogEndOffset()
 	}

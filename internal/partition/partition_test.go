@@ -515,3 +515,41 @@ func TestTable(t *testing.T) {
 		t.Fatal("topic id still resolves after RemoveTopic")
 	}
 }
+
+// TestHighWatermarkRestartsFromCheckpoint: a replicated partition reopened
+// after a clean shutdown starts from its checkpointed high watermark, not
+// from the log start, as leader and as follower.
+func TestHighWatermarkRestartsFromCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	tp := storage.TopicPartition{Topic: "t", Partition: 0}
+	d, err := storage.OpenLogDir(storage.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := d.CreateLog(tp, [16]byte{1}, storage.DefaultLogConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AppendAsLeader(oneBatch(t, 10), 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	l.SetHighWatermark(7) // as the partition would, with 3 records not yet replicated
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err = storage.OpenLogDir(storage.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	l, _ = d.Log(tp)
+	for _, st := range []LeaderAndISR{
+		{Leader: 1, LeaderEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}},
+		{Leader: 2, LeaderEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}},
+	} {
+		p := New(l, Config{NodeID: 1, Limits: Limits{MaxMessageBytes: 1 << 20}}, st)
+		if hw := p.HighWatermark(); hw != 7 {
+			t.Errorf("leader %d: HighWatermark after restart = %d, want the checkpointed 7", st.Leader, hw)
+		}
+	}
+}

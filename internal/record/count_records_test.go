@@ -35,4 +35,3 @@ func CountRecords(batch []byte) (int, error) {
 	}
 	return int(h.NumRecords), nil
 }
-

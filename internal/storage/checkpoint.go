@@ -18,6 +18,7 @@ const (
 	recoveryPointFile         = "recovery-point-offset-checkpoint"
 	logStartOffsetFile        = "log-start-offset-checkpoint"
 	cleanerCheckpointFile     = "cleaner-offset-checkpoint"
+	highWatermarkFile         = "replication-offset-checkpoint"
 	leaderEpochCheckpointFile = "leader-epoch-checkpoint"
 	partitionMetadataFile     = "partition.metadata"
 	tmpSuffix                 = ".tmp"

@@ -88,10 +88,11 @@ type Log struct {
 		round         *syncRound    // the fsync in flight, nil if none; its worker queues the log again if next is not empty
 	}
 
-	appendedBytes atomic.Int64          // bytes written by appends since open; GroupCommitBytes compares it with sync.syncedBytes
-	fsyncs        atomic.Int64          // segment fsyncs by Sync; for tests and benchmarks
-	failed        atomic.Pointer[error] // first write or fsync failure; the log then refuses writes
-	highWatermark atomic.Int64          // bound for retention and DeleteRecords; MaxInt64 until the partition sets it
+	appendedBytes  atomic.Int64          // bytes written by appends since open; GroupCommitBytes compares it with sync.syncedBytes
+	fsyncs         atomic.Int64          // segment fsyncs by Sync; for tests and benchmarks
+	failed         atomic.Pointer[error] // first write or fsync failure; the log then refuses writes
+	highWatermark  atomic.Int64          // bound for retention and DeleteRecords; MaxInt64 until the partition sets it
+	checkpointedHW int64                 // set by openLog, never changed: see CheckpointedHighWatermark
 }
 
 // AppendInfo describes the result of an append.
@@ -111,6 +112,7 @@ type logOptions struct {
 	recoveryPoint  int64 // from the checkpoint; -1 if unknown
 	logStartOffset int64 // from the checkpoint; -1 if unknown
 	firstDirty     int64 // from the cleaner checkpoint; -1 if unknown
+	highWatermark  int64 // from the high watermark checkpoint; -1 if unknown
 	dedupeBytes    int64 // Config.CleanerDedupeBufferBytes
 	logger         *slog.Logger
 	now            func() time.Time
@@ -142,6 +144,12 @@ func (l *Log) SetConfig(cfg LogConfig) {
 	l.mu.config = cfg
 	l.mu.Unlock()
 }
+
+// CheckpointedHighWatermark is the partition's high watermark as last
+// checkpointed before this open (replication-offset-checkpoint), at most
+// the log end offset; -1 if none was recorded. The partition starts from
+// it, so consumers can read committed data at once after a restart.
+func (l *Log) CheckpointedHighWatermark() int64 { return l.checkpointedHW }
 
 // SetHighWatermark tells the log the partition's high watermark. Retention
 // and DeleteRecordsBefore never remove data at or above it. Until it is
@@ -262,6 +270,7 @@ func openLog(opts logOptions) (*Log, error) {
 	l.firstDirty.Store(-1)
 	l.mu.config = opts.config
 	l.highWatermark.Store(math.MaxInt64)
+	l.checkpointedHW = -1
 	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create partition dir: %w", err)
 	}
@@ -270,6 +279,9 @@ func openLog(opts logOptions) (*Log, error) {
 			_ = s.closeFiles()
 		}
 		return nil, fmt.Errorf("open log %s: %w", opts.tp, err)
+	}
+	if opts.highWatermark >= 0 {
+		l.checkpointedHW = max(min(opts.highWatermark, l.LogEndOffset()), l.LogStartOffset())
 	}
 	// No reader holds a file yet: close them all, to reopen on first use,
 	// so an idle partition costs no file descriptor.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,6 +126,10 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 	if err != nil {
 		return nil, err
 	}
+	hws, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, highWatermarkFile))
+	if err != nil {
+		return nil, err
+	}
 	marker := filepath.Join(cfg.Dir, cleanShutdownFile)
 	_, err = os.Stat(marker)
 	clean := err == nil
@@ -133,7 +138,7 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 	}
 	d.logger.Info("opening log dir", "partitions", len(tps), "clean_shutdown", clean)
 
-	if err := d.openLogs(tps, clean, rps, lsos, dirty); err != nil {
+	if err := d.openLogs(tps, clean, checkpoints{recoveryPoints: rps, logStartOffsets: lsos, firstDirty: dirty, highWatermarks: hws}); err != nil {
 		for _, l := range d.mu.logs {
 			_ = l.Close()
 		}
@@ -158,9 +163,22 @@ func (d *LogDir) closeAll() {
 	}
 }
 
+// checkpoints are the offset checkpoint files read at open.
+type checkpoints struct {
+	recoveryPoints, logStartOffsets, firstDirty, highWatermarks map[TopicPartition]int64
+}
+
+// offset returns m[tp], or -1 when tp has no entry.
+func offset(m map[TopicPartition]int64, tp TopicPartition) int64 {
+	if v, ok := m[tp]; ok {
+		return v
+	}
+	return -1
+}
+
 // openLogs opens the logs with RecoveryThreads workers, which all exit
 // before it returns.
-func (d *LogDir) openLogs(tps []TopicPartition, clean bool, rps, lsos, dirty map[TopicPartition]int64) error {
+func (d *LogDir) openLogs(tps []TopicPartition, clean bool, cps checkpoints) error {
 	jobs := make(chan TopicPartition)
 	var (
 		wg   sync.WaitGroup
@@ -170,21 +188,10 @@ func (d *LogDir) openLogs(tps []TopicPartition, clean bool, rps, lsos, dirty map
 	for range min(d.cfg.RecoveryThreads, max(len(tps), 1)) {
 		wg.Go(func() {
 			for tp := range jobs {
-				rp, ok := rps[tp]
-				if !ok {
-					rp = -1
-				}
-				lso, ok := lsos[tp]
-				if !ok {
-					lso = -1
-				}
-				fd, ok := dirty[tp]
-				if !ok {
-					fd = -1
-				}
 				l, err := openLog(logOptions{
-					tp: tp, dir: filepath.Join(d.cfg.Dir, tp.String()), config: DefaultLogConfig(),
-					clean: clean, recoveryPoint: rp, logStartOffset: lso, firstDirty: fd,
+					tp: tp, dir: filepath.Join(d.cfg.Dir, tp.String()), config: DefaultLogConfig(), clean: clean,
+					recoveryPoint: offset(cps.recoveryPoints, tp), logStartOffset: offset(cps.logStartOffsets, tp),
+					firstDirty: offset(cps.firstDirty, tp), highWatermark: offset(cps.highWatermarks, tp),
 					dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
 				})
 				mu.Lock()
@@ -324,7 +331,7 @@ func (d *LogDir) CreateLog(tp TopicPartition, topicID [16]byte, cfg LogConfig) (
 		return nil, fmt.Errorf("create log %s: %w", tp, err)
 	}
 	l, err := openLog(logOptions{
-		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1,
+		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1, highWatermark: -1,
 		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
 	})
 	if err != nil {
@@ -384,17 +391,22 @@ func (d *LogDir) writeCheckpoints() error {
 	rps := make(map[TopicPartition]int64, len(logs))
 	lsos := make(map[TopicPartition]int64, len(logs))
 	dirty := make(map[TopicPartition]int64)
+	hws := make(map[TopicPartition]int64, len(logs))
 	for _, l := range logs {
 		rps[l.tp] = l.RecoveryPoint()
 		lsos[l.tp] = l.LogStartOffset()
 		if fd := l.firstDirty.Load(); fd >= 0 {
 			dirty[l.tp] = fd
 		}
+		if hw := l.highWatermark.Load(); hw != math.MaxInt64 {
+			hws[l.tp] = hw
+		}
 	}
 	return errors.Join(
 		writeFileAtomic(filepath.Join(d.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps)),
 		writeFileAtomic(filepath.Join(d.cfg.Dir, logStartOffsetFile), encodeOffsetCheckpoint(lsos)),
 		writeFileAtomic(filepath.Join(d.cfg.Dir, cleanerCheckpointFile), encodeOffsetCheckpoint(dirty)),
+		writeFileAtomic(filepath.Join(d.cfg.Dir, highWatermarkFile), encodeOffsetCheckpoint(hws)),
 	)
 }
 

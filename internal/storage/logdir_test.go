@@ -229,3 +229,26 @@ func TestEpochCache(t *testing.T) {
 		t.Fatalf("endOffsetFor(max int32) = %d, %d; want -1, -1", e, off)
 	}
 }
+
+// TestHighWatermarkCheckpoint: the partition's high watermark is
+// checkpointed (replication-offset-checkpoint) and offered back, capped at
+// the log end offset, when the directory opens again.
+func TestHighWatermarkCheckpoint(t *testing.T) {
+	cfg := testLogConfig()
+	d, l, clock := testLog(t, cfg)
+	if got := l.CheckpointedHighWatermark(); got != -1 {
+		t.Errorf("new log: CheckpointedHighWatermark = %d, want -1", got)
+	}
+	mustAppend(t, l, buildBatch(t, spec(10)))
+	l.SetHighWatermark(6)
+	d, l = reopen(t, d, clock, cfg)
+	if got := l.CheckpointedHighWatermark(); got != 6 {
+		t.Errorf("after a restart: CheckpointedHighWatermark = %d, want 6", got)
+	}
+	// A checkpointed high watermark beyond what the log holds is capped.
+	l.SetHighWatermark(50)
+	_, l = reopen(t, d, clock, cfg)
+	if got := l.CheckpointedHighWatermark(); got != 10 {
+		t.Errorf("high watermark 50 over 10 records: CheckpointedHighWatermark = %d, want 10", got)
+	}
+}
