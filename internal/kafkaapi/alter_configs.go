@@ -31,11 +31,7 @@ func (h *Handler) incrementalAlterConfigs(rc *reqCtx, req *kmsg.IncrementalAlter
 		for _, r := range results {
 			rr := kmsg.NewIncrementalAlterConfigsResponseResource()
 			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(r.Resource.Type), r.Resource.Name
-			if r.Err != nil {
-				rr.ErrorCode = errorCode(rc.log, r.Err)
-				msg := r.Err.Error()
-				rr.ErrorMessage = &msg
-			}
+			rr.ErrorCode, rr.ErrorMessage = resultError(rc, r.Err)
 			resp.Resources = append(resp.Resources, rr)
 		}
 		return resp
@@ -60,13 +56,18 @@ func (h *Handler) alterConfigs(rc *reqCtx, req *kmsg.AlterConfigsRequest) server
 		for _, r := range results {
 			rr := kmsg.NewAlterConfigsResponseResource()
 			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(r.Resource.Type), r.Resource.Name
-			if r.Err != nil {
-				rr.ErrorCode = errorCode(rc.log, r.Err)
-				msg := r.Err.Error()
-				rr.ErrorMessage = &msg
-			}
+			rr.ErrorCode, rr.ErrorMessage = resultError(rc, r.Err)
 			resp.Resources = append(resp.Resources, rr)
 		}
 		return resp
 	})
+}
+
+// resultError is the error code and message of one resource's result.
+func resultError(rc *reqCtx, err error) (int16, *string) {
+	if err == nil {
+		return 0, nil
+	}
+	msg := err.Error()
+	return errorCode(rc.log, err), &msg
 }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/controller"
@@ -54,11 +53,7 @@ func (h *Handler) alterPartitionReassignments(rc *reqCtx, req *kmsg.AlterPartiti
 				i++
 				rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
 				rp.Partition = r.Partition
-				if r.Err != nil {
-					rp.ErrorCode = errorCode(rc.log, r.Err)
-					msg := r.Err.Error()
-					rp.ErrorMessage = &msg
-				}
+				rp.ErrorCode, rp.ErrorMessage = resultError(rc, r.Err)
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
@@ -68,11 +63,8 @@ func (h *Handler) alterPartitionReassignments(rc *reqCtx, req *kmsg.AlterPartiti
 }
 
 func (h *Handler) listPartitionReassignments(rc *reqCtx, req *kmsg.ListPartitionReassignmentsRequest) server.Response {
+	// NB: only the active controller gets here (maybeForward).
 	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
-	if !h.ctrl.IsActive() {
-		resp.ErrorCode = kerr.NotController.Code
-		return done(resp)
-	}
 	// NB: null topics list every partition; an empty array lists none.
 	var topics []controller.TopicPartitions
 	if req.Topics != nil {
