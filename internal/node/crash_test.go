@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -44,14 +45,23 @@ func strataBinary(t *testing.T) string {
 	return binPath
 }
 
+// freePort returns a loopback address that nothing listens on now, for a
+// child process to bind. NB: it is chosen below the kernel's ephemeral
+// range (32768+ here), so until the child binds it no outgoing connection
+// can take it as its source port, nor can a dial to it connect to itself.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port in 20000-31999 after 100 tries")
+	return ""
 }
 
 // child is a `strata serve` process.
