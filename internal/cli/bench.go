@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strata-io/strata/internal/bench"
 )
@@ -104,12 +102,7 @@ func runBench(cmd *cobra.Command, cf *clientFlags, cfg bench.Config, bf *benchFl
 	if err != nil {
 		return err
 	}
-	cfg.ClientOpts = []kgo.Opt{
-		kgo.SeedBrokers(seeds...),
-		kgo.ClientID(clientID),
-		kgo.DialTimeout(min(cf.timeout, 10*time.Second)),
-		kgo.RetryTimeout(cf.timeout),
-	}
+	cfg.ClientOpts = cf.connOpts(seeds)
 	cfg.Timeout = cf.timeout
 	stderr := cmd.ErrOrStderr()
 	if !bf.quiet {

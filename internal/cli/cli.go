@@ -127,18 +127,27 @@ func (f *clientFlags) newClient(extra ...kgo.Opt) (*kgo.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(seeds...),
-		kgo.ClientID(clientID),
-		kgo.DialTimeout(min(f.timeout, 10*time.Second)),
-		kgo.RetryTimeout(f.timeout),
-	}
-	opts = append(opts, extra...)
+	opts := append(f.connOpts(seeds), extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create client: %w", err)
 	}
 	return cl, nil
+}
+
+// connOpts are the connection options every client of a command gets.
+func (f *clientFlags) connOpts(seeds []string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID(clientID),
+		kgo.DialTimeout(min(f.timeout, 10*time.Second)),
+		kgo.RetryTimeout(f.timeout),
+		// NB: franz-go waits 5s between metadata refreshes by default, so
+		// after a broker dies it may keep sending to the dead leader for
+		// up to 5s after the controller moved leadership (issue 9). The
+		// Java client backs off at most 1s (retry.backoff.max.ms).
+		kgo.MetadataMinAge(time.Second),
+	}
 }
 
 // explainTimeout turns a bare deadline error into one that says what was

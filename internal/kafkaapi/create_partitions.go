@@ -23,7 +23,9 @@ func (h *Handler) createPartitions(rc *reqCtx, req *kmsg.CreatePartitionsRequest
 	}
 	return later(rc, func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
-		for _, r := range h.ctrl.CreatePartitions(rc.ctx, reqs, req.ValidateOnly) {
+		ctx, cancel := withTimeoutMillis(rc.ctx, req.TimeoutMillis)
+		defer cancel()
+		for _, r := range h.ctrl.CreatePartitions(ctx, reqs, req.ValidateOnly) {
 			rt := kmsg.NewCreatePartitionsResponseTopic()
 			rt.Topic = r.Name
 			if r.Err != nil {

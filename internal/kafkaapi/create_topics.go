@@ -49,7 +49,9 @@ func (h *Handler) createTopics(rc *reqCtx, req *kmsg.CreateTopicsRequest) server
 		}
 		results := make(map[string]controller.CreateTopicResult)
 		if len(creates) > 0 {
-			for _, r := range h.ctrl.CreateTopics(rc.ctx, creates, req.ValidateOnly) {
+			ctx, cancel := withTimeoutMillis(rc.ctx, req.TimeoutMillis)
+			defer cancel()
+			for _, r := range h.ctrl.CreateTopics(ctx, creates, req.ValidateOnly) {
 				results[r.Name] = r
 			}
 		}

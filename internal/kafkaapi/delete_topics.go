@@ -32,7 +32,9 @@ func (h *Handler) deleteTopics(rc *reqCtx, req *kmsg.DeleteTopicsRequest) server
 	}
 	return later(rc, func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
-		for _, r := range h.ctrl.DeleteTopics(rc.ctx, refs) {
+		ctx, cancel := withTimeoutMillis(rc.ctx, req.TimeoutMillis)
+		defer cancel()
+		for _, r := range h.ctrl.DeleteTopics(ctx, refs) {
 			rt := kmsg.NewDeleteTopicsResponseTopic()
 			if r.Name != "" {
 				name := r.Name

@@ -13,9 +13,6 @@ package kafkaapi
 // error response does.
 
 import (
-	"context"
-	"time"
-
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/controller"
@@ -36,12 +33,8 @@ func (h *Handler) electLeaders(rc *reqCtx, req *kmsg.ElectLeadersRequest) server
 		}
 	}
 	return later(rc, func() kmsg.Response {
-		ctx := rc.ctx
-		if req.TimeoutMillis > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-			defer cancel()
-		}
+		ctx, cancel := withTimeoutMillis(rc.ctx, req.TimeoutMillis)
+		defer cancel()
 		results, err := h.ctrl.ElectLeaders(ctx, typ, topics)
 		if err != nil {
 			return electLeadersError(req, errorCode(rc.log, err), err.Error())

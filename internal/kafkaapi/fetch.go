@@ -17,8 +17,8 @@ package kafkaapi
 // Deliberate differences from Kafka: fetch sessions are always declined
 // (every response carries session id 0, which KIP-227 allows and every
 // client handles by sending full fetches), and a request naming a session
-// id gets FETCH_SESSION_ID_NOT_FOUND. Long polls wait for max_wait_ms unless
-// min_bytes is reached or a partition has an error.
+// id gets FETCH_SESSION_ID_NOT_FOUND. Long polls wait for max_wait_ms (at
+// most 30s) unless min_bytes is reached or a partition has an error.
 
 import (
 	"runtime/debug"
@@ -31,6 +31,12 @@ import (
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
 )
+
+// maxFetchWait bounds a long poll whatever max_wait_ms asks: a parked
+// fetch holds back every later response on its connection, and a client
+// waiting longer than its own request timeout (30s by default) has given
+// up on the answer anyway.
+const maxFetchWait = 30 * time.Second
 
 type fetchPart struct {
 	p    *partition.Partition // nil when the partition is not served here
@@ -49,9 +55,9 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 		return h.fetchAnswer(resp, nil)
 	}
 	// Replicas fetch with their broker id (v15+: in the replica state).
-	replicaID := req.ReplicaID
+	replicaID, brokerEpoch := req.ReplicaID, int64(-1)
 	if req.Version >= 15 {
-		replicaID = req.ReplicaState.ID
+		replicaID, brokerEpoch = req.ReplicaState.ID, req.ReplicaState.Epoch
 	}
 	img := h.ctrl.Image()
 	var parts []fetchPart
@@ -112,7 +118,7 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	if maxBytes <= 0 || maxBytes > h.cfg.FetchMaxBytes {
 		maxBytes = h.cfg.FetchMaxBytes
 	}
-	rd := partReader{replicaID: replicaID, now: h.cfg.Now(), version: req.Version}
+	rd := partReader{replicaID: replicaID, brokerEpoch: brokerEpoch, now: h.cfg.Now(), version: req.Version}
 	total, stop := h.readParts(rc, rd, parts, maxBytes)
 	if stop || total >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
 		return h.fetchAnswer(resp, parts)
@@ -166,7 +172,7 @@ func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *k
 			}
 		}
 	}()
-	timer := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	timer := time.NewTimer(min(time.Duration(req.MaxWaitMillis)*time.Millisecond, maxFetchWait))
 	defer timer.Stop()
 	for {
 		select {
@@ -187,9 +193,10 @@ func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *k
 
 // partReader says whose fetch is being served.
 type partReader struct {
-	replicaID int32 // >= 0 for a follower replica
-	now       time.Time
-	version   int16 // the request's version
+	replicaID   int32 // >= 0 for a follower replica
+	brokerEpoch int64 // the follower's broker epoch (v15+), -1 if not sent
+	now         time.Time
+	version     int16 // the request's version
 }
 
 // readParts (re)reads every servable partition into the response: its
@@ -223,7 +230,7 @@ func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxByt
 				stop = true
 				continue
 			}
-			fp.p.UpdateFollower(rd.replicaID, fp.req.FetchOffset, rd.now)
+			fp.p.UpdateFollower(rd.replicaID, rd.brokerEpoch, fp.req.FetchOffset, rd.now)
 			res, err = fp.p.ReadForFollower(fp.req.FetchOffset, limit)
 		} else {
 			res, err = fp.p.Read(fp.req.FetchOffset, limit, total == 0)

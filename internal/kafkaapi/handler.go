@@ -194,6 +194,17 @@ type reqCtx struct {
 // done wraps an immediate response.
 func done(msg kmsg.Response) server.Response { return server.Response{Msg: msg} }
 
+// withTimeoutMillis bounds ctx by a request's own timeout field when it is
+// positive (admin requests: CreateTopics, DeleteTopics, CreatePartitions,
+// ElectLeaders, AlterPartitionReassignments); a wait that runs out answers
+// REQUEST_TIMED_OUT, as in Kafka.
+func withTimeoutMillis(ctx context.Context, ms int32) (context.Context, context.CancelFunc) {
+	if ms <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+}
+
 // later runs fn on its own goroutine and returns a response that the
 // connection writer waits for. fn must return promptly once ctx is done.
 func later(rc *reqCtx, fn func() kmsg.Response) server.Response {

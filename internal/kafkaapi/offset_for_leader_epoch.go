@@ -5,7 +5,11 @@ package kafkaapi
 //   followers their id). v4: flexible.
 // Answers the largest epoch at or below the requested one and the offset
 // where it ended (the log end offset for the current epoch), so a consumer
-// or follower can detect and truncate a divergent tail.
+// or follower can detect and truncate a divergent tail. Only the leader
+// answers (NOT_LEADER_OR_FOLLOWER elsewhere), and the end offset is the
+// log's, not capped at the high watermark, as in Kafka: a consumer that
+// read up to the old leader's high watermark must not be told its records
+// were truncated while the new leader's high watermark catches up.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,6 +20,7 @@ import (
 
 func (h *Handler) offsetForLeaderEpoch(rc *reqCtx, req *kmsg.OffsetForLeaderEpochRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	img := h.ctrl.Image()
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
@@ -27,17 +32,20 @@ func (h *Handler) offsetForLeaderEpoch(rc *reqCtx, req *kmsg.OffsetForLeaderEpoc
 			switch {
 			case !ok:
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if _, known := knownElsewhere(img, t.Topic, tp.Partition); known {
+					rp.ErrorCode = kerr.NotLeaderForPartition.Code
+				}
 			default:
 				if err := p.CheckLeaderEpoch(tp.CurrentLeaderEpoch); err != nil {
 					rp.ErrorCode = errorCode(rc.log, err)
 					break
 				}
-				rp.LeaderEpoch, rp.EndOffset = p.Log().EndOffsetForEpoch(tp.LeaderEpoch)
-				// A consumer must not learn of offsets above the high
-				// watermark; followers need the real end.
-				if hw := p.HighWatermark(); req.ReplicaID < 0 && rp.EndOffset > hw {
-					rp.EndOffset = hw
+				e, end, err := p.EndOffsetForEpoch(tp.LeaderEpoch)
+				if err != nil {
+					rp.ErrorCode = errorCode(rc.log, err)
+					break
 				}
+				rp.LeaderEpoch, rp.EndOffset = e, end
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}

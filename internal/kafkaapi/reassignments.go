@@ -10,9 +10,6 @@ package kafkaapi
 // reassignment completes when they are all in sync.
 
 import (
-	"context"
-	"time"
-
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/controller"
@@ -31,12 +28,8 @@ func (h *Handler) alterPartitionReassignments(rc *reqCtx, req *kmsg.AlterPartiti
 	}
 	return later(rc, func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
-		ctx := rc.ctx
-		if req.TimeoutMillis > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-			defer cancel()
-		}
+		ctx, cancel := withTimeoutMillis(rc.ctx, req.TimeoutMillis)
+		defer cancel()
 		results, err := h.ctrl.AlterPartitionReassignments(ctx, reqs)
 		if err != nil {
 			resp.ErrorCode = errorCode(rc.log, err)

@@ -304,10 +304,14 @@ func (c *controllerChannel) AlterPartition(ctx context.Context, req controller.A
 		for _, p := range t.Partitions {
 			kp := kmsg.NewAlterPartitionRequestTopicPartition()
 			kp.Partition, kp.LeaderEpoch, kp.PartitionEpoch, kp.NewISR = p.Partition, p.LeaderEpoch, p.PartitionEpoch, p.NewISR
-			for _, id := range p.NewISR {
+			for i, id := range p.NewISR {
+				// The epoch the leader saw in the member's fetches; the
+				// image's when it saw none (KIP-903).
 				e := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
 				e.BrokerID, e.BrokerEpoch = id, -1
-				if b, ok := img.Broker(id); ok {
+				if i < len(p.NewISRBrokerEpochs) && p.NewISRBrokerEpochs[i] >= 0 {
+					e.BrokerEpoch = p.NewISRBrokerEpochs[i]
+				} else if b, ok := img.Broker(id); ok {
 					e.BrokerEpoch = b.BrokerEpoch
 				}
 				kp.NewEpochISR = append(kp.NewEpochISR, e)

@@ -21,10 +21,14 @@ func (n *Node) heartbeatLoop(ctx context.Context, channel *controllerChannel, re
 	wait := time.Duration(0)
 	fenced := true
 	for {
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
-		case <-time.After(wait):
+		case <-timer.C:
+		case <-n.heartbeatNow:
+			timer.Stop()
 		}
 		img := n.ctrl.Image()
 		self, ok := img.Broker(reg.NodeID)
@@ -80,6 +84,12 @@ func (n *Node) controlledShutdown(ctx context.Context) {
 	start := time.Now()
 	n.log.Info("controlled shutdown: moving leaderships away")
 	n.shuttingDown.Store(true)
+	// Ask at once rather than at the next heartbeat (up to an interval
+	// away): leaderships move sooner.
+	select {
+	case n.heartbeatNow <- struct{}{}:
+	default:
+	}
 	timer := time.NewTimer(max(n.cfg.Static.BrokerSessionTimeout, 5*time.Second))
 	defer timer.Stop()
 	select {

@@ -66,6 +66,8 @@ type Node struct {
 	shuttingDown  atomic.Bool
 	shutdownReady chan struct{}
 	shutdownOnce  sync.Once
+	// heartbeatNow (buffer 1) wakes the heartbeat loop early.
+	heartbeatNow chan struct{}
 	// topicCache is the group coordinator's topic view (topicInfos).
 	topicCache atomic.Pointer[topicView]
 
@@ -81,7 +83,8 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
+		heartbeatNow: make(chan struct{}, 1)}, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -321,7 +324,8 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			}
 			tp := storage.TopicPartition{Topic: t.Name, Partition: pi.Partition}
 			want[tp] = t.ID
-			pst := partition.LeaderAndISR{Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch, PartitionEpoch: pi.PartitionEpoch, Replicas: pi.Replicas, ISR: pi.ISR}
+			pst := partition.LeaderAndISR{Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch, PartitionEpoch: pi.PartitionEpoch,
+				Replicas: pi.Replicas, ISR: pi.ISR, ReplicaEpochs: replicaEpochs(img, pi.Replicas)}
 			p, ok := n.parts.Get(t.Name, pi.Partition)
 			if ok && p.TopicID == t.ID {
 				p.SetLimits(limits)
@@ -381,6 +385,19 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			}
 		}
 	}
+}
+
+// replicaEpochs gives each replica's broker epoch if it is ISR-eligible in
+// img (registered, unfenced, not in controlled shutdown), else -1.
+func replicaEpochs(img *metadata.Image, replicas []int32) []int64 {
+	out := make([]int64, len(replicas))
+	for i, id := range replicas {
+		out[i] = -1
+		if b, ok := img.Broker(id); ok && !b.Fenced && !b.InControlledShutdown {
+			out[i] = b.BrokerEpoch
+		}
+	}
+	return out
 }
 
 func contains(s []int32, v int32) bool {

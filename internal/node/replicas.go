@@ -2,9 +2,11 @@ package node
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/controller"
@@ -51,8 +53,12 @@ func (c replicaClient) Request(ctx context.Context, leaderID int32, req kmsg.Req
 }
 
 // isrChanger sends a leader's ISR proposals to the active controller with
-// AlterPartition. The result arrives as a new metadata image; a rejected
-// proposal is simply not applied (the partition re-proposes later).
+// AlterPartition. An applied proposal arrives as a new metadata image. One
+// the controller refuses as INELIGIBLE_REPLICA is dropped from the
+// partition (RejectISRProposal), so its members stop counting toward the
+// high watermark. Any other failure leaves the outcome unknown (the
+// controller may have applied it, or the image may be behind): the
+// proposal is retried while it is still pending, and the image settles it.
 type isrChanger struct {
 	node    *Node
 	channel *controllerChannel
@@ -60,28 +66,68 @@ type isrChanger struct {
 	wg      sync.WaitGroup  // in-flight proposals; waited by the node on stop
 }
 
-func (c *isrChanger) ProposeISR(p *partition.Partition, st partition.LeaderAndISR) {
-	self := c.node.cfg.Static.NodeID
-	b, _ := c.node.ctrl.Image().Broker(self)
-	req := controller.AlterPartitionRequest{BrokerID: self, BrokerEpoch: b.BrokerEpoch, Topics: []controller.AlterPartitionTopic{{
-		TopicID: metadata.UUID(p.TopicID),
-		Partitions: []controller.AlterPartitionData{{
-			Partition: p.Index, LeaderEpoch: st.LeaderEpoch, PartitionEpoch: st.PartitionEpoch, NewISR: st.ISR,
-		}},
-	}}}
-	// NB: called without partition locks held; the RPC runs on its own
-	// goroutine, bounded by a timeout and the node's lifetime.
+// isrRetryBackoff bounds the wait between attempts of one proposal.
+const isrRetryBackoff = 500 * time.Millisecond
+
+func (c *isrChanger) ProposeISR(p *partition.Partition, prop partition.ISRProposal) {
+	// NB: called without partition locks held; the RPCs run on their own
+	// goroutine, each bounded by a timeout, all by the node's lifetime.
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		c.propose(p, prop)
+	}()
+}
+
+func (c *isrChanger) propose(p *partition.Partition, prop partition.ISRProposal) {
+	self := c.node.cfg.Static.NodeID
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		b, _ := c.node.ctrl.Image().Broker(self)
+		req := controller.AlterPartitionRequest{BrokerID: self, BrokerEpoch: b.BrokerEpoch, Topics: []controller.AlterPartitionTopic{{
+			TopicID: metadata.UUID(p.TopicID),
+			Partitions: []controller.AlterPartitionData{{
+				Partition: p.Index, LeaderEpoch: prop.LeaderEpoch, PartitionEpoch: prop.PartitionEpoch,
+				NewISR: prop.ISR, NewISRBrokerEpochs: prop.BrokerEpochs,
+			}},
+		}}}
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-		defer cancel()
 		res, err := c.channel.AlterPartition(ctx, req)
+		cancel()
+		requestWide := err != nil
 		if err == nil && len(res) == 1 && len(res[0].Partitions) == 1 {
 			err = res[0].Partitions[0].Err
 		}
-		if err != nil && c.ctx.Err() == nil {
-			c.node.log.Info("ISR change not applied", "topic", p.Topic, "partition", p.Index, "isr", st.ISR, "err", err)
+		if c.ctx.Err() != nil {
+			return
 		}
-	}()
+		switch {
+		case err == nil:
+			return // applied; the image brings the new state
+		case errors.Is(err, controller.ErrIneligibleReplica), errors.Is(err, kerr.IneligibleReplica):
+			c.node.log.Info("ISR change refused", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "err", err)
+			p.RejectISRProposal(prop)
+			return
+		case !requestWide:
+			// Refused for a stale view (leader or partition epoch): the
+			// image brings the current state, which ends the proposal.
+			c.node.log.Info("ISR change not applied", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "err", err)
+			return
+		}
+		if !p.ISRProposalPending(prop) {
+			return
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			c.node.log.Info("ISR change not sent; retrying", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "attempt", attempt, "err", err)
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, isrRetryBackoff)
+		if !p.ISRProposalPending(prop) {
+			return
+		}
+	}
 }

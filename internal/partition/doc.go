@@ -18,7 +18,12 @@
 // acknowledging; a pending ISR expansion counts the joining replica, a
 // pending shrink still counts the leaving one (the "maximal ISR"), and a
 // caught-up replica outside the ISR holds the high watermark back so it can
-// join. The high watermark never decreases while leading. On a new leader
+// join, if it is ISR-eligible. Eligibility comes from the image with every
+// state (LeaderAndISR.ReplicaEpochs): a replica that is fenced, in
+// controlled shutdown, or fetches with another broker epoch than its
+// registration's (KIP-903) is never proposed for the ISR and holds nothing
+// back from outside it, so a broker that stops or dies stalls acks=all
+// writes only until the controller has recorded it (issue 9). The high watermark never decreases while leading. On a new leader
 // epoch every follower's log end offset becomes unknown, so the high
 // watermark cannot advance until each ISR member has fetched in the new
 // epoch, after it truncated any divergent tail (KIP-101, KIP-279): the API
@@ -32,7 +37,13 @@
 // The ISR shrinks (MaybeShrinkISR, called periodically) when a follower has
 // not caught up within ReplicaLagTimeMax, and expands when a follower reaches
 // the high watermark and the start of the current leader epoch. One ISR
-// proposal is outstanding at a time.
+// proposal is pending at a time, until the image applies or supersedes it
+// or the controller refuses it as INELIGIBLE_REPLICA (RejectISRProposal);
+// it is never replaced on a timer, since a proposal the controller applied
+// unbeknown to the leader would leave the leader's maximal ISR smaller than
+// the controller's. A leader whose high watermark has not moved for a few
+// seconds while acks=all producers wait logs which replica and which
+// pending change it waits for.
 //
 // # Follower
 //

@@ -14,12 +14,10 @@ import (
 // DefaultReplicaLagTimeMax is replica.lag.time.max.ms's default.
 const DefaultReplicaLagTimeMax = 30 * time.Second
 
-// isrProposalTimeout bounds how long an ISR proposal may stay unanswered
-// before the leader may propose again. The controller answers through the
-// metadata image; a rejected proposal (stale partition epoch, fenced
-// broker) produces no image change, so without the timeout the leader
-// would never propose again.
-const isrProposalTimeout = 5 * time.Second
+// stallLogAfter is how long the high watermark may stay put while acks=all
+// producers wait before the leader logs what it waits for (and how often it
+// logs again while the stall lasts).
+const stallLogAfter = 5 * time.Second
 
 // LeaderAndISR is a partition's replica state as the metadata image gives it.
 type LeaderAndISR struct {
@@ -28,20 +26,55 @@ type LeaderAndISR struct {
 	PartitionEpoch int32
 	Replicas       []int32
 	ISR            []int32
+	// ReplicaEpochs has, for each of Replicas in the same order, the
+	// broker epoch of that replica's registration when it is ISR-eligible,
+	// or -1 when it is not: unregistered, fenced or in controlled shutdown
+	// (KIP-841; the epoch is KIP-903's check). Only eligible replicas are
+	// added to the ISR or hold the high watermark back from outside it.
+	// Nil means every replica is eligible at any epoch.
+	ReplicaEpochs []int64
 }
 
 func (s LeaderAndISR) clone() LeaderAndISR {
 	s.Replicas = slices.Clone(s.Replicas)
 	s.ISR = slices.Clone(s.ISR)
+	s.ReplicaEpochs = slices.Clone(s.ReplicaEpochs)
 	return s
 }
 
+// eligible reports whether replica id may be in the ISR, given the broker
+// epoch its fetches carry (-1 when unknown).
+func (s *LeaderAndISR) eligible(id int32, fetchEpoch int64) bool {
+	if s.ReplicaEpochs == nil {
+		return true
+	}
+	i := slices.Index(s.Replicas, id)
+	if i < 0 || i >= len(s.ReplicaEpochs) || s.ReplicaEpochs[i] < 0 {
+		return false
+	}
+	return fetchEpoch < 0 || fetchEpoch == s.ReplicaEpochs[i]
+}
+
+// ISRProposal is a leader's request to change the ISR (AlterPartition).
+type ISRProposal struct {
+	// LeaderAndISR is the committed state the proposal is based on (its
+	// leader and partition epochs, so a stale one is rejected) with the
+	// proposed ISR.
+	LeaderAndISR
+	// BrokerEpochs has, for each member of ISR in the same order, the
+	// broker epoch its fetches carried, or -1 when unknown (KIP-903).
+	BrokerEpochs []int64
+}
+
 // ISRChanger carries ISR proposals to the controller (AlterPartition). It is
-// asynchronous: the result arrives as a new image, applied with MakeLeader.
+// asynchronous: an applied proposal arrives as a new image (MakeLeader with
+// a higher partition epoch). Until then the proposal is pending: its members
+// count toward the high watermark (the maximal ISR) and no other proposal
+// is made. The changer retries a proposal whose outcome it does not know;
+// when the controller rejects it without applying it (INELIGIBLE_REPLICA)
+// it calls Partition.RejectISRProposal.
 type ISRChanger interface {
-	// ProposeISR asks for st.ISR. st carries the leader and partition
-	// epochs the proposal is based on, so a stale one is rejected.
-	ProposeISR(p *Partition, st LeaderAndISR)
+	ProposeISR(p *Partition, prop ISRProposal)
 }
 
 // Config sets a partition's behaviour. Zero values take defaults.
@@ -78,6 +111,7 @@ type Limits struct {
 // in the current leader epoch (Kafka's ReplicaState).
 type followerState struct {
 	logEndOffset       int64     // -1 until it fetches in this epoch
+	brokerEpoch        int64     // from its last fetch (Fetch v15+), -1 if unknown
 	lastCaughtUp       time.Time // last time it had everything the leader had
 	lastFetchLeaderLEO int64     // leader's log end offset at its previous fetch, -1 if none
 	lastFetchTime      time.Time
@@ -109,9 +143,16 @@ type Partition struct {
 		// to join the ISR.
 		leaderEpochStartOffset int64
 		followers              map[int32]*followerState // leader only: every replica but this one
-		pending                *LeaderAndISR            // ISR proposal in flight, nil if none
+		pending                *ISRProposal             // ISR proposal in flight, nil if none
 		pendingAt              time.Time
 		waiters                map[chan<- struct{}]struct{}
+		// acksWaiting counts acks=all WaitCommitted calls in progress;
+		// hwMovedAt is when the high watermark last moved (or this
+		// broker became leader), and stallLoggedAt when a stall was
+		// last logged (see logStallLocked).
+		acksWaiting   int
+		hwMovedAt     time.Time
+		stallLoggedAt time.Time
 	}
 }
 
@@ -260,6 +301,7 @@ func (p *Partition) becomeLeaderLocked(st LeaderAndISR, newEpoch bool) {
 		p.mu.leaderEpochStartOffset = p.log.LogEndOffset()
 		p.mu.followers = make(map[int32]*followerState)
 		p.mu.pending = nil
+		p.mu.hwMovedAt = now
 		p.logger.Debug("became leader", "leader_epoch", st.LeaderEpoch, "offset", p.mu.leaderEpochStartOffset, "isr", st.ISR)
 	} else if !slices.Equal(prev.ISR, st.ISR) {
 		p.logger.Info("ISR changed", "leader_epoch", st.LeaderEpoch, "isr", st.ISR, "partition_epoch", st.PartitionEpoch)
@@ -279,7 +321,7 @@ func (p *Partition) becomeLeaderLocked(st LeaderAndISR, newEpoch bool) {
 		if id == p.cfg.NodeID || p.mu.followers[id] != nil {
 			continue
 		}
-		f := &followerState{logEndOffset: -1, lastFetchLeaderLEO: -1}
+		f := &followerState{logEndOffset: -1, brokerEpoch: -1, lastFetchLeaderLEO: -1}
 		if slices.Contains(st.ISR, id) {
 			f.lastCaughtUp = now
 		}
@@ -331,6 +373,7 @@ func (p *Partition) notLeaderLocked() error {
 // setHighWatermarkLocked publishes hw to the log and wakes waiters.
 func (p *Partition) setHighWatermarkLocked(hw int64) {
 	p.mu.highWatermark = hw
+	p.mu.hwMovedAt = p.cfg.Now()
 	// Retention and DeleteRecords must never pass the high watermark.
 	p.log.SetHighWatermark(hw)
 	p.notifyLocked()

@@ -72,7 +72,13 @@ func (p *Partition) WaitCommitted(ctx context.Context, end int64, requiredAcks i
 	defer p.RemoveWaiter(wake)
 	p.mu.Lock()
 	epoch := p.mu.st.LeaderEpoch
+	p.mu.acksWaiting++
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.mu.acksWaiting--
+		p.mu.Unlock()
+	}()
 	for {
 		p.mu.Lock()
 		if !p.mu.isLeader || p.mu.st.LeaderEpoch != epoch {
@@ -98,13 +104,14 @@ func (p *Partition) WaitCommitted(ctx context.Context, end int64, requiredAcks i
 }
 
 // UpdateFollower records a follower's fetch at fetchOffset (its log end
-// offset) at time now. It may advance the high watermark (reported by
-// hwChanged; waiters are woken either way) and may propose adding the
-// follower to the ISR. The API layer must not call it for a fetch that
-// diverged (see DivergingEpoch): that offset is not on the leader's log.
-// Unknown replicas, fetch offsets beyond the log end offset and calls on a
-// follower are ignored.
-func (p *Partition) UpdateFollower(replicaID int32, fetchOffset int64, now time.Time) (hwChanged bool) {
+// offset) at time now; brokerEpoch is the broker epoch the fetch carried
+// (Fetch v15+ ReplicaState), -1 if none. It may advance the high watermark
+// (reported by hwChanged; waiters are woken either way) and may propose
+// adding the follower to the ISR. The API layer must not call it for a
+// fetch that diverged (see DivergingEpoch): that offset is not on the
+// leader's log. Unknown replicas, fetch offsets beyond the log end offset
+// and calls on a follower are ignored.
+func (p *Partition) UpdateFollower(replicaID int32, brokerEpoch, fetchOffset int64, now time.Time) (hwChanged bool) {
 	p.mu.Lock()
 	if !p.mu.isLeader {
 		p.mu.Unlock()
@@ -128,14 +135,18 @@ func (p *Partition) UpdateFollower(replicaID int32, fetchOffset int64, now time.
 	f.lastFetchLeaderLEO = leo
 	f.lastFetchTime = now
 	f.logEndOffset = fetchOffset
+	if brokerEpoch >= 0 {
+		f.brokerEpoch = brokerEpoch
+	}
 
-	var proposal *LeaderAndISR
+	var proposal *ISRProposal
 	st := &p.mu.st
-	if !slices.Contains(st.ISR, replicaID) && p.canProposeLocked(now) &&
+	// NB: an ineligible replica (fenced, shutting down, another broker
+	// epoch) is never proposed: the controller would refuse it, and while
+	// the proposal is pending it would hold the high watermark back.
+	if !slices.Contains(st.ISR, replicaID) && p.canProposeLocked() && st.eligible(replicaID, f.brokerEpoch) &&
 		fetchOffset >= p.mu.highWatermark && fetchOffset >= p.mu.leaderEpochStartOffset {
-		next := st.clone()
-		next.ISR = append(next.ISR, replicaID)
-		proposal = p.proposeLocked(next, now)
+		proposal = p.proposeLocked(append(slices.Clone(st.ISR), replicaID), now)
 	}
 	hwChanged = p.maybeIncrementHighWatermarkLocked(now)
 	p.mu.Unlock()
@@ -147,11 +158,18 @@ func (p *Partition) UpdateFollower(replicaID int32, fetchOffset int64, now time.
 }
 
 // MaybeShrinkISR proposes removing ISR followers that have not caught up
-// with the leader within ReplicaLagTimeMax (Kafka's isr-expiration task).
-// The replication manager calls it periodically for the partitions it leads.
+// with the leader within ReplicaLagTimeMax (Kafka's isr-expiration task),
+// and logs why the high watermark is stuck if acks=all producers have
+// waited on it for long. The replication manager calls it periodically for
+// the partitions it leads.
 func (p *Partition) MaybeShrinkISR(now time.Time) {
 	p.mu.Lock()
-	if !p.mu.isLeader || !p.canProposeLocked(now) {
+	if !p.mu.isLeader {
+		p.mu.Unlock()
+		return
+	}
+	p.logStallLocked(now)
+	if !p.canProposeLocked() {
 		p.mu.Unlock()
 		return
 	}
@@ -170,57 +188,160 @@ func (p *Partition) MaybeShrinkISR(now time.Time) {
 		p.mu.Unlock()
 		return
 	}
-	next := p.mu.st.clone()
-	next.ISR = slices.DeleteFunc(next.ISR, func(id int32) bool { return slices.Contains(out, id) })
-	proposal := p.proposeLocked(next, now)
+	isr := slices.DeleteFunc(slices.Clone(p.mu.st.ISR), func(id int32) bool { return slices.Contains(out, id) })
+	proposal := p.proposeLocked(isr, now)
 	p.mu.Unlock()
-	if proposal != nil {
-		p.logger.Info("proposing ISR shrink", "leader_epoch", proposal.LeaderEpoch, "out_of_sync", out, "isr", proposal.ISR)
-		p.cfg.ISRChanger.ProposeISR(p, *proposal)
+	p.logger.Info("proposing ISR shrink", "leader_epoch", proposal.LeaderEpoch, "out_of_sync", out, "isr", proposal.ISR)
+	p.cfg.ISRChanger.ProposeISR(p, *proposal)
+}
+
+// canProposeLocked reports whether an ISR proposal may be made: there is a
+// changer and no proposal is pending. NB: a pending proposal is never
+// replaced on a timer. Its outcome is unknown until the image or the
+// controller's answer says; had the controller applied it, a second
+// proposal based on the older state would leave the leader computing the
+// high watermark over a smaller ISR than the controller's, and a replica
+// the controller may elect could miss records consumers have seen.
+func (p *Partition) canProposeLocked() bool {
+	return p.cfg.ISRChanger != nil && p.mu.pending == nil
+}
+
+// proposeLocked records the proposal of isr, based on the current state,
+// as pending and returns a copy for the caller to send once it has
+// released mu.
+func (p *Partition) proposeLocked(isr []int32, now time.Time) *ISRProposal {
+	next := ISRProposal{LeaderAndISR: p.mu.st.clone()}
+	next.ISR = isr
+	next.BrokerEpochs = make([]int64, len(isr))
+	for i, id := range isr {
+		next.BrokerEpochs[i] = -1
+		if f := p.mu.followers[id]; f != nil {
+			next.BrokerEpochs[i] = f.brokerEpoch
+		}
 	}
-}
-
-// canProposeLocked reports whether no ISR proposal is outstanding (or the
-// outstanding one has gone unanswered too long).
-func (p *Partition) canProposeLocked(now time.Time) bool {
-	return p.cfg.ISRChanger != nil && (p.mu.pending == nil || now.Sub(p.mu.pendingAt) > isrProposalTimeout)
-}
-
-// proposeLocked records next as the outstanding proposal and returns a copy
-// for the caller to send once it has released mu.
-func (p *Partition) proposeLocked(next LeaderAndISR, now time.Time) *LeaderAndISR {
 	p.mu.pending = &next
 	p.mu.pendingAt = now
-	out := next.clone()
+	out := next
+	out.LeaderAndISR = next.clone()
+	out.BrokerEpochs = slices.Clone(next.BrokerEpochs)
 	return &out
+}
+
+// ISRProposalPending reports whether prop is still the pending proposal,
+// so a changer knows whether to keep retrying it.
+func (p *Partition) ISRProposalPending(prop ISRProposal) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.isLeader && p.mu.pending != nil && sameProposal(p.mu.pending, &prop)
+}
+
+// RejectISRProposal drops prop if it is still pending: the controller
+// refused it without applying it (INELIGIBLE_REPLICA: the partition epoch
+// was current, so no earlier attempt can have been applied either). The
+// committed ISR is again the maximal one, which may let the high watermark
+// advance, and the next fetch or shrink check may propose again.
+func (p *Partition) RejectISRProposal(prop ISRProposal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.mu.isLeader || p.mu.pending == nil || !sameProposal(p.mu.pending, &prop) {
+		return
+	}
+	p.mu.pending = nil
+	p.maybeIncrementHighWatermarkLocked(p.cfg.Now())
+	p.notifyLocked()
+}
+
+func sameProposal(a, b *ISRProposal) bool {
+	return a.LeaderEpoch == b.LeaderEpoch && a.PartitionEpoch == b.PartitionEpoch && slices.Equal(a.ISR, b.ISR)
 }
 
 // maybeIncrementHighWatermarkLocked moves the leader's high watermark up to
 // the minimum log end offset over the maximal ISR (Kafka's
 // maybeIncrementLeaderHW). The caller holds mu and leads.
 func (p *Partition) maybeIncrementHighWatermarkLocked(now time.Time) bool {
+	hw, _ := p.highWatermarkBoundLocked(now)
+	if hw <= p.mu.highWatermark {
+		return false
+	}
+	p.setHighWatermarkLocked(hw)
+	return true
+}
+
+// highWatermarkBoundLocked returns how far the high watermark may go now,
+// and the replica that bounds it (-1 for this broker's own log end or
+// durable offset). A replica counts when it is in the maximal ISR (the
+// committed ISR plus the members of a pending proposal), or when it is
+// outside the ISR but caught up and eligible to join: it holds the high
+// watermark back so that a fast producer cannot keep it from ever
+// reaching the high watermark. An ineligible replica (fenced, shutting
+// down, restarted with another broker epoch) holds nothing back from
+// outside the ISR.
+func (p *Partition) highWatermarkBoundLocked(now time.Time) (hw int64, by int32) {
 	leo := p.log.LogEndOffset()
-	hw := leo
+	hw, by = leo, -1
 	if p.cfg.SyncBeforeAck {
 		// NB: only durable records may be acknowledged or shown, or a crash
 		// of this broker could take back what consumers saw.
 		hw = min(hw, p.log.RecoveryPoint())
 	}
 	for id, f := range p.mu.followers {
-		inMaximalISR := slices.Contains(p.mu.st.ISR, id) || (p.mu.pending != nil && slices.Contains(p.mu.pending.ISR, id))
-		// A caught-up replica outside the ISR holds the high watermark
-		// back, or a fast producer could keep it from ever reaching the
-		// high watermark and joining.
-		waitToJoin := f.logEndOffset >= 0 && (f.logEndOffset == leo || now.Sub(f.lastCaughtUp) <= p.cfg.ReplicaLagTimeMax)
-		if (inMaximalISR || waitToJoin) && f.logEndOffset < hw {
-			hw = f.logEndOffset
+		if f.logEndOffset >= hw {
+			continue
+		}
+		if p.inMaximalISRLocked(id) || p.waitsToJoinLocked(id, f, leo, now) {
+			hw, by = f.logEndOffset, id
 		}
 	}
-	if hw <= p.mu.highWatermark {
-		return false
+	return hw, by
+}
+
+func (p *Partition) inMaximalISRLocked(id int32) bool {
+	return slices.Contains(p.mu.st.ISR, id) || (p.mu.pending != nil && slices.Contains(p.mu.pending.ISR, id))
+}
+
+// waitsToJoinLocked reports whether follower id, outside the maximal ISR,
+// is caught up and eligible, so the high watermark waits for it.
+func (p *Partition) waitsToJoinLocked(id int32, f *followerState, leo int64, now time.Time) bool {
+	return f.logEndOffset >= 0 && (f.logEndOffset == leo || now.Sub(f.lastCaughtUp) <= p.cfg.ReplicaLagTimeMax) &&
+		p.mu.st.eligible(id, f.brokerEpoch)
+}
+
+// logStallLocked logs, at most every stallLogAfter, why the high watermark
+// has not moved for stallLogAfter while acks=all producers wait on it:
+// which replica bounds it and what ISR change is pending.
+func (p *Partition) logStallLocked(now time.Time) {
+	if p.mu.acksWaiting == 0 || now.Sub(p.mu.hwMovedAt) < stallLogAfter || now.Sub(p.mu.stallLoggedAt) < stallLogAfter {
+		return
 	}
-	p.setHighWatermarkLocked(hw)
-	return true
+	p.mu.stallLoggedAt = now
+	hw, by := p.highWatermarkBoundLocked(now)
+	attrs := []any{
+		"high_watermark", p.mu.highWatermark, "stalled_for", now.Sub(p.mu.hwMovedAt).Round(time.Millisecond),
+		"acks_all_waiting", p.mu.acksWaiting, "log_end_offset", p.log.LogEndOffset(), "isr", p.mu.st.ISR,
+		"leader_epoch", p.mu.st.LeaderEpoch,
+	}
+	if by >= 0 {
+		f := p.mu.followers[by]
+		why := "in the ISR"
+		switch {
+		case !slices.Contains(p.mu.st.ISR, by) && p.inMaximalISRLocked(by):
+			why = "joining the ISR in the pending change"
+		case !slices.Contains(p.mu.st.ISR, by):
+			why = "caught up and eligible, outside the ISR"
+		}
+		attrs = append(attrs, "waiting_for", by, "replica_log_end_offset", f.logEndOffset, "replica_role", why)
+		if !f.lastFetchTime.IsZero() {
+			attrs = append(attrs, "replica_last_fetch", now.Sub(f.lastFetchTime).Round(time.Millisecond))
+		} else {
+			attrs = append(attrs, "replica_last_fetch", "none in this leader epoch")
+		}
+	} else if hw < p.log.LogEndOffset() {
+		attrs = append(attrs, "waiting_for", "local fsync")
+	}
+	if p.mu.pending != nil {
+		attrs = append(attrs, "pending_isr", p.mu.pending.ISR, "pending_for", now.Sub(p.mu.pendingAt).Round(time.Millisecond))
+	}
+	p.logger.Warn("high watermark stalled while acks=all producers wait", attrs...)
 }
 
 // DivergingEpoch checks a follower's fetch position against the leader's
@@ -237,22 +358,53 @@ func (p *Partition) DivergingEpoch(lastFetchedEpoch int32, fetchOffset int64) (e
 	p.mu.Lock()
 	curEpoch, leading := p.mu.st.LeaderEpoch, p.mu.isLeader
 	p.mu.Unlock()
-	epoch, endOffset = p.log.EndOffsetForEpoch(lastFetchedEpoch)
-	if epoch < 0 && leading && lastFetchedEpoch <= curEpoch {
-		// NB: the epoch cache learns the current epoch only at its first
-		// append. Kafka adds it when the broker becomes leader; answer as
-		// if it had: an epoch after the latest cached one ends where the
-		// current epoch starts, which is the log end offset until then.
-		epoch = p.log.LatestEpoch()
-		if epoch < 0 {
-			epoch = lastFetchedEpoch
-		}
-		endOffset = p.log.LogEndOffset()
-	}
+	epoch, endOffset = p.endOffsetForEpoch(lastFetchedEpoch, curEpoch, leading)
 	if epoch < lastFetchedEpoch || endOffset < fetchOffset {
 		return epoch, endOffset, true
 	}
 	return -1, -1, false
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101, KIP-320) for a
+// consumer or a follower: the largest epoch <= epoch this leader knows and
+// the offset where it ends, the log end offset for the current epoch, or
+// (-1, -1) when unknown. NB: it is the log's answer, not capped at the high
+// watermark: a consumer compares it with the position it reached on an
+// earlier leader, and a new leader's high watermark may still be below
+// that position (it advances once the followers fetch in the new epoch),
+// which would look like a truncation (issue 9). Only the leader answers; a
+// follower gives a *NotLeaderError, as in Kafka.
+func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64, error) {
+	p.mu.Lock()
+	if !p.mu.isLeader {
+		err := p.notLeaderLocked()
+		p.mu.Unlock()
+		return -1, -1, err
+	}
+	curEpoch := p.mu.st.LeaderEpoch
+	p.mu.Unlock()
+	e, end := p.endOffsetForEpoch(epoch, curEpoch, true)
+	return e, end, nil
+}
+
+// endOffsetForEpoch is the log's EndOffsetForEpoch, answered as if the
+// current epoch were in the epoch cache already. NB: the cache learns an
+// epoch at its first append, while Kafka adds it when the broker becomes
+// leader: the current epoch starts at the log end offset until then.
+func (p *Partition) endOffsetForEpoch(epoch, curEpoch int32, leading bool) (int32, int64) {
+	e, end := p.log.EndOffsetForEpoch(epoch)
+	latest := p.log.LatestEpoch()
+	if e >= 0 || !leading || epoch < 0 || epoch > curEpoch || epoch <= latest {
+		return e, end
+	}
+	switch {
+	case epoch == curEpoch:
+		return curEpoch, p.log.LogEndOffset()
+	case latest < 0:
+		return epoch, p.log.LogEndOffset()
+	default:
+		return latest, p.log.LogEndOffset()
+	}
 }
 
 // ReadForFollower reads batches for a follower's fetch, up to the log end

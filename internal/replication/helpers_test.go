@@ -124,7 +124,8 @@ func (w testWriter) Write(b []byte) (int, error) {
 // partition epoch, as the controller and a new image would.
 type controllerStub struct{}
 
-func (controllerStub) ProposeISR(p *partition.Partition, st partition.LeaderAndISR) {
+func (controllerStub) ProposeISR(p *partition.Partition, prop partition.ISRProposal) {
+	st := prop.LeaderAndISR
 	st.PartitionEpoch++
 	_ = p.MakeLeader(st) // a stale proposal is refused, as the controller would
 }
@@ -254,7 +255,7 @@ func fetchPartition(p *partition.Partition, replicaID int32, topicID [16]byte, f
 		rp.HighWatermark = p.HighWatermark()
 		return 1
 	}
-	p.UpdateFollower(replicaID, fp.FetchOffset, time.Now())
+	p.UpdateFollower(replicaID, -1, fp.FetchOffset, time.Now())
 	res, err := p.ReadForFollower(fp.FetchOffset, fp.PartitionMaxBytes)
 	rp.HighWatermark, rp.LogStartOffset = res.HighWatermark, res.LogStartOffset
 	if err != nil {
