@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: build test test-short bench fuzz vet
+.PHONY: build test test-short bench fuzz vet liveness
 
 build:
 	$(GO) build -o strata ./cmd/strata
@@ -13,6 +13,12 @@ test:
 
 test-short:
 	$(GO) test -count=1 -short ./...
+
+# Every liveness scenario (how long acks=all writes and reads stop when a
+# broker leaves: SIGTERM, SIGKILL, rolling restart, two of three down), with
+# idempotent and non-idempotent producers; `make test` runs a subset.
+liveness:
+	STRATATEST_LIVENESS_FULL=1 $(GO) test -count=1 -run 'Liveness' -v -timeout 30m ./internal/node
 
 # Go benchmarks of the log, the record codec and the request path (produce
 # and fetch end to end in process); each reports MB/s and records/s.

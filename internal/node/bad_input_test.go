@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -349,4 +350,39 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	rc := dialRaw(t, tn.addr)
 	stillServes(t, tn.addr)
 	rc.expectClosed()
+}
+
+// rawRequest sends req to addr on a new connection and reads its answer,
+// all within timeout.
+func rawRequest(addr string, req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	const corr = 1
+	if _, err := conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("liveness")).AppendRequest(nil, req, corr)); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return nil, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, body); err != nil {
+		return nil, err
+	}
+	if len(body) < 4 || int32(binary.BigEndian.Uint32(body)) != corr {
+		return nil, fmt.Errorf("%T response: bad correlation id", req)
+	}
+	body = body[4:]
+	resp := req.ResponseKind()
+	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) && len(body) > 0 {
+		body = body[1:]
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decoding %T: %w", resp, err)
+	}
+	return resp, nil
 }

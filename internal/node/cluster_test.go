@@ -119,7 +119,7 @@ func partitionMetadata(t *testing.T, addr, topic string, p int32) kmsg.MetadataR
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = 12
 	req.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}
-	resp := dialRaw(t, addr).send(req).(*kmsg.MetadataResponse)
+	resp := metadataFrom(t, addr, req)
 	for _, tp := range resp.Topics[0].Partitions {
 		if tp.Partition == p {
 			return tp
@@ -149,9 +149,21 @@ func TestAcknowledgedWritesSurviveLeaderSIGKILL(t *testing.T) {
 }
 
 func controllerOf(t *testing.T, addr string) int32 {
+	t.Helper()
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = 12
-	return dialRaw(t, addr).send(req).(*kmsg.MetadataResponse).ControllerID
+	return metadataFrom(t, addr, req).ControllerID
+}
+
+// metadataFrom sends req to addr on a connection of its own, closed before
+// it returns (these helpers are polled), and fails the test on an error.
+func metadataFrom(t *testing.T, addr string, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
+	t.Helper()
+	resp, err := rawRequest(addr, req, 10*time.Second)
+	if err != nil {
+		t.Fatalf("metadata from %s: %v", addr, err)
+	}
+	return resp.(*kmsg.MetadataResponse)
 }
 
 func testFailover(t *testing.T, victimKind string) {

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -92,6 +94,10 @@ func spawnChild(t *testing.T, dir, addr string, args ...string) *child {
 	cmd := exec.Command(strataBinary(t), append([]string{"serve", "--data-dir", dir, "--listen", addr, "--log-level", level}, args...)...)
 	cmd.Stdout = io.Discard
 	cmd.Stderr = testWriter{t}
+	// NB: strata serve takes every STRATA_* variable for a setting (and
+	// refuses unknown ones); a developer's shell must not reconfigure or
+	// break the test's brokers.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "STRATA_") })
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start strata: %v", err)
 	}
