@@ -152,7 +152,13 @@ func (c *controllerChannel) Close() {
 // --controller-bootstrap until the active one answers.
 func (c *controllerChannel) RegisterBroker(ctx context.Context, reg controller.BrokerRegistration) error {
 	if c.local() {
-		return c.node.ctrl.RegisterBroker(ctx, reg)
+		if err := c.node.ctrl.RegisterBroker(ctx, reg); err != nil {
+			return err
+		}
+		// The controller's image is this node's: it has the registration.
+		b, _ := c.node.ctrl.Image().Broker(reg.NodeID)
+		c.node.registeredEpoch.Store(b.BrokerEpoch)
+		return nil
 	}
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID = reg.NodeID
@@ -175,13 +181,13 @@ func (c *controllerChannel) RegisterBroker(ctx context.Context, reg controller.B
 		if err != nil {
 			return err
 		}
-		return kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
+		return c.registered(resp.(*kmsg.BrokerRegistrationResponse))
 	}
 	var errs []error
 	for id, addr := range c.bootstrap {
 		resp, err := c.requestAddr(ctx, addr, req)
 		if err == nil {
-			err = kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
+			err = c.registered(resp.(*kmsg.BrokerRegistrationResponse))
 		}
 		if err == nil {
 			return nil
@@ -236,16 +242,26 @@ func (c *controllerChannel) CreateTopics(ctx context.Context, topics []controlle
 	return out
 }
 
+// registered records the broker epoch a successful registration answer
+// carries. NB: this node's own image may not have the registration yet; a
+// heartbeat or fetch with the epoch it has would be refused as stale (or
+// make this replica look ineligible), and re-registering would only start
+// the race again.
+func (c *controllerChannel) registered(resp *kmsg.BrokerRegistrationResponse) error {
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return err
+	}
+	c.node.registeredEpoch.Store(resp.BrokerEpoch)
+	return nil
+}
+
 // AllocateProducerIDs reserves a block of producer ids.
 func (c *controllerChannel) AllocateProducerIDs(ctx context.Context, n int64) (int64, error) {
 	if c.local() {
 		return c.node.ctrl.AllocateProducerIDs(ctx, n)
 	}
 	req := kmsg.NewPtrAllocateProducerIDsRequest()
-	req.BrokerID = c.node.cfg.Static.NodeID
-	if b, ok := c.node.ctrl.Image().Broker(req.BrokerID); ok {
-		req.BrokerEpoch = b.BrokerEpoch
-	}
+	req.BrokerID, req.BrokerEpoch = c.node.cfg.Static.NodeID, c.node.brokerEpoch()
 	resp, err := c.request(ctx, req)
 	if err != nil {
 		return -1, err

@@ -31,15 +31,14 @@ func (n *Node) heartbeatLoop(ctx context.Context, channel *controllerChannel, re
 			timer.Stop()
 		}
 		img := n.ctrl.Image()
-		self, ok := img.Broker(reg.NodeID)
-		if !ok {
+		if _, ok := img.Broker(reg.NodeID); !ok && n.registeredEpoch.Load() == 0 {
 			wait = fastHeartbeat
 			continue
 		}
 		shuttingDown := n.shuttingDown.Load()
 		hctx, cancel := context.WithTimeout(ctx, interval)
 		resp, err := channel.BrokerHeartbeat(hctx, controller.HeartbeatRequest{
-			BrokerID: reg.NodeID, BrokerEpoch: self.BrokerEpoch, CurrentMetadataOffset: int64(img.Index()),
+			BrokerID: reg.NodeID, BrokerEpoch: n.brokerEpoch(), CurrentMetadataOffset: int64(img.Index()),
 			WantShutDown: shuttingDown,
 		})
 		cancel()

@@ -68,6 +68,9 @@ type Node struct {
 	shutdownOnce  sync.Once
 	// heartbeatNow (buffer 1) wakes the heartbeat loop early.
 	heartbeatNow chan struct{}
+	// registeredEpoch is the broker epoch of this node's last successful
+	// registration, 0 before one (see brokerEpoch).
+	registeredEpoch atomic.Int64
 	// topicCache is the group coordinator's topic view (topicInfos).
 	topicCache atomic.Pointer[topicView]
 
@@ -201,10 +204,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	rcfg := replication.DefaultConfig()
 	rcfg.NodeID = st.NodeID
 	rcfg.Client = replicaClient{channel}
-	rcfg.BrokerEpoch = func() int64 {
-		b, _ := n.ctrl.Image().Broker(st.NodeID)
-		return b.BrokerEpoch
-	}
+	rcfg.BrokerEpoch = n.brokerEpoch
 	rcfg.Logger = n.log
 	// Check for lagging followers a few times per lag window.
 	rcfg.ShrinkCheckInterval = min(rcfg.ShrinkCheckInterval, st.ReplicaLagTimeMax/4)
@@ -283,6 +283,17 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	err = g.Wait()
 	n.isrChanger.wg.Wait()
 	return err
+}
+
+// brokerEpoch is this broker's epoch for heartbeats, fetches and
+// AlterPartition: the one its registration was answered with, which this
+// node's image may not show yet; the image's before any registration.
+func (n *Node) brokerEpoch() int64 {
+	if e := n.registeredEpoch.Load(); e > 0 {
+		return e
+	}
+	b, _ := n.ctrl.Image().Broker(n.cfg.Static.NodeID)
+	return b.BrokerEpoch
 }
 
 // onMetadata is the controller subscription: it runs on raft's apply

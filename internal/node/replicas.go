@@ -83,8 +83,7 @@ func (c *isrChanger) propose(p *partition.Partition, prop partition.ISRProposal)
 	self := c.node.cfg.Static.NodeID
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		b, _ := c.node.ctrl.Image().Broker(self)
-		req := controller.AlterPartitionRequest{BrokerID: self, BrokerEpoch: b.BrokerEpoch, Topics: []controller.AlterPartitionTopic{{
+		req := controller.AlterPartitionRequest{BrokerID: self, BrokerEpoch: c.node.brokerEpoch(), Topics: []controller.AlterPartitionTopic{{
 			TopicID: metadata.UUID(p.TopicID),
 			Partitions: []controller.AlterPartitionData{{
 				Partition: p.Index, LeaderEpoch: prop.LeaderEpoch, PartitionEpoch: prop.PartitionEpoch,
