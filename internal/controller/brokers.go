@@ -28,6 +28,13 @@ type liveness struct {
 	// it must have applied before it may exit: by then it knows it leads
 	// nothing.
 	shutdownOffset map[int32]uint64
+	// lastLeader is the last quorum leader seen while this node was not
+	// active, -1 if none. At activation it becomes previous, with
+	// previousSince: the broker on the node that led the quorum before
+	// this one (-1 if none) and the session start it gets (see activate).
+	lastLeader    int32
+	previous      int32
+	previousSince time.Time
 }
 
 type registration struct {
@@ -40,28 +47,54 @@ func newLiveness() liveness {
 		lastContact:    map[int32]time.Time{},
 		registered:     map[int32]registration{},
 		shutdownOffset: map[int32]uint64{},
+		lastLeader:     -1,
+		previous:       -1,
 	}
 }
 
 // activate marks this node active and, if it was not, restarts every
-// broker's session clock at now. It reports whether it was inactive.
-func (l *liveness) activate(now time.Time) bool {
+// broker's session clock at now: a new active controller cannot know when
+// a broker last heartbeated its predecessor, so each gets a full session
+// (as in Kafka). The exception is the broker on the node that led the
+// quorum before (self is this node's id): it lost the quorum's leadership,
+// most likely because it died (with it the broker, in combined mode), so
+// its session is counted as if it had begun sessionTimeout-grace before
+// now, and it is fenced after grace unless it heartbeats this controller.
+// A live one does within a heartbeat interval; fencing is safe either way
+// (issue 9: kill -9 of the active controller stopped acks=all writes for
+// the election plus a whole session). It reports whether it was inactive.
+func (l *liveness) activate(now time.Time, self int32, sessionTimeout, grace time.Duration) bool {
 	if l.active {
 		return false
 	}
 	l.active, l.activeSince = true, now
 	clear(l.lastContact)
 	clear(l.shutdownOffset)
+	l.previous = -1
+	if l.lastLeader >= 0 && l.lastLeader != self && grace < sessionTimeout {
+		l.previous, l.previousSince = l.lastLeader, now.Add(grace-sessionTimeout)
+	}
+	l.lastLeader = -1
 	return true
 }
 
-func (l *liveness) deactivate() { l.active = false }
+// deactivate marks this node inactive; leader is the quorum leader it
+// knows of, -1 if none.
+func (l *liveness) deactivate(leader int32) {
+	l.active = false
+	if leader >= 0 {
+		l.lastLeader = leader
+	}
+}
 
 // contact returns when broker id was last heard from, as far as the
 // session timeout is concerned.
 func (l *liveness) contact(id int32) time.Time {
 	t, ok := l.lastContact[id]
 	if !ok || t.Before(l.activeSince) {
+		if id == l.previous {
+			return l.previousSince
+		}
 		return l.activeSince
 	}
 	return t
@@ -345,7 +378,7 @@ func (c *Controller) unfence(ctx context.Context, id int32) error {
 // session expired. Run on the loop.
 func (c *Controller) checkLiveness(ctx context.Context) {
 	if !c.cfg.Quorum.IsLeader() {
-		c.live.deactivate()
+		c.deactivate()
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.BrokerSessionTimeout)
@@ -364,7 +397,12 @@ func (c *Controller) checkLiveness(ctx context.Context) {
 		if silent < c.cfg.BrokerSessionTimeout {
 			continue
 		}
-		if err := c.fence(ctx, b.NodeID, fmt.Sprintf("no heartbeat for %s", silent.Round(time.Millisecond))); err != nil {
+		reason := fmt.Sprintf("no heartbeat for %s", silent.Round(time.Millisecond))
+		if last := c.live.contact(b.NodeID); b.NodeID == c.live.previous && last.Equal(c.live.previousSince) {
+			reason = fmt.Sprintf("no heartbeat for %s since its node lost the controller role to this one",
+				now.Sub(c.live.activeSince).Round(time.Millisecond))
+		}
+		if err := c.fence(ctx, b.NodeID, reason); err != nil {
 			c.logger.Warn("fencing broker", "broker_id", b.NodeID, "err", err)
 			return
 		}
@@ -376,7 +414,7 @@ func (c *Controller) checkLiveness(ctx context.Context) {
 // partitions (uncleanly where the topic allows it). Run on the loop.
 func (c *Controller) rebalanceLeaders(ctx context.Context) {
 	if !c.cfg.Quorum.IsLeader() {
-		c.live.deactivate()
+		c.deactivate()
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.LeaderImbalanceCheckInterval)

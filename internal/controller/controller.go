@@ -300,16 +300,38 @@ func (c *Controller) do(ctx context.Context, fn func(ctx context.Context)) error
 // caught up, and returns the image to validate against. Run on the loop.
 func (c *Controller) begin(ctx context.Context) (*metadata.Image, error) {
 	if !c.cfg.Quorum.IsLeader() {
-		c.live.deactivate()
+		c.deactivate()
 		return nil, ErrNotController
 	}
 	if err := c.cfg.Quorum.WaitReady(ctx); err != nil {
 		return nil, c.quorumError(err)
 	}
-	if c.live.activate(c.cfg.Now()) {
-		c.logger.Info("active controller: broker session clocks start now", "brokers", len(c.Image().Brokers()))
+	// Two heartbeat intervals, at least 2s: time for a live previous
+	// controller to learn of this one and heartbeat it.
+	grace := min(max(2*c.cfg.BrokerHeartbeatInterval, 2*time.Second), c.cfg.BrokerSessionTimeout)
+	if c.live.activate(c.cfg.Now(), c.cfg.NodeID, c.cfg.BrokerSessionTimeout, grace) {
+		attrs := []any{"brokers", len(c.Image().Brokers())}
+		if c.live.previous >= 0 {
+			attrs = append(attrs, "previous_controller", c.live.previous, "previous_controller_grace", grace)
+		}
+		c.logger.Info("active controller: broker session clocks start now", attrs...)
 	}
 	return c.Image(), nil
+}
+
+// leaderReporter is what a Quorum may also offer: the leader it knows of.
+type leaderReporter interface {
+	Leader() (id int32, addr string)
+}
+
+// deactivate notes that this node is not the active controller, and which
+// node is, when the quorum says.
+func (c *Controller) deactivate() {
+	leader := int32(-1)
+	if lr, ok := c.cfg.Quorum.(leaderReporter); ok {
+		leader, _ = lr.Leader()
+	}
+	c.live.deactivate(leader)
 }
 
 // propose encodes recs as one batch and proposes it.

@@ -766,3 +766,72 @@ func TestBrokerOnlyRegistrationAddsObserver(t *testing.T) {
 		}
 	})
 }
+
+// reportingQuorum is a memQuorum that also reports the quorum leader, as
+// raft.Node does.
+type reportingQuorum struct {
+	*memQuorum
+	mu     sync.Mutex
+	leader int32 // guarded by mu; -1: none known
+}
+
+func (q *reportingQuorum) Leader() (int32, string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.leader, ""
+}
+
+func (q *reportingQuorum) setLeaderID(id int32) {
+	q.mu.Lock()
+	q.leader = id
+	q.mu.Unlock()
+}
+
+// TestPreviousControllersBrokerIsFencedSooner: a node that becomes the
+// active controller gives every broker a full session, except the broker
+// on the node that led the quorum before it, which most likely died with
+// it: that one is fenced after two heartbeat intervals unless it
+// heartbeats (issue 9).
+func TestPreviousControllersBrokerIsFencedSooner(t *testing.T) {
+	for _, alive := range []bool{false, true} {
+		t.Run(map[bool]string{false: "previous controller died", true: "previous controller lives"}[alive], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var rq *reportingQuorum
+				l := threeBrokers(t, func(c *Config) {
+					rq = &reportingQuorum{memQuorum: c.Quorum.(*memQuorum), leader: -1}
+					c.Quorum = rq
+				})
+				// Broker 1's node wins the quorum's leadership for a while;
+				// this node follows and sees it lead.
+				l.q.setLeader(false)
+				rq.setLeaderID(1)
+				time.Sleep(3 * time.Second)
+				// Then it dies: no leader for a moment, then this node leads.
+				rq.setLeaderID(-1)
+				time.Sleep(2 * time.Second)
+				l.q.setLeader(true)
+				rq.setLeaderID(controllerNode)
+				beating := ids(2, 3)
+				if alive {
+					beating = ids(1, 2, 3)
+				}
+				l.runFor(2*time.Second, beating...) // activates (first heartbeat) and beats once
+				l.wantFenced(1, false)
+				l.runFor(2*time.Second, beating...)
+				time.Sleep(1500 * time.Millisecond)
+				l.wantFenced(1, !alive) // grace: 2 heartbeat intervals (4s)
+				l.wantFenced(2, false)
+				l.wantFenced(3, false)
+				if !alive {
+					// Its leadership moved with the fencing.
+					l.wantPartition("t", pi(0, ids(1, 2, 3), ids(2, 3), 2, 1, 1))
+				}
+				// Everyone else keeps the full session.
+				l.runFor(10*time.Second, beating...)
+				l.wantFenced(2, false)
+				l.wantFenced(3, false)
+				l.wantFenced(1, !alive)
+			})
+		})
+	}
+}
