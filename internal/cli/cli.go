@@ -142,12 +142,20 @@ func (f *clientFlags) connOpts(seeds []string) []kgo.Opt {
 		kgo.ClientID(clientID),
 		kgo.DialTimeout(min(f.timeout, 10*time.Second)),
 		kgo.RetryTimeout(f.timeout),
-		// NB: franz-go waits 5s between metadata refreshes by default, so
-		// after a broker dies it may keep sending to the dead leader for
-		// up to 5s after the controller moved leadership (issue 9). The
-		// Java client backs off at most 1s (retry.backoff.max.ms).
+		// NB: franz-go waits 5s between metadata refreshes by default, and
+		// a consumer backs off up to 5s from a broker it cannot reach, so
+		// after a broker dies a client may keep trying the dead leader
+		// for seconds after the controller moved leadership (issue 9).
+		// The Java client backs off 100ms doubling to 1s
+		// (retry.backoff.ms, retry.backoff.max.ms); do the same.
 		kgo.MetadataMinAge(time.Second),
+		kgo.RetryBackoffFn(retryBackoff),
 	}
+}
+
+// retryBackoff is the Java client's: 100ms, doubling, at most 1s.
+func retryBackoff(tries int) time.Duration {
+	return min(100*time.Millisecond<<min(max(tries-1, 0), 4), time.Second)
 }
 
 // explainTimeout turns a bare deadline error into one that says what was
