@@ -171,7 +171,7 @@ func (s *shard) completeJoinPhase(g *classicGroup) {
 	if g.state == stateEmpty {
 		s.logger.Info("group is now empty", "group", g.id, "generation", g.generation)
 		groupID, generation := g.id, g.generation
-		s.write([]Record{groupMetadataRecord(g.id, g.metadataValue(nil))}, func(err error) {
+		s.loop.Write([]Record{groupMetadataRecord(g.id, g.metadataValue(nil))}, func(err error) {
 			if err != nil {
 				// Safe to only warn: an empty generation has no members
 				// whose state could be lost.

@@ -243,7 +243,7 @@ func (s *shard) writeConsumerRecords(g *consumerGroup, prefix []Record, recs []*
 		batch = append(batch, r.encode())
 	}
 	g.inflight++
-	s.write(batch, func(err error) {
+	s.loop.Write(batch, func(err error) {
 		g.inflight--
 		if err == nil {
 			for _, r := range recs {
@@ -966,7 +966,7 @@ func (s *shard) deleteEmptyConsumerGroup(id string) bool {
 	}
 	s.logger.Info("converting an empty consumer group to a classic group", "group", id)
 	delete(s.groups, id)
-	s.write(g.deleteRecords(), func(err error) {
+	s.loop.Write(g.deleteRecords(), func(err error) {
 		if err != nil {
 			s.logger.Warn("writing the tombstones of a converted consumer group failed", "group", id, "err", err)
 		}

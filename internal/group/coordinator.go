@@ -2,27 +2,15 @@ package group
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
 	"slices"
-	"sync"
-	"unicode/utf16"
+
+	"github.com/strata-io/strata/internal/coordinator"
 )
 
 // Log is a shard's __consumer_offsets partition, implemented by the node
-// over partition.Partition.
-type Log interface {
-	// Append appends recs as one batch (atomically) and returns the offset
-	// after it.
-	Append(recs []Record) (end int64, err error)
-	// Commit returns once every record before end is committed (durable per
-	// the fsync policy).
-	Commit(ctx context.Context, end int64) error
-	// Replay calls fn for every record from the log start to the committed
-	// end, in offset order.
-	Replay(ctx context.Context, fn func(offset int64, key, value []byte) error) error
-}
+// over partition.Partition. A Log signals lost leadership by returning an
+// error wrapping ErrNotCoordinator.
+type Log = coordinator.Log
 
 // ClientInfo identifies the client of a request; JoinGroup records it in the
 // member (DescribeGroups shows it).
@@ -45,18 +33,11 @@ func clientInfoFrom(ctx context.Context) ClientInfo {
 	return ci
 }
 
-// Coordinator is the group coordinator of one node.
+// Coordinator is the group coordinator of one node: it routes each request
+// to the shard of its group, hosted by the coordinator runtime.
 type Coordinator struct {
-	cfg Config       // set in NewCoordinator, never changed
-	log *slog.Logger // set in NewCoordinator, never changed
-
-	mu struct {
-		sync.Mutex
-		shards  map[int32]*shard
-		runCtx  context.Context // nil until Run starts
-		stopped bool            // Run has returned or is returning
-	}
-	wg sync.WaitGroup // shard loops started by Run or Load
+	cfg Config                       // set in NewCoordinator, never changed
+	rt  *coordinator.Runtime[*shard] // set in NewCoordinator, never changed
 }
 
 // NewCoordinator returns a coordinator; it starts nothing. Start cfg from
@@ -106,8 +87,12 @@ func NewCoordinator(cfg Config) *Coordinator {
 	if len(cfg.ConsumerGroupAssignors) == 0 {
 		cfg.ConsumerGroupAssignors = def.ConsumerGroupAssignors
 	}
-	c := &Coordinator{cfg: cfg, log: cfg.Logger.With("component", "group", "node_id", cfg.NodeID)}
-	c.mu.shards = make(map[int32]*shard)
+	c := &Coordinator{cfg: cfg}
+	c.rt = coordinator.New(coordinator.Config{
+		Logger:       cfg.Logger.With("component", "group", "node_id", cfg.NodeID),
+		Topic:        OffsetsTopic,
+		TickInterval: cfg.OffsetsRetentionCheckInterval, // offset expiry
+	}, func(l *coordinator.Loop) *shard { return newShard(&c.cfg, l) })
 	return c
 }
 
@@ -115,35 +100,7 @@ func NewCoordinator(cfg Config) *Coordinator {
 // is cancelled; on return every shard has stopped. Shards loaded before Run
 // start when it starts.
 func (c *Coordinator) Run(ctx context.Context) error {
-	c.mu.Lock()
-	if c.mu.runCtx != nil || c.mu.stopped {
-		c.mu.Unlock()
-		return errors.New("group: Coordinator.Run called twice")
-	}
-	c.mu.runCtx = ctx
-	for _, s := range c.mu.shards {
-		c.startLocked(s)
-	}
-	c.mu.Unlock()
-
-	<-ctx.Done()
-
-	c.mu.Lock()
-	c.mu.stopped = true
-	for p, s := range c.mu.shards {
-		s.stop()
-		delete(c.mu.shards, p)
-	}
-	c.mu.Unlock()
-	c.wg.Wait()
-	return nil
-}
-
-// startLocked starts s's loop under Run's context.
-func (c *Coordinator) startLocked(s *shard) {
-	ctx, cancel := context.WithCancel(c.mu.runCtx)
-	s.cancel = cancel
-	c.wg.Go(func() { s.run(ctx) })
+	return c.rt.Run(ctx)
 }
 
 // PartitionFor returns the __consumer_offsets partition of groupID, as
@@ -151,36 +108,7 @@ func (c *Coordinator) startLocked(s *shard) {
 // NumPartitions, the hash taken over UTF-16 code units and abs(MinInt32)
 // being 0. NB: invalid UTF-8 counts as U+FFFD, as Java decodes it.
 func (c *Coordinator) PartitionFor(groupID string) int32 {
-	return partitionFor(groupID, c.cfg.NumPartitions)
-}
-
-func partitionFor(groupID string, n int32) int32 {
-	if n <= 0 {
-		return 0
-	}
-	h := javaStringHashCode(groupID)
-	if h == -1<<31 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % n
-}
-
-// javaStringHashCode is java.lang.String.hashCode: s[0]*31^(n-1) + ... +
-// s[n-1] over UTF-16 code units, in int32 arithmetic.
-func javaStringHashCode(s string) int32 {
-	var h int32
-	for _, r := range s {
-		if r >= 0x10000 {
-			r1, r2 := utf16.EncodeRune(r)
-			h = 31*h + int32(r1)
-			h = 31*h + int32(r2)
-			continue
-		}
-		h = 31*h + int32(r)
-	}
-	return h
+	return coordinator.PartitionFor(groupID, c.cfg.NumPartitions)
 }
 
 // Load starts loading the shard of a __consumer_offsets partition in the
@@ -189,39 +117,14 @@ func javaStringHashCode(s string) int32 {
 // loading at leaderEpoch or newer is ignored; an older shard is unloaded
 // first.
 func (c *Coordinator) Load(partition int32, leaderEpoch int32, log Log) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mu.stopped {
-		c.log.Warn("load after coordinator stopped", "partition", partition)
-		return
-	}
-	if old := c.mu.shards[partition]; old != nil {
-		if old.leaderEpoch >= leaderEpoch {
-			c.log.Debug("ignoring load of an already loaded shard", "partition", partition, "leader_epoch", leaderEpoch)
-			return
-		}
-		old.stop()
-	}
-	s := newShard(c, partition, leaderEpoch, log)
-	c.mu.shards[partition] = s
-	if c.mu.runCtx != nil {
-		c.startLocked(s)
-	}
-	c.log.Debug("loading group coordinator shard", "partition", partition, "leader_epoch", leaderEpoch)
+	c.rt.Load(partition, leaderEpoch, log)
 }
 
 // Unload stops serving the shard of a __consumer_offsets partition
 // (leadership moved, topic gone). Its requests then get NOT_COORDINATOR,
 // waiting ones included.
 func (c *Coordinator) Unload(partition int32) {
-	c.mu.Lock()
-	s := c.mu.shards[partition]
-	delete(c.mu.shards, partition)
-	c.mu.Unlock()
-	if s != nil {
-		s.stop()
-		c.log.Info("unloaded group coordinator shard", "partition", partition)
-	}
+	c.rt.Unload(partition)
 }
 
 // Status returns nil when this node coordinates groupID and its shard is
@@ -238,31 +141,13 @@ func (c *Coordinator) shardFor(groupID string) (*shard, error) {
 }
 
 func (c *Coordinator) shard(p int32) (*shard, error) {
-	c.mu.Lock()
-	s := c.mu.shards[p]
-	c.mu.Unlock()
-	if s == nil {
-		return nil, fmt.Errorf("__consumer_offsets-%d: %w", p, ErrNotCoordinator)
-	}
-	switch s.status.Load() {
-	case shardLoading:
-		return nil, fmt.Errorf("__consumer_offsets-%d: %w", p, ErrLoadInProgress)
-	case shardActive:
-		return s, nil
-	default:
-		return nil, fmt.Errorf("__consumer_offsets-%d: %w", p, ErrNotCoordinator)
-	}
+	s, err := c.rt.Shard(p)
+	return s, routingErr(err)
 }
 
 // shards returns every shard registered here, loading ones included.
 func (c *Coordinator) shards() []*shard {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]*shard, 0, len(c.mu.shards))
-	for _, s := range c.mu.shards {
-		out = append(out, s)
-	}
-	return out
+	return c.rt.Shards()
 }
 
 // groupsByShard splits group ids by partition, keeping request order within

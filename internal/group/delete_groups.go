@@ -86,7 +86,7 @@ func (s *shard) deleteGroups(ids []string, reply func([]*kerr.Error)) {
 		reply(codes)
 		return
 	}
-	s.write(recs, func(err error) {
+	s.loop.Write(recs, func(err error) {
 		if err != nil {
 			s.logger.Warn("writing group deletion failed", "err", err)
 			code := writeCode(err)

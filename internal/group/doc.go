@@ -15,9 +15,13 @@
 // __consumer_offsets that a group id hashes to (PartitionFor). It does not
 // own that topic: the node creates it, and calls Load when this broker
 // becomes leader of one of its partitions and Unload when it stops being
-// leader (or the topic goes away). A shard reads and writes its partition
-// only through the Log interface, which the node implements over
-// partition.Partition, so coordinator ownership follows partition
+// leader (or the topic goes away). It does not run its shards either: the
+// shared coordinator runtime (internal/coordinator) hosts them, replays
+// each partition into its shard at load, runs the shard's single owner
+// loop, its timers and its writes (write, then commit, then answer), and
+// follows leadership by leader epoch. A shard reads and writes its
+// partition only through the Log interface, which the node implements
+// over partition.Partition, so coordinator ownership follows partition
 // leadership. kafkaapi decodes requests, calls the Coordinator methods and
 // answers FindCoordinator from Status.
 //
@@ -35,9 +39,13 @@
 //
 // # Main types
 //
-//   - Coordinator: routes each request to the shard that owns its group.
-//   - shard: one loaded partition of __consumer_offsets: its groups, its
-//     offsets, its timers and its writes.
+//   - Coordinator: routes each request to the shard that owns its group,
+//     through its coordinator.Runtime; maps the runtime's routing errors to
+//     ErrNotCoordinator and ErrLoadInProgress.
+//   - shard: the state of one loaded partition of __consumer_offsets, the
+//     coordinator.Shard of the runtime: its groups and its offsets, the
+//     replay of their records, what restarts after load, and offset expiry
+//     (its Tick). Its coordinator.Loop carries its timers and writes.
 //   - group: what the shared paths (offsets, admin APIs, expiry) need from a
 //     group of either type. classicGroup (classic_group.go) and
 //     consumerGroup (consumer_group*.go) implement it. A group id names at
@@ -50,20 +58,13 @@
 //
 // # Goroutines
 //
-// Coordinator.Run owns every goroutine of the package and returns after all
-// of them exit:
-//   - one loop per loaded shard (shard.run): replays the log, then owns the
-//     shard's state; requests reach it as closures over an unbuffered
-//     channel, timers (session, rebalance, initial delay, pending sync) post
-//     events into it (consumer groups add session and revocation timers),
-//     and it runs the offset-expiry check every
-//     OffsetsRetentionCheckInterval. It stops when its shard is unloaded or
-//     Run's context ends.
-//   - one committer per loaded shard (shard.commitLoop), started and awaited
-//     by the shard loop: it waits in Log.Commit so that the loop never blocks
-//     on fsync or replication, and posts each result back to the loop.
-//   - short-lived time.AfterFunc goroutines that deliver a timer firing to
-//     the loop or give up when the shard stops.
+// The package starts none of its own: Coordinator.Run runs the
+// coordinator runtime, which owns one loop per loaded shard (with its
+// committer and its timers; see internal/coordinator) and returns after
+// all of them exit. On a shard's loop run its record replay at load,
+// every request's closure, the timers (session, rebalance, initial delay,
+// pending sync; consumer groups add session and revocation timers), and
+// the offset-expiry check every OffsetsRetentionCheckInterval.
 //
 // Request goroutines (the connection's) block in the Coordinator methods
 // until their answer is ready: a JoinGroup until the rebalance completes, a

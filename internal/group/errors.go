@@ -3,7 +3,9 @@ package group
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/strata-io/strata/internal/coordinator"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -17,6 +19,22 @@ var (
 	// ErrLoadInProgress: the group's shard is still replaying its log.
 	ErrLoadInProgress = errors.New("group coordinator is loading")
 )
+
+// routingErr wraps the runtime's ErrNotCoordinator and ErrLoadInProgress
+// (a shard not hosted here, loading, or stopped while a request waited) in
+// this package's sentinels; other errors (the request's context) pass.
+func routingErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, coordinator.ErrLoadInProgress):
+		return fmt.Errorf("%w: %w", ErrLoadInProgress, err)
+	case errors.Is(err, coordinator.ErrNotCoordinator):
+		return fmt.Errorf("%w: %w", ErrNotCoordinator, err)
+	default:
+		return err
+	}
+}
 
 // statusCode is the Kafka code for a routing error (Status, shard stopped,
 // request context ended).

@@ -261,7 +261,7 @@ func (s *shard) updateStaticMemberThenRebalance(g *classicGroup, req *kmsg.JoinG
 		}
 		generation := g.generation
 		rec := groupMetadataRecord(g.id, g.metadataValue(g.currentAssignment()))
-		s.write([]Record{rec}, func(err error) {
+		s.loop.Write([]Record{rec}, func(err error) {
 			pt := g.protocolType
 			var pn *string
 			if g.protocolName != nil {

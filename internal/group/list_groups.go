@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/strata-io/strata/internal/coordinator"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -29,12 +31,12 @@ func (c *Coordinator) ListGroups(ctx context.Context, req *kmsg.ListGroupsReques
 		types[strings.ToLower(strings.TrimSpace(t))] = true
 	}
 	for _, s := range c.shards() {
-		switch s.status.Load() {
-		case shardLoading:
+		switch s.loop.Status() {
+		case coordinator.Loading:
 			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 			resp.Groups = nil
 			return resp
-		case shardStopped:
+		case coordinator.Stopped:
 			continue
 		}
 		listed, err := call(ctx, s, func(reply func([]kmsg.ListGroupsResponseGroup)) { reply(s.listGroups(states, types)) })

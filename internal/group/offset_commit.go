@@ -120,7 +120,7 @@ func (s *shard) offsetCommit(req *kmsg.OffsetCommitRequest, reply func(*kmsg.Off
 		reply(resp)
 		return
 	}
-	s.write(recs, func(err error) {
+	s.loop.Write(recs, func(err error) {
 		if err != nil {
 			code := commitWriteCode(err).Code
 			s.logger.Warn("writing offset commit failed", "group", req.Group, "err", err)

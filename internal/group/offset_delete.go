@@ -73,7 +73,7 @@ func (s *shard) offsetDelete(req *kmsg.OffsetDeleteRequest, reply func(*kmsg.Off
 		reply(resp)
 		return
 	}
-	s.write(recs, func(err error) {
+	s.loop.Write(recs, func(err error) {
 		if err != nil {
 			failed := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
 			failed.ErrorCode = writeCode(err).Code

@@ -77,7 +77,7 @@ func (s *shard) expireOffsets() {
 		for _, d := range chunk {
 			recs = append(recs, offsetTombstone(d.group, d.topic, d.partition))
 		}
-		s.write(recs, func(err error) {
+		s.loop.Write(recs, func(err error) {
 			if err != nil {
 				s.logger.Warn("writing offset expiry tombstones failed; retrying at the next check", "err", err)
 				return
@@ -94,7 +94,7 @@ func (s *shard) expireOffsets() {
 			return
 		}
 		gs := batch
-		s.write(recs, func(err error) {
+		s.loop.Write(recs, func(err error) {
 			if err != nil {
 				s.logger.Warn("writing group expiry tombstones failed; retrying at the next check", "err", err)
 				return

@@ -90,7 +90,7 @@ func (c *Coordinator) fetchGroup(ctx context.Context, groupID string, memberID *
 	r, err := call(ctx, s, func(reply func(kmsg.OffsetFetchResponseGroup)) {
 		fetch := func() { reply(s.fetchOffsets(groupID, memberID, memberEpoch, topics)) }
 		if requireStable {
-			s.afterPendingWrites(fetch)
+			s.loop.AfterPendingWrites(fetch)
 		} else {
 			fetch()
 		}

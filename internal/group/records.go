@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/strata-io/strata/internal/coordinator"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Record is one __consumer_offsets record; Value nil is a tombstone.
-type Record struct{ Key, Value []byte }
+type Record = coordinator.Record
 
 // Record types: the int16 that starts every key (Kafka calls it the key
 // version). The KIP-848 consumer group records use types 3 to 8 and 16;

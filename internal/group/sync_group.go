@@ -117,7 +117,7 @@ func (s *shard) storeAssignment(g *classicGroup, req *kmsg.SyncGroupRequest) {
 	}
 	s.logger.Info("assignment received from leader", "group", g.id, "generation", g.generation, "members", len(g.members))
 	generation := g.generation
-	s.write([]Record{groupMetadataRecord(g.id, g.metadataValue(assignment))}, func(err error) {
+	s.loop.Write([]Record{groupMetadataRecord(g.id, g.metadataValue(assignment))}, func(err error) {
 		// The group may have moved on while the write was pending.
 		if s.classicGroup(g.id) != g || g.state != stateCompletingRebalance || g.generation != generation {
 			return
