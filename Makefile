@@ -30,3 +30,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/protocol
 	$(GO) test -run '^$$' -fuzz FuzzValidateBatch -fuzztime 30s ./internal/record
 	$(GO) test -run '^$$' -fuzz FuzzDecompress -fuzztime 30s ./internal/record
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./internal/txn
