@@ -20,7 +20,7 @@ import (
 )
 
 func newTopicCommand() *cobra.Command {
-	cmd, cf := newParentCommand("topic", "Create, list, describe, delete and grow topics",
+	cmd, cf := newParentCommand("topic", "Create, list, describe, delete and grow topics, and delete their records",
 		"how long the whole command may wait for the cluster")
 	cmd.AddCommand(
 		newTopicCreateCommand(cf),
@@ -29,6 +29,7 @@ func newTopicCommand() *cobra.Command {
 		newTopicDeleteCommand(cf),
 		newTopicAlterPartitionsCommand(cf),
 		newTopicReassignCommand(cf),
+		newTopicDeleteRecordsCommand(cf),
 	)
 	return cmd
 }

@@ -162,3 +162,21 @@ func TestUnreachableBootstrapFailsWithinTimeout(t *testing.T) {
 	}
 	t.Logf("unreachable: %s", r.errLine)
 }
+
+func TestTopicDeleteRecords(t *testing.T) {
+	bs := fakeCluster(t)
+	b := "--bootstrap=" + bs
+	mustRun(t, "", "topic", "create", "t", b, "--partitions", "2")
+	mustRun(t, "a\nb\nc\nd\n", "produce", "t", b, "--partition", "1")
+	r := mustRun(t, "", "topic", "delete-records", "t", "--partition", "1", "--before", "3", b)
+	if want := "partition 1: log start offset now 3\n"; r.stdout != want {
+		t.Errorf("topic delete-records: stdout %q, want %q", r.stdout, want)
+	}
+	r = mustRun(t, "", "topic", "describe", "t", b)
+	if !strings.Contains(r.stdout, "\tPartition: 1\t") || !strings.Contains(r.stdout, "LogStartOffset: 3\tHighWatermark: 4\n") {
+		t.Errorf("topic describe t after delete-records: stdout lacks log start offset 3:\n%s", r.stdout)
+	}
+	if r := run(t, "", "topic", "delete-records", "t", "--partition", "0", "--before", "5", b); r.err == nil || !strings.Contains(r.err.Error(), "OFFSET_OUT_OF_RANGE") {
+		t.Errorf("topic delete-records beyond the high watermark: err %v, want OFFSET_OUT_OF_RANGE", r.err)
+	}
+}

@@ -42,6 +42,7 @@ var codeTable = []struct {
 	{partition.ErrNotLeader, kerr.NotLeaderForPartition},
 	{partition.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
 	{partition.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
+	{partition.ErrPolicyViolation, kerr.PolicyViolation},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},

@@ -23,6 +23,7 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		{errMessageTooLarge, kerr.MessageTooLarge},
 		{errInvalidTimestamp, kerr.InvalidTimestamp},
 		{errTransactional, kerr.InvalidTxnState},
+		{partition.ErrPolicyViolation, kerr.PolicyViolation},
 		{errNullKeyCompacted, kerr.InvalidRecord},
 		{record.ErrCorrupt, kerr.CorruptMessage},
 		{record.ErrInvalid, kerr.InvalidRecord},

@@ -230,7 +230,7 @@ func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxByt
 				stop = true
 				continue
 			}
-			fp.p.UpdateFollower(rd.replicaID, rd.brokerEpoch, fp.req.FetchOffset, rd.now)
+			fp.p.UpdateFollower(rd.replicaID, rd.brokerEpoch, fp.req.FetchOffset, fp.req.LogStartOffset, rd.now)
 			res, err = fp.p.ReadForFollower(fp.req.FetchOffset, limit)
 		} else {
 			res, err = fp.p.Read(fp.req.FetchOffset, limit, total == 0)

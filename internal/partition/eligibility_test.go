@@ -30,8 +30,8 @@ func TestFencedReplicaOutsideISRDoesNotHoldHighWatermark(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := mustAppend(t, p, 3, -1)
-	p.UpdateFollower(2, 20, end, clock.Now())
-	p.UpdateFollower(3, 30, end, clock.Now())
+	p.UpdateFollower(2, 20, end, -1, clock.Now())
+	p.UpdateFollower(3, 30, end, -1, clock.Now())
 	if hw := p.HighWatermark(); hw != end {
 		t.Fatalf("HighWatermark = %d, want %d", hw, end)
 	}
@@ -43,7 +43,7 @@ func TestFencedReplicaOutsideISRDoesNotHoldHighWatermark(t *testing.T) {
 	}
 	end = mustAppend(t, p, 2, -1)
 	done := waitAsync(t.Context(), p, end)
-	p.UpdateFollower(2, 20, end, clock.Now())
+	p.UpdateFollower(2, 20, end, -1, clock.Now())
 	wantDone(t, done, nil)
 	if hw := p.HighWatermark(); hw != end {
 		t.Fatalf("HighWatermark with fenced broker 3 out of the ISR = %d, want %d", hw, end)
@@ -54,13 +54,13 @@ func TestFencedReplicaOutsideISRDoesNotHoldHighWatermark(t *testing.T) {
 	q, qclock, qch := newLeader(t, 2)
 	qch.hold = true
 	qend := mustAppend(t, q, 3, -1)
-	q.UpdateFollower(2, -1, qend, qclock.Now())
-	q.UpdateFollower(3, -1, qend, qclock.Now())
+	q.UpdateFollower(2, -1, qend, -1, qclock.Now())
+	q.UpdateFollower(3, -1, qend, -1, qclock.Now())
 	if err := q.MakeLeader(LeaderAndISR{Leader: 1, LeaderEpoch: 1, PartitionEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	qend2 := mustAppend(t, q, 2, -1)
-	q.UpdateFollower(2, -1, qend2, qclock.Now())
+	q.UpdateFollower(2, -1, qend2, -1, qclock.Now())
 	if hw := q.HighWatermark(); hw != qend {
 		t.Fatalf("HighWatermark with an eligible caught-up replica outside the ISR = %d, want %d (it waits to join)", hw, qend)
 	}
@@ -86,8 +86,8 @@ func TestIneligibleReplicaIsNotProposedForISR(t *testing.T) {
 				t.Fatal(err)
 			}
 			end := mustAppend(t, p, 2, 1)
-			p.UpdateFollower(2, 20, end, clock.Now())
-			p.UpdateFollower(3, tt.fetchEpoch, end, clock.Now())
+			p.UpdateFollower(2, 20, end, -1, clock.Now())
+			p.UpdateFollower(3, tt.fetchEpoch, end, -1, clock.Now())
 			if got := ch.count(); got != tt.want {
 				t.Fatalf("UpdateFollower(3, epoch %d) with replica epochs %v made %d ISR proposals, want %d", tt.fetchEpoch, tt.epochs, got, tt.want)
 			}
@@ -134,8 +134,8 @@ func TestRejectedExpansionStopsHoldingHighWatermark(t *testing.T) {
 		ISRChanger: ch, Now: clock.Now, Limits: Limits{MaxMessageBytes: 1 << 20},
 	}, stateWith(1, []int32{1, 2}, 10, 20, 30))
 	end := mustAppend(t, p, 2, -1)
-	p.UpdateFollower(2, 20, end, clock.Now())
-	p.UpdateFollower(3, 30, end, clock.Now()) // proposes {1, 2, 3}
+	p.UpdateFollower(2, 20, end, -1, clock.Now())
+	p.UpdateFollower(3, 30, end, -1, clock.Now()) // proposes {1, 2, 3}
 	prop := ch.last(t)
 	if diff := cmp.Diff([]int32{1, 2, 3}, prop.ISR); diff != "" {
 		t.Fatalf("proposed ISR (-want +got):\n%s", diff)
@@ -151,7 +151,7 @@ func TestRejectedExpansionStopsHoldingHighWatermark(t *testing.T) {
 	// the pending expansion still counts it (the maximal ISR).
 	end2 := mustAppend(t, p, 3, -1)
 	done := waitAsync(t.Context(), p, end2)
-	p.UpdateFollower(2, 20, end2, clock.Now())
+	p.UpdateFollower(2, 20, end2, -1, clock.Now())
 	wantPending(t, done, "the refused expansion was dropped")
 	if hw := p.HighWatermark(); hw != end {
 		t.Fatalf("HighWatermark with broker 3 in the pending expansion = %d, want %d", hw, end)
@@ -172,7 +172,7 @@ func TestRejectedExpansionStopsHoldingHighWatermark(t *testing.T) {
 
 	// Broker 3 fetches once more before it exits: no new proposal.
 	n := len(ch.props)
-	p.UpdateFollower(3, 30, end2, clock.Now())
+	p.UpdateFollower(3, 30, end2, -1, clock.Now())
 	if len(ch.props) != n {
 		t.Fatalf("a proposal was made for broker 3 in controlled shutdown: %v", ch.last(t).ISR)
 	}
@@ -231,8 +231,8 @@ func TestStalledHighWatermarkIsLogged(t *testing.T) {
 		Limits: Limits{MaxMessageBytes: 1 << 20}, Logger: logger,
 	}, stateWith(1, []int32{1, 2, 3}, 10, 20, 30))
 	end := mustAppend(t, p, 2, -1)
-	p.UpdateFollower(2, 20, end, clock.Now())
-	p.UpdateFollower(3, 30, 0, clock.Now())
+	p.UpdateFollower(2, 20, end, -1, clock.Now())
+	p.UpdateFollower(3, 30, 0, -1, clock.Now())
 	done := waitAsync(t.Context(), p, end)
 	wantPending(t, done, "broker 3 caught up")
 	p.MaybeShrinkISR(clock.Now())
@@ -246,7 +246,7 @@ func TestStalledHighWatermarkIsLogged(t *testing.T) {
 			t.Errorf("stall log lacks %q:\n%s", want, out)
 		}
 	}
-	p.UpdateFollower(3, 30, end, clock.Now())
+	p.UpdateFollower(3, 30, end, -1, clock.Now())
 	wantDone(t, done, nil)
 }
 

@@ -112,6 +112,7 @@ type Limits struct {
 type followerState struct {
 	logEndOffset       int64     // -1 until it fetches in this epoch
 	brokerEpoch        int64     // from its last fetch (Fetch v15+), -1 if unknown
+	logStartOffset     int64     // from its last fetch (Fetch v5+), -1 if unknown
 	lastCaughtUp       time.Time // last time it had everything the leader had
 	lastFetchLeaderLEO int64     // leader's log end offset at its previous fetch, -1 if none
 	lastFetchTime      time.Time
@@ -321,7 +322,7 @@ func (p *Partition) becomeLeaderLocked(st LeaderAndISR, newEpoch bool) {
 		if id == p.cfg.NodeID || p.mu.followers[id] != nil {
 			continue
 		}
-		f := &followerState{logEndOffset: -1, brokerEpoch: -1, lastFetchLeaderLEO: -1}
+		f := &followerState{logEndOffset: -1, brokerEpoch: -1, logStartOffset: -1, lastFetchLeaderLEO: -1}
 		if slices.Contains(st.ISR, id) {
 			f.lastCaughtUp = now
 		}

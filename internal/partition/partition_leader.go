@@ -109,9 +109,11 @@ func (p *Partition) WaitCommitted(ctx context.Context, end int64, requiredAcks i
 // (reported by hwChanged; waiters are woken either way) and may propose
 // adding the follower to the ISR. The API layer must not call it for a
 // fetch that diverged (see DivergingEpoch): that offset is not on the
-// leader's log. Unknown replicas, fetch offsets beyond the log end offset
-// and calls on a follower are ignored.
-func (p *Partition) UpdateFollower(replicaID int32, brokerEpoch, fetchOffset int64, now time.Time) (hwChanged bool) {
+// leader's log. logStartOffset is the follower's log start offset (Fetch
+// v5+; -1 if not sent), for DeleteRecords' low watermark. Unknown replicas,
+// fetch offsets beyond the log end offset and calls on a follower are
+// ignored.
+func (p *Partition) UpdateFollower(replicaID int32, brokerEpoch, fetchOffset, logStartOffset int64, now time.Time) (hwChanged bool) {
 	p.mu.Lock()
 	if !p.mu.isLeader {
 		p.mu.Unlock()
@@ -138,6 +140,10 @@ func (p *Partition) UpdateFollower(replicaID int32, brokerEpoch, fetchOffset int
 	if brokerEpoch >= 0 {
 		f.brokerEpoch = brokerEpoch
 	}
+	lowWatermarkMoved := logStartOffset > f.logStartOffset
+	if lowWatermarkMoved {
+		f.logStartOffset = logStartOffset
+	}
 
 	var proposal *ISRProposal
 	st := &p.mu.st
@@ -149,6 +155,9 @@ func (p *Partition) UpdateFollower(replicaID int32, brokerEpoch, fetchOffset int
 		proposal = p.proposeLocked(append(slices.Clone(st.ISR), replicaID), now)
 	}
 	hwChanged = p.maybeIncrementHighWatermarkLocked(now)
+	if lowWatermarkMoved && !hwChanged {
+		p.notifyLocked() // a DeleteRecords may wait for it
+	}
 	p.mu.Unlock()
 	if proposal != nil {
 		p.logger.Info("proposing ISR expansion", "leader_epoch", proposal.LeaderEpoch, "node_id", replicaID, "offset", fetchOffset, "isr", proposal.ISR)

@@ -224,24 +224,24 @@ func TestHighWatermarkIsMinimumISRLogEndOffset(t *testing.T) {
 	if hw := p.HighWatermark(); hw != 0 {
 		t.Fatalf("HighWatermark before followers fetched = %d, want 0", hw)
 	}
-	if p.UpdateFollower(2, -1, 5, clock.Now()) {
+	if p.UpdateFollower(2, -1, 5, -1, clock.Now()) {
 		t.Fatal("UpdateFollower(2, -1, 5) moved the high watermark while follower 3 is unknown")
 	}
 	wantPending(t, done, "follower 3 fetched")
-	if !p.UpdateFollower(3, -1, 3, clock.Now()) {
+	if !p.UpdateFollower(3, -1, 3, -1, clock.Now()) {
 		t.Fatal("UpdateFollower(3, -1, 3) did not move the high watermark")
 	}
 	if hw := p.HighWatermark(); hw != 3 {
 		t.Fatalf("HighWatermark = %d, want 3 (min of 5, 5, 3)", hw)
 	}
 	wantPending(t, done, "the high watermark reached 5")
-	p.UpdateFollower(3, -1, 5, clock.Now())
+	p.UpdateFollower(3, -1, 5, -1, clock.Now())
 	wantDone(t, done, nil)
 	if hw := p.HighWatermark(); hw != 5 {
 		t.Fatalf("HighWatermark = %d, want 5", hw)
 	}
 	// Never decreases while leader, even on a bogus lower report.
-	p.UpdateFollower(2, -1, 1, clock.Now())
+	p.UpdateFollower(2, -1, 1, -1, clock.Now())
 	if hw := p.HighWatermark(); hw != 5 {
 		t.Fatalf("HighWatermark after a lower report = %d, want 5", hw)
 	}
@@ -271,8 +271,8 @@ func TestLaggingFollowerIsShrunkOutAndRejoins(t *testing.T) {
 	p, clock, ch := newLeader(t, 1)
 	end := mustAppend(t, p, 4, -1)
 	done := waitAsync(t.Context(), p, end)
-	p.UpdateFollower(2, -1, 4, clock.Now())
-	p.UpdateFollower(3, -1, 0, clock.Now()) // stalls at 0
+	p.UpdateFollower(2, -1, 4, -1, clock.Now())
+	p.UpdateFollower(3, -1, 0, -1, clock.Now()) // stalls at 0
 	wantPending(t, done, "follower 3 caught up or left the ISR")
 
 	clock.Advance(5 * time.Second)
@@ -280,7 +280,7 @@ func TestLaggingFollowerIsShrunkOutAndRejoins(t *testing.T) {
 	if n := ch.count(); n != 0 {
 		t.Fatalf("%d ISR proposals within replica.lag.time.max.ms, want 0", n)
 	}
-	p.UpdateFollower(2, -1, 4, clock.Now())
+	p.UpdateFollower(2, -1, 4, -1, clock.Now())
 	clock.Advance(6 * time.Second)
 	p.MaybeShrinkISR(clock.Now())
 	st := p.State()
@@ -295,16 +295,16 @@ func TestLaggingFollowerIsShrunkOutAndRejoins(t *testing.T) {
 	// Follower 3 catches up: first to the high watermark, which proposes
 	// the expansion.
 	end = mustAppend(t, p, 2, -1) // leader at 6, HW 4
-	p.UpdateFollower(3, -1, 2, clock.Now())
+	p.UpdateFollower(3, -1, 2, -1, clock.Now())
 	if got := p.State().ISR; len(got) != 2 {
 		t.Fatalf("ISR after follower 3 reached 2 (below HW 4) = %v, want [1 2]", got)
 	}
-	p.UpdateFollower(3, -1, 4, clock.Now())
+	p.UpdateFollower(3, -1, 4, -1, clock.Now())
 	if diff := cmp.Diff([]int32{1, 2, 3}, p.State().ISR); diff != "" {
 		t.Fatalf("ISR after follower 3 reached the high watermark (-want +got):\n%s", diff)
 	}
 	// Back in the ISR, it holds the high watermark again.
-	p.UpdateFollower(2, -1, end, clock.Now())
+	p.UpdateFollower(2, -1, end, -1, clock.Now())
 	if hw := p.HighWatermark(); hw != 4 {
 		t.Fatalf("HighWatermark = %d, want 4 (follower 3 at 4)", hw)
 	}
@@ -314,8 +314,8 @@ func TestISRShrinkingBelowMinWhileWaiting(t *testing.T) {
 	p, clock, _ := newLeader(t, 2)
 	end := mustAppend(t, p, 1, -1)
 	done := waitAsync(t.Context(), p, end)
-	p.UpdateFollower(2, -1, 0, clock.Now())
-	p.UpdateFollower(3, -1, 0, clock.Now())
+	p.UpdateFollower(2, -1, 0, -1, clock.Now())
+	p.UpdateFollower(3, -1, 0, -1, clock.Now())
 	clock.Advance(11 * time.Second)
 	p.MaybeShrinkISR(clock.Now())
 	if diff := cmp.Diff([]int32{1}, p.State().ISR); diff != "" {
@@ -331,10 +331,10 @@ func TestPendingShrinkStillCountsLeavingReplica(t *testing.T) {
 	p, clock, ch := newLeader(t, 1)
 	ch.hold = true
 	mustAppend(t, p, 3, -1)
-	p.UpdateFollower(2, -1, 3, clock.Now())
-	p.UpdateFollower(3, -1, 1, clock.Now())
+	p.UpdateFollower(2, -1, 3, -1, clock.Now())
+	p.UpdateFollower(3, -1, 1, -1, clock.Now())
 	clock.Advance(11 * time.Second)
-	p.UpdateFollower(2, -1, 3, clock.Now())
+	p.UpdateFollower(2, -1, 3, -1, clock.Now())
 	p.MaybeShrinkISR(clock.Now())
 	if n := ch.count(); n != 1 {
 		t.Fatalf("%d proposals, want 1", n)
@@ -359,7 +359,7 @@ func TestLosingLeadershipFailsWaiters(t *testing.T) {
 	p, clock, _ := newLeader(t, 1)
 	end := mustAppend(t, p, 2, -1)
 	done := waitAsync(t.Context(), p, end)
-	p.UpdateFollower(2, -1, 2, clock.Now())
+	p.UpdateFollower(2, -1, 2, -1, clock.Now())
 	changed, err := p.MakeFollower(LeaderAndISR{Leader: 2, LeaderEpoch: 2, PartitionEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}})
 	if err != nil || !changed {
 		t.Fatalf("MakeFollower = %v, %v; want true, nil", changed, err)
@@ -397,8 +397,8 @@ func TestWaitCommittedHonoursContext(t *testing.T) {
 func TestNewLeaderEpochForgetsFollowers(t *testing.T) {
 	p, clock, _ := newLeader(t, 1)
 	mustAppend(t, p, 2, -1)
-	p.UpdateFollower(2, -1, 2, clock.Now())
-	p.UpdateFollower(3, -1, 2, clock.Now())
+	p.UpdateFollower(2, -1, 2, -1, clock.Now())
+	p.UpdateFollower(3, -1, 2, -1, clock.Now())
 	if hw := p.HighWatermark(); hw != 2 {
 		t.Fatalf("HighWatermark = %d, want 2", hw)
 	}
@@ -406,11 +406,11 @@ func TestNewLeaderEpochForgetsFollowers(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := mustAppend(t, p, 1, -1)
-	p.UpdateFollower(2, -1, end, clock.Now())
+	p.UpdateFollower(2, -1, end, -1, clock.Now())
 	if hw := p.HighWatermark(); hw != 2 {
 		t.Fatalf("HighWatermark in the new epoch before follower 3 fetched = %d, want 2", hw)
 	}
-	p.UpdateFollower(3, -1, end, clock.Now())
+	p.UpdateFollower(3, -1, end, -1, clock.Now())
 	if hw := p.HighWatermark(); hw != end {
 		t.Fatalf("HighWatermark = %d, want %d", hw, end)
 	}

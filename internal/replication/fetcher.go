@@ -290,7 +290,11 @@ func (f *fetcher) applyPartition(s sent, rp *kmsg.FetchResponseTopicPartition) e
 	if d := rp.DivergingEpoch; d.Epoch >= 0 || d.EndOffset >= 0 {
 		return f.truncateDiverged(p, d.Epoch, d.EndOffset)
 	}
-	return p.AppendAsFollower(completeBatches(rp.RecordBatches), rp.HighWatermark)
+	if err := p.AppendAsFollower(completeBatches(rp.RecordBatches), rp.HighWatermark); err != nil {
+		return err
+	}
+	// The leader's DeleteRecords reaches the followers this way.
+	return p.MaybeIncrementLogStartOffset(rp.LogStartOffset)
 }
 
 // truncateDiverged truncates p after the leader reported that its log

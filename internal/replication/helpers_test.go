@@ -255,7 +255,7 @@ func fetchPartition(p *partition.Partition, replicaID int32, topicID [16]byte, f
 		rp.HighWatermark = p.HighWatermark()
 		return 1
 	}
-	p.UpdateFollower(replicaID, -1, fp.FetchOffset, time.Now())
+	p.UpdateFollower(replicaID, -1, fp.FetchOffset, -1, time.Now())
 	res, err := p.ReadForFollower(fp.FetchOffset, fp.PartitionMaxBytes)
 	rp.HighWatermark, rp.LogStartOffset = res.HighWatermark, res.LogStartOffset
 	if err != nil {
