@@ -44,16 +44,8 @@ func TestDeleteRecordsAndLowWatermark(t *testing.T) {
 	// its own high watermark.
 	src := newPartition(t, false)
 	mustAppend(t, src, 10, 1)
-	res, err := src.ReadForFollower(0, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := res.AppendTo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := New(openLog(t), Config{NodeID: 2}, LeaderAndISR{Leader: 1, LeaderEpoch: 3, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
-	if err := f.AppendAsFollower(data, 3); err != nil {
+	f := newFollower(t)
+	if err := f.AppendAsFollower(leaderLog(t, src), 3); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.MaybeIncrementLogStartOffset(5); err != nil {

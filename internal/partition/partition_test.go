@@ -456,10 +456,9 @@ func TestDivergingEpoch(t *testing.T) {
 	}
 }
 
-func TestFollowerHighWatermark(t *testing.T) {
-	leader := newPartition(t, false)
-	mustAppend(t, leader, 3, 1)
-	mustAppend(t, leader, 3, 1)
+// leaderLog returns the leader's whole log as a follower fetches it.
+func leaderLog(t *testing.T, leader *Partition) []byte {
+	t.Helper()
 	res, err := leader.ReadForFollower(0, 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -468,7 +467,21 @@ func TestFollowerHighWatermark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := New(openLog(t), Config{NodeID: 2}, LeaderAndISR{Leader: 1, LeaderEpoch: 3, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
+	return data
+}
+
+// newFollower returns node 2 following node 1 in leader epoch 3.
+func newFollower(t *testing.T) *Partition {
+	t.Helper()
+	return New(openLog(t), Config{NodeID: 2}, LeaderAndISR{Leader: 1, LeaderEpoch: 3, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
+}
+
+func TestFollowerHighWatermark(t *testing.T) {
+	leader := newPartition(t, false)
+	mustAppend(t, leader, 3, 1)
+	mustAppend(t, leader, 3, 1)
+	data := leaderLog(t, leader)
+	f := newFollower(t)
 	if err := f.AppendAsFollower(data, 4); err != nil {
 		t.Fatal(err)
 	}
