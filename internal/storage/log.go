@@ -61,8 +61,8 @@ type Log struct {
 	// firstUnstable is producers' first unstable offset (-1 if none),
 	// published for readers: set under appendMu, read without locks.
 	firstUnstable atomic.Int64
-	active    *segment       // owned by appendMu; also the last of mu.segments
-	appendLEO int64          // owned by appendMu; equals mu.logEndOffset
+	active        *segment // owned by appendMu; also the last of mu.segments
+	appendLEO     int64    // owned by appendMu; equals mu.logEndOffset
 	// unchanged: the files already hold what Close would write (opened
 	// after a clean shutdown, nothing appended, rolled or truncated since),
 	// so Close writes nothing. Owned by appendMu.

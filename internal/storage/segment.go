@@ -80,7 +80,7 @@ type segment struct {
 	// segment was recovered, or the file failed its checks); the
 	// producer-state replay rebuilds it.
 	txnRebuild bool
-	rollTime        time.Time // first append (segment.ms counts from it); zero while empty
+	rollTime   time.Time // first append (segment.ms counts from it); zero while empty
 
 	files struct {
 		sync.Mutex
