@@ -562,3 +562,27 @@ func TestProducerSnapshotV1OnDiskIsLoaded(t *testing.T) {
 		t.Fatalf("FirstUnstableOffset() = %d, want -1", got)
 	}
 }
+
+func TestCompactionKeepsAbortedTransactions(t *testing.T) {
+	d, l, clock := testLog(t, compactLogConfig())
+	script := append(abortedScript(), abortOp(5, 0, 0, -1), rollOp(-1), data(spec(1), -1)) // 15, then 16 in a new segment
+	runTxnOps(t, l, script)
+	mustCompact(t, l, clock.Now())
+	abortedP5 := AbortedTxn{ProducerID: 5, FirstOffset: 13, LastOffset: 15, LastStableOffset: 16}
+	want := []AbortedTxn{abortedP2, abortedP1, abortedP4, abortedP5}
+	if diff := cmp.Diff(want, allAborted(t, l)); diff != "" {
+		t.Fatalf("AbortedTransactions after Compact (-want +got):\n%s", diff)
+	}
+	if got, err := l.AbortedTransactions(8, 12); err != nil || !cmp.Equal(got, []AbortedTxn{abortedP4}) {
+		t.Fatalf("AbortedTransactions(8, 12) after Compact = %+v, %v; want p4's", got, err)
+	}
+	_, l = reopen(t, d, clock, compactLogConfig())
+	if diff := cmp.Diff(want, allAborted(t, l)); diff != "" {
+		t.Fatalf("AbortedTransactions after Compact and restart (-want +got):\n%s", diff)
+	}
+	// The pass merged the three sealed segments into one, which carries
+	// all their entries.
+	if diff := cmp.Diff(map[int64][]AbortedTxn{0: want}, txnIndexFiles(t, l)); diff != "" {
+		t.Fatalf(".txnindex files after Compact (-want +got):\n%s", diff)
+	}
+}
