@@ -1,16 +1,20 @@
 // Package storage owns the durable partition log: segment files of Kafka
 // record batches (v2, stored exactly as produced once the broker set its own
 // header fields), sparse offset and time indexes, producer state for
-// idempotent producers, the leader-epoch cache, the log start offset,
+// idempotent and transactional producers (ongoing transactions, the first
+// unstable offset, and each segment's aborted-transaction index), the
+// leader-epoch cache, the log start offset,
 // segment roll, retention, compaction (cleanup.policy=compact, see
 // log_compact.go), fsync policy and crash recovery.
 //
 // It leaves to others: replication state, the high watermark and ISR
 // (internal/partition, which tells a Log its high watermark), record
 // validation beyond framing (the produce path), Kafka error codes
-// (internal/kafkaapi), and transactions' last stable offset and
-// aborted-transaction index (they arrive with their issue; until then
-// compaction copies transactional batches unchanged).
+// (internal/kafkaapi), the transaction coordinator (internal/txn, which
+// has markers written with Log.AppendControlAsLeader), and filtering
+// aborted records out of read_committed fetches (the fetch path, with
+// Log.LastStableOffset and Log.AbortedTransactions). Compaction copies
+// transactional and control batches unchanged.
 //
 // # Types
 //
@@ -79,7 +83,7 @@
 // IndexIntervalBytes of data appended to it, about 0.6% of its size) until
 // it rolls. A Log starts no goroutine and owns no timer.
 //
-// # On-disk layout (format version 2, see docs/format/storage.md)
+// # On-disk layout (format version 3, see docs/format/storage.md)
 //
 //	<dir>/
 //	  .kafka_cleanshutdown               empty; written last by LogDir.Close, removed by OpenLogDir
@@ -92,9 +96,10 @@
 //	    %020d.log                        segment: batches back to back, named by base offset
 //	    %020d.index                      offset index of the segment
 //	    %020d.timeindex                  time index of the segment
+//	    %020d.txnindex                   aborted transactions whose marker is in the segment (if any)
 //	    %020d.snapshot                   producer state below that offset
-//	    %020d.{log,index,timeindex}.cleaned  compaction output, swap not decided
-//	    %020d.{log,index,timeindex}.swap     compaction output, swap decided (.log.swap)
+//	    %020d.{log,index,timeindex,txnindex}.cleaned  compaction output, swap not decided
+//	    %020d.{log,index,timeindex,txnindex}.swap     compaction output, swap decided (.log.swap)
 //	  <topic>-<partition>.<hex>-delete/  a deleted partition awaiting removal
 //
 // Checkpoint files use Kafka's text format and are replaced atomically
@@ -145,19 +150,36 @@
 // or closed; sealed segments keep nothing in memory and are searched with
 // pread. All files are opened lazily.
 //
+// Aborted-transaction index (Kafka's .txnindex): 34-byte big-endian
+// entries, one per ABORT marker in the segment, in offset order; the file
+// exists only when there is one:
+//
+//	+---------+-------------+--------------+-------------+--------------------+
+//	| version | producer id | first offset | last offset | last stable offset |
+//	| int16 0 | int64       | int64        | int64 (the  | int64, right after |
+//	|         |             |              |  marker's)  | the abort          |
+//	+---------+-------------+--------------+-------------+--------------------+
+//
+// The active segment keeps its entries in memory like its other indexes.
+// A transaction marker is a control batch whose one record has key
+// version int16 0, type int16 (0 ABORT, 1 COMMIT) and value version int16
+// 0, coordinator epoch int32.
+//
 // Producer snapshot (%020d.snapshot, the state of every batch below the
 // offset in its name), big-endian:
 //
 //	offset  size  field
-//	0       2     version (1)
+//	0       2     version (2; version 1 is still read)
 //	2       4     CRC-32C (Castagnoli) of bytes 6..end
 //	6       8     snapshot offset
 //	14      4     producer count
 //	18      ...   per producer, ascending producer id:
 //	              8 producer id, 2 producer epoch, 8 last timestamp,
-//	              1 batch count (0..5), then per batch 32 bytes:
-//	              first seq int32, last seq int32, first offset int64,
-//	              last offset int64, max timestamp int64
+//	              8 first offset of the ongoing transaction (-1: none),
+//	              4 coordinator epoch of the last marker (-1: none)
+//	              (version 1 has neither), 1 batch count (0..5), then per
+//	              batch 32 bytes: first seq int32, last seq int32, first
+//	              offset int64, last offset int64, max timestamp int64
 //
 // Snapshots are taken at each roll (at the new segment's base) and at close
 // (at the log end offset).
@@ -175,7 +197,10 @@
 // Segments below the recovery point were fsynced before it moved past them
 // and are only sanity-checked (index sizes and last entries; an index that
 // fails is rebuilt from batch headers). Producer state is the newest valid
-// snapshot at or below the log end offset plus the headers of later batches;
+// snapshot at or below the log end offset plus the headers of later batches
+// (and the markers of control batches), replayed from a snapshot at or
+// below the first recovered segment so that the aborted-transaction index
+// of every recovered segment is rebuilt from its ABORT markers;
 // the leader-epoch cache is the checkpoint, extended by the epochs of
 // recovered batches and cut at the log end offset. Before segments are
 // listed, an interrupted compaction swap is finished if it was decided (a

@@ -13,6 +13,13 @@ var (
 	// ErrInvalidProducerEpoch: a batch carries a producer epoch older than the
 	// one the log has seen (INVALID_PRODUCER_EPOCH).
 	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
+	// ErrProducerFenced: a transaction marker carries a producer epoch older
+	// than the one the log has seen (PRODUCER_FENCED, or
+	// INVALID_PRODUCER_EPOCH for versions that predate it).
+	ErrProducerFenced = errors.New("producer fenced")
+	// ErrCoordinatorFenced: a transaction marker comes from a coordinator
+	// epoch older than the last marker's (TRANSACTION_COORDINATOR_FENCED).
+	ErrCoordinatorFenced = errors.New("transaction coordinator fenced")
 	// ErrOffsetMismatch: a follower append starts below the log end offset.
 	ErrOffsetMismatch = errors.New("append offset does not match log end offset")
 	// ErrLogClosed: the log (or its directory) was closed or deleted.

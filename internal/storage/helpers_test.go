@@ -49,12 +49,19 @@ type batchSpec struct {
 	pid       int64 // -1 (the default via newSpec) for none
 	epoch     int16
 	seq       int32
+	txn       bool // transactional
 }
 
 func spec(records int) batchSpec { return batchSpec{records: records, valueSize: 10, pid: -1} }
 
 func (s batchSpec) idem(pid int64, epoch int16, seq int32) batchSpec {
 	s.pid, s.epoch, s.seq = pid, epoch, seq
+	return s
+}
+
+// inTxn makes the batch transactional for producer pid.
+func (s batchSpec) inTxn(pid int64, epoch int16, seq int32) batchSpec {
+	s.pid, s.epoch, s.seq, s.txn = pid, epoch, seq, true
 	return s
 }
 
@@ -72,6 +79,7 @@ func buildBatch(t testing.TB, s batchSpec) []byte {
 	if s.pid >= 0 {
 		b.SetProducer(s.pid, s.epoch, s.seq)
 	}
+	b.SetTransactional(s.txn)
 	value := make([]byte, s.valueSize)
 	for i := range value {
 		value[i] = byte('a' + i%26)

@@ -58,8 +58,11 @@ type Log struct {
 
 	appendMu  sync.Mutex
 	producers *producerState // owned by appendMu
-	active    *segment       // owned by appendMu; also the last of mu.segments
-	appendLEO int64          // owned by appendMu; equals mu.logEndOffset
+	// firstUnstable is producers' first unstable offset (-1 if none),
+	// published for readers: set under appendMu, read without locks.
+	firstUnstable atomic.Int64
+	active        *segment // owned by appendMu; also the last of mu.segments
+	appendLEO     int64    // owned by appendMu; equals mu.logEndOffset
 	// unchanged: the files already hold what Close would write (opened
 	// after a clean shutdown, nothing appended, rolled or truncated since),
 	// so Close writes nothing. Owned by appendMu.
@@ -268,6 +271,7 @@ func openLog(opts logOptions) (*Log, error) {
 		dedupeBufferBytes: opts.dedupeBytes,
 	}
 	l.firstDirty.Store(-1)
+	l.firstUnstable.Store(-1)
 	l.mu.config = opts.config
 	l.highWatermark.Store(math.MaxInt64)
 	l.checkpointedHW = -1
@@ -338,6 +342,10 @@ func (l *Log) listDir() (dirListing, error) {
 			}
 		case strings.HasSuffix(name, timeIndexFileSuffix):
 			if base, ok := parseOffsetFileName(name, timeIndexFileSuffix); ok {
+				indexes[name] = base
+			}
+		case strings.HasSuffix(name, txnIndexFileSuffix):
+			if base, ok := parseOffsetFileName(name, txnIndexFileSuffix); ok {
 				indexes[name] = base
 			}
 		case strings.HasSuffix(name, indexFileSuffix):
@@ -414,7 +422,7 @@ func (l *Log) load(opts logOptions) error {
 			"offset", leo, "log_start_offset", lso)
 		for _, s := range segs {
 			_ = s.closeFiles()
-			for _, suffix := range []string{logFileSuffix, indexFileSuffix, timeIndexFileSuffix} {
+			for _, suffix := range segmentFileSuffixes {
 				if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("remove segment %d: %w", s.base, err)
 				}
@@ -448,7 +456,7 @@ func (l *Log) load(opts logOptions) error {
 			return err
 		}
 	}
-	snap, err := l.loadProducerState(listing.snapshots)
+	snap, err := l.loadProducerState(listing.snapshots, true)
 	if err != nil {
 		return err
 	}
@@ -603,7 +611,7 @@ func (l *Log) loadSegments(segs []*segment, opts logOptions, cfg LogConfig) ([]*
 func (l *Log) removeSegmentFiles(segs []*segment) error {
 	for _, s := range segs {
 		_ = s.closeFiles()
-		for _, suffix := range []string{logFileSuffix, indexFileSuffix, timeIndexFileSuffix} {
+		for _, suffix := range segmentFileSuffixes {
 			if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove segment %d: %w", s.base, err)
 			}
@@ -644,6 +652,12 @@ func (l *Log) loadSealedSegment(s *segment, nextBase int64, cfg LogConfig) error
 	}
 	s.closeIndexFiles()
 	s.sealed = true
+	if txns, err := s.readTxnIndex(nextBase); err != nil {
+		l.logger.Warn("transaction index unusable; rebuilding it", "segment", s.base, "err", err)
+		s.txnRebuild = true
+	} else {
+		s.txnCount = len(txns)
+	}
 	if idxOK && tidxOK {
 		return nil
 	}
@@ -682,6 +696,7 @@ func (s *segment) resetLocked() {
 	s.maxTimestamp, s.offsetOfMaxTimestamp = -1, -1
 	s.idx, s.tidx = nil, nil
 	s.idxCount, s.tidxCount = 0, 0
+	s.txns, s.txnCount = nil, 0
 	s.sealed = false
 	s.bytesSinceIndex = 0
 	s.rollTime = time.Time{}
@@ -761,6 +776,13 @@ func (l *Log) loadActiveSegmentClean(s *segment, cfg LogConfig) (bool, error) {
 		expected = h.NextOffset()
 		first = false
 	}
+	txns, err := s.readTxnIndex(s.nextOffset)
+	if err != nil {
+		l.logger.Warn("active segment transaction index unusable after clean shutdown; recovering the segment",
+			"segment", s.base, "err", err)
+		return false, nil
+	}
+	s.txns = txns
 	if s.size > 0 {
 		h, err := readHeaderAt(f, 0)
 		if err != nil {
@@ -782,6 +804,7 @@ func (l *Log) recoverSegment(s *segment, minOffset, maxNext int64, cfg LogConfig
 	}
 	fileSize := s.size
 	s.resetLocked()
+	s.txnRebuild = true // its markers are replayed with the producer state
 	sc := newBatchScanner(f, 0, fileSize, true, &l.stats)
 	expected := minOffset
 	for {
@@ -815,12 +838,24 @@ func (l *Log) recoverSegment(s *segment, minOffset, maxNext int64, cfg LogConfig
 }
 
 // loadProducerState rebuilds producer state: the newest valid snapshot at
-// or below the log end offset, then the headers of later batches. Newer
-// snapshots (from before a truncation or crash) are deleted. It returns
-// the offset of the snapshot it used, -1 if none.
-func (l *Log) loadProducerState(snapshots []int64) (int64, error) {
+// or below the log end offset, then the headers of later batches (and the
+// markers of control batches). Newer snapshots (from before a truncation
+// or crash) are deleted. With rebuildTxns, the aborted-transaction index
+// of every segment marked txnRebuild is rebuilt from its ABORT markers:
+// the replay then starts from a snapshot at or below the first such
+// segment. It returns the offset of the snapshot it used, -1 if none.
+func (l *Log) loadProducerState(snapshots []int64, rebuildTxns bool) (int64, error) {
 	leo := l.appendLEO
+	segs := l.mu.segments
 	l.producers = newProducerState()
+	limit := leo
+	if rebuildTxns {
+		if i := slices.IndexFunc(segs, func(s *segment) bool { return s.txnRebuild }); i >= 0 {
+			limit = min(limit, segs[i].base)
+		} else {
+			rebuildTxns = false
+		}
+	}
 	from := int64(-1)
 	for i := len(snapshots) - 1; i >= 0; i-- {
 		off := snapshots[i]
@@ -833,6 +868,9 @@ func (l *Log) loadProducerState(snapshots []int64) (int64, error) {
 		}
 		if from >= 0 {
 			break
+		}
+		if off > limit {
+			continue // valid, but the replay must start lower
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -853,18 +891,50 @@ func (l *Log) loadProducerState(snapshots []int64) (int64, error) {
 		from = off
 	}
 	used := from
-	segs := l.mu.segments
 	from = max(from, segs[0].base)
 	if err := l.replayProducerState(segs, from, leo); err != nil {
 		return -1, err
 	}
+	if rebuildTxns {
+		if err := l.writeRebuiltTxnIndexes(segs); err != nil {
+			return -1, err
+		}
+	}
 	cfg := l.Config()
 	l.producers.removeExpired(l.now().UnixMilli(), cfg.ProducerIDExpiration.Milliseconds())
+	l.firstUnstable.Store(l.producers.firstUnstableOffset())
 	return used, nil
 }
 
-// replayProducerState applies the headers of batches in [from, to) to the
-// producer state, as a follower would.
+// writeRebuiltTxnIndexes persists the aborted-transaction indexes the
+// replay rebuilt: sealed segments get their file now, the active segment
+// keeps its entries in memory until it is sealed or closed.
+func (l *Log) writeRebuiltTxnIndexes(segs []*segment) error {
+	wrote := false
+	for _, s := range segs {
+		if !s.txnRebuild {
+			continue
+		}
+		s.txnRebuild = false
+		if s == l.active {
+			continue
+		}
+		if err := s.writeTxnIndexFile(s.txns); err != nil {
+			return err
+		}
+		s.txnCount, s.txns = len(s.txns), nil
+		wrote = true
+	}
+	if wrote {
+		return syncDir(l.dir)
+	}
+	return nil
+}
+
+// replayProducerState applies the headers of batches in [from, to) (and
+// the markers of control batches) to the producer state, as a follower
+// would. The aborted transactions it completes are added to the index of
+// their segment when that segment is marked txnRebuild.
 func (l *Log) replayProducerState(segs []*segment, from, to int64) error {
 	if from >= to {
 		return nil
@@ -890,7 +960,7 @@ func (l *Log) replayProducerState(segs []*segment, from, to int64) error {
 		}
 		sc := newBatchScanner(f, pos, v.size, false, &l.stats)
 		for {
-			_, h, done, err := sc.next()
+			pos, h, done, err := sc.next()
 			if done {
 				break
 			}
@@ -900,8 +970,27 @@ func (l *Log) replayProducerState(segs []*segment, from, to int64) error {
 			if h.BaseOffset >= to {
 				break
 			}
-			if h.BaseOffset >= from {
-				_ = pa.add(&h, false)
+			if h.BaseOffset < from {
+				continue
+			}
+			var marker *txnMarker
+			if h.IsControl() && h.HasProducerID() {
+				b, err := readBatchAt(f, pos, &h)
+				if err != nil {
+					return fmt.Errorf("replay producer state from segment %d: %w", s.base, err)
+				}
+				if marker, err = parseTxnMarker(b); err != nil {
+					l.logger.Warn("ignoring unreadable transaction marker", "offset", h.BaseOffset, "err", err)
+				}
+			}
+			_ = pa.add(&h, marker, false)
+			if len(pa.txns) > 0 {
+				// NB: one transaction at a time, so each aborted one
+				// records the last stable offset right after it.
+				aborted, _ := pa.commit()
+				if s.txnRebuild {
+					s.txns = append(s.txns, aborted...)
+				}
 			}
 		}
 	}

@@ -51,13 +51,28 @@ func splitBatches(b []byte, validate bool) ([]batchRef, error) {
 	return refs, nil
 }
 
+// markerOf returns the transaction marker of the control batch r of an
+// append call's bytes, nil for any other batch.
+func markerOf(batches []byte, r *batchRef, i int) (*txnMarker, error) {
+	if !r.h.IsControl() {
+		return nil, nil
+	}
+	m, err := parseTxnMarker(batches[r.pos : r.pos+r.h.Size()])
+	if err != nil {
+		return nil, fmt.Errorf("batch %d: %w", i, err)
+	}
+	return m, nil
+}
+
 // AppendAsLeader appends one or more complete v2 batches, assigning offsets
 // from the log end offset, stamping PartitionLeaderEpoch = leaderEpoch and,
 // for LogAppendTime topics, the append time. It modifies batches in place.
 // Batches of idempotent producers are checked against the producer state:
 // a retried duplicate returns the original offsets with Duplicate set and
 // appends nothing; a sequence gap gives ErrOutOfOrderSequence and a stale
-// epoch ErrInvalidProducerEpoch. Nothing is appended if any batch fails.
+// epoch ErrInvalidProducerEpoch. A transactional batch starts its
+// producer's transaction if none is ongoing; a control batch (see
+// AppendControlAsLeader) ends it. Nothing is appended if any batch fails.
 func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -94,7 +109,11 @@ func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (
 			h.Attributes |= record.AttrTimestampType
 			h.MaxTimestamp = appendTime
 		}
-		if err := pa.add(h, true); err != nil {
+		marker, err := markerOf(batches, &refs[i], i)
+		if err != nil {
+			return info, err
+		}
+		if err := pa.add(h, marker, true); err != nil {
 			return info, err
 		}
 		offset = h.NextOffset()
@@ -118,7 +137,9 @@ func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (
 	if err := l.writeLocked(batches, refs, now, cfg); err != nil {
 		return info, err
 	}
-	pa.commit()
+	if aborted, changed := pa.commit(); changed {
+		l.publishTxnsLocked(aborted)
+	}
 	info.FirstOffset, info.LastOffset = leo, offset-1
 	if cfg.LogAppendTime {
 		info.LogAppendTime = appendTime
@@ -163,7 +184,11 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 		if h.BaseOffset > math.MaxInt64-int64(h.LastOffsetDelta)-1 {
 			return info, fmt.Errorf("%w: batch %d base offset %d overflows", record.ErrInvalid, i, h.BaseOffset)
 		}
-		_ = pa.add(h, false)
+		marker, err := markerOf(batches, &refs[i], i)
+		if err != nil {
+			return info, err
+		}
+		_ = pa.add(h, marker, false)
 		if h.PartitionLeaderEpoch > latest {
 			latest = h.PartitionLeaderEpoch
 			newEpochs = append(newEpochs, epochEntry{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
@@ -183,7 +208,9 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	if err := l.writeLocked(batches, refs, l.now(), cfg); err != nil {
 		return info, err
 	}
-	pa.commit()
+	if aborted, changed := pa.commit(); changed {
+		l.publishTxnsLocked(aborted)
+	}
 	info.FirstOffset, info.LastOffset = refs[0].h.BaseOffset, next-1
 	return info, nil
 }
@@ -264,6 +291,9 @@ func (l *Log) rollLocked() error {
 	old.maybeAppendTimeEntryLocked()
 	l.mu.Unlock()
 	if err := old.writeIndexFiles(); err != nil {
+		return l.fail(err)
+	}
+	if err := old.writeTxnIndexFile(old.txns); err != nil {
 		return l.fail(err)
 	}
 	s, err := createSegment(l.dir, newBase)

@@ -615,7 +615,7 @@ func swapPath(dir string, base int64, suffix string) string {
 
 // removeCleaned removes the files of an undecided swap.
 func removeCleaned(dir string, base int64) {
-	for _, suffix := range []string{logFileSuffix, indexFileSuffix, timeIndexFileSuffix} {
+	for _, suffix := range segmentFileSuffixes {
 		_ = os.Remove(cleanedPath(dir, base, suffix))
 		_ = os.Remove(swapPath(dir, base, suffix))
 	}
@@ -697,6 +697,22 @@ func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.T
 	}
 	if err := writeFileSynced(cleanedPath(l.dir, base, timeIndexFileSuffix), encodeTimeIndex(ns.tidx)); err != nil {
 		return ns, false, err
+	}
+	// Transactional batches and markers are copied unchanged, so the run's
+	// aborted transactions carry over as they are.
+	for k := lo; k < hi; k++ {
+		if v := &p.views[k]; v.txnCount > 0 {
+			txns, err := v.seg.readTxnIndex(v.next)
+			if err != nil {
+				return ns, false, err
+			}
+			ns.txns = append(ns.txns, txns...)
+		}
+	}
+	if len(ns.txns) > 0 {
+		if err := writeFileSynced(cleanedPath(l.dir, base, txnIndexFileSuffix), encodeTxnIndex(ns.txns)); err != nil {
+			return ns, false, err
+		}
 	}
 	if err := syncDir(l.dir); err != nil {
 		return ns, false, err
@@ -874,7 +890,11 @@ func (l *Log) swapCleaned(gen uint64, old []*segment, ns *segment) (committed bo
 	}
 	base := ns.base
 	// The .log rename decides the swap, so it goes last.
-	for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, logFileSuffix} {
+	suffixes := []string{indexFileSuffix, timeIndexFileSuffix, logFileSuffix}
+	if ns.txnCount > 0 {
+		suffixes = []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix, logFileSuffix}
+	}
+	for _, suffix := range suffixes {
 		if err := os.Rename(cleanedPath(l.dir, base, suffix), swapPath(l.dir, base, suffix)); err != nil {
 			return false, fmt.Errorf("rename cleaned segment %d: %w", base, err)
 		}
@@ -915,7 +935,7 @@ func (l *Log) swapCleaned(gen uint64, old []*segment, ns *segment) (committed bo
 	if l.halt("retired") {
 		return true, errCompactHalted
 	}
-	for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, logFileSuffix} {
+	for _, suffix := range suffixes {
 		if err := os.Rename(swapPath(l.dir, base, suffix), ns.path(suffix)); err != nil {
 			return true, l.fail(fmt.Errorf("rename swapped segment %d: %w", base, err))
 		}
@@ -990,7 +1010,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 	}
 	decided := map[string]bool{}
 	for _, x := range swaps {
-		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix} {
+		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
 			decided[segmentFileName(x, suffix)+swapFileSuffix] = true
 		}
 	}
@@ -1015,14 +1035,17 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 			if b <= x || b >= n {
 				continue
 			}
-			for _, suffix := range []string{logFileSuffix, indexFileSuffix, timeIndexFileSuffix} {
+			for _, suffix := range segmentFileSuffixes {
 				p := filepath.Join(dir, segmentFileName(b, suffix))
 				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("remove replaced segment %d: %w", b, err)
 				}
 			}
 		}
-		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix} {
+		// NB: a swap without a .txnindex.swap had no aborted transaction;
+		// removing the final name drops the index of the run's first old
+		// segment, which the new one replaces.
+		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
 			final := filepath.Join(dir, segmentFileName(x, suffix))
 			if err := os.Rename(swapPath(dir, x, suffix), final); err != nil {
 				if !errors.Is(err, os.ErrNotExist) {

@@ -52,6 +52,8 @@ type segView struct {
 	idx                  []offsetEntry
 	tidx                 []timeEntry
 	idxCount, tidxCount  int
+	txns                 []AbortedTxn
+	txnCount             int
 }
 
 // viewLocked copies s's published state; the caller holds Log.mu (either
@@ -61,6 +63,7 @@ func (s *segment) viewLocked() segView {
 		seg: s, base: s.base, size: s.size, next: s.nextOffset,
 		maxTimestamp: s.maxTimestamp, offsetOfMaxTimestamp: s.offsetOfMaxTimestamp,
 		sealed: s.sealed, idx: s.idx, tidx: s.tidx, idxCount: s.idxCount, tidxCount: s.tidxCount,
+		txns: s.txns, txnCount: s.txnCount,
 	}
 }
 

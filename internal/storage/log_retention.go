@@ -143,11 +143,24 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err != nil {
 		return l.fail(err)
 	}
+	// Aborted transactions whose marker goes stay out of the index.
+	txns := v.txns
+	if v.sealed && v.txnCount > 0 {
+		if txns, err = s.readTxnIndex(v.next); err != nil {
+			return l.fail(err)
+		}
+	}
+	keep := 0
+	for keep < len(txns) && txns[keep].LastOffset < state.nextOffset {
+		keep++
+	}
+	txns = slices.Clone(txns[:keep]) // NB: a new array; readers may hold the old one
 
 	// Publish first so readers stop at the new end, then change the files:
 	// later segments go before the cut so a crash never leaves a gap.
 	l.mu.Lock()
 	s.applyStateLocked(state)
+	s.txns, s.txnCount = txns, 0
 	l.mu.segments = slices.Clone(segs[:k+1])
 	l.mu.logEndOffset = s.nextOffset
 	l.mu.logStartOffset = min(l.mu.logStartOffset, s.nextOffset)
@@ -169,7 +182,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		// Stale index files must never be trusted after a clean restart;
 		// Close writes fresh ones.
 		s.closeIndexFiles()
-		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix} {
+		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
 			if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return l.fail(err)
 			}
@@ -205,7 +218,7 @@ func (l *Log) reloadProducerStateLocked() error {
 	if err != nil {
 		return err
 	}
-	_, err = l.loadProducerState(offs)
+	_, err = l.loadProducerState(offs, false)
 	return err
 }
 
@@ -258,6 +271,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 		return l.fail(err)
 	}
 	l.producers = newProducerState()
+	l.firstUnstable.Store(-1)
 	if err := l.deleteSnapshotsAbove(-1); err != nil {
 		return l.fail(err)
 	}
@@ -472,6 +486,9 @@ func (l *Log) flushForCloseLocked() error {
 	s.maybeAppendTimeEntryLocked()
 	l.mu.Unlock()
 	if err := s.writeIndexFiles(); err != nil {
+		return l.fail(err)
+	}
+	if err := s.writeTxnIndexFile(s.txns); err != nil {
 		return l.fail(err)
 	}
 	leo := l.appendLEO

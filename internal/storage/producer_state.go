@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -28,6 +29,16 @@ type producerEntry struct {
 	Epoch         int16
 	LastTimestamp int64           // max timestamp of the latest batch; drives expiration
 	Batches       []batchMetadata // oldest first, at most maxProducerBatches
+	// CurrentTxnFirstOffset is the first offset of the producer's ongoing
+	// transaction, -1 if none (Kafka's currentTxnFirstOffset).
+	CurrentTxnFirstOffset int64
+	// CoordinatorEpoch is the coordinator epoch of the last transaction
+	// marker, -1 if none: a marker from an older coordinator is fenced.
+	CoordinatorEpoch int32
+}
+
+func newProducerEntry(id int64, epoch int16) *producerEntry {
+	return &producerEntry{ProducerID: id, Epoch: epoch, CurrentTxnFirstOffset: -1, CoordinatorEpoch: -1}
 }
 
 func (e *producerEntry) clone() *producerEntry {
@@ -80,19 +91,76 @@ func (e *producerEntry) addBatch(epoch int16, m batchMetadata) {
 // producerState maps producer IDs to their entries. Owned by Log.appendMu.
 type producerState struct {
 	producers map[int64]*producerEntry
+	// ongoing holds the ongoing transactions, ascending by first offset
+	// (Kafka's ongoingTxns): one per producer whose entry has
+	// CurrentTxnFirstOffset >= 0. Its first element is the first unstable
+	// offset.
+	ongoing []ongoingTxn
+}
+
+// ongoingTxn is a transaction whose marker has not been written yet.
+type ongoingTxn struct {
+	FirstOffset int64
+	ProducerID  int64
 }
 
 func newProducerState() *producerState {
 	return &producerState{producers: make(map[int64]*producerEntry)}
 }
 
+// rebuildOngoing derives the ongoing transactions from the entries (after
+// a snapshot was read).
+func (s *producerState) rebuildOngoing() {
+	s.ongoing = s.ongoing[:0]
+	for _, e := range s.producers {
+		if e.CurrentTxnFirstOffset >= 0 {
+			s.ongoing = append(s.ongoing, ongoingTxn{FirstOffset: e.CurrentTxnFirstOffset, ProducerID: e.ProducerID})
+		}
+	}
+	slices.SortFunc(s.ongoing, func(a, b ongoingTxn) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+}
+
+// firstUnstableOffset is the first offset of the oldest ongoing
+// transaction, -1 if there is none.
+func (s *producerState) firstUnstableOffset() int64 {
+	if len(s.ongoing) == 0 {
+		return -1
+	}
+	return s.ongoing[0].FirstOffset
+}
+
+func (s *producerState) addOngoing(t ongoingTxn) {
+	i, _ := slices.BinarySearchFunc(s.ongoing, t.FirstOffset, func(e ongoingTxn, off int64) int { return cmp.Compare(e.FirstOffset, off) })
+	s.ongoing = slices.Insert(s.ongoing, i, t)
+}
+
+func (s *producerState) removeOngoing(firstOffset int64) {
+	i, ok := slices.BinarySearchFunc(s.ongoing, firstOffset, func(e ongoingTxn, off int64) int { return cmp.Compare(e.FirstOffset, off) })
+	if ok {
+		s.ongoing = slices.Delete(s.ongoing, i, i+1)
+	}
+}
+
+// lastStableOffsetAfter is the last stable offset once producerID's
+// transaction ending at lastOffset is complete: the first offset of the
+// oldest other ongoing transaction, or the offset after the marker
+// (Kafka's ProducerStateManager.lastStableOffset(completedTxn)).
+func (s *producerState) lastStableOffsetAfter(producerID, lastOffset int64) int64 {
+	for _, t := range s.ongoing {
+		if t.ProducerID != producerID {
+			return t.FirstOffset
+		}
+	}
+	return lastOffset + 1
+}
+
 // removeExpired drops producers whose last batch timestamp is at least
-// expirationMs before nowMs (producer.id.expiration.ms). It returns how many
-// it removed.
+// expirationMs before nowMs (producer.id.expiration.ms), except those with
+// an ongoing transaction (as Kafka). It returns how many it removed.
 func (s *producerState) removeExpired(nowMs, expirationMs int64) int {
 	n := 0
 	for id, e := range s.producers {
-		if nowMs-e.LastTimestamp >= expirationMs {
+		if e.CurrentTxnFirstOffset < 0 && nowMs-e.LastTimestamp >= expirationMs {
 			delete(s.producers, id)
 			n++
 		}
@@ -105,6 +173,16 @@ func (s *producerState) removeExpired(nowMs, expirationMs int64) int {
 type producerAppend struct {
 	state   *producerState
 	updated map[int64]*producerEntry
+	txns    []txnEvent // transactions started and ended by the staged batches, in offset order
+}
+
+// txnEvent is a transaction starting (a transactional batch of a producer
+// with none ongoing) or ending (its marker, at LastOffset).
+type txnEvent struct {
+	ProducerID  int64
+	FirstOffset int64
+	LastOffset  int64 // the marker's offset; -1 for a start
+	Abort       bool
 }
 
 func (s *producerState) begin() *producerAppend {
@@ -132,18 +210,31 @@ func (a *producerAppend) duplicate(h *record.Header) (batchMetadata, bool) {
 }
 
 // add validates (when fromClient) and stages the batch h, which occupies
-// offsets [h.BaseOffset, h.LastOffset()]. Validation follows Kafka's
-// ProducerAppendInfo: an epoch below the current one is fenced; a new epoch
-// must start at sequence 0; within an epoch the sequence must continue the
-// last one; a producer the log knows nothing about (never seen, expired, or
-// its records deleted) may start at any sequence (KIP-360).
-func (a *producerAppend) add(h *record.Header, fromClient bool) error {
+// offsets [h.BaseOffset, h.LastOffset()]; marker is the transaction marker
+// of a control batch (nil for other batches, and for a control batch
+// whose marker compaction removed). Validation follows Kafka's
+// ProducerAppendInfo: an epoch below the current one is fenced (a marker
+// with ErrProducerFenced, one from an older coordinator with
+// ErrCoordinatorFenced); a new epoch must start at sequence 0; within an
+// epoch the sequence must continue the last one; a producer the log knows
+// nothing about (never seen, expired, or its records deleted) may start at
+// any sequence (KIP-360). A transactional batch of a producer with no
+// ongoing transaction starts one; a marker ends it, and a marker for a
+// producer with none changes only its epochs.
+func (a *producerAppend) add(h *record.Header, marker *txnMarker, fromClient bool) error {
 	if !h.HasProducerID() {
 		return nil
 	}
 	cur := a.entry(h.ProducerID)
 	if fromClient && cur != nil {
-		if h.ProducerEpoch < cur.Epoch {
+		if h.IsControl() {
+			if h.ProducerEpoch < cur.Epoch {
+				return fmt.Errorf("%w: marker of producer %d epoch %d is older than %d", ErrProducerFenced, h.ProducerID, h.ProducerEpoch, cur.Epoch)
+			}
+			if marker != nil && marker.CoordinatorEpoch < cur.CoordinatorEpoch {
+				return fmt.Errorf("%w: marker of producer %d from coordinator epoch %d, the log has seen %d", ErrCoordinatorFenced, h.ProducerID, marker.CoordinatorEpoch, cur.CoordinatorEpoch)
+			}
+		} else if h.ProducerEpoch < cur.Epoch {
 			return fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, cur.Epoch)
 		}
 		if !h.IsControl() {
@@ -158,7 +249,7 @@ func (a *producerAppend) add(h *record.Header, fromClient bool) error {
 	}
 	var next *producerEntry
 	if cur == nil {
-		next = &producerEntry{ProducerID: h.ProducerID, Epoch: h.ProducerEpoch}
+		next = newProducerEntry(h.ProducerID, h.ProducerEpoch)
 	} else if _, staged := a.updated[h.ProducerID]; staged {
 		next = cur
 	} else {
@@ -168,6 +259,13 @@ func (a *producerAppend) add(h *record.Header, fromClient bool) error {
 		// A transaction marker carries no sequence; it only fixes the epoch.
 		next.setEpoch(h.ProducerEpoch)
 		next.LastTimestamp = h.MaxTimestamp
+		if marker != nil {
+			if next.CurrentTxnFirstOffset >= 0 {
+				a.txns = append(a.txns, txnEvent{ProducerID: h.ProducerID, FirstOffset: next.CurrentTxnFirstOffset, LastOffset: h.BaseOffset, Abort: !marker.Commit})
+				next.CurrentTxnFirstOffset = -1
+			}
+			next.CoordinatorEpoch = marker.CoordinatorEpoch
+		}
 	} else {
 		next.addBatch(h.ProducerEpoch, batchMetadata{
 			FirstSeq:    h.BaseSequence,
@@ -176,6 +274,10 @@ func (a *producerAppend) add(h *record.Header, fromClient bool) error {
 			LastOffset:  h.LastOffset(),
 			Timestamp:   h.MaxTimestamp,
 		})
+		if h.IsTransactional() && next.CurrentTxnFirstOffset < 0 {
+			next.CurrentTxnFirstOffset = h.BaseOffset
+			a.txns = append(a.txns, txnEvent{ProducerID: h.ProducerID, FirstOffset: h.BaseOffset, LastOffset: -1})
+		}
 	}
 	if a.updated == nil {
 		a.updated = make(map[int64]*producerEntry)
@@ -184,9 +286,32 @@ func (a *producerAppend) add(h *record.Header, fromClient bool) error {
 	return nil
 }
 
-// commit applies the staged changes.
-func (a *producerAppend) commit() {
+// commit applies the staged changes and empties a for the next batches.
+// It returns the aborted transactions the batches completed, with the last
+// stable offset just after each (computed batch by batch, as Kafka's
+// recovery does), for the segment's transaction index; txnChanged reports
+// whether the ongoing transactions changed.
+func (a *producerAppend) commit() (aborted []AbortedTxn, txnChanged bool) {
 	maps.Copy(a.state.producers, a.updated)
+	clear(a.updated)
+	for _, t := range a.txns {
+		if t.LastOffset < 0 {
+			a.state.addOngoing(ongoingTxn{FirstOffset: t.FirstOffset, ProducerID: t.ProducerID})
+			continue
+		}
+		if t.Abort {
+			aborted = append(aborted, AbortedTxn{
+				ProducerID:       t.ProducerID,
+				FirstOffset:      t.FirstOffset,
+				LastOffset:       t.LastOffset,
+				LastStableOffset: a.state.lastStableOffsetAfter(t.ProducerID, t.LastOffset),
+			})
+		}
+		a.state.removeOngoing(t.FirstOffset)
+	}
+	txnChanged = len(a.txns) > 0
+	a.txns = a.txns[:0]
+	return aborted, txnChanged
 }
 
 func inSequence(last, next int32) bool {
@@ -197,7 +322,7 @@ func inSequence(last, next int32) bool {
 // at: it holds the state produced by every batch below that offset.
 //
 //	offset  size  field
-//	0       2     version (1)
+//	0       2     version (2; 1 is still read)
 //	2       4     CRC-32C (Castagnoli) of every byte after this field
 //	6       8     snapshot offset (equals the file name)
 //	14      4     producer count
@@ -205,15 +330,19 @@ func inSequence(last, next int32) bool {
 //	              8  producer id
 //	              2  producer epoch
 //	              8  last timestamp
+//	              8  current transaction's first offset, -1 if none (v2 only)
+//	              4  coordinator epoch of the last marker, -1 if none (v2 only)
 //	              1  batch count (0..5)
 //	              32 per batch: first seq int32, last seq int32,
 //	                 first offset int64, last offset int64, timestamp int64
 //
-// All integers are big-endian.
+// All integers are big-endian. A version-1 producer has no transaction
+// (first offset and coordinator epoch read as -1).
 const (
-	snapshotVersion        = 1
+	snapshotVersion        = 2
 	snapshotHeaderSize     = 18
-	snapshotProducerSize   = 19
+	snapshotProducerSizeV1 = 19
+	snapshotProducerSize   = 31
 	snapshotBatchSize      = 32
 	snapshotCRCStart       = 6
 	maxSnapshotBatchCount  = maxProducerBatches
@@ -235,6 +364,8 @@ func encodeProducerSnapshot(offset int64, s *producerState) []byte {
 		b = be.AppendUint64(b, uint64(e.ProducerID))
 		b = be.AppendUint16(b, uint16(e.Epoch))
 		b = be.AppendUint64(b, uint64(e.LastTimestamp))
+		b = be.AppendUint64(b, uint64(e.CurrentTxnFirstOffset))
+		b = be.AppendUint32(b, uint32(e.CoordinatorEpoch))
 		b = append(b, byte(len(e.Batches)))
 		for _, m := range e.Batches {
 			b = be.AppendUint32(b, uint32(m.FirstSeq))
@@ -248,8 +379,9 @@ func encodeProducerSnapshot(offset int64, s *producerState) []byte {
 	return b
 }
 
-// decodeProducerSnapshot parses encodeProducerSnapshot's format, refusing
-// anything that is not exactly what it would write.
+// decodeProducerSnapshot parses encodeProducerSnapshot's format (and
+// version 1), refusing anything that is not exactly what it would write
+// in that version.
 func decodeProducerSnapshot(b []byte) (offset int64, s *producerState, err error) {
 	corrupt := func(format string, args ...any) (int64, *producerState, error) {
 		return 0, nil, fmt.Errorf("%w: producer snapshot: %s", ErrCorruptLog, fmt.Sprintf(format, args...))
@@ -258,8 +390,14 @@ func decodeProducerSnapshot(b []byte) (offset int64, s *producerState, err error
 		return corrupt("%d bytes is shorter than the header", len(b))
 	}
 	be := binary.BigEndian
-	if v := be.Uint16(b); v != snapshotVersion {
-		return corrupt("version %d", v)
+	version := be.Uint16(b)
+	producerSize := snapshotProducerSize
+	switch version {
+	case 1:
+		producerSize = snapshotProducerSizeV1
+	case snapshotVersion:
+	default:
+		return corrupt("version %d", version)
 	}
 	if got, want := crc32.Checksum(b[snapshotCRCStart:], castagnoli), be.Uint32(b[2:]); got != want {
 		return corrupt("crc %08x, header says %08x", got, want)
@@ -270,26 +408,30 @@ func decodeProducerSnapshot(b []byte) (offset int64, s *producerState, err error
 	}
 	count := be.Uint32(b[14:])
 	rest := b[snapshotHeaderSize:]
-	if uint64(count) > uint64(len(rest)/snapshotProducerSize) {
+	if uint64(count) > uint64(len(rest)/producerSize) {
 		return corrupt("%d producers cannot fit in %d bytes", count, len(rest))
 	}
 	s = newProducerState()
 	prev := int64(-1)
 	for i := uint32(0); i < count; i++ {
-		if len(rest) < snapshotProducerSize {
+		if len(rest) < producerSize {
 			return corrupt("producer %d truncated", i)
 		}
-		e := &producerEntry{
-			ProducerID:    int64(be.Uint64(rest)),
-			Epoch:         int16(be.Uint16(rest[8:])),
-			LastTimestamp: int64(be.Uint64(rest[10:])),
+		e := newProducerEntry(int64(be.Uint64(rest)), int16(be.Uint16(rest[8:])))
+		e.LastTimestamp = int64(be.Uint64(rest[10:]))
+		if version >= 2 {
+			e.CurrentTxnFirstOffset = int64(be.Uint64(rest[18:]))
+			e.CoordinatorEpoch = int32(be.Uint32(rest[26:]))
 		}
-		nb := int(rest[18])
-		rest = rest[snapshotProducerSize:]
+		nb := int(rest[producerSize-1])
+		rest = rest[producerSize:]
 		if e.ProducerID <= prev {
 			return corrupt("producer id %d not above %d", e.ProducerID, prev)
 		}
 		prev = e.ProducerID
+		if e.CurrentTxnFirstOffset < -1 || e.CurrentTxnFirstOffset >= offset {
+			return corrupt("producer %d transaction starts at %d, snapshot offset %d", e.ProducerID, e.CurrentTxnFirstOffset, offset)
+		}
 		if nb > maxSnapshotBatchCount || len(rest) < nb*snapshotBatchSize {
 			return corrupt("producer %d has %d batches in %d bytes", e.ProducerID, nb, len(rest))
 		}
@@ -311,5 +453,6 @@ func decodeProducerSnapshot(b []byte) (offset int64, s *producerState, err error
 	if len(rest) != 0 {
 		return corrupt("%d bytes after %d producers", len(rest), count)
 	}
+	s.rebuildOngoing()
 	return offset, s, nil
 }

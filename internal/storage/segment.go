@@ -25,6 +25,10 @@ const (
 	deletedFileSuffix   = ".deleted"
 )
 
+// segmentFileSuffixes are the files of a segment; all but the .log may be
+// missing.
+var segmentFileSuffixes = []string{logFileSuffix, indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix}
+
 func segmentFileName(base int64, suffix string) string {
 	return fmt.Sprintf("%020d%s", base, suffix)
 }
@@ -60,14 +64,23 @@ type segment struct {
 	idx                  []offsetEntry // active only. NB: entries below len are never rewritten; truncation reallocates
 	tidx                 []timeEntry   // active only, same rule
 	idxCount, tidxCount  int           // sealed only: entries in the index files
-	sealed               bool
+	// txns: active only, the aborted transactions whose ABORT marker is in
+	// the segment (written to .txnindex at seal and close); same rule as idx.
+	txns []AbortedTxn
+	// txnCount: sealed only, entries in the .txnindex file (0: no file).
+	txnCount int
+	sealed   bool
 	// unsynced: sealed by a roll whose fsync is queued but not done; sync
 	// rounds fsync it with the active segment until one succeeds.
 	unsynced bool
 
 	// Owned by the appender (Log.appendMu).
 	bytesSinceIndex int
-	rollTime        time.Time // first append (segment.ms counts from it); zero while empty
+	// txnRebuild: set during open when the .txnindex cannot be trusted (the
+	// segment was recovered, or the file failed its checks); the
+	// producer-state replay rebuilds it.
+	txnRebuild bool
+	rollTime   time.Time // first append (segment.ms counts from it); zero while empty
 
 	files struct {
 		sync.Mutex
@@ -95,7 +108,7 @@ func createSegment(dir string, base int64) (*segment, error) {
 	s.files.log = f
 	// Stale index files from an earlier life of this base offset would be
 	// trusted after a clean shutdown; remove them.
-	for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix} {
+	for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
 		if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			_ = f.Close()
 			return nil, fmt.Errorf("create segment %d: %w", base, err)
@@ -193,7 +206,7 @@ func (s *segment) markDeleted() (open []*os.File, paths []string, err error) {
 		}
 	}
 	var errs []error
-	for _, suffix := range []string{logFileSuffix, indexFileSuffix, timeIndexFileSuffix} {
+	for _, suffix := range segmentFileSuffixes {
 		p := s.path(suffix)
 		err := os.Rename(p, p+deletedFileSuffix)
 		switch {
@@ -294,6 +307,8 @@ func writeFileSynced(path string, data []byte) error {
 func (s *segment) sealLocked() {
 	s.idxCount, s.tidxCount = len(s.idx), len(s.tidx)
 	s.idx, s.tidx = nil, nil
+	s.txnCount += len(s.txns) // NB: a segment sealed again (index rebuild) keeps its count
+	s.txns = nil
 	s.sealed = true
 }
 

@@ -1,0 +1,96 @@
+package storage
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// AppendControlAsLeader appends the transaction marker that ends producer
+// producerID's ongoing transaction (commit or abort), as the transaction
+// coordinator's WriteTxnMarkers asks the partition leader: one control
+// batch whose record carries the marker and coordinatorEpoch. A marker
+// with a producer epoch older than the log's gives ErrProducerFenced, one
+// from an older coordinator epoch ErrCoordinatorFenced. A marker for a
+// producer with no ongoing transaction is appended and changes only the
+// producer's epochs. An ABORT marker adds the transaction to the segment's
+// aborted-transaction index.
+func (l *Log) AppendControlAsLeader(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool, leaderEpoch int32, now time.Time) (AppendInfo, error) {
+	batch, err := buildControlBatch(producerID, producerEpoch, coordinatorEpoch, commit, now.UnixMilli())
+	if err != nil {
+		return AppendInfo{FirstOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: -1}, fmt.Errorf("build transaction marker: %w", err)
+	}
+	return l.AppendAsLeader(batch, leaderEpoch, now)
+}
+
+// FirstUnstableOffset returns the first offset of the oldest ongoing
+// transaction, -1 if there is none.
+func (l *Log) FirstUnstableOffset() int64 { return l.firstUnstable.Load() }
+
+// LastStableOffset returns the offset below which every transaction is
+// decided, given the partition's high watermark: the smaller of the high
+// watermark and the first unstable offset (KIP-98). read_committed fetches
+// stop there.
+func (l *Log) LastStableOffset(highWatermark int64) int64 {
+	if fu := l.firstUnstable.Load(); fu >= 0 && fu < highWatermark {
+		return fu
+	}
+	return highWatermark
+}
+
+// publishTxnsLocked records what an append's producer-state commit
+// completed: the aborted transactions go to the active segment's index
+// (which holds their markers) and the first unstable offset is published.
+// The caller holds appendMu.
+func (l *Log) publishTxnsLocked(aborted []AbortedTxn) {
+	if len(aborted) > 0 {
+		l.mu.Lock()
+		l.active.txns = append(l.active.txns, aborted...)
+		l.mu.Unlock()
+	}
+	l.firstUnstable.Store(l.producers.firstUnstableOffset())
+}
+
+// AbortedTransactions returns the aborted transactions that overlap
+// [fetchOffset, upperBound): those whose marker is at or above fetchOffset
+// and whose first offset is below upperBound, oldest marker first. It reads
+// the indexes of the segment holding fetchOffset and later ones until an
+// entry's last stable offset reaches upperBound (Kafka's
+// collectAbortedTransactions). A read_committed fetch passes its fetch
+// offset and the end of what it returns.
+func (l *Log) AbortedTransactions(fetchOffset, upperBound int64) ([]AbortedTxn, error) {
+	l.mu.RLock()
+	if l.mu.closed {
+		l.mu.RUnlock()
+		return nil, ErrLogClosed
+	}
+	segs := l.mu.segments
+	first := max(sort.Search(len(segs), func(i int) bool { return segs[i].base > fetchOffset })-1, 0)
+	views := make([]segView, 0, len(segs)-first)
+	// NB: segments at or above upperBound are searched too: they can hold
+	// the marker of a transaction that began below it.
+	for _, s := range segs[first:] {
+		views = append(views, s.viewLocked())
+	}
+	l.mu.RUnlock()
+
+	var out []AbortedTxn
+	for i := range views {
+		v := &views[i]
+		entries := v.txns
+		if v.sealed {
+			if v.txnCount == 0 {
+				continue
+			}
+			var err error
+			if entries, err = v.seg.readTxnIndex(v.next); err != nil {
+				return nil, err
+			}
+		}
+		var done bool
+		if out, done = collectAbortedTxns(out, entries, fetchOffset, upperBound); done {
+			break
+		}
+	}
+	return out, nil
+}
