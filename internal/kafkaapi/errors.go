@@ -37,6 +37,8 @@ var codeTable = []struct {
 	{storage.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{storage.ErrProducerFenced, kerr.ProducerFenced},
+	{storage.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 	{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 	{storage.ErrStorageFailed, kerr.KafkaStorageError},
 	{partition.ErrNotLeader, kerr.NotLeaderForPartition},

@@ -32,6 +32,8 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		{storage.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 		{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 		{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+		{storage.ErrProducerFenced, kerr.ProducerFenced},
+		{storage.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 		{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 		{storage.ErrStorageFailed, kerr.KafkaStorageError},
 		{partition.ErrNotLeader, kerr.NotLeaderForPartition},
