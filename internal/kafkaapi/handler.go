@@ -167,6 +167,8 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.incrementalAlterConfigs(rc, r)
 	case *kmsg.AlterConfigsRequest:
 		return h.alterConfigs(rc, r)
+	case *kmsg.DescribeProducersRequest:
+		return h.describeProducers(rc, r)
 	case *kmsg.DeleteRecordsRequest:
 		return h.deleteRecords(rc, r)
 	case *kmsg.DescribeLogDirsRequest:

@@ -276,3 +276,30 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 	_ = context.Background
 	_ = kadm.Offset{}
 }
+
+// TestDescribeProducersThroughKadm: an idempotent producer's id, epoch and
+// last sequence are what kadm's DescribeProducers reports (KIP-664).
+func TestDescribeProducersThroughKadm(t *testing.T) {
+	tn := startNode(t)
+	tn.createTopic("dp", 1, nil)
+	p := tn.client(kgo.DefaultProduceTopic("dp"))
+	var recs []*kgo.Record
+	for i := range 5 {
+		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	res := p.ProduceSync(ctxTimeout(t, 10*time.Second), recs...)
+	if err := res.FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	pid, epoch := recs[0].ProducerID, recs[0].ProducerEpoch
+	described, err := tn.admin().DescribeProducers(ctxTimeout(t, 10*time.Second), kadm.TopicsSet{"dp": {0: {}}})
+	if err != nil {
+		t.Fatalf("DescribeProducers: %v", err)
+	}
+	var got []kadm.DescribedProducer
+	described.EachProducer(func(d kadm.DescribedProducer) { got = append(got, d) })
+	if len(got) != 1 || got[0].ProducerID != pid || got[0].ProducerEpoch != epoch || got[0].LastSequence != 4 ||
+		got[0].CurrentTxnStartOffset != -1 || got[0].Leader != tn.cfg.NodeID {
+		t.Fatalf("DescribeProducers(dp-0) = %+v, want producer %d epoch %d last sequence 4, no transaction, leader %d", got, pid, epoch, tn.cfg.NodeID)
+	}
+}

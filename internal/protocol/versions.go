@@ -27,6 +27,7 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.CreateTopics:               {2, 7},
 	kmsg.DeleteTopics:               {1, 6},
 	kmsg.DeleteRecords:              {0, 2},
+	kmsg.DescribeProducers:          {0, 0},
 	kmsg.CreatePartitions:           {0, 3},
 	kmsg.DescribeConfigs:            {1, 4},
 	kmsg.DescribeCluster:            {0, 2},

@@ -94,3 +94,31 @@ func (l *Log) AbortedTransactions(fetchOffset, upperBound int64) ([]AbortedTxn, 
 	}
 	return out, nil
 }
+
+// ProducerInfo is one active producer of a log, as DescribeProducers
+// shows it (KIP-664).
+type ProducerInfo struct {
+	ProducerID            int64
+	ProducerEpoch         int16
+	LastSequence          int32 // -1 if none in the current epoch
+	LastTimestamp         int64 // unix ms of its latest batch, -1 if none
+	CoordinatorEpoch      int32 // of its last transaction marker, -1 if none
+	CurrentTxnStartOffset int64 // first offset of its ongoing transaction, -1 if none
+}
+
+// ActiveProducers returns the producers the log remembers (those not yet
+// expired by producer.id.expiration.ms), by producer id.
+func (l *Log) ActiveProducers() []ProducerInfo {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	out := make([]ProducerInfo, 0, len(l.producers.producers))
+	for _, e := range l.producers.producers {
+		out = append(out, ProducerInfo{
+			ProducerID: e.ProducerID, ProducerEpoch: e.Epoch, LastSequence: e.lastSeq(),
+			LastTimestamp: e.LastTimestamp, CoordinatorEpoch: e.CoordinatorEpoch,
+			CurrentTxnStartOffset: e.CurrentTxnFirstOffset,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
+	return out
+}
