@@ -118,7 +118,8 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	if maxBytes <= 0 || maxBytes > h.cfg.FetchMaxBytes {
 		maxBytes = h.cfg.FetchMaxBytes
 	}
-	rd := partReader{replicaID: replicaID, brokerEpoch: brokerEpoch, now: h.cfg.Now(), version: req.Version}
+	rd := partReader{replicaID: replicaID, brokerEpoch: brokerEpoch, now: h.cfg.Now(), version: req.Version,
+		readCommitted: req.Version >= 4 && req.IsolationLevel == 1}
 	total, stop := h.readParts(rc, rd, parts, maxBytes)
 	if stop || total >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
 		return h.fetchAnswer(resp, parts)
@@ -195,8 +196,10 @@ func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *k
 type partReader struct {
 	replicaID   int32 // >= 0 for a follower replica
 	brokerEpoch int64 // the follower's broker epoch (v15+), -1 if not sent
-	now         time.Time
-	version     int16 // the request's version
+	// readCommitted: a consumer's isolation_level=read_committed (v4+).
+	readCommitted bool
+	now           time.Time
+	version       int16 // the request's version
 }
 
 // readParts (re)reads every servable partition into the response: its
@@ -233,10 +236,16 @@ func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxByt
 			fp.p.UpdateFollower(rd.replicaID, rd.brokerEpoch, fp.req.FetchOffset, fp.req.LogStartOffset, rd.now)
 			res, err = fp.p.ReadForFollower(fp.req.FetchOffset, limit)
 		} else {
-			res, err = fp.p.Read(fp.req.FetchOffset, limit, total == 0)
+			res, err = fp.p.Read(fp.req.FetchOffset, limit, total == 0, rd.readCommitted)
 		}
 		rp.HighWatermark = res.HighWatermark
-		rp.LastStableOffset = res.HighWatermark
+		rp.LastStableOffset = res.LastStableOffset
+		rp.AbortedTransactions = nil
+		for _, a := range res.AbortedTransactions {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+			rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+		}
 		rp.LogStartOffset = res.LogStartOffset
 		if err != nil {
 			rp.ErrorCode = errorCode(rc.log, err)

@@ -43,15 +43,21 @@ func (h *Handler) listOffsets(rc *reqCtx, req *kmsg.ListOffsetsRequest) server.R
 				continue
 			}
 			log := p.Log()
+			// Offsets a consumer may fetch: below the high watermark, or
+			// with read_committed below the last stable offset (v2+).
+			fetchable := p.HighWatermark()
+			if req.Version >= 2 && req.IsolationLevel == 1 {
+				fetchable = log.LastStableOffset(fetchable)
+			}
 			switch tp.Timestamp {
 			case -1: // latest
-				rp.Offset, rp.LeaderEpoch = p.HighWatermark(), p.LeaderEpoch()
+				rp.Offset, rp.LeaderEpoch = fetchable, p.LeaderEpoch()
 			case -2, -4: // earliest, earliest local
 				// The epoch stays -1 (unknown): clients then skip
 				// truncation checks for this position, which is safe.
 				rp.Offset = log.LogStartOffset()
 			case -3: // max timestamp
-				if off, ts, epoch := log.MaxTimestamp(); off >= 0 && off < p.HighWatermark() {
+				if off, ts, epoch := log.MaxTimestamp(); off >= 0 && off < fetchable {
 					rp.Offset, rp.Timestamp, rp.LeaderEpoch = off, ts, epoch
 				}
 			case -5: // latest tiered: nothing is tiered
@@ -63,7 +69,7 @@ func (h *Handler) listOffsets(rc *reqCtx, req *kmsg.ListOffsetsRequest) server.R
 				off, ts, epoch, found, err := log.OffsetForTimestamp(tp.Timestamp)
 				if err != nil {
 					rp.ErrorCode = errorCode(rc.log, err)
-				} else if found && off < p.HighWatermark() {
+				} else if found && off < fetchable {
 					rp.Offset, rp.Timestamp, rp.LeaderEpoch = off, ts, epoch
 				}
 			}

@@ -68,7 +68,7 @@ func (l offsetsLog) Replay(ctx context.Context, fn func(offset int64, key, value
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := l.p.Read(offset, replayReadBytes, true)
+		res, err := l.p.Read(offset, replayReadBytes, true, false)
 		if err != nil {
 			return fmt.Errorf("replay %s-%d at %d: %w", offsetsTopic, l.p.Index, offset, err)
 		}

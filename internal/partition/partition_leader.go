@@ -17,6 +17,26 @@ import (
 // whole ISR has committed the records on return; otherwise WaitCommitted
 // waits for them.
 func (p *Partition) AppendAsLeader(batches []byte, now time.Time, requiredAcks int16) (storage.AppendInfo, error) {
+	return p.appendAsLeader(requiredAcks, func(epoch int32) (storage.AppendInfo, error) {
+		return p.log.AppendAsLeader(batches, epoch, now)
+	})
+}
+
+// AppendControlAsLeader appends a transaction marker (WriteTxnMarkers)
+// ending producerID's ongoing transaction on this leader, in the current
+// leader epoch, as an acks=all append (min.insync.replicas applies, as in
+// Kafka); see storage.Log.AppendControlAsLeader for the fencing errors.
+// WaitCommitted then waits for the marker to be replicated.
+func (p *Partition) AppendControlAsLeader(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool, now time.Time) (storage.AppendInfo, error) {
+	return p.appendAsLeader(-1, func(epoch int32) (storage.AppendInfo, error) {
+		return p.log.AppendControlAsLeader(producerID, producerEpoch, coordinatorEpoch, commit, epoch, now)
+	})
+}
+
+// appendAsLeader runs appendFn in the current leader epoch with the leader
+// checks of AppendAsLeader, then moves the high watermark and wakes
+// waiters.
+func (p *Partition) appendAsLeader(requiredAcks int16, appendFn func(epoch int32) (storage.AppendInfo, error)) (storage.AppendInfo, error) {
 	p.roleMu.RLock()
 	defer p.roleMu.RUnlock()
 	p.mu.Lock()
@@ -35,7 +55,7 @@ func (p *Partition) AppendAsLeader(batches []byte, now time.Time, requiredAcks i
 
 	// NB: roleMu (shared) keeps the epoch valid for the whole append: a
 	// role change waits for it.
-	info, err := p.log.AppendAsLeader(batches, epoch, now)
+	info, err := appendFn(epoch)
 	if err != nil {
 		return info, err
 	}
@@ -425,10 +445,11 @@ func (p *Partition) ReadForFollower(offset int64, maxBytes int32) (ReadResult, e
 	if !p.mu.isLeader {
 		err := p.notLeaderLocked()
 		p.mu.Unlock()
-		return ReadResult{HighWatermark: -1, LogStartOffset: -1}, err
+		return ReadResult{HighWatermark: -1, LogStartOffset: -1, LastStableOffset: -1}, err
 	}
 	res := ReadResult{HighWatermark: p.mu.highWatermark, LogStartOffset: p.log.LogStartOffset()}
 	p.mu.Unlock()
+	res.LastStableOffset = p.log.LastStableOffset(res.HighWatermark)
 	r, err := p.log.Read(offset, maxBytes, math.MaxInt64, true)
 	if err != nil {
 		return res, err

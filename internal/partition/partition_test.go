@@ -172,7 +172,7 @@ func TestHighWatermarkWaitsForSyncWithSyncBeforeAck(t *testing.T) {
 	if hw := p.HighWatermark(); hw != 0 {
 		t.Fatalf("HighWatermark before WaitCommitted = %d, want 0: a consumer could read unsynced data", hw)
 	}
-	res, err := p.Read(0, 1<<20, true)
+	res, err := p.Read(0, 1<<20, true, false)
 	if err != nil || res.Size != 0 {
 		t.Fatalf("Read before WaitCommitted: %d bytes, err %v; want nothing", res.Size, err)
 	}
@@ -182,7 +182,7 @@ func TestHighWatermarkWaitsForSyncWithSyncBeforeAck(t *testing.T) {
 	if hw := p.HighWatermark(); hw != 2 {
 		t.Fatalf("HighWatermark after WaitCommitted = %d, want 2", hw)
 	}
-	res, err = p.Read(0, 1<<20, true)
+	res, err = p.Read(0, 1<<20, true, false)
 	if err != nil || res.Size == 0 {
 		t.Fatalf("Read after WaitCommitted: %d bytes, err %v", res.Size, err)
 	}
@@ -370,7 +370,7 @@ func TestLosingLeadershipFailsWaiters(t *testing.T) {
 	if !errors.As(err, &nl) || nl.Leader != 2 || nl.LeaderEpoch != 2 {
 		t.Fatalf("AppendAsLeader on follower = %v, want NotLeaderError{2, 2}", err)
 	}
-	if _, err := p.Read(0, 1<<20, true); !errors.Is(err, ErrNotLeader) {
+	if _, err := p.Read(0, 1<<20, true, false); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("Read on follower = %v, want ErrNotLeader", err)
 	}
 	if _, err := p.MakeFollower(LeaderAndISR{Leader: 2, LeaderEpoch: 1}); !errors.Is(err, ErrFencedLeaderEpoch) {

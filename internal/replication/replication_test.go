@@ -44,7 +44,7 @@ func TestAcksAllCompletesWhenEveryISRMemberHasFetched(t *testing.T) {
 		if hw := c.nodes[2].p.HighWatermark(); hw > leader.HighWatermark() {
 			t.Fatalf("follower 2 HighWatermark %d above the leader's %d", hw, leader.HighWatermark())
 		}
-		if _, err := c.nodes[2].p.Read(0, 1<<20, true); !errors.Is(err, partition.ErrNotLeader) {
+		if _, err := c.nodes[2].p.Read(0, 1<<20, true, false); !errors.Is(err, partition.ErrNotLeader) {
 			t.Fatalf("consumer Read on follower 2 = %v, want ErrNotLeader", err)
 		}
 
