@@ -15,7 +15,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/partition"
@@ -41,10 +40,7 @@ func (h *Handler) deleteRecords(rc *reqCtx, req *kmsg.DeleteRecordsRequest) serv
 			rp.Partition, rp.LowWatermark = tp.Partition, -1
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if _, known := knownElsewhere(img, t.Topic, tp.Partition); known {
-					rp.ErrorCode = kerr.NotLeaderForPartition.Code
-				}
+				rp.ErrorCode = notHostedCode(img, t.Topic, tp.Partition)
 				continue
 			}
 			want, err := p.DeleteRecordsBefore(tp.Offset)

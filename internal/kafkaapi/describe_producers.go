@@ -27,10 +27,7 @@ func (h *Handler) describeProducers(rc *reqCtx, req *kmsg.DescribeProducersReque
 			p, ok := h.partitions.Get(t.Topic, index)
 			switch {
 			case !ok:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if _, known := knownElsewhere(img, t.Topic, index); known {
-					rp.ErrorCode = kerr.NotLeaderForPartition.Code
-				}
+				rp.ErrorCode = notHostedCode(img, t.Topic, index)
 			case !p.IsLeader():
 				rp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:

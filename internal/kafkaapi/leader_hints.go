@@ -58,6 +58,16 @@ func knownElsewhere(img *metadata.Image, topic string, index int32) (leaderHint,
 	return leaderHint{Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch}, true
 }
 
+// notHostedCode is the error for a partition this broker does not host:
+// NOT_LEADER_OR_FOLLOWER when the image knows it (led elsewhere), else
+// UNKNOWN_TOPIC_OR_PARTITION, for the APIs that carry no leader hint.
+func notHostedCode(img *metadata.Image, topic string, index int32) int16 {
+	if _, known := knownElsewhere(img, topic, index); known {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return kerr.UnknownTopicOrPartition.Code
+}
+
 // hintedLeaders collects the distinct leaders named in hints, in ascending
 // order, for the response's endpoint list.
 type hintedLeaders []int32

@@ -12,7 +12,6 @@ package kafkaapi
 // were truncated while the new leader's high watermark catches up.
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/server"
@@ -31,10 +30,7 @@ func (h *Handler) offsetForLeaderEpoch(rc *reqCtx, req *kmsg.OffsetForLeaderEpoc
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			switch {
 			case !ok:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if _, known := knownElsewhere(img, t.Topic, tp.Partition); known {
-					rp.ErrorCode = kerr.NotLeaderForPartition.Code
-				}
+				rp.ErrorCode = notHostedCode(img, t.Topic, tp.Partition)
 			default:
 				if err := p.CheckLeaderEpoch(tp.CurrentLeaderEpoch); err != nil {
 					rp.ErrorCode = errorCode(rc.log, err)

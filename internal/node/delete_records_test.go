@@ -14,7 +14,9 @@ import (
 // TestDeleteRecordsReachesEveryReplica: DeleteRecords on an RF=3 topic
 // answers once every follower has raised its log start offset too, so
 // after the leader is SIGKILLed the new leader starts the log at the same
-// offset, and consumers from the start read only what was kept.
+// offset, and consumers from the start read only what was kept. On the
+// way, DescribeProducers (routed to the leader by kadm) reports the
+// idempotent producer.
 func TestDeleteRecordsReachesEveryReplica(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
@@ -36,6 +38,17 @@ func TestDeleteRecordsReachesEveryReplica(t *testing.T) {
 	}
 	if err := p.ProduceSync(ctxTimeout(t, 30*time.Second), recs...).FirstErr(); err != nil {
 		t.Fatalf("produce: %v", err)
+	}
+
+	described, err := adm.DescribeProducers(ctxTimeout(t, 10*time.Second), kadm.TopicsSet{"purge": {0: {}}})
+	if err != nil {
+		t.Fatalf("DescribeProducers: %v", err)
+	}
+	leader0, _ := leaderOf(t, tc.addrs[0], "purge", 0)
+	var producers []kadm.DescribedProducer
+	described.EachProducer(func(d kadm.DescribedProducer) { producers = append(producers, d) })
+	if len(producers) != 1 || producers[0].ProducerID != recs[0].ProducerID || producers[0].LastSequence != 99 || producers[0].Leader != leader0 {
+		t.Fatalf("DescribeProducers(purge-0) = %+v, want producer %d with last sequence 99 from leader %d", producers, recs[0].ProducerID, leader0)
 	}
 
 	var del kadm.Offsets

@@ -93,29 +93,28 @@ func (c *isrChanger) propose(p *partition.Partition, prop partition.ISRProposal)
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 		res, err := c.channel.AlterPartition(ctx, req)
 		cancel()
-		requestWide := err != nil
-		if err == nil && len(res) == 1 && len(res[0].Partitions) == 1 {
-			err = res[0].Partitions[0].Err
-		}
 		if c.ctx.Err() != nil {
 			return
 		}
-		switch {
-		case err == nil:
-			return // applied; the image brings the new state
-		case errors.Is(err, controller.ErrIneligibleReplica), errors.Is(err, kerr.IneligibleReplica):
-			c.node.log.Info("ISR change refused", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "err", err)
-			p.RejectISRProposal(prop)
-			return
-		case !requestWide:
-			// Refused for a stale view (leader or partition epoch): the
-			// image brings the current state, which ends the proposal.
-			c.node.log.Info("ISR change not applied", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "err", err)
+		if err == nil && (len(res) != 1 || len(res[0].Partitions) != 1) {
+			err = errors.New("AlterPartition answer without exactly this partition")
+		}
+		if err == nil {
+			switch perr := res[0].Partitions[0].Err; {
+			case perr == nil:
+				// Applied; the image brings the new state.
+			case errors.Is(perr, controller.ErrIneligibleReplica), errors.Is(perr, kerr.IneligibleReplica):
+				c.node.log.Info("ISR change refused", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "err", perr)
+				p.RejectISRProposal(prop)
+			default:
+				// Refused for a stale view (leader or partition epoch):
+				// the image brings the current state, which ends the
+				// proposal.
+				c.node.log.Info("ISR change not applied", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "err", perr)
+			}
 			return
 		}
-		if !p.ISRProposalPending(prop) {
-			return
-		}
+		// The outcome is unknown: try again while it is still pending.
 		if attempt == 1 || attempt%10 == 0 {
 			c.node.log.Info("ISR change not sent; retrying", "topic", p.Topic, "partition", p.Index, "isr", prop.ISR, "attempt", attempt, "err", err)
 		}

@@ -22,12 +22,12 @@ func TestDeleteRecordsAndLowWatermark(t *testing.T) {
 	if err != nil || want != 6 {
 		t.Fatalf("DeleteRecordsBefore(-1) = %d, %v; want 6 (the high watermark)", want, err)
 	}
-	if low := p.LowWatermark(); low != 0 {
+	if low := p.lowWatermark(); low != 0 {
 		t.Fatalf("LowWatermark before the followers report = %d, want 0", low)
 	}
 	p.UpdateFollower(2, -1, end, 6, clock.Now())
 	p.UpdateFollower(3, -1, 6, 4, clock.Now())
-	if low := p.LowWatermark(); low != 4 {
+	if low := p.lowWatermark(); low != 4 {
 		t.Fatalf("LowWatermark with followers at 6 and 4 = %d, want 4", low)
 	}
 	// A fenced follower is not waited for.
@@ -36,7 +36,7 @@ func TestDeleteRecordsAndLowWatermark(t *testing.T) {
 	if err := p.MakeLeader(st); err != nil {
 		t.Fatal(err)
 	}
-	if low := p.LowWatermark(); low != 6 {
+	if low := p.lowWatermark(); low != 6 {
 		t.Fatalf("LowWatermark with follower 3 fenced = %d, want 6", low)
 	}
 

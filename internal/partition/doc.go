@@ -23,12 +23,13 @@
 // controlled shutdown, or fetches with another broker epoch than its
 // registration's (KIP-903) is never proposed for the ISR and holds nothing
 // back from outside it, so a broker that stops or dies stalls acks=all
-// writes only until the controller has recorded it (issue 9). The high watermark never decreases while leading. On a new leader
-// epoch every follower's log end offset becomes unknown, so the high
-// watermark cannot advance until each ISR member has fetched in the new
-// epoch, after it truncated any divergent tail (KIP-101, KIP-279): the API
-// layer answers DivergingEpoch and calls UpdateFollower only for fetches
-// that did not diverge.
+// writes only until the controller has recorded it (issue 9). The high
+// watermark never decreases while leading. On a new leader epoch every
+// follower's log end offset becomes unknown, so the high watermark cannot
+// advance until each ISR member has fetched in the new epoch, after it
+// truncated any divergent tail (KIP-101, KIP-279): the API layer answers
+// DivergingEpoch and calls UpdateFollower only for fetches that did not
+// diverge.
 //
 // acks=all waiters (WaitCommitted) complete once the high watermark reaches
 // their end offset; min.insync.replicas refuses acks=all appends while the

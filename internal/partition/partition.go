@@ -127,6 +127,9 @@ type Partition struct {
 	cfg     Config // set in New, never changed (defaults filled)
 	logger  *slog.Logger
 	limits  atomic.Pointer[Limits]
+	// acksWaiting counts acks=all WaitCommitted calls in progress, for the
+	// stall log; atomic so the produce path takes no extra lock for it.
+	acksWaiting atomic.Int32
 
 	// roleMu is held shared by appends (leader and follower) and
 	// exclusively by MakeLeader, MakeFollower and truncations, so that no
@@ -147,11 +150,9 @@ type Partition struct {
 		pending                *ISRProposal             // ISR proposal in flight, nil if none
 		pendingAt              time.Time
 		waiters                map[chan<- struct{}]struct{}
-		// acksWaiting counts acks=all WaitCommitted calls in progress;
 		// hwMovedAt is when the high watermark last moved (or this
 		// broker became leader), and stallLoggedAt when a stall was
 		// last logged (see logStallLocked).
-		acksWaiting   int
 		hwMovedAt     time.Time
 		stallLoggedAt time.Time
 	}

@@ -47,11 +47,11 @@ func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
 	return max(offset, p.log.LogStartOffset()), nil
 }
 
-// LowWatermark is the smallest log start offset over this leader and the
+// lowWatermark is the smallest log start offset over this leader and the
 // followers on live brokers (Kafka's lowWatermarkIfLeader): DeleteRecords
 // completes once it reaches the requested offset. A follower that has not
 // reported its log start offset in this leader epoch counts as 0.
-func (p *Partition) LowWatermark() int64 {
+func (p *Partition) lowWatermark() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.lowWatermarkLocked()

@@ -90,15 +90,11 @@ func (p *Partition) WaitCommitted(ctx context.Context, end int64, requiredAcks i
 	wake := make(chan struct{}, 1)
 	p.AddWaiter(wake)
 	defer p.RemoveWaiter(wake)
+	p.acksWaiting.Add(1)
+	defer p.acksWaiting.Add(-1)
 	p.mu.Lock()
 	epoch := p.mu.st.LeaderEpoch
-	p.mu.acksWaiting++
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.mu.acksWaiting--
-		p.mu.Unlock()
-	}()
 	for {
 		p.mu.Lock()
 		if !p.mu.isLeader || p.mu.st.LeaderEpoch != epoch {
@@ -339,14 +335,15 @@ func (p *Partition) waitsToJoinLocked(id int32, f *followerState, leo int64, now
 // has not moved for stallLogAfter while acks=all producers wait on it:
 // which replica bounds it and what ISR change is pending.
 func (p *Partition) logStallLocked(now time.Time) {
-	if p.mu.acksWaiting == 0 || now.Sub(p.mu.hwMovedAt) < stallLogAfter || now.Sub(p.mu.stallLoggedAt) < stallLogAfter {
+	waiting := p.acksWaiting.Load()
+	if waiting == 0 || now.Sub(p.mu.hwMovedAt) < stallLogAfter || now.Sub(p.mu.stallLoggedAt) < stallLogAfter {
 		return
 	}
 	p.mu.stallLoggedAt = now
 	hw, by := p.highWatermarkBoundLocked(now)
 	attrs := []any{
 		"high_watermark", p.mu.highWatermark, "stalled_for", now.Sub(p.mu.hwMovedAt).Round(time.Millisecond),
-		"acks_all_waiting", p.mu.acksWaiting, "log_end_offset", p.log.LogEndOffset(), "isr", p.mu.st.ISR,
+		"acks_all_waiting", waiting, "log_end_offset", p.log.LogEndOffset(), "isr", p.mu.st.ISR,
 		"leader_epoch", p.mu.st.LeaderEpoch,
 	}
 	if by >= 0 {

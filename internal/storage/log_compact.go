@@ -1010,7 +1010,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 	}
 	decided := map[string]bool{}
 	for _, x := range swaps {
-		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
+		for _, suffix := range indexFileSuffixes {
 			decided[segmentFileName(x, suffix)+swapFileSuffix] = true
 		}
 	}
@@ -1045,7 +1045,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 		// NB: a swap without a .txnindex.swap had no aborted transaction;
 		// removing the final name drops the index of the run's first old
 		// segment, which the new one replaces.
-		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
+		for _, suffix := range indexFileSuffixes {
 			final := filepath.Join(dir, segmentFileName(x, suffix))
 			if err := os.Rename(swapPath(dir, x, suffix), final); err != nil {
 				if !errors.Is(err, os.ErrNotExist) {

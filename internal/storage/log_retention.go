@@ -182,7 +182,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		// Stale index files must never be trusted after a clean restart;
 		// Close writes fresh ones.
 		s.closeIndexFiles()
-		for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
+		for _, suffix := range indexFileSuffixes {
 			if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return l.fail(err)
 			}

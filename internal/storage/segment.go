@@ -25,9 +25,12 @@ const (
 	deletedFileSuffix   = ".deleted"
 )
 
-// segmentFileSuffixes are the files of a segment; all but the .log may be
-// missing.
-var segmentFileSuffixes = []string{logFileSuffix, indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix}
+// indexFileSuffixes are a segment's files besides its .log, each of which
+// may be missing; segmentFileSuffixes are all of them.
+var (
+	indexFileSuffixes   = []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix}
+	segmentFileSuffixes = append([]string{logFileSuffix}, indexFileSuffixes...)
+)
 
 func segmentFileName(base int64, suffix string) string {
 	return fmt.Sprintf("%020d%s", base, suffix)
@@ -108,7 +111,7 @@ func createSegment(dir string, base int64) (*segment, error) {
 	s.files.log = f
 	// Stale index files from an earlier life of this base offset would be
 	// trusted after a clean shutdown; remove them.
-	for _, suffix := range []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix} {
+	for _, suffix := range indexFileSuffixes {
 		if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			_ = f.Close()
 			return nil, fmt.Errorf("create segment %d: %w", base, err)
