@@ -57,6 +57,11 @@ type Static struct {
 	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
 	ConsumerHeartbeatInterval  time.Duration // group.consumer.heartbeat.interval.ms (KIP-848)
 
+	TransactionStatePartitions int32         // transaction.state.log.num.partitions
+	TransactionMaxTimeout      time.Duration // transaction.max.timeout.ms
+	TransactionalIDExpiration  time.Duration // transactional.id.expiration.ms
+	TransactionAbortInterval   time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
+
 	SocketRequestMaxBytes int32         // socket.request.max.bytes
 	QueuedMaxRequestBytes int64         // queued.max.request.bytes; <= 0 means no limit
 	ConnectionsMaxIdle    time.Duration // connections.max.idle.ms
@@ -95,6 +100,10 @@ func DefaultStatic() Static {
 		BrokerHeartbeatInterval:    2 * time.Second,
 		ConsumerSessionTimeout:     45 * time.Second,
 		ConsumerHeartbeatInterval:  5 * time.Second,
+		TransactionStatePartitions: 50,
+		TransactionMaxTimeout:      15 * time.Minute,
+		TransactionalIDExpiration:  7 * 24 * time.Hour,
+		TransactionAbortInterval:   10 * time.Second,
 		SocketRequestMaxBytes:      100 << 20,
 		QueuedMaxRequestBytes:      512 << 20,
 		ConnectionsMaxIdle:         10 * time.Minute,
@@ -208,6 +217,10 @@ func settings() []setting {
 		dur("group-consumer-session-timeout", "session timeout of KIP-848 consumer group members, set by the broker (group.consumer.session.timeout.ms)", func(s *Static) *time.Duration { return &s.ConsumerSessionTimeout }),
 		dur("group-consumer-heartbeat-interval", "heartbeat interval the broker gives KIP-848 consumer group members (group.consumer.heartbeat.interval.ms)", func(s *Static) *time.Duration { return &s.ConsumerHeartbeatInterval }),
 		i32("group-max-size", "most members in one group (group.max.size)", func(s *Static) *int32 { return &s.GroupMaxSize }),
+		i32("transaction-state-partitions", "partitions of __transaction_state, fixed when it is first created (transaction.state.log.num.partitions)", func(s *Static) *int32 { return &s.TransactionStatePartitions }),
+		dur("transaction-max-timeout", "largest transaction.timeout.ms a producer may ask for (transaction.max.timeout.ms)", func(s *Static) *time.Duration { return &s.TransactionMaxTimeout }),
+		dur("transactional-id-expiration", "a transactional id whose producer sent nothing this long is forgotten (transactional.id.expiration.ms)", func(s *Static) *time.Duration { return &s.TransactionalIDExpiration }),
+		dur("transaction-abort-interval", "how often transactions past their timeout are looked for and aborted (transaction.abort.timed.out.transaction.cleanup.interval.ms)", func(s *Static) *time.Duration { return &s.TransactionAbortInterval }),
 		i32("socket-request-max-bytes", "largest request frame; larger ones close the connection (socket.request.max.bytes)", func(s *Static) *int32 { return &s.SocketRequestMaxBytes }),
 		i64("queued-max-request-bytes", "bytes of requests read but not yet answered, over all connections; beyond it sockets are not read (queued.max.request.bytes); -1 = no limit", func(s *Static) *int64 { return &s.QueuedMaxRequestBytes }),
 		dur("connections-max-idle", "close connections idle this long (connections.max.idle.ms)", func(s *Static) *time.Duration { return &s.ConnectionsMaxIdle }),
@@ -378,6 +391,12 @@ func (s *Static) Validate() error {
 	if s.GroupMaxSize < 1 {
 		errs = append(errs, errors.New("group-max-size: must be at least 1"))
 	}
+	if s.TransactionStatePartitions < 1 {
+		errs = append(errs, errors.New("transaction-state-partitions: must be at least 1"))
+	}
+	if s.TransactionMaxTimeout <= 0 || s.TransactionalIDExpiration <= 0 || s.TransactionAbortInterval <= 0 {
+		errs = append(errs, errors.New("transaction-max-timeout, transactional-id-expiration, transaction-abort-interval: must be positive"))
+	}
 	if s.RetentionCheckInterval <= 0 {
 		errs = append(errs, errors.New("retention-check-interval: must be positive"))
 	}
@@ -508,6 +527,10 @@ func (s *Static) KafkaConfigs() map[string]string {
 		"broker.heartbeat.interval.ms":         msString(s.BrokerHeartbeatInterval),
 		"group.consumer.heartbeat.interval.ms": msString(s.ConsumerHeartbeatInterval),
 		"connections.max.idle.ms":              msString(s.ConnectionsMaxIdle),
+		"transaction.state.log.num.partitions": strconv.Itoa(int(s.TransactionStatePartitions)),
+		"transaction.max.timeout.ms":           msString(s.TransactionMaxTimeout),
+		"transactional.id.expiration.ms":       msString(s.TransactionalIDExpiration),
+		"transaction.abort.timed.out.transaction.cleanup.interval.ms": msString(s.TransactionAbortInterval),
 	}
 	if s.Rack != "" {
 		m["broker.rack"] = s.Rack

@@ -10,6 +10,7 @@ import (
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/record"
 	"github.com/strata-io/strata/internal/storage"
+	"github.com/strata-io/strata/internal/txn"
 )
 
 // Sentinels detected in this package.
@@ -72,4 +73,21 @@ func errorCode(log *slog.Logger, err error) int16 {
 	}
 	log.Error("unexpected error answered as UNKNOWN_SERVER_ERROR", "err", err)
 	return kerr.UnknownServerError.Code
+}
+
+// txnCode is the Kafka code of a transaction coordinator error for a
+// request of version; versions below fencedSince get INVALID_PRODUCER_EPOCH
+// for PRODUCER_FENCED (KIP-588), as Kafka answers older clients. Failures
+// that are not Kafka's own (a write to __transaction_state that failed)
+// are logged.
+func txnCode(rc *reqCtx, err error, version, fencedSince int16) int16 {
+	code := txn.Code(err)
+	var ke *kerr.Error
+	if code == kerr.CoordinatorNotAvailable.Code && !errors.As(err, &ke) {
+		rc.log.Warn("transaction coordinator failed", "err", err)
+	}
+	if code == kerr.ProducerFenced.Code && version < fencedSince {
+		code = kerr.InvalidProducerEpoch.Code
+	}
+	return code
 }

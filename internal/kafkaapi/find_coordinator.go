@@ -5,9 +5,12 @@ package kafkaapi
 //   flexible. v4 (KIP-699): several keys per request. v5-v6: no change for
 //   group and transaction keys (v6 adds share keys, KIP-932).
 // A group's coordinator is the leader of its __consumer_offsets partition,
-// as any broker's metadata image says; while that leader loads the
-// partition, group requests there get COORDINATOR_LOAD_IN_PROGRESS. Transaction and share
-// coordinators do not exist yet: INVALID_REQUEST, final for clients.
+// a transactional id's the leader of its __transaction_state partition, as
+// any broker's metadata image says; while that leader loads the partition,
+// requests there get COORDINATOR_LOAD_IN_PROGRESS. The first lookup of a
+// transactional id has __transaction_state created (COORDINATOR_NOT_AVAILABLE
+// until it has leaders), as in Kafka. Share coordinators do not exist yet:
+// INVALID_REQUEST, final for clients.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/txn"
 )
 
 type coordinatorAnswer struct {
@@ -49,24 +53,37 @@ func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) 
 
 func (h *Handler) coordinatorFor(keyType int8, key string) coordinatorAnswer {
 	none := coordinatorAnswer{nodeID: -1, port: -1}
+	var topic string
+	var partition int32
 	switch keyType {
 	case 0:
+		topic, partition = group.OffsetsTopic, h.groups.PartitionFor(key)
 	case 1:
-		none.code, none.msg = kerr.InvalidRequest.Code, "transactions are not supported yet"
-		return none
+		if h.txns == nil {
+			none.code, none.msg = kerr.InvalidRequest.Code, "transactions are not served"
+			return none
+		}
+		if key == "" {
+			none.code, none.msg = kerr.InvalidRequest.Code, "empty transactional id"
+			return none
+		}
+		topic, partition = txn.TransactionStateTopic, h.txns.PartitionFor(key)
 	default:
 		none.code, none.msg = kerr.InvalidRequest.Code, "unsupported coordinator type"
 		return none
 	}
 	// Any broker answers from the metadata image: the coordinator is the
-	// leader of the group's __consumer_offsets partition.
+	// leader of the key's partition.
 	img := h.ctrl.Image()
-	t, ok := img.TopicByName(group.OffsetsTopic)
+	t, ok := img.TopicByName(topic)
 	if !ok {
+		if keyType == 1 {
+			h.wantTxnTopic()
+		}
 		none.code = kerr.CoordinatorNotAvailable.Code
 		return none
 	}
-	p, ok := t.Partition(h.groups.PartitionFor(key))
+	p, ok := t.Partition(partition)
 	if !ok || p.Leader < 0 {
 		none.code = kerr.CoordinatorNotAvailable.Code
 		return none

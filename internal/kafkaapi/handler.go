@@ -27,6 +27,7 @@ import (
 	"github.com/strata-io/strata/internal/protocol"
 	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/txn"
 )
 
 // Config configures the API layer.
@@ -73,6 +74,11 @@ type Handler struct {
 	groups     *group.Coordinator
 	log        *slog.Logger
 
+	// txns is the transaction coordinator; wantTxnTopic asks for
+	// __transaction_state to be created. Nil until SetTransactions.
+	txns         *txn.Coordinator
+	wantTxnTopic func()
+
 	pidMu struct {
 		sync.Mutex
 		next, end int64 // the local block of producer ids: [next, end)
@@ -89,6 +95,14 @@ func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller, c
 		cfg.FetchMaxBytes = 55 << 20
 	}
 	return &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, channel: channel, groups: groups, log: cfg.Logger}
+}
+
+// SetTransactions gives the handler the node's transaction coordinator
+// and the function that asks for __transaction_state to be created (the
+// first FindCoordinator for a transactional id does). Call it before
+// serving.
+func (h *Handler) SetTransactions(txns *txn.Coordinator, wantTopic func()) {
+	h.txns, h.wantTxnTopic = txns, wantTopic
 }
 
 var _ server.Handler = (*Handler)(nil)
@@ -119,6 +133,10 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return server.Response{Msg: produceError(req.(*kmsg.ProduceRequest), kerr.UnsupportedVersion.Code)}
 	}
 	rc := &reqCtx{ctx: ctx, conn: c, hdr: hdr, log: c.Logger.With("api", key.Name(), "client_id", hdr.ClientID)}
+	if h.txns == nil && isTxnAPI(key) {
+		c.Logger.Error("closing connection: transaction API without a transaction coordinator", "api", key.Name())
+		return server.Response{Close: true}
+	}
 	if resp, ok := h.maybeForward(rc, req); ok {
 		return resp
 	}
@@ -175,6 +193,16 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.describeLogDirs(rc, r)
 	case *kmsg.FindCoordinatorRequest:
 		return h.findCoordinator(rc, r)
+	case *kmsg.AddPartitionsToTxnRequest:
+		return h.addPartitionsToTxn(rc, r)
+	case *kmsg.AddOffsetsToTxnRequest:
+		return h.addOffsetsToTxn(rc, r)
+	case *kmsg.EndTxnRequest:
+		return h.endTxn(rc, r)
+	case *kmsg.DescribeTransactionsRequest:
+		return h.describeTransactions(rc, r)
+	case *kmsg.ListTransactionsRequest:
+		return h.listTransactions(rc, r)
 	case *kmsg.JoinGroupRequest, *kmsg.SyncGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,
 		*kmsg.OffsetCommitRequest, *kmsg.OffsetFetchRequest, *kmsg.DescribeGroupsRequest,
 		*kmsg.ListGroupsRequest, *kmsg.DeleteGroupsRequest, *kmsg.OffsetDeleteRequest,
@@ -185,6 +213,15 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 	// not bad input. Close rather than answer something invented.
 	c.Logger.Error("api advertised but not dispatched", "api", key.Name())
 	return server.Response{Close: true}
+}
+
+// isTxnAPI reports whether key is served by the transaction coordinator.
+func isTxnAPI(key kmsg.Key) bool {
+	switch key {
+	case kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn, kmsg.DescribeTransactions, kmsg.ListTransactions:
+		return true
+	}
+	return false
 }
 
 // reqCtx carries per-request context into an API function.

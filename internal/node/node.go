@@ -36,6 +36,7 @@ import (
 	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
+	"github.com/strata-io/strata/internal/txn"
 )
 
 // Config configures a node.
@@ -57,6 +58,9 @@ type Node struct {
 	logDir *storage.LogDir // set in Run
 	ctrl   *controller.Controller
 	groups *group.Coordinator // set in Run before the first reconcile
+	txns   *txn.Coordinator   // set in Run before the first reconcile
+	// wantTxnTopic (buffer 1) asks for __transaction_state to be created.
+	wantTxnTopic chan struct{}
 	// replicas runs the follower fetchers; set in Run before the first
 	// reconcile.
 	replicas   *replication.Manager
@@ -87,7 +91,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
-		heartbeatNow: make(chan struct{}, 1)}, nil
+		heartbeatNow: make(chan struct{}, 1), wantTxnTopic: make(chan struct{}, 1)}, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -214,8 +218,11 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	// count, so it is built once the metadata log has been replayed.
 	n.groups = group.NewCoordinator(n.groupConfig())
 	g.Go(func() error { return n.groups.Run(gctx) })
+	var handler *kafkaapi.Handler // the producer id blocks the coordinator draws from
+	n.txns = txn.New(n.txnConfig(channel, func(ctx context.Context) (int64, error) { return handler.AllocateProducerID(ctx) }))
+	g.Go(func() error { return n.txns.Run(gctx) })
 
-	handler := kafkaapi.New(kafkaapi.Config{
+	handler = kafkaapi.New(kafkaapi.Config{
 		NodeID:           st.NodeID,
 		Rack:             st.Rack,
 		AutoCreateTopics: st.AutoCreateTopics,
@@ -224,6 +231,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
+	handler.SetTransactions(n.txns, n.txnTopicWanted)
 	srv := server.New(server.Config{
 		Addr:                  st.Listen,
 		MaxRequestBytes:       st.SocketRequestMaxBytes,
@@ -265,6 +273,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	g.Go(func() error { return n.logDir.Run(gctx) })
 	if isBroker {
 		g.Go(func() error { return n.ensureOffsetsTopic(gctx, channel) })
+		g.Go(func() error { return n.runTxnTopicCreator(gctx, channel) })
 		g.Go(func() error { return n.heartbeatLoop(gctx, channel, reg) })
 	}
 	n.log.Info("serving Kafka", "listen", n.addr.String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
@@ -357,7 +366,7 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 				}, pst)
 				n.parts.Put(p)
 			}
-			n.applyPartitionState(p, pst, t.Name == offsetsTopic)
+			n.applyPartitionState(p, pst, n.coordinatorOf(t.Name))
 		}
 	}
 	// Drop partitions whose topic is gone or was recreated with a new id.
@@ -375,8 +384,8 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 				n.parts.Put(p) // still wanted: only a sibling changed
 				continue
 			}
-			if p.Topic == offsetsTopic {
-				n.groups.Unload(p.Index)
+			if c := n.coordinatorOf(p.Topic); c != nil {
+				c.Unload(p.Index)
 			}
 			n.replicas.Unfollow(p)
 			n.replicas.Unlead(p)

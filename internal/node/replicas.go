@@ -16,9 +16,10 @@ import (
 
 // applyPartitionState makes p leader or follower as the image says, points
 // the fetchers at its leader, and moves its coordinator shard with
-// leadership (for __consumer_offsets). It runs on raft's apply goroutine
-// under reconcileMu.
-func (n *Node) applyPartitionState(p *partition.Partition, st partition.LeaderAndISR, offsets bool) {
+// leadership (for __consumer_offsets and __transaction_state: coord is
+// the coordinator hosted on p's topic, nil for other topics). It runs on
+// raft's apply goroutine under reconcileMu.
+func (n *Node) applyPartitionState(p *partition.Partition, st partition.LeaderAndISR, coord coordinatorHost) {
 	self := n.cfg.Static.NodeID
 	if st.Leader == self {
 		if err := p.MakeLeader(st); err != nil {
@@ -26,13 +27,13 @@ func (n *Node) applyPartitionState(p *partition.Partition, st partition.LeaderAn
 			return
 		}
 		n.replicas.Lead(p)
-		if offsets {
-			n.groups.Load(p.Index, st.LeaderEpoch, offsetsLog{p: p})
+		if coord != nil {
+			coord.Load(p.Index, st.LeaderEpoch, offsetsLog{p: p})
 		}
 		return
 	}
-	if offsets {
-		n.groups.Unload(p.Index)
+	if coord != nil {
+		coord.Unload(p.Index)
 	}
 	if _, err := p.MakeFollower(st); err != nil {
 		n.log.Warn("becoming follower", "topic", p.Topic, "partition", p.Index, "err", err)

@@ -1,0 +1,146 @@
+package kafkaapi
+
+// AddPartitionsToTxn v0-v5.
+//   v0-v3 (clients): one transaction; v1: throttle; v2 (KIP-588):
+//   PRODUCER_FENCED; v3: flexible. v4+ (KIP-890, brokers): several
+//   transactions per request, each add or verify-only (a partition leader
+//   asking whether a partition is in the producer's ongoing transaction
+//   before it appends a transactional batch), and a top-level error. v5:
+//   no wire change.
+// Partitions of topics that do not exist fail with
+// UNKNOWN_TOPIC_OR_PARTITION and the others of the transaction with
+// OPERATION_NOT_ATTEMPTED, as in Kafka; otherwise the coordinator's answer
+// applies to each partition.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/txn"
+)
+
+// txnPartitionRequest is one transaction of an AddPartitionsToTxn request,
+// in either form.
+type txnPartitionRequest struct {
+	id         string
+	pe         txn.ProducerIDAndEpoch
+	verifyOnly bool
+	topics     map[string][]int32
+	order      []string // topics in request order
+}
+
+// txnPartitionCodes is the answer per topic and partition.
+type txnPartitionCodes map[string]map[int32]int16
+
+func (h *Handler) addPartitionsToTxn(rc *reqCtx, req *kmsg.AddPartitionsToTxnRequest) server.Response {
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	var txns []txnPartitionRequest
+	if req.Version < 4 {
+		t := txnPartitionRequest{id: req.TransactionalID, pe: txn.ProducerIDAndEpoch{ID: req.ProducerID, Epoch: req.ProducerEpoch}, topics: map[string][]int32{}}
+		for _, rt := range req.Topics {
+			if _, ok := t.topics[rt.Topic]; !ok {
+				t.order = append(t.order, rt.Topic)
+			}
+			t.topics[rt.Topic] = append(t.topics[rt.Topic], rt.Partitions...)
+		}
+		txns = append(txns, t)
+	} else {
+		for _, rtx := range req.Transactions {
+			t := txnPartitionRequest{id: rtx.TransactionalID, pe: txn.ProducerIDAndEpoch{ID: rtx.ProducerID, Epoch: rtx.ProducerEpoch}, verifyOnly: rtx.VerifyOnly, topics: map[string][]int32{}}
+			for _, rt := range rtx.Topics {
+				if _, ok := t.topics[rt.Topic]; !ok {
+					t.order = append(t.order, rt.Topic)
+				}
+				t.topics[rt.Topic] = append(t.topics[rt.Topic], rt.Partitions...)
+			}
+			txns = append(txns, t)
+		}
+	}
+	return later(rc, func() kmsg.Response {
+		results := make([]txnPartitionCodes, len(txns))
+		for i, t := range txns {
+			results[i] = h.addPartitionsOne(rc, t, req.Version)
+		}
+		if req.Version < 4 {
+			for _, topic := range txns[0].order {
+				rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+				rt.Topic = topic
+				for _, p := range txns[0].topics[topic] {
+					rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+					rp.Partition, rp.ErrorCode = p, results[0][topic][p]
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
+			}
+			return resp
+		}
+		for i, t := range txns {
+			rtx := kmsg.NewAddPartitionsToTxnResponseTransaction()
+			rtx.TransactionalID = t.id
+			for _, topic := range t.order {
+				rt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+				rt.Topic = topic
+				for _, p := range t.topics[topic] {
+					rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+					rp.Partition, rp.ErrorCode = p, results[i][topic][p]
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				rtx.Topics = append(rtx.Topics, rt)
+			}
+			resp.Transactions = append(resp.Transactions, rtx)
+		}
+		return resp
+	})
+}
+
+// addPartitionsOne adds (or verifies) the partitions of one transaction.
+func (h *Handler) addPartitionsOne(rc *reqCtx, t txnPartitionRequest, version int16) txnPartitionCodes {
+	codes := make(txnPartitionCodes, len(t.topics))
+	all := func(code int16) {
+		for topic, ps := range t.topics {
+			codes[topic] = make(map[int32]int16, len(ps))
+			for _, p := range ps {
+				codes[topic][p] = code
+			}
+		}
+	}
+	img := h.ctrl.Image()
+	var parts []txn.Partition
+	missing := false
+	for topic, ps := range t.topics {
+		ti, ok := img.TopicByName(topic)
+		for _, p := range ps {
+			if _, exists := ti.Partition(p); !ok || !exists {
+				missing = true
+			}
+			parts = append(parts, txn.Partition{Topic: topic, Partition: p})
+		}
+	}
+	if missing {
+		all(kerr.OperationNotAttempted.Code)
+		for topic, ps := range t.topics {
+			ti, ok := img.TopicByName(topic)
+			for _, p := range ps {
+				if _, exists := ti.Partition(p); !ok || !exists {
+					codes[topic][p] = kerr.UnknownTopicOrPartition.Code
+				}
+			}
+		}
+		return codes
+	}
+	if !t.verifyOnly {
+		all(txnCode(rc, h.txns.AddPartitions(rc.ctx, t.id, t.pe, parts), version, 2))
+		return codes
+	}
+	per, err := h.txns.VerifyPartitions(rc.ctx, t.id, t.pe, parts)
+	if err != nil {
+		all(txnCode(rc, err, version, 2))
+		return codes
+	}
+	all(0)
+	for p, perr := range per {
+		codes[p.Topic][p.Partition] = txnCode(rc, perr, version, 2)
+	}
+	return codes
+}
