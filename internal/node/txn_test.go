@@ -1,0 +1,274 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/record"
+)
+
+func withTxnPartitions(n int32) nodeOption {
+	return func(s *configStatic) { s.TransactionStatePartitions = n }
+}
+
+// produceTxn produces values to topic's partitions (round robin over
+// parts) in one transaction and ends it with commit.
+func produceTxn(t *testing.T, cl *kgo.Client, topic string, parts int32, values []string, commit bool) {
+	t.Helper()
+	ctx := ctxTimeout(t, 30*time.Second)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatalf("BeginTransaction: %v", err)
+	}
+	for i, v := range values {
+		r := &kgo.Record{Topic: topic, Partition: int32(i) % parts, Value: []byte(v)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce %q in a transaction: %v", v, err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatalf("EndTransaction(commit=%v): %v", commit, err)
+	}
+}
+
+// valuesOf consumes topic from the start with the isolation level until n
+// records arrived (and a little longer, to catch extras) and returns their
+// values per partition, in order.
+func valuesOf(t *testing.T, addr, topic string, n int, iso kgo.IsolationLevel) map[int32][]string {
+	t.Helper()
+	c := kgoClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso))
+	out := map[int32][]string{}
+	got := 0
+	ctx := ctxTimeout(t, 30*time.Second)
+	deadline := time.Time{}
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		fs := c.PollFetches(pctx)
+		cancel()
+		for _, e := range fs.Errors() {
+			if !errors.Is(e.Err, context.DeadlineExceeded) {
+				t.Fatalf("consume %s: %v", topic, e.Err)
+			}
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			out[r.Partition] = append(out[r.Partition], string(r.Value))
+			got++
+		})
+		if got >= n && deadline.IsZero() {
+			deadline = time.Now().Add(500 * time.Millisecond)
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return out
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records of %s", got, n, topic)
+		}
+	}
+}
+
+func seq(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return out
+}
+
+// byPartition splits values over parts partitions as produceTxn does.
+func byPartition(values []string, parts int32) map[int32][]string {
+	out := map[int32][]string{}
+	for i, v := range values {
+		out[int32(i)%parts] = append(out[int32(i)%parts], v)
+	}
+	return out
+}
+
+func TestTransactionsCommitAbortAndFence(t *testing.T) {
+	tn := startNode(t, withTxnPartitions(3))
+	tn.createTopic("tx", 2, nil)
+	p1 := tn.client(kgo.TransactionalID("tx-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+
+	committed := seq("c1", 10)
+	produceTxn(t, p1, "tx", 2, committed, true)
+	produceTxn(t, p1, "tx", 2, seq("a1", 10), false)
+	committed2 := seq("c2", 4)
+	produceTxn(t, p1, "tx", 2, committed2, true)
+
+	// Per partition: c1's records, then c2's, in produce order.
+	want := map[int32][]string{}
+	for p, vs := range byPartition(committed, 2) {
+		want[p] = append(want[p], vs...)
+	}
+	for p, vs := range byPartition(committed2, 2) {
+		want[p] = append(want[p], vs...)
+	}
+	if got := valuesOf(t, tn.addr, "tx", 14, kgo.ReadCommitted()); !mapsEqual(got, want) {
+		t.Fatalf("read_committed = %v, want %v", got, want)
+	}
+	all := map[int32][]string{}
+	for _, vs := range [][]string{committed, seq("a1", 10), committed2} {
+		for p, v := range byPartition(vs, 2) {
+			all[p] = append(all[p], v...)
+		}
+	}
+	if got := valuesOf(t, tn.addr, "tx", 24, kgo.ReadUncommitted()); !mapsEqual(got, all) {
+		t.Fatalf("read_uncommitted = %v, want %v", got, all)
+	}
+
+	// A second producer with the same transactional id fences the first,
+	// and aborts the transaction the first left open.
+	ctx := ctxTimeout(t, 30*time.Second)
+	if err := p1.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.ProduceSync(ctx, &kgo.Record{Topic: "tx", Partition: 0, Value: []byte("zombie")}).FirstErr(); err != nil {
+		t.Fatalf("produce before fencing: %v", err)
+	}
+	p2 := tn.client(kgo.TransactionalID("tx-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceTxn(t, p2, "tx", 2, []string{"p2-0", "p2-1"}, true)
+	err := p1.EndTransaction(ctx, kgo.TryCommit)
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("EndTransaction of the fenced producer = %v, want PRODUCER_FENCED", err)
+	}
+	got := valuesOf(t, tn.addr, "tx", 16, kgo.ReadCommitted())
+	if slices.Contains(got[0], "zombie") || !slices.Contains(got[0], "p2-0") || !slices.Contains(got[1], "p2-1") {
+		t.Fatalf("read_committed after fencing = %v, want p2's records and not the zombie's", got)
+	}
+
+	// The admin APIs see the transactional id.
+	adm := tn.admin()
+	ds, err := adm.DescribeTransactions(ctx, "tx-app")
+	if err != nil {
+		t.Fatalf("DescribeTransactions: %v", err)
+	}
+	d, ok := ds["tx-app"]
+	if !ok || d.Err != nil || d.State != "CompleteCommit" || d.ProducerID < 0 {
+		t.Fatalf("DescribeTransactions = %+v", ds)
+	}
+	ls, err := adm.ListTransactions(ctx, nil, []string{"CompleteCommit"})
+	if err != nil {
+		t.Fatalf("ListTransactions: %v", err)
+	}
+	if ids := ls.TransactionalIDs(); !slices.Equal(ids, []string{"tx-app"}) {
+		t.Fatalf("ListTransactions(CompleteCommit) = %v", ids)
+	}
+	ls, err = adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil || len(ls.TransactionalIDs()) != 0 {
+		t.Fatalf("ListTransactions(Ongoing) = %v, %v; want none", ls.TransactionalIDs(), err)
+	}
+}
+
+func mapsEqual(a, b map[int32][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAbandonedTransactionIsAbortedAfterItsTimeout: a producer that dies
+// inside a transaction (here: raw requests, then silence) holds back the
+// last stable offset only until its transaction.timeout.ms; the
+// coordinator then aborts it and read_committed consumers move on.
+func TestAbandonedTransactionIsAbortedAfterItsTimeout(t *testing.T) {
+	tn := startNode(t, withTxnPartitions(3), func(s *configStatic) { s.TransactionAbortInterval = 100 * time.Millisecond })
+	tn.createTopic("ab", 1, nil)
+	cl := tn.client()
+	ctx := ctxTimeout(t, 30*time.Second)
+
+	var pe struct {
+		id    int64
+		epoch int16
+	}
+	waitFor(t, "the transaction coordinator", 20*time.Second, func() bool {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		id := "abandoned"
+		req.TransactionalID, req.TransactionTimeoutMillis = &id, 1000
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			return false
+		}
+		pe.id, pe.epoch = resp.ProducerID, resp.ProducerEpoch
+		return true
+	})
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "abandoned", pe.id, pe.epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "ab", []int32{0}
+	add.Topics = append(add.Topics, at)
+	addResp, err := add.RequestWith(ctx, cl)
+	if err != nil || addResp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn = %+v, %v", addResp, err)
+	}
+	// One transactional batch, then the producer goes silent.
+	produceRawTxnBatch(t, cl, "ab", 0, "abandoned", pe.id, pe.epoch, "left-open")
+	// A committed record after it is not visible to read_committed yet.
+	plain := tn.client()
+	if err := plain.ProduceSync(ctx, &kgo.Record{Topic: "ab", Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	lso := func() int64 {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.IsolationLevel = 1
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "ab"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp = 0, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].Offset
+	}
+	if got := lso(); got != 0 {
+		t.Fatalf("last stable offset with the transaction open = %d, want 0", got)
+	}
+	took := waitFor(t, "the abandoned transaction aborted", 20*time.Second, func() bool { return lso() == 3 })
+	t.Logf("last stable offset moved past the abandoned transaction %v after it was checked (timeout 1s)", took.Round(time.Millisecond))
+	got := valuesOf(t, tn.addr, "ab", 1, kgo.ReadCommitted())
+	if !slices.Equal(got[0], []string{"after"}) {
+		t.Fatalf("read_committed after the abort = %v, want only \"after\"", got)
+	}
+}
+
+// produceRawTxnBatch sends one transactional batch of one record.
+func produceRawTxnBatch(t *testing.T, cl *kgo.Client, topic string, partition int32, txnID string, pid int64, epoch int16, value string) {
+	t.Helper()
+	now := time.Now().UnixMilli()
+	bb := record.NewBuilder(record.CodecNone, now)
+	bb.SetProducer(pid, epoch, 0)
+	bb.SetTransactional(true)
+	bb.Add(now, nil, []byte(value), nil)
+	raw, err := bb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.TransactionID, req.Acks, req.TimeoutMillis = &txnID, -1, 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = partition, raw
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxTimeout(t, 10*time.Second), cl)
+	if err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(code))
+	}
+}
