@@ -72,6 +72,10 @@ type Handler struct {
 	channel    ControllerChannel
 	groups     *group.Coordinator
 	log        *slog.Logger
+	// txnGroups and txnVerifier are set before serving (their setters),
+	// never changed after; either may be nil.
+	txnGroups   TxnMarkerGroups
+	txnVerifier TxnVerifier
 
 	pidMu struct {
 		sync.Mutex
