@@ -17,7 +17,6 @@ import (
 var (
 	errMessageTooLarge  = errors.New("batch larger than max.message.bytes")
 	errInvalidTimestamp = errors.New("timestamp out of range")
-	errTransactional    = errors.New("transactional produce is not supported yet")
 	errNullKeyCompacted = errors.New("compacted topic cannot accept a record without a key")
 )
 
@@ -29,7 +28,6 @@ var codeTable = []struct {
 }{
 	{errMessageTooLarge, kerr.MessageTooLarge},
 	{errInvalidTimestamp, kerr.InvalidTimestamp},
-	{errTransactional, kerr.InvalidTxnState},
 	{errNullKeyCompacted, kerr.InvalidRecord},
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{record.ErrInvalid, kerr.InvalidRecord},
@@ -40,6 +38,7 @@ var codeTable = []struct {
 	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{storage.ErrProducerFenced, kerr.ProducerFenced},
 	{storage.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
+	{storage.ErrTxnNotVerified, kerr.InvalidTxnState},
 	{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 	{storage.ErrStorageFailed, kerr.KafkaStorageError},
 	{partition.ErrNotLeader, kerr.NotLeaderForPartition},

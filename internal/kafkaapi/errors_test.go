@@ -22,7 +22,6 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 	}{
 		{errMessageTooLarge, kerr.MessageTooLarge},
 		{errInvalidTimestamp, kerr.InvalidTimestamp},
-		{errTransactional, kerr.InvalidTxnState},
 		{partition.ErrPolicyViolation, kerr.PolicyViolation},
 		{errNullKeyCompacted, kerr.InvalidRecord},
 		{record.ErrCorrupt, kerr.CorruptMessage},
@@ -34,6 +33,7 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 		{storage.ErrProducerFenced, kerr.ProducerFenced},
 		{storage.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
+		{storage.ErrTxnNotVerified, kerr.InvalidTxnState},
 		{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 		{storage.ErrStorageFailed, kerr.KafkaStorageError},
 		{partition.ErrNotLeader, kerr.NotLeaderForPartition},

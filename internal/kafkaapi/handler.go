@@ -73,6 +73,10 @@ type Handler struct {
 	channel    ControllerChannel
 	groups     *group.Coordinator
 	log        *slog.Logger
+	// txnGroups and txnVerifier are set before serving (their setters),
+	// never changed after; either may be nil.
+	txnGroups   TxnMarkerGroups
+	txnVerifier TxnVerifier
 
 	// txns is the transaction coordinator; wantTxnTopic asks for
 	// __transaction_state to be created. Nil until SetTransactions.

@@ -15,6 +15,10 @@ package kafkaapi
 // batches are stored as sent without being decompressed (Kafka decompresses
 // to re-validate; we trust the CRC the client computed over its own bytes).
 // acks=0 failures close the connection, as Kafka does, so the client notices.
+// Transactional batches (KIP-98) are accepted and verified with the
+// transaction coordinator before they start a transaction (KIP-890 part 1):
+// see produce_txn.go. Control batches from clients are refused
+// (INVALID_RECORD).
 
 import (
 	"context"
@@ -54,21 +58,33 @@ type appended struct {
 	next int64
 }
 
+// produceTarget is a partition of a produce request whose batches passed
+// validation, ready to append.
+type produceTarget struct {
+	p       *partition.Partition
+	rp      *kmsg.ProduceResponseTopicPartition
+	topic   string
+	records []byte
+	txn     bool // holds transactional batches
+	// verified: append with AppendVerifiedAsLeader and guard (KIP-890).
+	verified bool
+	guard    *storage.VerificationGuard
+}
+
+// txnVerifyTimeout bounds the question to the transaction coordinator
+// (Kafka sends it with the inter-broker request.timeout.ms, 30s).
+const txnVerifyTimeout = 30 * time.Second
+
 func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response {
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return done(produceError(req, kerr.InvalidRequiredAcks.Code))
-	}
-	if req.TransactionID != nil {
-		if req.Acks == 0 {
-			return server.Response{Close: true}
-		}
-		return done(produceError(req, kerr.InvalidTxnState.Code))
 	}
 	now := h.cfg.Now()
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	img := h.ctrl.Image()
 	var leaders hintedLeaders // KIP-951: leaders named in hints
-	var waits []appended
+	var targets []produceTarget
+	var txnProducer producerOf
 	failed := false
 	for _, t := range req.Topics {
 		rt := kmsg.NewProduceResponseTopic()
@@ -94,33 +110,95 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 				failed = true
 				continue
 			}
-			info, err := h.appendOne(p, tp.Records, now, req.Acks)
+			txn, err := h.validateProduce(p, tp.Records, now, &txnProducer)
 			if err != nil {
-				rp.ErrorCode = errorCode(rc.log, err)
-				if hint, ok := hintFor(img, t.Topic, tp.Partition, rp.ErrorCode, err); ok {
-					setProduceHint(req.Version, rp, hint, &leaders)
-				}
-				if rc.hdr.APIVersion >= 8 {
-					msg := err.Error()
-					rp.ErrorMessage = &msg
-				}
-				rp.LogStartOffset = p.Log().LogStartOffset()
+				h.setProduceError(rc, req.Version, rp, p, err, &leaders)
 				failed = true
 				continue
 			}
-			rp.BaseOffset = info.FirstOffset
-			rp.LogAppendTime = info.LogAppendTime
-			rp.LogStartOffset = info.LogStartOffset
-			next := info.LastOffset + 1
-			// NB: without fsync-before-ack, a partition whose ISR is this
-			// broker alone has committed the records already; only real
-			// waits get a goroutine.
-			committed := !p.NeedsSync() && p.HighWatermark() >= next
-			if (p.NeedsSync() || req.Acks != 1) && !committed {
-				waits = append(waits, appended{p: p, rp: rp, next: next})
-			}
+			targets = append(targets, produceTarget{p: p, rp: rp, topic: t.Topic, records: tp.Records, txn: txn})
 		}
 		resp.Topics = append(resp.Topics, rt)
+	}
+	// Kafka's checks of the request as a whole: transactional batches need
+	// the transactional id (its authorization fails without one) and one
+	// producer (ReplicaManager's InvalidPidMappingException). NB: as in
+	// Kafka, a request with a transactional id may carry batches that are
+	// not transactional; they append as idempotent or plain batches.
+	if code := txnProducer.requestError(req.TransactionID); code != 0 {
+		if req.Acks == 0 {
+			return server.Response{Close: true}
+		}
+		return done(produceError(req, code))
+	}
+	toVerify := h.startTxnVerification(req, targets, txnProducer)
+	if len(toVerify) == 0 {
+		waits := h.appendTargets(rc, req, targets, now, &leaders, &failed)
+		return h.finishProduce(rc, req, resp, waits, failed, leaders)
+	}
+	if req.Acks == 0 {
+		// NB: a verification cannot run on the reader goroutine, and an
+		// acks=0 request has no response to defer. Transactional producers
+		// use acks=all (the clients enforce it), so this is not a client
+		// Kafka supports in practice: close, as for a failed acks=0 produce.
+		return server.Response{Close: true}
+	}
+	return later(rc, func() kmsg.Response {
+		h.verifyTxnTargets(rc, req, targets, toVerify, txnProducer)
+		waits := h.appendTargets(rc, req, targets, h.cfg.Now(), &leaders, &failed)
+		h.waitProduced(rc, req, waits, &leaders)
+		setProduceBrokers(resp, leaders, h.ctrl.Image())
+		return resp
+	})
+}
+
+// setProduceError puts err on a partition's response.
+func (h *Handler) setProduceError(rc *reqCtx, version int16, rp *kmsg.ProduceResponseTopicPartition, p *partition.Partition, err error, leaders *hintedLeaders) {
+	rp.ErrorCode = errorCode(rc.log, err)
+	if hint, ok := hintFor(h.ctrl.Image(), p.Topic, p.Index, rp.ErrorCode, err); ok {
+		setProduceHint(version, rp, hint, leaders)
+	}
+	if rc.hdr.APIVersion >= 8 {
+		msg := err.Error()
+		rp.ErrorMessage = &msg
+	}
+	rp.LogStartOffset = p.Log().LogStartOffset()
+}
+
+// appendTargets appends the targets not failed yet (ErrorCode 0) and
+// returns those whose answer waits for a commit.
+func (h *Handler) appendTargets(rc *reqCtx, req *kmsg.ProduceRequest, targets []produceTarget, now time.Time, leaders *hintedLeaders, failed *bool) []appended {
+	var waits []appended
+	for i := range targets {
+		t := &targets[i]
+		if t.rp.ErrorCode != 0 {
+			*failed = true
+			continue
+		}
+		var info storage.AppendInfo
+		var err error
+		if t.verified {
+			info, err = t.p.AppendVerifiedAsLeader(t.records, now, req.Acks, t.guard)
+		} else {
+			info, err = t.p.AppendAsLeader(t.records, now, req.Acks)
+		}
+		if err != nil {
+			h.setProduceError(rc, req.Version, t.rp, t.p, err, leaders)
+			*failed = true
+			continue
+		}
+		rp, p := t.rp, t.p
+		rp.BaseOffset = info.FirstOffset
+		rp.LogAppendTime = info.LogAppendTime
+		rp.LogStartOffset = info.LogStartOffset
+		next := info.LastOffset + 1
+		// NB: without fsync-before-ack, a partition whose ISR is this
+		// broker alone has committed the records already; only real
+		// waits get a goroutine.
+		committed := !p.NeedsSync() && p.HighWatermark() >= next
+		if (p.NeedsSync() || req.Acks != 1) && !committed {
+			waits = append(waits, appended{p: p, rp: rp, next: next})
+		}
 	}
 	// With fsync before ack, queue every partition's fsync now: they run
 	// side by side (and are shared with other requests), and WaitCommitted's
@@ -130,6 +208,12 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 			w.p.Log().SyncAsync(w.next)
 		}
 	}
+	return waits
+}
+
+// finishProduce answers a produce whose partitions were appended on the
+// reader goroutine: at once, or once waits are committed.
+func (h *Handler) finishProduce(rc *reqCtx, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, waits []appended, failed bool, leaders hintedLeaders) server.Response {
 	if req.Acks == 0 {
 		// No answer, but the records must still become durable and visible.
 		for _, w := range waits {
@@ -144,24 +228,29 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		return server.Response{}
 	}
 	if len(waits) == 0 {
-		setProduceBrokers(resp, leaders, img)
+		setProduceBrokers(resp, leaders, h.ctrl.Image())
 		return done(resp)
 	}
 	return later(rc, func() kmsg.Response {
-		// The request's own timeout bounds the wait for replication.
-		ctx, cancel := context.WithTimeout(rc.ctx, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
-		defer cancel()
-		for _, w := range waits {
-			if err := w.p.WaitCommitted(ctx, w.next, req.Acks); err != nil {
-				w.rp.ErrorCode = errorCode(rc.log, err)
-				if hint, ok := hintFor(h.ctrl.Image(), w.p.Topic, w.p.Index, w.rp.ErrorCode, err); ok {
-					setProduceHint(req.Version, w.rp, hint, &leaders)
-				}
-			}
-		}
+		h.waitProduced(rc, req, waits, &leaders)
 		setProduceBrokers(resp, leaders, h.ctrl.Image())
 		return resp
 	})
+}
+
+// waitProduced waits for the appended records to be committed for the
+// request's acks, bounded by its timeout, and records the failures.
+func (h *Handler) waitProduced(rc *reqCtx, req *kmsg.ProduceRequest, waits []appended, leaders *hintedLeaders) {
+	ctx, cancel := context.WithTimeout(rc.ctx, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
+	defer cancel()
+	for _, w := range waits {
+		if err := w.p.WaitCommitted(ctx, w.next, req.Acks); err != nil {
+			w.rp.ErrorCode = errorCode(rc.log, err)
+			if hint, ok := hintFor(h.ctrl.Image(), w.p.Topic, w.p.Index, w.rp.ErrorCode, err); ok {
+				setProduceHint(req.Version, w.rp, hint, leaders)
+			}
+		}
+	}
 }
 
 // maxCompactedDecompressed bounds the memory used to check the keys of one
@@ -175,55 +264,72 @@ func requireKey(r *record.Record) error {
 	return nil
 }
 
-// appendOne validates the batches for one partition and appends them.
+// appendOne validates the batches for one partition and appends them
+// without transaction verification.
 func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Time, acks int16) (storage.AppendInfo, error) {
+	var producer producerOf
+	if _, err := h.validateProduce(p, records, now, &producer); err != nil {
+		return storage.AppendInfo{}, err
+	}
+	return p.AppendAsLeader(records, now, acks)
+}
+
+// validateProduce checks a partition's batches before they are appended
+// and reports whether any is transactional, noting its producer in txn.
+func (h *Handler) validateProduce(p *partition.Partition, records []byte, now time.Time, txn *producerOf) (bool, error) {
 	lim := p.Limits()
 	if len(records) == 0 {
-		return storage.AppendInfo{}, record.ErrInvalid
+		return false, record.ErrInvalid
 	}
 	nowMs := now.UnixMilli()
+	hasTxn := false
 	rest := records
 	for len(rest) > 0 {
 		b, r, err := record.NextBatch(rest)
 		if err != nil {
-			return storage.AppendInfo{}, err
+			return false, err
 		}
 		rest = r
 		if int64(len(b)) > lim.MaxMessageBytes {
-			return storage.AppendInfo{}, errMessageTooLarge
+			return false, errMessageTooLarge
 		}
 		hdr, err := record.ValidateBatch(b)
 		if err != nil {
-			return storage.AppendInfo{}, err
+			return false, err
 		}
 		if err := record.ValidateProduced(&hdr); err != nil {
-			return storage.AppendInfo{}, err
+			return false, err
 		}
 		if hdr.IsControl() {
-			return storage.AppendInfo{}, record.ErrInvalid
+			// Only transaction coordinators write markers (WriteTxnMarkers).
+			return false, record.ErrInvalid
 		}
 		if hdr.IsTransactional() {
-			return storage.AppendInfo{}, errTransactional
+			if !hdr.HasProducerID() {
+				return false, record.ErrInvalid
+			}
+			hasTxn = true
+			txn.add(hdr.ProducerID, hdr.ProducerEpoch)
 		}
 		switch {
 		case lim.Compact:
 			// Compaction keeps the last record per key: a record without
 			// one cannot be kept, so Kafka refuses it.
 			if err := record.Records(b, maxCompactedDecompressed, requireKey); err != nil {
-				return storage.AppendInfo{}, err
+				return false, err
 			}
 		case hdr.Codec() == record.CodecNone:
 			if err := record.CheckFraming(b); err != nil {
-				return storage.AppendInfo{}, err
+				return false, err
 			}
 		}
 		if !lim.LogAppendTime && hdr.MaxTimestamp >= 0 {
 			if nowMs-hdr.BaseTimestamp > lim.TimestampBeforeMaxMs || hdr.MaxTimestamp-nowMs > lim.TimestampAfterMaxMs {
-				return storage.AppendInfo{}, errInvalidTimestamp
+				return false, errInvalidTimestamp
 			}
 		}
 	}
-	return p.AppendAsLeader(records, now, acks)
+	return hasTxn, nil
 }
 
 // setProduceHint puts a KIP-951 leader hint on a partition (v10+).

@@ -22,6 +22,24 @@ func (p *Partition) AppendAsLeader(batches []byte, now time.Time, requiredAcks i
 	})
 }
 
+// AppendVerifiedAsLeader is AppendAsLeader for a produce whose
+// transactional batches went through transaction verification (KIP-890
+// part 1): see storage.Log.AppendVerifiedAsLeader for how guard, from
+// StartTxnVerification, gates a batch that starts a transaction.
+func (p *Partition) AppendVerifiedAsLeader(batches []byte, now time.Time, requiredAcks int16, guard *storage.VerificationGuard) (storage.AppendInfo, error) {
+	return p.appendAsLeader(requiredAcks, func(epoch int32) (storage.AppendInfo, error) {
+		return p.log.AppendVerifiedAsLeader(batches, epoch, now, guard)
+	})
+}
+
+// StartTxnVerification begins verifying that this partition is in the
+// ongoing transaction of producerID in producerEpoch: nil when the log
+// already has that transaction (no need to ask the coordinator), else the
+// guard for AppendVerifiedAsLeader (storage.Log.StartTxnVerification).
+func (p *Partition) StartTxnVerification(producerID int64, producerEpoch int16) *storage.VerificationGuard {
+	return p.log.StartTxnVerification(producerID, producerEpoch, p.cfg.Now())
+}
+
 // AppendControlAsLeader appends a transaction marker (WriteTxnMarkers)
 // ending producerID's ongoing transaction on this leader, in the current
 // leader epoch, as an acks=all append (min.insync.replicas applies, as in

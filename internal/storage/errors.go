@@ -20,6 +20,11 @@ var (
 	// ErrCoordinatorFenced: a transaction marker comes from a coordinator
 	// epoch older than the last marker's (TRANSACTION_COORDINATOR_FENCED).
 	ErrCoordinatorFenced = errors.New("transaction coordinator fenced")
+	// ErrTxnNotVerified: a transactional batch would start a transaction
+	// the transaction coordinator has not confirmed for this partition
+	// (KIP-890 part 1): no verification, or its guard was dropped by a
+	// marker since (INVALID_TXN_STATE).
+	ErrTxnNotVerified = errors.New("transactional batch is not part of a verified ongoing transaction")
 	// ErrOffsetMismatch: a follower append starts below the log end offset.
 	ErrOffsetMismatch = errors.New("append offset does not match log end offset")
 	// ErrLogClosed: the log (or its directory) was closed or deleted.

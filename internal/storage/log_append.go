@@ -74,6 +74,22 @@ func markerOf(batches []byte, r *batchRef, i int) (*txnMarker, error) {
 // producer's transaction if none is ongoing; a control batch (see
 // AppendControlAsLeader) ends it. Nothing is appended if any batch fails.
 func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (AppendInfo, error) {
+	return l.appendAsLeader(batches, leaderEpoch, now, false, nil)
+}
+
+// AppendVerifiedAsLeader is AppendAsLeader for a produce whose
+// transactional batches went through transaction verification (KIP-890
+// part 1): a transactional batch whose producer has no ongoing
+// transaction in the batch's epoch may start one only while guard, from
+// StartTxnVerification, is still the producer's verification in
+// progress; otherwise nothing is appended and the error wraps
+// ErrTxnNotVerified. A nil guard (the producer had an ongoing transaction
+// when the produce checked) lets only batches continue that transaction.
+func (l *Log) AppendVerifiedAsLeader(batches []byte, leaderEpoch int32, now time.Time, guard *VerificationGuard) (AppendInfo, error) {
+	return l.appendAsLeader(batches, leaderEpoch, now, true, guard)
+}
+
+func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, now time.Time, verified bool, guard *VerificationGuard) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	info := AppendInfo{FirstOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
@@ -112,6 +128,10 @@ func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (
 		marker, err := markerOf(batches, &refs[i], i)
 		if err != nil {
 			return info, err
+		}
+		if verified && h.IsTransactional() && !h.IsControl() && !pa.ongoing(h.ProducerID, h.ProducerEpoch) &&
+			!l.producers.guardValid(guard, h.ProducerID, h.ProducerEpoch) {
+			return info, fmt.Errorf("%w: producer %d epoch %d", ErrTxnNotVerified, h.ProducerID, h.ProducerEpoch)
 		}
 		if err := pa.add(h, marker, true); err != nil {
 			return info, err

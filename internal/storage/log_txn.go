@@ -23,6 +23,44 @@ func (l *Log) AppendControlAsLeader(producerID int64, producerEpoch int16, coord
 	return l.AppendAsLeader(batch, leaderEpoch, now)
 }
 
+// HasOngoingTxn reports whether producer producerID has an ongoing
+// transaction on this log in epoch producerEpoch (Kafka's
+// hasOngoingTransaction): its transactional batches need no verification.
+func (l *Log) HasOngoingTxn(producerID int64, producerEpoch int16) bool {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	e := l.producers.producers[producerID]
+	return e != nil && e.CurrentTxnFirstOffset >= 0 && e.Epoch == producerEpoch
+}
+
+// StartTxnVerification begins a transaction verification of producer
+// producerID in producerEpoch (KIP-890 part 1, Kafka's
+// maybeStartTransactionVerification): it returns nil when the producer has
+// an ongoing transaction in that epoch here (nothing to verify), else the
+// guard to hand to AppendVerifiedAsLeader once the coordinator confirmed
+// the partition. A verification already in progress in the same epoch is
+// shared (concurrent produces of one producer); one in another epoch is
+// replaced, which fails appends holding the old guard. Guards go when a
+// marker or transaction start of the producer is appended, when the
+// producer state is reloaded, and after producer.id.expiration.ms.
+func (l *Log) StartTxnVerification(producerID int64, producerEpoch int16, now time.Time) *VerificationGuard {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	s := l.producers
+	if e := s.producers[producerID]; e != nil && e.CurrentTxnFirstOffset >= 0 && e.Epoch == producerEpoch {
+		return nil
+	}
+	if g := s.verifying[producerID]; g != nil && g.epoch == producerEpoch {
+		return g
+	}
+	if s.verifying == nil {
+		s.verifying = make(map[int64]*VerificationGuard)
+	}
+	g := &VerificationGuard{producerID: producerID, epoch: producerEpoch, startedMs: now.UnixMilli()}
+	s.verifying[producerID] = g
+	return g
+}
+
 // FirstUnstableOffset returns the first offset of the oldest ongoing
 // transaction, -1 if there is none.
 func (l *Log) FirstUnstableOffset() int64 { return l.firstUnstable.Load() }

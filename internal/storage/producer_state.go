@@ -96,6 +96,32 @@ type producerState struct {
 	// CurrentTxnFirstOffset >= 0. Its first element is the first unstable
 	// offset.
 	ongoing []ongoingTxn
+	// verifying holds the transaction verifications in progress, by
+	// producer id (KIP-890 part 1): see VerificationGuard.
+	verifying map[int64]*VerificationGuard
+}
+
+// VerificationGuard stands for one transaction verification of a producer
+// on a log (Kafka's VerificationGuard, KIP-890 part 1). The leader takes
+// one (Log.StartTxnVerification) before asking the transaction coordinator
+// whether the log's partition is in the producer's ongoing transaction,
+// and hands it to AppendVerifiedAsLeader once the coordinator said yes.
+// Anything that may have ended that transaction in the meantime (a marker
+// of the producer, the transaction starting through another request, a
+// verification in a newer epoch, a reload of the producer state) drops the
+// guard from the log, and the append with it is refused: a marker written
+// between the check and the append cannot let the batch start a
+// transaction the coordinator never heard of.
+type VerificationGuard struct {
+	producerID int64
+	epoch      int16
+	startedMs  int64 // for expiry with producer.id.expiration.ms
+}
+
+// guardValid reports whether g is the verification in progress for
+// producerID in epoch.
+func (s *producerState) guardValid(g *VerificationGuard, producerID int64, epoch int16) bool {
+	return g != nil && g.producerID == producerID && g.epoch == epoch && s.verifying[producerID] == g
 }
 
 // ongoingTxn is a transaction whose marker has not been written yet.
@@ -158,6 +184,11 @@ func (s *producerState) lastStableOffsetAfter(producerID, lastOffset int64) int6
 // expirationMs before nowMs (producer.id.expiration.ms), except those with
 // an ongoing transaction (as Kafka). It returns how many it removed.
 func (s *producerState) removeExpired(nowMs, expirationMs int64) int {
+	for id, g := range s.verifying {
+		if nowMs-g.startedMs >= expirationMs {
+			delete(s.verifying, id)
+		}
+	}
 	n := 0
 	for id, e := range s.producers {
 		if e.CurrentTxnFirstOffset < 0 && nowMs-e.LastTimestamp >= expirationMs {
@@ -174,6 +205,10 @@ type producerAppend struct {
 	state   *producerState
 	updated map[int64]*producerEntry
 	txns    []txnEvent // transactions started and ended by the staged batches, in offset order
+	// unguard lists the producers whose verification guard the staged
+	// batches end: a marker, or a transactional batch starting a
+	// transaction.
+	unguard []int64
 }
 
 // txnEvent is a transaction starting (a transactional batch of a producer
@@ -194,6 +229,13 @@ func (a *producerAppend) entry(id int64) *producerEntry {
 		return e
 	}
 	return a.state.producers[id]
+}
+
+// ongoing reports whether producer id has an ongoing transaction in
+// epoch, counting the staged batches.
+func (a *producerAppend) ongoing(id int64, epoch int16) bool {
+	e := a.entry(id)
+	return e != nil && e.CurrentTxnFirstOffset >= 0 && e.Epoch == epoch
 }
 
 // duplicate reports whether h retries a batch already in the log. Like
@@ -259,6 +301,7 @@ func (a *producerAppend) add(h *record.Header, marker *txnMarker, fromClient boo
 		// A transaction marker carries no sequence; it only fixes the epoch.
 		next.setEpoch(h.ProducerEpoch)
 		next.LastTimestamp = h.MaxTimestamp
+		a.unguard = append(a.unguard, h.ProducerID)
 		if marker != nil {
 			if next.CurrentTxnFirstOffset >= 0 {
 				a.txns = append(a.txns, txnEvent{ProducerID: h.ProducerID, FirstOffset: next.CurrentTxnFirstOffset, LastOffset: h.BaseOffset, Abort: !marker.Commit})
@@ -277,6 +320,7 @@ func (a *producerAppend) add(h *record.Header, marker *txnMarker, fromClient boo
 		if h.IsTransactional() && next.CurrentTxnFirstOffset < 0 {
 			next.CurrentTxnFirstOffset = h.BaseOffset
 			a.txns = append(a.txns, txnEvent{ProducerID: h.ProducerID, FirstOffset: h.BaseOffset, LastOffset: -1})
+			a.unguard = append(a.unguard, h.ProducerID)
 		}
 	}
 	if a.updated == nil {
@@ -294,6 +338,10 @@ func (a *producerAppend) add(h *record.Header, marker *txnMarker, fromClient boo
 func (a *producerAppend) commit() (aborted []AbortedTxn, txnChanged bool) {
 	maps.Copy(a.state.producers, a.updated)
 	clear(a.updated)
+	for _, id := range a.unguard {
+		delete(a.state.verifying, id)
+	}
+	a.unguard = a.unguard[:0]
 	for _, t := range a.txns {
 		if t.LastOffset < 0 {
 			a.state.addOngoing(ongoingTxn{FirstOffset: t.FirstOffset, ProducerID: t.ProducerID})
