@@ -203,6 +203,8 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.addOffsetsToTxn(rc, r)
 	case *kmsg.EndTxnRequest:
 		return h.endTxn(rc, r)
+	case *kmsg.WriteTxnMarkersRequest:
+		return h.writeTxnMarkers(rc, r)
 	case *kmsg.DescribeTransactionsRequest:
 		return h.describeTransactions(rc, r)
 	case *kmsg.ListTransactionsRequest:

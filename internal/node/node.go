@@ -232,6 +232,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
 	handler.SetTransactions(n.txns, n.txnTopicWanted)
+	handler.SetTxnVerifier(newTxnVerifier(ctrl.Image, channel.RequestTo))
 	srv := server.New(server.Config{
 		Addr:                  st.Listen,
 		MaxRequestBytes:       st.SocketRequestMaxBytes,

@@ -47,6 +47,10 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.EndTxn:               {0, 4},
 	kmsg.DescribeTransactions: {0, 0},
 	kmsg.ListTransactions:     {0, 2},
+	// From transaction coordinators to partition leaders. NB: v2's
+	// transaction version is not used (transaction version 2 is not
+	// served).
+	kmsg.WriteTxnMarkers:      {1, 2},
 	kmsg.OffsetForLeaderEpoch: {2, 4},
 	kmsg.FindCoordinator:      {0, 6},
 	kmsg.JoinGroup:            {0, 9},
