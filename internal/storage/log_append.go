@@ -74,6 +74,22 @@ func markerOf(batches []byte, r *batchRef, i int) (*txnMarker, error) {
 // producer's transaction if none is ongoing; a control batch (see
 // AppendControlAsLeader) ends it. Nothing is appended if any batch fails.
 func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (AppendInfo, error) {
+	return l.appendAsLeader(batches, leaderEpoch, now, false)
+}
+
+// AppendAsCoordinator is AppendAsLeader for the batches a coordinator
+// writes to its own internal topic (Kafka's AppendOrigin.COORDINATOR),
+// such as the group coordinator's transactional offset commits: they
+// carry the producer's id and epoch but no sequence (-1), so duplicate
+// detection and sequence checks are skipped. A producer epoch older than
+// the log's is still refused (ErrInvalidProducerEpoch), a transactional
+// batch still starts its producer's transaction, and control batches are
+// checked as AppendControlAsLeader's are (issue 10).
+func (l *Log) AppendAsCoordinator(batches []byte, leaderEpoch int32, now time.Time) (AppendInfo, error) {
+	return l.appendAsLeader(batches, leaderEpoch, now, true)
+}
+
+func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, now time.Time, coordinator bool) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	info := AppendInfo{FirstOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
@@ -94,6 +110,7 @@ func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (
 	offset := leo
 	appendTime := now.UnixMilli()
 	pa := l.producers.begin()
+	pa.coordinator = coordinator
 	for i := range refs {
 		h := &refs[i].h
 		if dup, ok := pa.duplicate(h); ok {
