@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/strata-io/strata/internal/storage"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -298,6 +299,32 @@ func TestPendingTxnOffsetsAndGroupDeletion(t *testing.T) {
 		}
 		if got := c.fetch(t, "g", "t", 0); got != -1 {
 			t.Fatalf("OffsetFetch after the group was deleted and the transaction committed = %d, want -1 (its tombstone dropped it)", got)
+		}
+	})
+}
+
+func TestPendingTxnOffsetsDoNotExpire(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.OffsetsRetention = time.Hour
+		cfg.OffsetsRetentionCheckInterval = time.Minute
+		c := startCoordinator(t, cfg, &memLog{})
+		wantCode(t, "standalone commit", c.commit("solo", "", -1, "t", 0, 1), nil)
+		wantCode(t, "TxnOffsetCommit", c.txnOffsetCommit(t, simpleTxn("solo", 1, "t", 0, 2)), nil)
+
+		advance(2 * time.Hour)
+		if got := c.fetch(t, "solo", "t", 0); got != 1 {
+			t.Fatalf("offset with a pending transactional one, after retention = %d, want 1 (kept)", got)
+		}
+		if err := c.CompleteTransaction(context.Background(), 0, 1, 0, 0, true); err != nil {
+			t.Fatalf("CompleteTransaction(commit) = %v", err)
+		}
+		if got := c.fetch(t, "solo", "t", 0); got != 2 {
+			t.Fatalf("offset after the commit marker = %d, want 2", got)
+		}
+		advance(2 * time.Hour)
+		if got := c.fetch(t, "solo", "t", 0); got != -1 {
+			t.Fatalf("offset once nothing is pending, after retention = %d, want expired (-1)", got)
 		}
 	})
 }
