@@ -27,6 +27,22 @@
 //     goroutine waits in Log.Commit, and the loop completes the writes in
 //     log order once committed (write, then commit, then answer);
 //     AfterPendingWrites defers work until every write so far completed.
+//     Loop.WriteTransactional and Loop.WriteMarker write the same way a
+//     transactional batch of a producer (no sequence: Kafka's
+//     AppendOrigin.COORDINATOR) and the COMMIT/ABORT marker that decides
+//     it, ordered with the loop's other writes (issue 10).
+//
+// # Replay and transactions
+//
+// Log.Replay yields ReplayRecords: each record with its batch's producer
+// id and epoch and whether the batch is transactional, and each control
+// batch as one entry with Control set (Commit tells COMMIT from ABORT).
+// The loop passes records to Shard.Replay and markers to
+// MarkerShard.ReplayMarker; a shard that never writes transactional
+// batches (the transaction coordinator) implements only Shard, ignores
+// ProducerID and never sees a marker. A MarkerShard keeps a transactional
+// record pending until its producer's marker: COMMIT applies it, ABORT
+// drops it.
 //
 // It leaves to the state machine (a Shard: groups, transactions) what the
 // records mean: decoding and applying each record at load (Replay), what
@@ -44,7 +60,8 @@
 //     timers and its writes in flight. The state machine reaches the loop
 //     through it.
 //   - Shard: the interface a coordinator's per-partition state implements.
-//   - Log, Record: a partition as a loop sees it.
+//   - MarkerShard: a Shard that also replays transaction markers.
+//   - Log, Record, ReplayRecord: a partition as a loop sees it.
 //
 // # Goroutines
 //

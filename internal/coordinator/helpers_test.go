@@ -17,32 +17,82 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeLog is an in-memory Log. Records appended become replayable once a
-// Commit covers them; gates hold Replay and Commit until closed.
+// fakeLog is an in-memory Log, one entry per offset. Records appended
+// become replayable once a Commit covers them; gates hold Replay and
+// Commit until closed. Markers from an older coordinator epoch than the
+// producer's last are refused with errFenced.
 type fakeLog struct {
-	mu        sync.Mutex
-	recs      []Record
-	committed int64   // end of the committed records
-	commits   []int64 // every end Commit returned nil for, in order
-	appendErr error
-	commitErr error
+	mu         sync.Mutex
+	recs       []ReplayRecord
+	committed  int64   // end of the committed records
+	commits    []int64 // every end Commit returned nil for, in order
+	appendErr  error
+	commitErr  error
+	coordEpoch map[int64]int32 // producer → coordinator epoch of its last marker
 
 	replayGate chan struct{} // when set, Replay waits for it to close
 	commitGate chan struct{} // when set, Commit waits for it to close
 }
 
+var errFenced = errors.New("fenced marker")
+
 // committedLog returns a log holding recs, all committed.
 func committedLog(recs ...Record) *fakeLog {
-	return &fakeLog{recs: recs, committed: int64(len(recs))}
+	l := &fakeLog{}
+	for _, r := range recs {
+		l.recs = append(l.recs, plain(r))
+	}
+	l.committed = int64(len(recs))
+	return l
+}
+
+// plain is r as written by Append.
+func plain(r Record) ReplayRecord {
+	return ReplayRecord{Key: r.Key, Value: r.Value, ProducerID: -1, ProducerEpoch: -1}
 }
 
 func (l *fakeLog) Append(recs []Record) (int64, error) {
+	return l.appendEntries(len(recs), func(i int) ReplayRecord { return plain(recs[i]) })
+}
+
+func (l *fakeLog) AppendTransactional(producerID int64, producerEpoch int16, recs []Record) (int64, error) {
+	return l.appendEntries(len(recs), func(i int) ReplayRecord {
+		r := plain(recs[i])
+		r.ProducerID, r.ProducerEpoch, r.Transactional = producerID, producerEpoch, true
+		return r
+	})
+}
+
+func (l *fakeLog) AppendMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool) (int64, error) {
+	l.mu.Lock()
+	prev, ok := l.coordEpoch[producerID]
+	l.mu.Unlock()
+	if ok && coordinatorEpoch < prev {
+		return 0, fmt.Errorf("%w: coordinator epoch %d after %d", errFenced, coordinatorEpoch, prev)
+	}
+	end, err := l.appendEntries(1, func(int) ReplayRecord {
+		return ReplayRecord{ProducerID: producerID, ProducerEpoch: producerEpoch, Transactional: true, Control: true, Commit: commit}
+	})
+	if err == nil {
+		l.mu.Lock()
+		if l.coordEpoch == nil {
+			l.coordEpoch = make(map[int64]int32)
+		}
+		l.coordEpoch[producerID] = coordinatorEpoch
+		l.mu.Unlock()
+	}
+	return end, err
+}
+
+func (l *fakeLog) appendEntries(n int, entry func(i int) ReplayRecord) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.appendErr != nil {
 		return 0, l.appendErr
 	}
-	l.recs = append(l.recs, recs...)
+	for i := range n {
+		l.recs = append(l.recs, entry(i))
+	}
 	return int64(len(l.recs)), nil
 }
 
@@ -60,7 +110,7 @@ func (l *fakeLog) Commit(ctx context.Context, end int64) error {
 	return nil
 }
 
-func (l *fakeLog) Replay(ctx context.Context, fn func(offset int64, key, value []byte) error) error {
+func (l *fakeLog) Replay(ctx context.Context, fn func(r ReplayRecord) error) error {
 	if err := pass(ctx, l.replayGate); err != nil {
 		return err
 	}
@@ -68,7 +118,8 @@ func (l *fakeLog) Replay(ctx context.Context, fn func(offset int64, key, value [
 	recs := l.recs[:l.committed]
 	l.mu.Unlock()
 	for i, r := range recs {
-		if err := fn(int64(i), r.Key, r.Value); err != nil {
+		r.Offset = int64(i)
+		if err := fn(r); err != nil {
 			return err
 		}
 	}
@@ -96,26 +147,55 @@ func (l *fakeLog) set(f func(l *fakeLog)) {
 
 // kvShard is a toy state machine: a map of strings, written as records
 // (key, value; nil value deletes), plus what the runtime did to it.
+// Transactional records wait per producer for their marker.
 type kvShard struct {
 	loop *Loop
 
 	// Owned by the loop.
-	kv     map[string]string
-	loaded bool // Loaded ran
-	ticks  int
-	served bool // a request ran (Loaded must come first)
+	kv      map[string]string
+	pending map[int64][]Record // producer → its transactional records
+	loaded  bool               // Loaded ran
+	ticks   int
+	served  bool // a request ran (Loaded must come first)
 }
 
 var errBadRecord = errors.New("bad record")
 
-func newKVShard(l *Loop) *kvShard { return &kvShard{loop: l, kv: make(map[string]string)} }
+func newKVShard(l *Loop) *kvShard {
+	return &kvShard{loop: l, kv: make(map[string]string), pending: make(map[int64][]Record)}
+}
 
-func (s *kvShard) Replay(offset int64, key, value []byte) error {
-	if string(key) == "bad" {
-		return fmt.Errorf("offset %d: %w", offset, errBadRecord)
+var _ MarkerShard = (*kvShard)(nil)
+
+func (s *kvShard) Replay(r ReplayRecord) error {
+	if string(r.Key) == "bad" {
+		return fmt.Errorf("offset %d: %w", r.Offset, errBadRecord)
 	}
-	s.apply(Record{Key: key, Value: value})
+	if r.Control {
+		return fmt.Errorf("offset %d: Replay got a marker", r.Offset)
+	}
+	rec := Record{Key: r.Key, Value: r.Value}
+	if r.Transactional {
+		s.pending[r.ProducerID] = append(s.pending[r.ProducerID], rec)
+		return nil
+	}
+	s.apply(rec)
 	return nil
+}
+
+func (s *kvShard) ReplayMarker(r ReplayRecord) error {
+	s.endTxn(r.ProducerID, r.Commit)
+	return nil
+}
+
+// endTxn applies (commit) or drops producerID's pending records.
+func (s *kvShard) endTxn(producerID int64, commit bool) {
+	if commit {
+		for _, r := range s.pending[producerID] {
+			s.apply(r)
+		}
+	}
+	delete(s.pending, producerID)
 }
 
 func (s *kvShard) apply(r Record) {

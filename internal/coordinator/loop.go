@@ -99,7 +99,7 @@ func (l *Loop) run(ctx context.Context) {
 	defer l.status.Store(int32(Stopped))
 
 	start := time.Now()
-	if err := l.log.Replay(ctx, l.shard.Replay); err != nil {
+	if err := l.log.Replay(ctx, l.replay); err != nil {
 		if ctx.Err() == nil {
 			l.logger.Error("loading coordinator shard failed; it is not served here", "err", err)
 		}
@@ -137,6 +137,18 @@ func (l *Loop) run(ctx context.Context) {
 			l.shard.Tick()
 		}
 	}
+}
+
+// replay routes one replayed entry: records to the shard's Replay,
+// markers to its ReplayMarker when it is a MarkerShard.
+func (l *Loop) replay(r ReplayRecord) error {
+	if !r.Control {
+		return l.shard.Replay(r)
+	}
+	if ms, ok := l.shard.(MarkerShard); ok {
+		return ms.ReplayMarker(r)
+	}
+	return nil
 }
 
 // Submit hands fn to the loop, which runs it unless it stops first (an

@@ -23,32 +23,76 @@ var (
 // tombstone.
 type Record struct{ Key, Value []byte }
 
+// ReplayRecord is one entry of a partition as Log.Replay reads it: a
+// record of a data batch, or the transaction marker of a control batch
+// (Control set; Key and Value nil).
+type ReplayRecord struct {
+	Offset     int64
+	Key, Value []byte
+	// ProducerID and ProducerEpoch are the batch's producer; ProducerID is
+	// -1 for a batch written without one (Loop.Write).
+	ProducerID    int64
+	ProducerEpoch int16
+	// Transactional: the record belongs to a transactional batch
+	// (Loop.WriteTransactional); it takes effect only if a COMMIT marker
+	// of its producer follows it, and an ABORT marker drops it.
+	Transactional bool
+	// Control: this is a transaction marker ending ProducerID's
+	// transaction on the partition, a COMMIT when Commit is set.
+	Control bool
+	Commit  bool
+}
+
 // Log is a hosted partition as its loop sees it, implemented by the node
-// over partition.Partition.
+// over partition.Partition. Each append writes one batch that holds one
+// offset per record: record i of recs lands at end-len(recs)+i.
 type Log interface {
 	// Append appends recs as one batch (atomically) and returns the offset
 	// after it.
 	Append(recs []Record) (end int64, err error)
+	// AppendTransactional appends recs as one transactional batch of the
+	// producer (no sequence: the coordinator's own append, Kafka's
+	// AppendOrigin.COORDINATOR) and returns the offset after it. A
+	// producer epoch older than the partition's is refused.
+	AppendTransactional(producerID int64, producerEpoch int16, recs []Record) (end int64, err error)
+	// AppendMarker appends the control batch (COMMIT or ABORT) that ends
+	// the producer's transaction on the partition, written by
+	// coordinatorEpoch, and returns the offset after it. Markers of an
+	// older producer epoch or coordinator epoch are refused (the node's
+	// Log passes storage.ErrProducerFenced and ErrCoordinatorFenced).
+	AppendMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool) (end int64, err error)
 	// Commit returns once every record before end is committed (durable per
 	// the fsync policy).
 	Commit(ctx context.Context, end int64) error
-	// Replay calls fn for every record from the log start to the committed
-	// end, in offset order.
-	Replay(ctx context.Context, fn func(offset int64, key, value []byte) error) error
+	// Replay calls fn for every record and every transaction marker from
+	// the log start to the committed end, in offset order.
+	Replay(ctx context.Context, fn func(r ReplayRecord) error) error
 }
 
 // Shard is the state machine of one hosted partition: a coordinator's
 // state (groups and offsets, transactions). Its methods, and every closure
 // the loop runs, are called on the partition's loop only.
 type Shard interface {
-	// Replay applies one committed record read at load, in offset order.
-	// An error fails the load: the partition is then not served here.
-	Replay(offset int64, key, value []byte) error
+	// Replay applies one committed data record read at load, in offset
+	// order (never a marker: see MarkerShard). An error fails the load:
+	// the partition is then not served here.
+	Replay(r ReplayRecord) error
 	// Loaded runs once replay is complete, before the first request: it
 	// restarts what the records imply (timers, pending work). It may write.
 	Loaded()
 	// Tick runs every Config.TickInterval once loaded.
 	Tick()
+}
+
+// MarkerShard is a Shard that writes transactional batches and so must
+// see the transaction markers that decide them. The loop passes it each
+// marker at load, in offset order with the records; a Shard that does not
+// implement it never sees markers.
+type MarkerShard interface {
+	Shard
+	// ReplayMarker applies one committed marker (r.Control is set). An
+	// error fails the load.
+	ReplayMarker(r ReplayRecord) error
 }
 
 // Config describes the coordinator a Runtime serves.

@@ -12,7 +12,7 @@ func TestLoadReplaysThenServes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := startRuntime(t, 0)
 		log := committedLog(rec("a", "1"), rec("b", "2"), Record{Key: []byte("a")}, rec("c", "3"))
-		log.recs = append(log.recs, rec("d", "uncommitted"))
+		log.recs = append(log.recs, plain(rec("d", "uncommitted")))
 		s := loaded(t, r, log)
 
 		for key, want := range map[string]string{"a": "", "b": "2", "c": "3", "d": ""} {

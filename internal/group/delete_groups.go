@@ -4,7 +4,8 @@ package group
 //   v2: flexible.
 // A group is deleted only when it has no members (NON_EMPTY_GROUP
 // otherwise); an unknown one is GROUP_ID_NOT_FOUND. The group and all its
-// offsets get tombstones; the group is Dead while they are written.
+// offsets (pending transactional ones included) get tombstones; the group
+// is Dead while they are written.
 
 import (
 	"cmp"
@@ -74,6 +75,17 @@ func (s *shard) deleteGroups(ids []string, reply func([]*kerr.Error)) {
 		byTopic := s.offsets[id]
 		for _, topic := range slices.Sorted(maps.Keys(byTopic)) {
 			for _, p := range slices.SortedFunc(maps.Keys(byTopic[topic]), cmp.Compare[int32]) {
+				recs = append(recs, offsetTombstone(id, topic, p))
+				d.offsets[topic] = append(d.offsets[topic], p)
+			}
+		}
+		// As Kafka: partitions with only a pending transactional offset
+		// get a tombstone too, which drops it.
+		pendingOnly := s.pendingOnlyPartitions(id)
+		for _, topic := range slices.Sorted(maps.Keys(pendingOnly)) {
+			ps := pendingOnly[topic]
+			slices.Sort(ps)
+			for _, p := range ps {
 				recs = append(recs, offsetTombstone(id, topic, p))
 				d.offsets[topic] = append(d.offsets[topic], p)
 			}

@@ -2,8 +2,9 @@
 // protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), consumer groups
 // of the KIP-848 consumer protocol (ConsumerGroupHeartbeat,
 // ConsumerGroupDescribe) with server-side assignors, and committed offsets
-// (OffsetCommit, OffsetFetch, OffsetDelete), plus the admin APIs over all
-// of them (DescribeGroups, ListGroups, DeleteGroups). Groups and offsets
+// (OffsetCommit, OffsetFetch, OffsetDelete) including transactional ones
+// (TxnOffsetCommit, CompleteTransaction for the markers), plus the admin
+// APIs over all of them (DescribeGroups, ListGroups, DeleteGroups). Groups and offsets
 // are durable as records of the internal topic __consumer_offsets, in
 // Apache Kafka's own record schemas so that Kafka tools can read the topic
 // (spec: docs/format/consumer-offsets.md).
@@ -86,6 +87,16 @@
 // groups as Kafka does: a classic group with members comes back Stable, a
 // consumer group with its epochs and assignments, and every member's
 // session timer restarts.
+//
+// Transactional offsets (KIP-98, KIP-447; txn_offsets.go) are written by
+// TxnOffsetCommit as a transactional batch of the producer and kept
+// pending per producer id; CompleteTransaction writes the producer's
+// COMMIT or ABORT marker through the same loop and, once committed, moves
+// the pending offsets into the committed ones or drops them. Replay does
+// the same from the batches and markers (the shard is a
+// coordinator.MarkerShard), so a new coordinator shows exactly what the
+// old one did. Pending offsets are invisible to OffsetFetch; with
+// require_stable their partitions answer UNSTABLE_OFFSET_COMMIT.
 //
 // # Record encoding (spec: docs/format/consumer-offsets.md, format 2)
 //

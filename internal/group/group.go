@@ -29,6 +29,9 @@ type group interface {
 	// validateOffsetCommit checks a non-transactional commit from
 	// memberID at generation (the member epoch for consumer groups).
 	validateOffsetCommit(memberID string, instanceID *string, generation int32, version int16) *kerr.Error
+	// validateTxnOffsetCommit checks a TxnOffsetCommit from memberID at
+	// generation (v3+; -1 and "" before).
+	validateTxnOffsetCommit(memberID string, instanceID *string, generation int32) *kerr.Error
 	// validateOffsetFetch checks a fetch (v9+ carries the member); a
 	// GROUP_ID_NOT_FOUND answer makes the fetch return no offsets.
 	validateOffsetFetch(memberID *string, memberEpoch int32) *kerr.Error

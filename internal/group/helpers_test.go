@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/strata-io/strata/internal/coordinator"
+	"github.com/strata-io/strata/internal/storage"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
@@ -19,11 +22,17 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// memLog is an in-memory Log. Commit makes everything appended up to end
-// replayable.
+// memLog is an in-memory Log, one entry per offset. Commit makes
+// everything appended up to end replayable. recs[i] is offset i's record
+// (empty for a marker); txns describes the offsets written by a producer.
+// Like storage, it fences an older producer epoch
+// (ErrInvalidProducerEpoch, markers ErrProducerFenced) and markers from an
+// older coordinator epoch (ErrCoordinatorFenced).
 type memLog struct {
 	mu        sync.Mutex
 	recs      []Record
+	txns      map[int64]memTxnEntry // offset → producer entry; absent for plain records
+	producers map[int64]memProducer // producer id → what the log last saw of it
 	committed int64
 	appendErr error // returned by Append when set
 	commitErr error // returned by Commit when set
@@ -32,12 +41,29 @@ type memLog struct {
 	commitGate chan struct{} // when set, Commit waits for it to close
 }
 
+type memTxnEntry struct {
+	producerID    int64
+	producerEpoch int16
+	control       bool
+	commit        bool
+}
+
+type memProducer struct {
+	epoch            int16
+	coordinatorEpoch int32
+}
+
 func (l *memLog) Append(recs []Record) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.appendErr != nil {
 		return 0, l.appendErr
 	}
+	l.appendLocked(recs)
+	return int64(len(l.recs)), nil
+}
+
+func (l *memLog) appendLocked(recs []Record) {
 	for _, r := range recs {
 		c := Record{Key: append([]byte(nil), r.Key...)}
 		if r.Value != nil {
@@ -45,7 +71,62 @@ func (l *memLog) Append(recs []Record) (int64, error) {
 		}
 		l.recs = append(l.recs, c)
 	}
+}
+
+func (l *memLog) AppendTransactional(producerID int64, producerEpoch int16, recs []Record) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.appendErr != nil {
+		return 0, l.appendErr
+	}
+	p, ok := l.producers[producerID]
+	if !ok {
+		p.coordinatorEpoch = -1
+	} else if producerEpoch < p.epoch {
+		return 0, fmt.Errorf("%w: epoch %d below %d", storage.ErrInvalidProducerEpoch, producerEpoch, p.epoch)
+	}
+	p.epoch = producerEpoch
+	l.setProducerLocked(producerID, p)
+	first := len(l.recs)
+	l.appendLocked(recs)
+	for i := first; i < len(l.recs); i++ {
+		l.setTxnLocked(i, memTxnEntry{producerID: producerID, producerEpoch: producerEpoch})
+	}
 	return int64(len(l.recs)), nil
+}
+
+func (l *memLog) AppendMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.appendErr != nil {
+		return 0, l.appendErr
+	}
+	if p, ok := l.producers[producerID]; ok {
+		if producerEpoch < p.epoch {
+			return 0, fmt.Errorf("%w: epoch %d below %d", storage.ErrProducerFenced, producerEpoch, p.epoch)
+		}
+		if coordinatorEpoch < p.coordinatorEpoch {
+			return 0, fmt.Errorf("%w: coordinator epoch %d below %d", storage.ErrCoordinatorFenced, coordinatorEpoch, p.coordinatorEpoch)
+		}
+	}
+	l.setProducerLocked(producerID, memProducer{epoch: producerEpoch, coordinatorEpoch: coordinatorEpoch})
+	l.recs = append(l.recs, Record{})
+	l.setTxnLocked(len(l.recs)-1, memTxnEntry{producerID: producerID, producerEpoch: producerEpoch, control: true, commit: commit})
+	return int64(len(l.recs)), nil
+}
+
+func (l *memLog) setProducerLocked(id int64, p memProducer) {
+	if l.producers == nil {
+		l.producers = make(map[int64]memProducer)
+	}
+	l.producers[id] = p
+}
+
+func (l *memLog) setTxnLocked(offset int, e memTxnEntry) {
+	if l.txns == nil {
+		l.txns = make(map[int64]memTxnEntry)
+	}
+	l.txns[int64(offset)] = e
 }
 
 func (l *memLog) Commit(ctx context.Context, end int64) error {
@@ -65,7 +146,7 @@ func (l *memLog) Commit(ctx context.Context, end int64) error {
 	return nil
 }
 
-func (l *memLog) Replay(ctx context.Context, fn func(offset int64, key, value []byte) error) error {
+func (l *memLog) Replay(ctx context.Context, fn func(r coordinator.ReplayRecord) error) error {
 	if l.replayGate != nil {
 		select {
 		case <-l.replayGate:
@@ -75,9 +156,19 @@ func (l *memLog) Replay(ctx context.Context, fn func(offset int64, key, value []
 	}
 	l.mu.Lock()
 	recs := append([]Record(nil), l.recs[:l.committed]...)
+	txns := maps.Clone(l.txns)
 	l.mu.Unlock()
 	for i, r := range recs {
-		if err := fn(int64(i), r.Key, r.Value); err != nil {
+		rr := coordinator.ReplayRecord{Offset: int64(i), Key: r.Key, Value: r.Value, ProducerID: -1, ProducerEpoch: -1}
+		if e, ok := txns[int64(i)]; ok {
+			rr.ProducerID, rr.ProducerEpoch, rr.Transactional = e.producerID, e.producerEpoch, true
+			rr.Control, rr.Commit = e.control, e.commit
+			rr.Key, rr.Value = nil, nil
+			if !e.control {
+				rr.Key, rr.Value = r.Key, r.Value
+			}
+		}
+		if err := fn(rr); err != nil {
 			return err
 		}
 	}
@@ -96,7 +187,10 @@ func (l *memLog) decoded(t *testing.T) []decodedRecord {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []decodedRecord
-	for _, r := range l.recs[:l.committed] {
+	for i, r := range l.recs[:l.committed] {
+		if l.txns[int64(i)].control {
+			continue
+		}
 		d, err := decodeRecord(r.Key, r.Value)
 		if err != nil {
 			t.Fatalf("decodeRecord of a record we wrote: %v", err)

@@ -120,7 +120,10 @@ func (s *shard) offsetCommit(req *kmsg.OffsetCommitRequest, reply func(*kmsg.Off
 		reply(resp)
 		return
 	}
-	s.loop.Write(recs, func(err error) {
+	// NB: done runs with a nil error only after Write returned, so base
+	// (the first record's offset) is set by then.
+	var base int64
+	base = s.loop.Write(recs, func(err error) {
 		if err != nil {
 			code := commitWriteCode(err).Code
 			s.logger.Warn("writing offset commit failed", "group", req.Group, "err", err)
@@ -130,7 +133,8 @@ func (s *shard) offsetCommit(req *kmsg.OffsetCommitRequest, reply func(*kmsg.Off
 			reply(resp)
 			return
 		}
-		for _, c := range commits {
+		for i, c := range commits {
+			c.entry.recordOffset = base + int64(i)
 			s.putOffset(req.Group, c.topic, c.partition, c.entry)
 		}
 		reply(resp)
@@ -157,8 +161,10 @@ func (s *shard) putOffset(groupID, topic string, partition int32, e offsetEntry)
 	byPartition[partition] = e
 }
 
-// deleteOffset applies an offset tombstone.
+// deleteOffset applies an offset tombstone; it also drops the
+// partition's pending transactional offsets, as Kafka's replay does.
 func (s *shard) deleteOffset(groupID, topic string, partition int32) {
+	s.dropPendingOffset(groupID, topic, partition)
 	byTopic := s.offsets[groupID]
 	byPartition := byTopic[topic]
 	if byPartition == nil {

@@ -61,7 +61,9 @@ func (s *shard) offsetDelete(req *kmsg.OffsetDeleteRequest, reply func(*kmsg.Off
 			rp.Partition = p.Partition
 			if subscribed {
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			} else if _, ok := s.offset(req.Group, t.Topic, p.Partition); ok {
+			} else if _, ok := s.offset(req.Group, t.Topic, p.Partition); ok || s.hasPendingOffset(req.Group, t.Topic, p.Partition) {
+				// As Kafka: a pending transactional offset gets a
+				// tombstone too, which drops it.
 				deletes = append(deletes, tp{t.Topic, p.Partition})
 				recs = append(recs, offsetTombstone(req.Group, t.Topic, p.Partition))
 			}

@@ -13,7 +13,8 @@ const expireBatchRecords = 1000
 // expireOffsets runs every OffsetsRetentionCheckInterval on the loop, as
 // Kafka's cleanupGroupMetadata: offsets whose retention has passed (per
 // the group's expiration condition) get tombstones, and a group left
-// without offsets and without members is deleted.
+// without offsets and without members is deleted. Pending transactional
+// offsets keep their partition's offset, and their group, from expiring.
 func (s *shard) expireOffsets() {
 	now := nowMs()
 	retention := s.cfg.OffsetsRetention.Milliseconds()
@@ -41,6 +42,12 @@ func (s *shard) expireOffsets() {
 			}
 			byPartition := byTopic[topic]
 			for _, p := range slices.SortedFunc(maps.Keys(byPartition), cmp.Compare[int32]) {
+				if s.hasPendingOffset(id, topic, p) {
+					// As Kafka: not while a transaction may still
+					// commit an offset of it.
+					allExpired = false
+					continue
+				}
 				e := byPartition[p]
 				base, ok := e.commitTimestamp, true
 				if g != nil {
@@ -61,7 +68,7 @@ func (s *shard) expireOffsets() {
 				offsetDeletes = append(offsetDeletes, tp{id, topic, p})
 			}
 		}
-		if allExpired && g != nil && g.isEmpty() && !hasPendingMembers(g) {
+		if allExpired && g != nil && g.isEmpty() && !hasPendingMembers(g) && !s.hasPendingOffsets(id) {
 			groupDeletes = append(groupDeletes, g)
 		}
 	}

@@ -3,9 +3,13 @@ package group
 // OffsetFetch v1-v9.
 //   v2: top-level error code; topics null = every committed partition.
 //   v3: throttle. v5 (KIP-320): committed leader epoch. v6: flexible.
-//   v7 (KIP-447): require_stable. Without transactions nothing is ever
-//   unstable; the fetch still waits for commits written before it, as
-//   Kafka's does.
+//   v7 (KIP-447): require_stable: a partition with a pending
+//   transactional offset (TxnOffsetCommit not yet decided by its marker)
+//   is answered UNSTABLE_OFFSET_COMMIT with offset -1, per partition; a
+//   fetch of every partition lists only committed ones, so a partition
+//   with nothing but a pending offset does not appear. The fetch also
+//   waits for commits written before it, as Kafka's does. Without
+//   require_stable pending offsets are simply invisible.
 //   v8 (KIP-709): several groups per request, each answered with its own
 //   error. v9 (KIP-848): member id and epoch (checked by consumer groups
 //   only).
@@ -88,7 +92,7 @@ func (c *Coordinator) fetchGroup(ctx context.Context, groupID string, memberID *
 		return failed(statusCode(err))
 	}
 	r, err := call(ctx, s, func(reply func(kmsg.OffsetFetchResponseGroup)) {
-		fetch := func() { reply(s.fetchOffsets(groupID, memberID, memberEpoch, topics)) }
+		fetch := func() { reply(s.fetchOffsets(groupID, memberID, memberEpoch, topics, requireStable)) }
 		if requireStable {
 			s.loop.AfterPendingWrites(fetch)
 		} else {
@@ -101,7 +105,7 @@ func (c *Coordinator) fetchGroup(ctx context.Context, groupID string, memberID *
 	return r
 }
 
-func (s *shard) fetchOffsets(groupID string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+func (s *shard) fetchOffsets(groupID string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = groupID
 	byTopic := s.offsets[groupID]
@@ -112,13 +116,19 @@ func (s *shard) fetchOffsets(groupID string, memberID *string, memberEpoch int32
 				return out
 			}
 			byTopic = nil // a dead group has no offsets to show
+			requireStable = false
 		}
 	}
-	partition := func(p int32, e offsetEntry, ok bool) kmsg.OffsetFetchResponseGroupTopicPartition {
+	partition := func(topic string, p int32, e offsetEntry, ok bool) kmsg.OffsetFetchResponseGroupTopicPartition {
 		rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 		rp.Partition, rp.Offset, rp.LeaderEpoch = p, -1, -1
 		md := ""
-		if ok {
+		switch {
+		case requireStable && s.hasPendingOffset(groupID, topic, p):
+			// KIP-447: a transaction holds an offset of this partition;
+			// the client retries until its marker decides it.
+			rp.ErrorCode = kerr.UnstableOffsetCommit.Code
+		case ok:
 			rp.Offset, rp.LeaderEpoch, md = e.offset, e.leaderEpoch, e.metadata
 		}
 		rp.Metadata = &md
@@ -130,7 +140,7 @@ func (s *shard) fetchOffsets(groupID string, memberID *string, memberEpoch int32
 			rt.Topic = topic
 			byPartition := byTopic[topic]
 			for _, p := range slices.SortedFunc(maps.Keys(byPartition), cmp.Compare[int32]) {
-				rt.Partitions = append(rt.Partitions, partition(p, byPartition[p], true))
+				rt.Partitions = append(rt.Partitions, partition(topic, p, byPartition[p], true))
 			}
 			out.Topics = append(out.Topics, rt)
 		}
@@ -141,7 +151,7 @@ func (s *shard) fetchOffsets(groupID string, memberID *string, memberEpoch int32
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			e, ok := byTopic[t.Topic][p]
-			rt.Partitions = append(rt.Partitions, partition(p, e, ok))
+			rt.Partitions = append(rt.Partitions, partition(t.Topic, p, e, ok))
 		}
 		out.Topics = append(out.Topics, rt)
 	}

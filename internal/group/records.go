@@ -49,6 +49,10 @@ type offsetEntry struct {
 	metadata        string
 	commitTimestamp int64 // unix ms
 	expireTimestamp int64 // unix ms; -1 unless the commit set a retention time (v2-v4)
+	// recordOffset is the __consumer_offsets offset of the record that
+	// wrote it: of two commits of a partition, the later record wins when
+	// a transaction commits (see completeTxn). Not part of the value.
+	recordOffset int64
 }
 
 // decodedRecord is one decoded record: exactly one of the key kinds is set,

@@ -24,12 +24,15 @@ type shard struct {
 	// Owned by the loop.
 	groups  map[string]group
 	offsets map[string]map[string]map[int32]offsetEntry // group → topic → partition
+	// pending holds transactional offsets awaiting their producer's
+	// marker, by producer id (txn_offsets.go).
+	pending map[int64]pendingOffsets
 	// consumerOps serializes the operations of each consumer group
 	// (runConsumerOp); an entry exists while one runs.
 	consumerOps map[string]*consumerOpQueue
 }
 
-var _ coordinator.Shard = (*shard)(nil)
+var _ coordinator.MarkerShard = (*shard)(nil)
 
 func newShard(cfg *Config, loop *coordinator.Loop) *shard {
 	return &shard{
@@ -38,6 +41,7 @@ func newShard(cfg *Config, loop *coordinator.Loop) *shard {
 		logger:      loop.Logger(),
 		groups:      make(map[string]group),
 		offsets:     make(map[string]map[string]map[int32]offsetEntry),
+		pending:     make(map[int64]pendingOffsets),
 		consumerOps: make(map[string]*consumerOpQueue),
 	}
 }
@@ -76,25 +80,34 @@ func (s *shard) cancelTimer(key timerKey) { s.loop.CancelTimer(key) }
 
 // Loading.
 
-// Replay applies one record read from the log at load.
-func (s *shard) Replay(offset int64, key, value []byte) error {
-	d, err := decodeRecord(key, value)
+// Replay applies one record read from the log at load. An offset commit
+// of a transactional batch stays pending until its producer's marker
+// (ReplayMarker).
+func (s *shard) Replay(r coordinator.ReplayRecord) error {
+	d, err := decodeRecord(r.Key, r.Value)
 	if err != nil {
 		var unknown errUnknownRecordType
 		if errors.As(err, &unknown) {
 			// As Kafka: possibly left over from an aborted upgrade.
-			s.logger.Warn("skipping unknown __consumer_offsets record type", "offset", offset, "type", unknown.typ)
+			s.logger.Warn("skipping unknown __consumer_offsets record type", "offset", r.Offset, "type", unknown.typ)
 			return nil
 		}
-		return fmt.Errorf("offset %d: %w", offset, err)
+		return fmt.Errorf("offset %d: %w", r.Offset, err)
 	}
 	switch d.typ {
 	case recordTypeOffsetCommitV0, recordTypeOffsetCommit:
 		k := d.offsetKey
-		if d.offsetValue == nil {
+		switch {
+		case d.offsetValue == nil:
 			s.deleteOffset(k.Group, k.Topic, k.Partition)
-		} else {
-			s.putOffset(k.Group, k.Topic, k.Partition, entryFromValue(d.offsetValue))
+		case r.Transactional:
+			e := entryFromValue(d.offsetValue)
+			e.recordOffset = r.Offset
+			s.putPendingOffset(r.ProducerID, k.Group, k.Topic, k.Partition, e)
+		default:
+			e := entryFromValue(d.offsetValue)
+			e.recordOffset = r.Offset
+			s.putOffset(k.Group, k.Topic, k.Partition, e)
 		}
 	case recordTypeGroupMetadata:
 		s.replayGroupMetadata(d.groupKey.Group, d.groupValue)

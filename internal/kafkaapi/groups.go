@@ -73,6 +73,8 @@ func (h *Handler) groupRequest(rc *reqCtx, req kmsg.Request) server.Response {
 			return h.groups.OffsetCommit(rc.ctx, r)
 		case *kmsg.OffsetFetchRequest:
 			return h.groups.OffsetFetch(rc.ctx, r)
+		case *kmsg.TxnOffsetCommitRequest:
+			return h.groups.TxnOffsetCommit(rc.ctx, r)
 		case *kmsg.DescribeGroupsRequest:
 			return h.groups.DescribeGroups(rc.ctx, r)
 		case *kmsg.ListGroupsRequest:

@@ -214,6 +214,8 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		*kmsg.ListGroupsRequest, *kmsg.DeleteGroupsRequest, *kmsg.OffsetDeleteRequest,
 		*kmsg.ConsumerGroupHeartbeatRequest, *kmsg.ConsumerGroupDescribeRequest:
 		return h.groupRequest(rc, req)
+	case *kmsg.TxnOffsetCommitRequest:
+		return h.txnOffsetCommit(rc, r)
 	}
 	// The version table lists an API this switch does not serve: a bug,
 	// not bad input. Close rather than answer something invented.

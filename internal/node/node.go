@@ -233,6 +233,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	}, n.parts, ctrl, channel, n.groups)
 	handler.SetTransactions(n.txns, n.txnTopicWanted)
 	handler.SetTxnVerifier(newTxnVerifier(ctrl.Image, channel.RequestTo))
+	handler.SetTxnMarkerGroups(n.groups)
 	srv := server.New(server.Config{
 		Addr:                  st.Listen,
 		MaxRequestBytes:       st.SocketRequestMaxBytes,

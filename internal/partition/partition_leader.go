@@ -51,6 +51,17 @@ func (p *Partition) AppendControlAsLeader(producerID int64, producerEpoch int16,
 	})
 }
 
+// AppendAsCoordinator appends batches a coordinator writes to this
+// internal-topic partition it leads (the group coordinator's transactional
+// offset commits: producer id and epoch, no sequence), as an acks=all
+// append; see storage.Log.AppendAsCoordinator for what is skipped and what
+// is still checked. WaitCommitted then waits for them to be replicated.
+func (p *Partition) AppendAsCoordinator(batches []byte, now time.Time) (storage.AppendInfo, error) {
+	return p.appendAsLeader(-1, func(epoch int32) (storage.AppendInfo, error) {
+		return p.log.AppendAsCoordinator(batches, epoch, now)
+	})
+}
+
 // appendAsLeader runs appendFn in the current leader epoch with the leader
 // checks of AppendAsLeader, then moves the high watermark and wakes
 // waiters.

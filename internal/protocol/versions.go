@@ -51,6 +51,7 @@ var supported = map[kmsg.Key]VersionRange{
 	// transaction version is not used (transaction version 2 is not
 	// served).
 	kmsg.WriteTxnMarkers:      {1, 2},
+	kmsg.TxnOffsetCommit:      {0, 4},
 	kmsg.OffsetForLeaderEpoch: {2, 4},
 	kmsg.FindCoordinator:      {0, 6},
 	kmsg.JoinGroup:            {0, 9},

@@ -74,7 +74,7 @@ func markerOf(batches []byte, r *batchRef, i int) (*txnMarker, error) {
 // producer's transaction if none is ongoing; a control batch (see
 // AppendControlAsLeader) ends it. Nothing is appended if any batch fails.
 func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (AppendInfo, error) {
-	return l.appendAsLeader(batches, leaderEpoch, now, false, nil)
+	return l.appendAsLeader(batches, leaderEpoch, now, appendOrigin{})
 }
 
 // AppendVerifiedAsLeader is AppendAsLeader for a produce whose
@@ -86,10 +86,30 @@ func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32, now time.Time) (
 // ErrTxnNotVerified. A nil guard (the producer had an ongoing transaction
 // when the produce checked) lets only batches continue that transaction.
 func (l *Log) AppendVerifiedAsLeader(batches []byte, leaderEpoch int32, now time.Time, guard *VerificationGuard) (AppendInfo, error) {
-	return l.appendAsLeader(batches, leaderEpoch, now, true, guard)
+	return l.appendAsLeader(batches, leaderEpoch, now, appendOrigin{verified: true, guard: guard})
 }
 
-func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, now time.Time, verified bool, guard *VerificationGuard) (AppendInfo, error) {
+// AppendAsCoordinator is AppendAsLeader for the batches a coordinator
+// writes to its own internal topic (Kafka's AppendOrigin.COORDINATOR),
+// such as the group coordinator's transactional offset commits: they
+// carry the producer's id and epoch but no sequence (-1), so duplicate
+// detection and sequence checks are skipped. A producer epoch older than
+// the log's is still refused (ErrInvalidProducerEpoch), a transactional
+// batch still starts its producer's transaction, and control batches are
+// checked as AppendControlAsLeader's are (issue 10).
+func (l *Log) AppendAsCoordinator(batches []byte, leaderEpoch int32, now time.Time) (AppendInfo, error) {
+	return l.appendAsLeader(batches, leaderEpoch, now, appendOrigin{coordinator: true})
+}
+
+// appendOrigin is where a leader append comes from: a client's produce
+// (verified or not) or a coordinator's own writes.
+type appendOrigin struct {
+	coordinator bool
+	verified    bool
+	guard       *VerificationGuard
+}
+
+func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, now time.Time, origin appendOrigin) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	info := AppendInfo{FirstOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
@@ -110,6 +130,7 @@ func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, now time.Time, v
 	offset := leo
 	appendTime := now.UnixMilli()
 	pa := l.producers.begin()
+	pa.coordinator = origin.coordinator
 	for i := range refs {
 		h := &refs[i].h
 		if dup, ok := pa.duplicate(h); ok {
@@ -129,8 +150,8 @@ func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, now time.Time, v
 		if err != nil {
 			return info, err
 		}
-		if verified && h.IsTransactional() && !h.IsControl() && !pa.ongoing(h.ProducerID, h.ProducerEpoch) &&
-			!l.producers.guardValid(guard, h.ProducerID, h.ProducerEpoch) {
+		if origin.verified && h.IsTransactional() && !h.IsControl() && !pa.ongoing(h.ProducerID, h.ProducerEpoch) &&
+			!l.producers.guardValid(origin.guard, h.ProducerID, h.ProducerEpoch) {
 			return info, fmt.Errorf("%w: producer %d epoch %d", ErrTxnNotVerified, h.ProducerID, h.ProducerEpoch)
 		}
 		if err := pa.add(h, marker, true); err != nil {

@@ -209,6 +209,10 @@ type producerAppend struct {
 	// batches end: a marker, or a transactional batch starting a
 	// transaction.
 	unguard []int64
+	// coordinator marks an append of a coordinator's own batches (Kafka's
+	// AppendOrigin.COORDINATOR): no duplicate detection, no sequence
+	// checks; epochs are still checked.
+	coordinator bool
 }
 
 // txnEvent is a transaction starting (a transactional batch of a producer
@@ -241,7 +245,7 @@ func (a *producerAppend) ongoing(id int64, epoch int16) bool {
 // duplicate reports whether h retries a batch already in the log. Like
 // Kafka it looks only at the state before this call.
 func (a *producerAppend) duplicate(h *record.Header) (batchMetadata, bool) {
-	if !h.HasProducerID() || h.IsControl() {
+	if !h.HasProducerID() || h.IsControl() || a.coordinator {
 		return batchMetadata{}, false
 	}
 	e, ok := a.state.producers[h.ProducerID]
@@ -260,7 +264,8 @@ func (a *producerAppend) duplicate(h *record.Header) (batchMetadata, bool) {
 // ErrCoordinatorFenced); a new epoch must start at sequence 0; within an
 // epoch the sequence must continue the last one; a producer the log knows
 // nothing about (never seen, expired, or its records deleted) may start at
-// any sequence (KIP-360). A transactional batch of a producer with no
+// any sequence (KIP-360). A coordinator's append skips the sequence
+// checks. A transactional batch of a producer with no
 // ongoing transaction starts one; a marker ends it, and a marker for a
 // producer with none changes only its epochs.
 func (a *producerAppend) add(h *record.Header, marker *txnMarker, fromClient bool) error {
@@ -279,7 +284,7 @@ func (a *producerAppend) add(h *record.Header, marker *txnMarker, fromClient boo
 		} else if h.ProducerEpoch < cur.Epoch {
 			return fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, cur.Epoch)
 		}
-		if !h.IsControl() {
+		if !h.IsControl() && !a.coordinator {
 			if h.ProducerEpoch != cur.Epoch {
 				if h.BaseSequence != 0 {
 					return fmt.Errorf("%w: producer %d new epoch %d starts at sequence %d, want 0", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence)

@@ -39,12 +39,20 @@ func (l *memLog) Commit(ctx context.Context, end int64) error {
 	return nil
 }
 
-func (l *memLog) Replay(ctx context.Context, fn func(offset int64, key, value []byte) error) error {
+func (l *memLog) AppendTransactional(int64, int16, []coordinator.Record) (int64, error) {
+	return 0, errors.New("__transaction_state has no transactional writes")
+}
+
+func (l *memLog) AppendMarker(int64, int16, int32, bool) (int64, error) {
+	return 0, errors.New("__transaction_state has no markers")
+}
+
+func (l *memLog) Replay(ctx context.Context, fn func(r coordinator.ReplayRecord) error) error {
 	l.mu.Lock()
 	recs := slices.Clone(l.recs)
 	l.mu.Unlock()
 	for i, r := range recs {
-		if err := fn(int64(i), r.Key, r.Value); err != nil {
+		if err := fn(coordinator.ReplayRecord{Offset: int64(i), Key: r.Key, Value: r.Value, ProducerID: -1}); err != nil {
 			return err
 		}
 	}

@@ -33,12 +33,14 @@ func newShard(c *Coordinator, l *coordinator.Loop) *shard {
 
 func (s *shard) now() int64 { return s.c.cfg.Now().UnixMilli() }
 
-// Replay applies one record read at load.
-func (s *shard) Replay(offset int64, key, value []byte) error {
-	id, err := DecodeKey(key)
+// Replay applies one record read at load. __transaction_state holds no
+// transactional batches or markers: producer ids are ignored.
+func (s *shard) Replay(r coordinator.ReplayRecord) error {
+	offset := r.Offset
+	id, err := DecodeKey(r.Key)
 	if err == nil {
 		var m *Metadata
-		if m, err = DecodeValue(value); err == nil {
+		if m, err = DecodeValue(r.Value); err == nil {
 			if m == nil {
 				delete(s.txns, id)
 			} else {
