@@ -21,8 +21,8 @@
 //	    (--to-earliest | --to-latest | --to-offset N | --to-datetime TS | --shift-by N) [--dry-run]
 //	strata group delete GROUP...
 //	strata produce TOPIC [--key-separator SEP] [--header k=v]... [--partition P] [--acks all|1|0] ...
-//	strata consume TOPIC [--offset N | --from-timestamp T] [--partition P]... [--count N] [--exit-at-end] ...
-//	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] ...
+//	strata consume TOPIC [--offset N | --from-timestamp T] [--partition P]... [--count N] [--exit-at-end] [--isolation L] ...
+//	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] [--isolation L] ...
 //	strata cluster status [--json]
 //	strata bench produce|consume|e2e [--topic T] [--count N | --duration D] [--record-size B] ... [--json] [--chart F.svg]
 //
@@ -86,6 +86,13 @@
 // watermark. With --exit-at-end, records at or past the start-time high
 // watermark are not printed. Control records (transaction markers) are never
 // printed but count towards --exit-at-end progress.
+//
+// --isolation read_committed (default read_uncommitted, as Kafka's console
+// consumer) fetches with that isolation level in both modes: aborted
+// records are dropped and fetching stops at the last stable offset. The
+// "high watermark" above is then the last stable offset (ListOffsets with
+// read_committed), so --exit-at-end does not wait behind an open
+// transaction.
 //
 // Consume --group G joins the group (kgo.ConsumerGroup; --group-protocol
 // consumer adds kgo.ServerSideBalancer after checking that the cluster
