@@ -27,6 +27,7 @@
 //	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] [--isolation L] ...
 //	strata cluster status [--json]
 //	strata bench produce|consume|e2e [--topic T] [--count N | --duration D] [--record-size B] ... [--json] [--chart F.svg]
+//	strata bench produce --transactional [--txn-records N] ...; strata bench consume --isolation read_committed ...
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
 // --timeout (persistent flags of the topic and group commands, so they may
