@@ -35,6 +35,21 @@ func txnError(txnID string, err error) error {
 	return fmt.Errorf("transactional id %q: %w", txnID, err)
 }
 
+// requireAPI fails with a readable error when some broker does not serve
+// the request at all; kgo's own errors for that ("broker is too old", or
+// INVALID_REQUEST from a FindCoordinator it cannot answer) do not say what
+// is missing.
+func requireAPI(ctx context.Context, adm *kadm.Client, key kmsg.Key) error {
+	ok, err := clusterSupports(ctx, adm, key, 0)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("the cluster does not serve %s (KIP-664): at least one broker lacks it", key.Name())
+	}
+	return nil
+}
+
 // txnStates are the states --state accepts, spelled as brokers report them
 // (Kafka's TransactionState names).
 var txnStates = []string{"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead", "PrepareEpochFence"}
@@ -163,7 +178,10 @@ func newTxnListCommand(cf *clientFlags) *cobra.Command {
 				return fmt.Errorf("--pattern %q: %w", pattern, err)
 			}
 		}
-		return withClients(cmd, cf, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+		return withClients(cmd, cf, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+			if err := requireAPI(ctx, adm, kmsg.ListTransactions); err != nil {
+				return err
+			}
 			txns, listErr := listTxns(ctx, cl, f)
 			if listErr != nil && len(txns) == 0 {
 				return listErr
@@ -241,6 +259,9 @@ func newTxnDescribeCommand(cf *clientFlags) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ids := dedupe(args)
 		return withAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+			if err := requireAPI(ctx, adm, kmsg.DescribeTransactions); err != nil {
+				return err
+			}
 			described, err := adm.DescribeTransactions(ctx, ids...)
 			var se *kadm.ShardErrors
 			if err != nil && !errors.As(err, &se) {

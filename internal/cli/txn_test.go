@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // txnListed is one `txn list --json` line.
@@ -190,5 +192,21 @@ func TestTxnListRejectsBadFlags(t *testing.T) {
 	}
 	if r := run(t, "", "txn", "describe", "--bootstrap=127.0.0.1:1"); r.err == nil {
 		t.Errorf("txn describe without ids: no error")
+	}
+}
+
+func TestTxnCommandsNameTheMissingAPI(t *testing.T) {
+	// Kafka 2.8 predates KIP-664.
+	b := "--bootstrap=" + fakeCluster(t, kfake.MaxVersions(kversion.V2_8_0()))
+	for _, tt := range []struct {
+		give []string
+		want string
+	}{
+		{give: []string{"txn", "list", b}, want: "strata: the cluster does not serve ListTransactions (KIP-664): at least one broker lacks it"},
+		{give: []string{"txn", "describe", "x", b}, want: "strata: the cluster does not serve DescribeTransactions (KIP-664): at least one broker lacks it"},
+	} {
+		if r := run(t, "", tt.give...); r.errLine != tt.want {
+			t.Errorf("strata %s: error %q, want %q", strings.Join(tt.give, " "), r.errLine, tt.want)
+		}
 	}
 }
