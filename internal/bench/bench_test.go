@@ -344,6 +344,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative rate", give: func(c *Config) { c.Rate = -1 }, want: "rate"},
 		{name: "tiny batch", give: func(c *Config) { c.BatchMaxBytes = 100 }, want: "batch size"},
 		{name: "two problems at once", give: func(c *Config) { c.Topic, c.Timeout = "", 0 }, want: "topic is empty\ntimeout must be positive"},
+		{name: "transactional", give: func(c *Config) { c.Transactional, c.TxnRecords = true, 1 }},
+		{name: "transactional with acks 1", give: func(c *Config) { c.Transactional, c.Acks = true, "1" }, want: "need acks all"},
+		{name: "transactional with no records per txn", give: func(c *Config) { c.Transactional, c.TxnRecords = true, 0 }, want: "txn records must be positive"},
+		{name: "read_committed producer", give: func(c *Config) { c.Isolation = IsolationReadCommitted }, want: "isolation read_committed is for the consume workload"},
+		{name: "bad isolation", give: func(c *Config) { c.Isolation = "snapshot" }, want: `isolation "snapshot"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -359,6 +364,16 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	cfg := DefaultConfig(WorkloadE2E)
+	cfg.Transactional = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "transactional is for the produce workload") {
+		t.Errorf("transactional e2e: Validate() = %v, want an error", err)
+	}
+	cfg = DefaultConfig(WorkloadConsume)
+	cfg.Isolation = IsolationReadCommitted
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("read_committed consume: Validate() = %v, want nil", err)
+	}
+	cfg = DefaultConfig(WorkloadE2E)
 	cfg.RecordSize = 7
 	if err := cfg.Validate(); err == nil {
 		t.Errorf("e2e with 7-byte records: Validate() = nil, want an error (the stamp needs 8)")

@@ -23,6 +23,12 @@ const (
 	WorkloadE2E Workload = "e2e"
 )
 
+// Isolation levels of Config.Isolation, named as Kafka's isolation.level.
+const (
+	IsolationReadUncommitted = "read_uncommitted"
+	IsolationReadCommitted   = "read_committed"
+)
+
 // maxRecordSize bounds Config.RecordSize; Kafka brokers refuse far smaller
 // batches by default, so this only keeps a typo from allocating gigabytes.
 const maxRecordSize = 64 << 20
@@ -65,6 +71,14 @@ type Config struct {
 	Producers     int           // concurrent producer clients, each with an equal share of Count and Rate
 	Rate          float64       // records per second over all producers; 0: as fast as possible
 
+	// Transactional makes each producer of the produce workload
+	// transactional, with a transactional id unique to the run and the
+	// producer. Each producer commits a transaction every TxnRecords
+	// records (and one for the rest at the end), after its records are
+	// acknowledged, as the Java producer's commitTransaction does.
+	Transactional bool
+	TxnRecords    int
+
 	// Consumer settings. Without Group, consume assigns the topic's
 	// partitions round-robin to Consumers clients and reads from the log
 	// start; with Group, Consumers clients join it and resume at its
@@ -72,6 +86,9 @@ type Config struct {
 	// they count. e2e always runs one consumer from the log end.
 	Consumers int
 	Group     string
+	// Isolation is the consume workload's isolation level:
+	// IsolationReadUncommitted or IsolationReadCommitted.
+	Isolation string
 
 	// Timeout bounds the wait for each record's acknowledgement (produce
 	// and e2e) and the wait for records to arrive (consume and e2e: the run
@@ -106,7 +123,9 @@ func DefaultConfig(w Workload) Config {
 		Linger:            10 * time.Millisecond,
 		Compression:       "none",
 		Producers:         1,
+		TxnRecords:        1000,
 		Consumers:         1,
+		Isolation:         IsolationReadUncommitted,
 		Timeout:           30 * time.Second,
 		Seed:              1,
 	}
@@ -169,6 +188,26 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Rate < 0 || cfg.Rate != cfg.Rate {
 		errs = append(errs, fmt.Errorf("rate must not be negative, got %v", cfg.Rate))
+	}
+	if cfg.Transactional {
+		if cfg.Workload != WorkloadProduce {
+			errs = append(errs, fmt.Errorf("transactional is for the produce workload, not %s", cfg.Workload))
+		}
+		if cfg.Acks != "all" {
+			errs = append(errs, fmt.Errorf("transactional producers are idempotent and need acks all, got acks %s", cfg.Acks))
+		}
+		if cfg.TxnRecords < 1 {
+			errs = append(errs, fmt.Errorf("txn records must be positive, got %d", cfg.TxnRecords))
+		}
+	}
+	switch cfg.Isolation {
+	case IsolationReadUncommitted:
+	case IsolationReadCommitted:
+		if cfg.Workload != WorkloadConsume {
+			errs = append(errs, fmt.Errorf("isolation %s is for the consume workload, not %s", cfg.Isolation, cfg.Workload))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("isolation %q: want read_uncommitted or read_committed", cfg.Isolation))
 	}
 	if cfg.Consumers < 1 || cfg.Consumers > 1024 {
 		errs = append(errs, fmt.Errorf("consumers must be between 1 and 1024, got %d", cfg.Consumers))

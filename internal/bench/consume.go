@@ -130,8 +130,12 @@ func runConsume(ctx context.Context, cfg *Config, partitions []int32, rec *recor
 			cl.Close()
 		}
 	}()
+	level := kgo.ReadUncommitted()
+	if cfg.Isolation == IsolationReadCommitted {
+		level = kgo.ReadCommitted()
+	}
 	for i := range cfg.Consumers {
-		opts := slices.Clone(cfg.ClientOpts)
+		opts := append(slices.Clone(cfg.ClientOpts), kgo.FetchIsolationLevel(level))
 		if cfg.Group == "" {
 			offsets := make(map[int32]kgo.Offset)
 			for j, p := range partitions {

@@ -12,9 +12,17 @@
 //     call to the promise. The first failed record stops the producers;
 //     records already handed to kgo still finish, and Run returns
 //     ErrRecordsFailed.
+//     With Transactional, each producer has its own transactional id
+//     (strata-bench-PID-STARTNANOS-N), begins a transaction before its
+//     first record and after each commit, and commits every TxnRecords
+//     records (and the rest at the end, also when interrupted) once they
+//     are acknowledged (Flush, then EndTransaction); a failed record
+//     aborts the open transaction. Result counts committed Transactions
+//     and TransactionsPerSecond.
 //   - consume: Consumers clients read Count records (or for Duration)
 //     from the log start, or as members of Group from its committed
-//     offsets. Run fails when no record arrived for Timeout.
+//     offsets, with Isolation read_uncommitted or read_committed. Run
+//     fails when no record arrived for Timeout.
 //   - e2e: one consumer starts at the log end, then producers send at Rate
 //     with the send time (Unix nanoseconds, big-endian) in the first 8
 //     bytes of each value; latency is the receipt time minus that stamp.

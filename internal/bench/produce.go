@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -137,8 +138,15 @@ func runProducers(ctx context.Context, cfg *Config, rec *recorder, stamp bool) e
 		}
 	}()
 	opts := append(slices.Clone(cfg.ClientOpts), cfg.producerOpts()...)
-	for range plans {
-		cl, err := kgo.NewClient(opts...)
+	// Transactional ids are unique to the run and the producer, so
+	// concurrent or later runs never fence each other.
+	txnIDPrefix := fmt.Sprintf("strata-bench-%d-%d", os.Getpid(), start.UnixNano())
+	for i := range plans {
+		popts := opts
+		if cfg.Transactional {
+			popts = append(slices.Clone(opts), kgo.TransactionalID(fmt.Sprintf("%s-%d", txnIDPrefix, i)))
+		}
+		cl, err := kgo.NewClient(popts...)
 		if err != nil {
 			return fmt.Errorf("create producer: %w", err)
 		}
@@ -162,6 +170,7 @@ func produceLoop(ctx context.Context, cl *kgo.Client, cfg *Config, plan producer
 	// timeout rather than failed as cancelled, and the summary counts
 	// what the broker took.
 	pctx := context.WithoutCancel(ctx)
+	inTxn := 0 // records produced in the open transaction
 	for i := int64(0); plan.count == 0 || i < plan.count; i++ {
 		if ctx.Err() != nil || rec.failed() {
 			break
@@ -180,6 +189,12 @@ func produceLoop(ctx context.Context, cl *kgo.Client, cfg *Config, plan producer
 			binary.BigEndian.PutUint64(v, uint64(sent.UnixNano()))
 			value = v
 		}
+		if cfg.Transactional && inTxn == 0 {
+			if err := cl.BeginTransaction(); err != nil {
+				rec.fail(fmt.Errorf("begin transaction: %w", err))
+				break
+			}
+		}
 		cl.Produce(pctx, &kgo.Record{Topic: cfg.Topic, Value: value}, func(r *kgo.Record, err error) {
 			if err != nil {
 				if r.Partition >= 0 {
@@ -191,8 +206,42 @@ func produceLoop(ctx context.Context, cl *kgo.Client, cfg *Config, plan producer
 			now := time.Now()
 			rec.addOne(now, len(r.Key)+len(r.Value), now.Sub(sent))
 		})
+		if cfg.Transactional {
+			if inTxn++; inTxn == cfg.TxnRecords {
+				inTxn = 0
+				if !endTransaction(pctx, cl, rec) {
+					break
+				}
+			}
+		}
+	}
+	if inTxn > 0 {
+		// The rest, also after an interruption: what was
+		// acknowledged is committed.
+		endTransaction(pctx, cl, rec)
+		return
 	}
 	// Flush returns once every buffered record has been acknowledged or
 	// failed; each is bounded by the delivery timeout.
 	_ = cl.Flush(pctx)
+}
+
+// endTransaction waits for the open transaction's records and commits it,
+// or aborts it when a record of the run failed. It reports whether it
+// committed.
+func endTransaction(ctx context.Context, cl *kgo.Client, rec *recorder) bool {
+	_ = cl.Flush(ctx) // each record is bounded by the delivery timeout
+	commit := !rec.failed()
+	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		verb := "commit"
+		if !commit {
+			verb = "abort"
+		}
+		rec.fail(fmt.Errorf("%s transaction: %w", verb, err))
+		return false
+	}
+	if commit {
+		rec.addTransaction()
+	}
+	return commit
 }

@@ -15,7 +15,8 @@ type recorder struct {
 	start   time.Time // set in newRecorder, never changed
 	latency bool      // whether latencies are kept; set in newRecorder, never changed
 
-	stopped atomic.Bool // set by the first failure, read by producers
+	stopped atomic.Bool  // set by the first failure, read by producers
+	txns    atomic.Int64 // transactions committed (transactional produce)
 
 	mu struct {
 		sync.Mutex
@@ -92,6 +93,9 @@ func (r *recorder) fail(err error) {
 		r.mu.firstErr = err
 	}
 }
+
+// addTransaction counts one committed transaction.
+func (r *recorder) addTransaction() { r.txns.Add(1) }
 
 // failed reports whether any record failed.
 func (r *recorder) failed() bool { return r.stopped.Load() }
@@ -192,6 +196,12 @@ func (r *recorder) fill(res *Result, stop time.Time) {
 	if elapsed > 0 {
 		res.RecordsPerSecond = float64(res.Records) / elapsed
 		res.MBPerSecond = float64(res.Bytes) / elapsed / 1e6
+	}
+	if res.Transactional {
+		res.Transactions = r.txns.Load()
+		if elapsed > 0 {
+			res.TransactionsPerSecond = float64(res.Transactions) / elapsed
+		}
 	}
 	if r.latency {
 		res.Latency = latencyOf(r.mu.total)

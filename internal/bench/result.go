@@ -38,6 +38,12 @@ type Result struct {
 	FetchRecordsPerSecond float64 `json:"fetch_records_per_second,omitempty"`
 	FetchMBPerSecond      float64 `json:"fetch_mb_per_second,omitempty"`
 
+	// Transactions is, for a transactional produce run, how many
+	// transactions were committed, and TransactionsPerSecond that over
+	// ElapsedSeconds.
+	Transactions          int64   `json:"transactions,omitempty"`
+	TransactionsPerSecond float64 `json:"transactions_per_second,omitempty"`
+
 	// Latency is produce call to acknowledgement (produce) or producer
 	// stamp to consumer receipt (e2e); nil for consume.
 	Latency *Latency `json:"latency,omitempty"`
@@ -53,7 +59,13 @@ type Result struct {
 	Producers   int     `json:"producers,omitempty"`
 	Consumers   int     `json:"consumers,omitempty"`
 	Rate        float64 `json:"rate,omitempty"`
-	Partitions  int     `json:"partitions"`
+	// Transactional and TxnRecords: whether each producer was
+	// transactional, committing every TxnRecords records.
+	Transactional bool `json:"transactional,omitempty"`
+	TxnRecords    int  `json:"txn_records,omitempty"`
+	// Isolation is the consume workload's isolation level.
+	Isolation  string `json:"isolation,omitempty"`
+	Partitions int    `json:"partitions"`
 }
 
 // Latency holds latency percentiles in milliseconds.
@@ -121,7 +133,16 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.ProducedRecords > 0 || r.Workload == WorkloadE2E {
 		fmt.Fprintf(&b, "produced:   %d records\n", r.ProducedRecords)
 	}
-	fmt.Fprintf(&b, "throughput: %.1f records/s, %.2f MB/s\n", r.RecordsPerSecond, r.MBPerSecond)
+	fmt.Fprintf(&b, "throughput: %.1f records/s, %.2f MB/s", r.RecordsPerSecond, r.MBPerSecond)
+	// Only runs with the new settings get more on this line, so the
+	// output of other runs stays as it was.
+	if r.Transactional {
+		fmt.Fprintf(&b, ", %.1f txns/s (transactional: %d transactions committed, up to %d records each)", r.TransactionsPerSecond, r.Transactions, r.TxnRecords)
+	}
+	if r.Isolation == IsolationReadCommitted {
+		fmt.Fprintf(&b, " (%s)", r.Isolation)
+	}
+	b.WriteByte('\n')
 	if r.Workload == WorkloadConsume && r.Records > 0 {
 		fmt.Fprintf(&b, "first record after %.2fs", r.FirstRecordSeconds)
 		if r.FetchRecordsPerSecond > 0 {

@@ -70,6 +70,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Workload != WorkloadConsume {
 		res.Acks, res.Compression, res.Producers, res.Rate = cfg.Acks, cfg.Compression, cfg.Producers, cfg.Rate
 	}
+	if cfg.Transactional {
+		res.Transactional, res.TxnRecords = true, cfg.TxnRecords
+	}
+	if cfg.Workload == WorkloadConsume {
+		res.Isolation = cfg.Isolation
+	}
 	if cfg.Workload == WorkloadE2E {
 		res.Consumers = 1
 	}

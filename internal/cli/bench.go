@@ -23,6 +23,12 @@ kafka-consumer-perf-test do, with franz-go clients:
   e2e      produce at --rate and consume in the same process; latency is the
            receipt time minus the send time stamped in each record
 
+produce --transactional makes each producer transactional (a transactional id
+unique to the run and producer) and commits a transaction every --txn-records
+records, after they are acknowledged; the summary's throughput line then adds
+transactions committed per second. consume --isolation read_committed counts
+only records of committed transactions.
+
 Each second a progress line goes to stderr (records/s and MB/s of that second,
 p99 latency so far). At the end a summary goes to stdout: records, bytes,
 elapsed time, records/s, MB/s, latency p50/p90/p99/p99.9/max, and errors; with
@@ -80,9 +86,14 @@ func newBenchWorkloadCommand(cf *clientFlags, w bench.Workload, short string) *c
 		fs.IntVar(&cfg.Producers, "producers", cfg.Producers, "concurrent producer clients, each with an equal share of --count and --rate")
 		fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "target records per second over all producers, paced evenly (0: unlimited)")
 	}
+	if w == bench.WorkloadProduce {
+		fs.BoolVar(&cfg.Transactional, "transactional", false, "make each producer transactional (a transactional id unique to the run and producer), committing every --txn-records records")
+		fs.IntVar(&cfg.TxnRecords, "txn-records", cfg.TxnRecords, "with --transactional: records per transaction and producer")
+	}
 	if w == bench.WorkloadConsume {
 		fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "concurrent consumer clients (without --group, at most one per partition)")
 		fs.StringVar(&cfg.Group, "group", "", "consume as members of this group, from its committed offsets, committing what is counted")
+		fs.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "read_uncommitted (every record) or read_committed (only committed transactions)")
 	}
 	fs.BoolVar(&bf.jsonOut, "json", false, "print the summary as one JSON object")
 	fs.StringVar(&bf.chart, "chart", "", "write an SVG chart of throughput and p99 latency per second to this file")
@@ -91,6 +102,9 @@ func newBenchWorkloadCommand(cf *clientFlags, w bench.Workload, short string) *c
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if cmd.Flags().Changed("duration") && !cmd.Flags().Changed("count") {
 			cfg.Count = 0
+		}
+		if cmd.Flags().Changed("txn-records") && !cfg.Transactional {
+			return errors.New("--txn-records needs --transactional")
 		}
 		return runBench(cmd, cf, cfg, &bf)
 	}

@@ -33,6 +33,11 @@ type benchSummary struct {
 	Series []struct {
 		Records int64 `json:"records"`
 	} `json:"series"`
+	Transactional         bool    `json:"transactional"`
+	TxnRecords            int     `json:"txn_records"`
+	Transactions          int64   `json:"transactions"`
+	TransactionsPerSecond float64 `json:"transactions_per_second"`
+	Isolation             string  `json:"isolation"`
 }
 
 func decodeBench(t *testing.T, out string) benchSummary {
@@ -161,6 +166,11 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		{give: []string{"e2e", "--record-size", "4"}, want: "record size must be between 8"},
 		{give: []string{"produce", "--broker-pid", "-2"}, want: "--broker-pid"},
 		{give: []string{"consume", "--rate", "5"}, want: "unknown flag: --rate"},
+		{give: []string{"produce", "--transactional", "--acks", "1"}, want: "need acks all"},
+		{give: []string{"produce", "--transactional", "--txn-records", "0"}, want: "txn records must be positive"},
+		{give: []string{"produce", "--txn-records", "5"}, want: "--txn-records needs --transactional"},
+		{give: []string{"e2e", "--transactional"}, want: "unknown flag: --transactional"},
+		{give: []string{"consume", "--isolation", "dirty"}, want: `isolation "dirty"`},
 		{give: []string{"produce", "extra"}, want: "unknown command"},
 		{give: []string{"nope"}, want: `unknown command "nope" for "strata bench"`},
 	}
@@ -171,5 +181,62 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		if r.err == nil || !strings.Contains(r.errLine, tt.want) {
 			t.Errorf("strata %s: error %q, want it to contain %q", strings.Join(args, " "), r.errLine, tt.want)
 		}
+	}
+}
+
+func TestBenchTransactionalProduceThenReadCommitted(t *testing.T) {
+	bs := txnCluster(t)
+	b := "--bootstrap=" + bs
+	topic := unique("bench-txn")
+	// 2 producers of 250 records, 100 per transaction: 3 transactions
+	// each (100, 100, 50).
+	r := mustRun(t, "", "bench", "produce", b, "--topic", topic, "--partitions", "2", "--count", "500", "--record-size", "100",
+		"--producers", "2", "--transactional", "--txn-records", "100", "--json", "--quiet")
+	s := decodeBench(t, r.stdout)
+	if s.Records != 500 || s.Errors != 0 || !s.Transactional || s.TxnRecords != 100 || s.Transactions != 6 {
+		t.Errorf("bench produce --transactional: %+v, want 500 records, 0 errors, 6 transactions of up to 100", s)
+	}
+	if s.TransactionsPerSecond <= 0 || s.RecordsPerSec <= 0 || s.Latency == nil || s.Latency.Count != 500 {
+		t.Errorf("bench produce --transactional: %.1f txns/s, %.1f records/s, latency %+v, want positive rates and 500 samples", s.TransactionsPerSecond, s.RecordsPerSec, s.Latency)
+	}
+
+	// Every transaction committed, so read_committed sees every record.
+	r = mustRun(t, "", "bench", "consume", b, "--topic", topic, "--count", "500", "--isolation", "read_committed", "--json")
+	s = decodeBench(t, r.stdout)
+	if s.Records != 500 || s.Errors != 0 || s.Isolation != "read_committed" {
+		t.Errorf("bench consume --isolation read_committed: %+v, want 500 records, 0 errors", s)
+	}
+
+	// The text summary says the run was transactional and gives txns/s.
+	r = mustRun(t, "", "bench", "produce", b, "--topic", topic, "--count", "30", "--record-size", "10", "--transactional", "--txn-records", "10")
+	want := regexp.MustCompile(`(?m)^throughput: [0-9.]+ records/s, [0-9.]+ MB/s, [0-9.]+ txns/s \(transactional: 3 transactions committed, up to 10 records each\)$`)
+	if !want.MatchString(r.stdout) {
+		t.Errorf("bench produce --transactional: stdout\n%s\ndoes not match\n%s", r.stdout, want)
+	}
+	r = mustRun(t, "", "bench", "consume", b, "--topic", topic, "--count", "10", "--isolation", "read_committed")
+	if !regexp.MustCompile(`(?m)^throughput: [0-9.]+ records/s, [0-9.]+ MB/s \(read_committed\)$`).MatchString(r.stdout) {
+		t.Errorf("bench consume --isolation read_committed: stdout %q, want the isolation on the throughput line", r.stdout)
+	}
+}
+
+func TestBenchConsumeReadCommittedSkipsAborted(t *testing.T) {
+	bs := txnCluster(t)
+	b := "--bootstrap=" + bs
+	topic := unique("bench-abort")
+	mustRun(t, "", "topic", "create", topic, b, "--partitions", "1")
+	p := newTxnProducer(t, bs, unique("bench-abort-txn"))
+	p.transact(false, topic, "a0", "a1", "a2")
+	p.transact(true, topic, "c0", "c1")
+
+	// Asking for more than was committed: read_committed counts the two
+	// committed records, then times out waiting for more.
+	r := run(t, "", "bench", "consume", b, "--topic", topic, "--count", "3", "--isolation", "read_committed", "--timeout", "1s", "--json")
+	s := decodeBench(t, r.stdout)
+	if s.Records != 2 || r.err == nil || !strings.Contains(r.errLine, "2 of 3 records consumed") {
+		t.Errorf("bench consume --isolation read_committed --count 3: %d records, error %q, want 2 and a timeout", s.Records, r.errLine)
+	}
+	r = mustRun(t, "", "bench", "consume", b, "--topic", topic, "--count", "5", "--json")
+	if s := decodeBench(t, r.stdout); s.Records != 5 {
+		t.Errorf("bench consume (read_uncommitted) --count 5: %d records, want 5 (aborted ones too)", s.Records)
 	}
 }

@@ -24,13 +24,14 @@ const defaultTimeout = 30 * time.Second
 // clientID names the CLI in broker logs and quotas.
 const clientID = "strata-cli"
 
-// Commands returns the client subcommands (topic, group, produce, consume,
-// cluster), built fresh on each call so that flag state is never shared
+// Commands returns the client subcommands (topic, group, txn, produce,
+// consume, cluster, bench), built fresh on each call so that flag state is never shared
 // between runs.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
 		newTopicCommand(),
 		newGroupCommand(),
+		newTxnCommand(),
 		newProduceCommand(),
 		newConsumeCommand(),
 		newClusterCommand(),

@@ -26,6 +26,7 @@ type consumeFlags struct {
 	format        string
 	printKey      bool
 	json          bool
+	isolation     string // --isolation: isolationReadUncommitted or isolationReadCommitted
 
 	group         string // --group: consume as a group member; see consume_group.go
 	groupProtocol string
@@ -52,6 +53,12 @@ assigned to this member reached its start-time high watermark.
 with its uniform assignor for --balancer sticky or cooperative-sticky and its
 range assignor for --balancer range).
 
+--isolation read_committed reads only records of committed transactions (and
+records written outside transactions): consuming stops at the last stable
+offset, aborted records are skipped, and the high watermark that --offset -N,
+--from-beginning=false and --exit-at-end refer to becomes the last stable
+offset. The default, read_uncommitted, is Kafka's console consumer's.
+
 --format verbs: %t topic, %p partition, %o offset, %k key, %v value,
 %h headers (k=v,k2=v2), %T timestamp (Unix ms), %e leader epoch, %% percent;
 escapes \n \t \r \0 \\.`,
@@ -68,6 +75,7 @@ escapes \n \t \r \0 \\.`,
 	fs.StringVar(&cf.format, "format", `%v\n`, "output template (see above)")
 	fs.BoolVar(&cf.printKey, "print-key", false, `print "key<TAB>value" per record`)
 	fs.BoolVar(&cf.json, "json", false, "print one JSON object per record")
+	fs.StringVar(&cf.isolation, "isolation", isolationReadUncommitted, "read_uncommitted (every record) or read_committed (only committed transactions; stops at the last stable offset)")
 	fs.StringVar(&cf.group, "group", "", "consume as a member of this consumer group, resuming from and committing its offsets")
 	fs.StringVar(&cf.groupProtocol, "group-protocol", groupProtocolClassic, "with --group: classic, or consumer (KIP-848)")
 	fs.StringVar(&cf.balancer, "balancer", "cooperative-sticky", "with --group: cooperative-sticky, sticky, range or roundrobin")
@@ -82,6 +90,23 @@ escapes \n \t \r \0 \\.`,
 		return runConsume(cmd, client, &cf, args[0])
 	}
 	return cmd
+}
+
+// --isolation values, named as Kafka's isolation.level setting.
+const (
+	isolationReadUncommitted = "read_uncommitted"
+	isolationReadCommitted   = "read_committed"
+)
+
+// isolationLevel turns an --isolation value into kgo's level.
+func isolationLevel(s string) (kgo.IsolationLevel, error) {
+	switch s {
+	case isolationReadUncommitted:
+		return kgo.ReadUncommitted(), nil
+	case isolationReadCommitted:
+		return kgo.ReadCommitted(), nil
+	}
+	return kgo.IsolationLevel{}, fmt.Errorf("--isolation %q: want read_uncommitted or read_committed", s)
 }
 
 // parseTimestamp accepts Unix milliseconds or an RFC3339 time given to
@@ -114,6 +139,10 @@ func runConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic
 	if cf.count < 0 {
 		return fmt.Errorf("--count must not be negative, got %d", cf.count)
 	}
+	level, err := isolationLevel(cf.isolation)
+	if err != nil {
+		return err
+	}
 	var (
 		ms    int64
 		useTS = cmd.Flags().Changed("from-timestamp")
@@ -141,7 +170,7 @@ func runConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic
 		}
 	}
 	if cf.group != "" {
-		return runGroupConsume(cmd, client, cf, topic, format)
+		return runGroupConsume(cmd, client, cf, topic, format, level)
 	}
 	for _, f := range []string{"group-protocol", "balancer"} {
 		if cmd.Flags().Changed(f) {
@@ -171,6 +200,7 @@ func runConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic
 		// --exit-at-end learns a partition reached its end when the
 		// last offsets before the high watermark are markers.
 		kgo.KeepControlRecords(),
+		kgo.FetchIsolationLevel(level),
 	)
 	if err != nil {
 		return err
@@ -239,9 +269,16 @@ func lookupConsumeRanges(ctx context.Context, cmd *cobra.Command, adm *kadm.Clie
 	if err != nil {
 		return nil, topicError(topic, fmt.Errorf("list log start offsets: %w", err))
 	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	// NB: a read_committed consumer never gets past the last stable
+	// offset, so that is its end; --exit-at-end would otherwise wait
+	// forever behind an open transaction.
+	listEnds, endName := adm.ListEndOffsets, "high watermark"
+	if cf.isolation == isolationReadCommitted {
+		listEnds, endName = adm.ListCommittedOffsets, "last stable offset"
+	}
+	ends, err := listEnds(ctx, topic)
 	if err != nil {
-		return nil, topicError(topic, fmt.Errorf("list high watermarks: %w", err))
+		return nil, topicError(topic, fmt.Errorf("list %ss: %w", endName, err))
 	}
 	var byTime kadm.ListedOffsets
 	if useTS {
@@ -259,7 +296,7 @@ func lookupConsumeRanges(ctx context.Context, cmd *cobra.Command, adm *kadm.Clie
 		if err != nil {
 			return nil, err
 		}
-		hwm, err := lookup(ends, "high watermark", p)
+		hwm, err := lookup(ends, endName, p)
 		if err != nil {
 			return nil, err
 		}

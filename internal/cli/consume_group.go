@@ -144,7 +144,7 @@ func resolveGroupConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFla
 	return ranges, nil
 }
 
-func runGroupConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic string, format recordFormat) error {
+func runGroupConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, topic string, format recordFormat, level kgo.IsolationLevel) error {
 	opts, err := groupOptions(cf)
 	if err != nil {
 		return err
@@ -190,6 +190,7 @@ func runGroupConsume(cmd *cobra.Command, client *clientFlags, cf *consumeFlags, 
 		// so a revoke commits (by default) exactly what was printed.
 		kgo.BlockRebalanceOnPoll(),
 		kgo.KeepControlRecords(),
+		kgo.FetchIsolationLevel(level),
 	)
 	cl, err := client.newClient(opts...)
 	if err != nil {

@@ -20,11 +20,14 @@
 //	strata group reset-offsets GROUP (--topic T[:P,P...]... | --all-topics)
 //	    (--to-earliest | --to-latest | --to-offset N | --to-datetime TS | --shift-by N) [--dry-run]
 //	strata group delete GROUP...
+//	strata txn list [--state S]... [--producer-id ID]... [--duration-ms N] [--pattern RE] [--json]
+//	strata txn describe TRANSACTIONAL-ID... [--json]
 //	strata produce TOPIC [--key-separator SEP] [--header k=v]... [--partition P] [--acks all|1|0] ...
-//	strata consume TOPIC [--offset N | --from-timestamp T] [--partition P]... [--count N] [--exit-at-end] ...
-//	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] ...
+//	strata consume TOPIC [--offset N | --from-timestamp T] [--partition P]... [--count N] [--exit-at-end] [--isolation L] ...
+//	strata consume TOPIC --group G [--group-protocol classic|consumer] [--balancer B] [--count N] [--exit-at-end] [--isolation L] ...
 //	strata cluster status [--json]
 //	strata bench produce|consume|e2e [--topic T] [--count N | --duration D] [--record-size B] ... [--json] [--chart F.svg]
+//	strata bench produce --transactional [--txn-records N] ...; strata bench consume --isolation read_committed ...
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
 // --timeout (persistent flags of the topic and group commands, so they may
@@ -77,6 +80,23 @@
 // [LogStartOffset, HighWatermark] and, like kafka-consumer-groups.sh,
 // refuses (even with --dry-run) unless the group is Empty, Dead or unknown.
 //
+// Transactions (KIP-664). List asks every broker (ListTransactions v0-2)
+// for the transactional ids it coordinates and prints
+//
+//	TRANSACTIONAL-ID  COORDINATOR  PRODUCER-ID  STATE
+//
+// --state (v1+), --producer-id (v0+), --duration-ms (v1+: transactions open
+// at least that long) and --pattern (v2+, RE2) filter on the broker; states
+// and the pattern are filtered again here for brokers too old to, and
+// --duration-ms against such a broker is an error. Describe
+// (DescribeTransactions v0, through the coordinator of each id) prints one
+// row per id: coordinator, state, producer id and epoch, timeout, start time
+// (UTC) and how long ago that was, and the partitions in the transaction
+// (formatted like a group member's assignment). An unknown id is reported
+// as TRANSACTIONAL_ID_NOT_FOUND after the others are printed. With --json
+// both print one object per transaction (times in Unix milliseconds,
+// start_timestamp -1 and duration_ms null when none is open).
+//
 // Consume without --group assigns partitions directly. Start offsets are
 // resolved up front with ListOffsets: --offset N >= 0 is clamped into
 // [LogStartOffset, HighWatermark], --offset -N starts N records before the
@@ -86,6 +106,13 @@
 // watermark. With --exit-at-end, records at or past the start-time high
 // watermark are not printed. Control records (transaction markers) are never
 // printed but count towards --exit-at-end progress.
+//
+// --isolation read_committed (default read_uncommitted, as Kafka's console
+// consumer) fetches with that isolation level in both modes: aborted
+// records are dropped and fetching stops at the last stable offset. The
+// "high watermark" above is then the last stable offset (ListOffsets with
+// read_committed), so --exit-at-end does not wait behind an open
+// transaction.
 //
 // Consume --group G joins the group (kgo.ConsumerGroup; --group-protocol
 // consumer adds kgo.ServerSideBalancer after checking that the cluster
