@@ -119,6 +119,8 @@ func (h *Handler) verifyTxnTargets(rc *reqCtx, req *kmsg.ProduceRequest, targets
 		if code == 0 {
 			continue
 		}
+		rc.log.Debug("transactional produce refused by verification", "transactional_id", *req.TransactionID,
+			"producer_id", producer.id, "producer_epoch", producer.epoch, "topic", t.topic, "partition", t.p.Index, "error", kerr.ErrorForCode(code))
 		code, msg := verificationCode(req.Version, code)
 		t.rp.ErrorCode = code
 		if req.Version >= 8 {

@@ -100,14 +100,24 @@ func (l offsetsLog) Commit(ctx context.Context, end int64) error {
 // replayReadBytes bounds one read during replay.
 const replayReadBytes = 1 << 20
 
+// Replay reads the partition from its log start to its log end, as Kafka's
+// coordinators load: not only to the high watermark, which lags on a new
+// leader until its followers fetch in its epoch. What this leader holds
+// is what its followers will hold once they truncate to it, and the last
+// transitions of the previous coordinator (acknowledged once replicated
+// here) may sit in that lag.
 func (l offsetsLog) Replay(ctx context.Context, fn func(r coordinator.ReplayRecord) error) error {
 	offset := l.p.Log().LogStartOffset()
+	end := l.p.Log().LogEndOffset()
 	var buf []byte
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := l.p.Read(offset, replayReadBytes, true, false)
+		if offset >= end {
+			return nil
+		}
+		res, err := l.p.Log().Read(offset, replayReadBytes, end, true)
 		if err != nil {
 			return fmt.Errorf("replay %s-%d at %d: %w", offsetsTopic, l.p.Index, offset, err)
 		}
