@@ -131,25 +131,16 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		}
 		return done(produceError(req, code))
 	}
-	toVerify := h.startTxnVerification(req, targets, txnProducer)
-	if len(toVerify) == 0 {
-		waits := h.appendTargets(rc, req, targets, now, &leaders, &failed)
-		return h.finishProduce(rc, req, resp, waits, failed, leaders)
-	}
-	if req.Acks == 0 {
-		// NB: a verification cannot run on the reader goroutine, and an
-		// acks=0 request has no response to defer. Transactional producers
-		// use acks=all (the clients enforce it), so this is not a client
-		// Kafka supports in practice: close, as for a failed acks=0 produce.
-		return server.Response{Close: true}
-	}
-	return later(rc, func() kmsg.Response {
+	if toVerify := h.startTxnVerification(req, targets, txnProducer); len(toVerify) > 0 {
+		// NB: the verification runs on the reader goroutine, so that the
+		// connection's requests still append in order (Kafka serves one
+		// request of a connection at a time): a pipelined produce of the
+		// same producer must not overtake this one and reach the log with
+		// a later sequence first. Other connections are not held up.
 		h.verifyTxnTargets(rc, req, targets, toVerify, txnProducer)
-		waits := h.appendTargets(rc, req, targets, h.cfg.Now(), &leaders, &failed)
-		h.waitProduced(rc, req, waits, &leaders)
-		setProduceBrokers(resp, leaders, h.ctrl.Image())
-		return resp
-	})
+	}
+	waits := h.appendTargets(rc, req, targets, h.cfg.Now(), &leaders, &failed)
+	return h.finishProduce(rc, req, resp, waits, failed, leaders)
 }
 
 // setProduceError puts err on a partition's response.

@@ -233,3 +233,58 @@ func TestProduceTransactional(t *testing.T) {
 		}
 	})
 }
+
+// TestProduceTransactionalKeepsConnectionOrder: a connection's pipelined
+// produces append in order even when the first waits for its verification
+// (Kafka serves one request of a connection at a time): the second, with
+// the next sequence, must not reach the log first.
+func TestProduceTransactionalKeepsConnectionOrder(t *testing.T) {
+	wh := newWireHandler(t)
+	first := make(chan struct{})
+	var once sync.Once
+	v := &slowFirstVerifier{release: first, once: &once}
+	wh.h.SetTxnVerifier(v)
+	id := strp("txn-order")
+	mk := func(seq int32) *kmsg.ProduceRequest {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis, req.TransactionID = 11, -1, 5000, id
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = 0, txnBatch(t, 7, 0, seq)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}
+	rc := &reqCtx{ctx: t.Context(), hdr: hdrVersion(11), log: slog.New(slog.DiscardHandler)}
+	// The reader goroutine hands both requests to the handler one after
+	// the other; the first verification is slow.
+	go func() { time.Sleep(50 * time.Millisecond); close(first) }()
+	r1 := wh.h.produce(rc, mk(0))
+	r2 := wh.h.produce(rc, mk(1))
+	for i, r := range []kmsg.Response{await(t, r1), await(t, r2)} {
+		p := r.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != int64(i) {
+			t.Fatalf("produce %d = offset %d, %v; want offset %d, no error", i, p.BaseOffset, kerr.ErrorForCode(p.ErrorCode), i)
+		}
+	}
+}
+
+// slowFirstVerifier confirms every partition; its first answer waits for
+// release.
+type slowFirstVerifier struct {
+	release chan struct{}
+	once    *sync.Once
+}
+
+func (v *slowFirstVerifier) VerifyTxnPartitions(_ context.Context, _ string, _ int64, _ int16, partitions map[string][]int32) (map[string]map[int32]int16, error) {
+	v.once.Do(func() { <-v.release })
+	out := make(map[string]map[int32]int16)
+	for topic, ps := range partitions {
+		out[topic] = make(map[int32]int16)
+		for _, p := range ps {
+			out[topic][p] = 0
+		}
+	}
+	return out, nil
+}
