@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -271,4 +273,73 @@ func produceRawTxnBatch(t *testing.T, cl *kgo.Client, topic string, partition in
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 		t.Fatalf("produce: %v", kerr.ErrorForCode(code))
 	}
+}
+
+// TestReadCommittedAcrossRollsAndSIGKILL: committed and aborted
+// transactions spread over many small segments read back exactly after
+// the broker is killed with SIGKILL and restarted (the aborted
+// transactions come from the segments' .txnindex files and the producer
+// state from its snapshots and recovery); a transaction left open by the
+// kill is aborted after its timeout by the reloaded coordinator, and
+// read_committed readers move past it.
+func TestReadCommittedAcrossRollsAndSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker process")
+	}
+	dir, addr := t.TempDir(), freePort(t)
+	args := []string{"--transaction-state-partitions", "2", "--transaction-abort-interval", "200ms"}
+	srv := startChild(t, dir, addr, args...)
+	adm := kadm.NewClient(kgoClient(t, addr))
+	if _, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 2, 1, map[string]*string{"segment.bytes": kadm.StringPtr("2048")}, "rolls"); err != nil {
+		t.Fatal(err)
+	}
+	p := kgoClient(t, addr, kgo.TransactionalID("rolls-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionTimeout(3*time.Second))
+	var committed []string
+	all := map[int32][]string{}
+	for i := range 30 {
+		vals := seq(fmt.Sprintf("t%02d", i), 10)
+		commit := i%3 != 1
+		produceTxn(t, p, "rolls", 2, vals, commit)
+		if commit {
+			committed = append(committed, vals...)
+		}
+		for part, vs := range byPartition(vals, 2) {
+			all[part] = append(all[part], vs...)
+		}
+	}
+	// Left open at the kill: one record on each partition.
+	ctx := ctxTimeout(t, 30*time.Second)
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for part := int32(0); part < 2; part++ {
+		if err := p.ProduceSync(ctx, &kgo.Record{Topic: "rolls", Partition: part, Value: []byte("open")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.kill()
+	srv = startChild(t, dir, addr, args...)
+
+	want := map[int32][]string{}
+	for part, vs := range byPartition(committed, 2) {
+		want[part] = vs
+	}
+	// read_committed first waits for the open transaction's abort.
+	if got := valuesOf(t, addr, "rolls", len(committed), kgo.ReadCommitted()); !mapsEqual(got, want) {
+		t.Fatalf("read_committed after SIGKILL and restart:\n got %v\nwant %v", got, want)
+	}
+	for part := range all {
+		all[part] = append(all[part], "open")
+	}
+	if got := valuesOf(t, addr, "rolls", 302, kgo.ReadUncommitted()); !mapsEqual(got, all) {
+		t.Fatalf("read_uncommitted after SIGKILL and restart:\n got %v\nwant %v", got, all)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "logs", "rolls-0", "*.log"))
+	idx, _ := filepath.Glob(filepath.Join(dir, "logs", "rolls-0", "*.txnindex"))
+	if len(segs) < 5 || len(idx) == 0 {
+		t.Fatalf("rolls-0 has %d segments and %d transaction indexes; the test needs many rolls and aborted transactions", len(segs), len(idx))
+	}
+	t.Logf("rolls-0: %d segments, %d .txnindex files", len(segs), len(idx))
+	_ = srv
 }

@@ -518,3 +518,36 @@ func TestListFilters(t *testing.T) {
 		t.Fatalf("List(longer than 1h) = %v", got)
 	}
 }
+
+// TestEndTxnAnswersOnceComplete: with healthy leaders the EndTxn answer
+// waits for the markers, so the producer's next call finds the
+// transaction complete rather than CONCURRENT_TRANSACTIONS; with markers
+// stuck it answers after endReplyWait anyway.
+func TestEndTxnAnswersOnceComplete(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	pe := h.mustInit("app")
+	if err := h.c.AddPartitions(ctx, "app", pe, []Partition{pa}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.EndTxn(ctx, "app", pe, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.state("app"); got != kmsg.TransactionStateCompleteCommit {
+		t.Fatalf("state right after EndTxn = %s, want CompleteCommit", got)
+	}
+	if err := h.c.AddPartitions(ctx, "app", pe, []Partition{pa}); err != nil {
+		t.Fatalf("AddPartitions right after EndTxn: %v", err)
+	}
+	h.sender.setHold(true)
+	start := time.Now()
+	if err := h.c.EndTxn(ctx, "app", pe, false); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < endReplyWait {
+		t.Fatalf("EndTxn with markers held answered after %v, before endReplyWait %v", took, endReplyWait)
+	}
+	if got := h.state("app"); got != kmsg.TransactionStatePrepareAbort {
+		t.Fatalf("state with markers held = %s, want PrepareAbort", got)
+	}
+}

@@ -31,6 +31,9 @@ type txnMeta struct {
 	pending        kmsg.TransactionState
 	writing        bool
 	markersPending bool // markers of the prepared end are being sent
+	// completed run once the prepared end is complete (its markers
+	// written and Complete* logged), or when the shard stops (never).
+	completed []func()
 }
 
 func newTxnMeta(id string, m *Metadata) *txnMeta {

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -171,7 +172,25 @@ func (s *shard) endTxnFromClient(id string, pe ProducerIDAndEpoch, commit bool, 
 	}
 	switch t.State {
 	case kmsg.TransactionStateOngoing:
-		s.endTxn(t, commit, t.ProducerEpoch, reply)
+		// NB: Kafka answers once PrepareCommit/PrepareAbort is logged. The
+		// answer waits a little longer here, for the markers and the
+		// completion (a few milliseconds when the leaders are healthy):
+		// a client's next AddPartitionsToTxn then finds the transaction
+		// complete instead of CONCURRENT_TRANSACTIONS and a backoff
+		// (franz-go and the Java client sleep 20 ms). It never waits past
+		// endReplyWait: markers to an unavailable leader keep being sent
+		// after the answer, as in Kafka.
+		s.endTxn(t, commit, t.ProducerEpoch, func(err error) {
+			if err != nil {
+				reply(err)
+				return
+			}
+			s.loop.Schedule(endReplyKey{id}, endReplyWait, func() { reply(nil) })
+			t.completed = append(t.completed, func() {
+				s.loop.CancelTimer(endReplyKey{id})
+				reply(nil)
+			})
+		})
 	case kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
 		// A retry of the end that completed: success if it asks for the
 		// same outcome.
@@ -190,6 +209,13 @@ func (s *shard) endTxnFromClient(id string, pe ProducerIDAndEpoch, commit bool, 
 		invalid()
 	}
 }
+
+// endReplyWait bounds how long EndTxn's answer waits for the markers once
+// the end is prepared.
+const endReplyWait = 50 * time.Millisecond
+
+// endReplyKey is the timer of an EndTxn answer waiting for completion.
+type endReplyKey struct{ id string }
 
 func endName(commit bool) string {
 	if commit {

@@ -156,6 +156,11 @@ func (s *shard) complete(t *txnMeta, pid int64, epoch int16, state kmsg.Transact
 	}
 	s.write(t, t.prepareComplete(s.now()), func(err error) {
 		if err == nil {
+			done := t.completed
+			t.completed = nil
+			for _, fn := range done {
+				fn()
+			}
 			return
 		}
 		s.retryWrites++
