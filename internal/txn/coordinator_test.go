@@ -551,3 +551,27 @@ func TestEndTxnAnswersOnceComplete(t *testing.T) {
 		t.Fatalf("state with markers held = %s, want PrepareAbort", got)
 	}
 }
+
+// TestConcurrentAddPartitionsWait: adds of one transaction sent at once
+// (franz-go sends one per broker) are served one after the other, none
+// answered CONCURRENT_TRANSACTIONS.
+func TestConcurrentAddPartitionsWait(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	pe := h.mustInit("app")
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			errs <- h.c.AddPartitions(ctx, "app", pe, []Partition{{Topic: "t", Partition: int32(i)}})
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent AddPartitions: %v", err)
+		}
+	}
+	d, _ := h.c.Describe(ctx, "app")
+	if len(d.Partitions) != 8 {
+		t.Fatalf("partitions after the adds = %v, want 8", d.Partitions)
+	}
+}

@@ -111,6 +111,14 @@ func (s *shard) addPartitions(id string, pe ProducerIDAndEpoch, parts []Partitio
 		reply(err)
 		return
 	}
+	if t.writing && t.pending == kmsg.TransactionStateOngoing {
+		// Another add of this transaction is being written (franz-go
+		// adds the partitions of each broker with its own request, all at
+		// once): wait for it rather than answer CONCURRENT_TRANSACTIONS,
+		// which costs the client a backoff.
+		s.loop.AfterPendingWrites(func() { s.addPartitions(id, pe, parts, reply) })
+		return
+	}
 	if t.writing || preparing(t.State) {
 		reply(errConcurrent(t))
 		return
