@@ -320,3 +320,77 @@ func consumeData(t testing.TB, l *Log) []consumed {
 	}
 	return out
 }
+
+func TestCompactStopsAtOngoingTransaction(t *testing.T) {
+	tests := []struct {
+		name string
+		give bool // commit, else abort
+		want []string
+	}{
+		{"committed later", true, []string{"a@1=p1", "b@2=1", "c@4=1"}},
+		{"aborted later", false, []string{"a@0=1", "b@2=1", "c@4=1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, l, clock := testLog(t, compactLogConfig())
+			appendKV(t, l, clock, put("a", "1"))
+			appendTxnKV(t, l, clock, 1, 0, put("a", "p1"))
+			appendKV(t, l, clock, put("b", "1"))
+			roll(t, l)
+			// p1's transaction is undecided: nothing from its first
+			// offset on is cleaned, so its record cannot hide a@0.
+			st := mustCompact(t, l, clock.Now())
+			if st.FirstUncleanableOffset != 1 || st.EndOffset != 1 {
+				t.Fatalf("Compact with a transaction open at 1 = %+v, want the range to end at 1", st)
+			}
+			if diff := cmp.Diff([]string{"a@0=1"}, keysAt(readCommitted(t, l))); diff != "" {
+				t.Fatalf("read_committed with the transaction open (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"a@0=1", "a@1=p1", "b@2=1"}, keysAt(consumeData(t, l))); diff != "" {
+				t.Fatalf("records with the transaction open (-want +got):\n%s", diff)
+			}
+			endTxn(t, l, clock, 1, tt.give) // 3
+			appendKV(t, l, clock, put("c", "1"))
+			roll(t, l)
+			mustCompact(t, l, clock.Now())
+			if diff := cmp.Diff(tt.want, keysAt(readCommitted(t, l))); diff != "" {
+				t.Fatalf("read_committed once decided and cleaned (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, keysAt(consumeData(t, l))); diff != "" {
+				t.Fatalf("records once decided and cleaned (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCompactKeepsEpochOfProducerWithoutData(t *testing.T) {
+	cfg := compactLogConfig()
+	d, l, clock := testLog(t, cfg)
+	appendTxnKV(t, l, clock, 5, 0, put("a", "p5"))
+	// The coordinator aborted the transaction with a bumped epoch (as on
+	// a timeout): the producer has no data in epoch 1, so its marker is
+	// what carries the epoch.
+	if _, err := l.AppendControlAsLeader(5, 1, 0, false, 0, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	appendKV(t, l, clock, put("b", "1"))
+	roll(t, l)
+	mustCompact(t, l, clock.Now())
+	clock.Advance(time.Hour)
+	appendKV(t, l, clock, put("c", "1"))
+	roll(t, l)
+	st := mustCompact(t, l, clock.Now())
+	// The aborted data went in the first pass; an hour later the marker
+	// is discarded but its batch stays, empty, for the epoch.
+	if diff := cmp.Diff([]string{"1:m0", "2:d1", "3:d1"}, batchKinds(t, l)); diff != "" || st.MarkersRemoved != 1 {
+		t.Fatalf("batches (%+v) (-want +got):\n%s", st, diff)
+	}
+	if got := allAborted(t, l); len(got) != 0 {
+		t.Fatalf("AbortedTransactions = %+v, want none", got)
+	}
+	_, l = reopenWithout(t, d, clock, cfg, "*.snapshot")
+	b := record.NewBuilder(record.CodecNone, clock.Now().UnixMilli())
+	b.SetProducer(5, 0, 1)
+	_, err := l.AppendAsLeader(keyedBatchFrom(t, b, clock.Now().UnixMilli(), put("z", "zombie")), 0, clock.Now())
+	wantErr(t, "AppendAsLeader(producer 5, epoch 0) after a restart without snapshots", err, ErrInvalidProducerEpoch)
+}
