@@ -23,32 +23,51 @@ import (
 //
 //  1. Range. The cleaner checkpoint D (first dirty offset; the log start
 //     offset when unknown) and the first uncleanable offset U = min(active
-//     segment base, high watermark, base of the first dirty segment whose
-//     largest timestamp is younger than MinCompactionLag). Nothing to do
-//     unless D < U.
-//  2. Offset map. For each keyed record in [D, U), key → its last offset,
-//     within CleanerDedupeBufferBytes. If the map fills at offset E the pass
-//     ends at E instead of U; call that end.
-//  3. Rewrite. Every segment whose base is below end, oldest first, grouped
+//     segment base, high watermark, first unstable offset, base of the
+//     first dirty segment whose largest timestamp is younger than
+//     MinCompactionLag). Nothing to do unless D < U. Below U every
+//     transaction is decided (Kafka cleans below the last stable offset).
+//  2. Aborted transactions: those overlapping the sealed segments
+//     (AbortedTransactions, as Kafka's CleanedTransactionMetadata gets them
+//     from collectAbortedTransactions). A transactional batch is aborted
+//     when one of its producer's covers its offset; below U, any other is
+//     committed, even when its COMMIT marker lies at or above U.
+//  3. Offset map. For each keyed record in [D, U) outside control batches
+//     and aborted transactions, key → its last offset, within
+//     CleanerDedupeBufferBytes: committed transactional records compete
+//     with plain ones. If the map fills at offset E the pass ends at E
+//     instead of U; call that end.
+//  4. Rewrite. Every segment whose base is below end, oldest first, grouped
 //     into runs that fit one segment, is copied into one new segment named
 //     by the run's base. A record below end stays unless it has a null key,
 //     the map holds a later offset for its key, or it is a tombstone below
 //     D in a segment first cleaned at least DeleteRetention ago. Records at
-//     or above end stay. A batch keeps its header (base offset, last offset
-//     delta, producer fields, leader epoch, attributes, codec); only its
-//     records, CRC and max timestamp change. A batch left without records
-//     is dropped, unless it is the last batch of a producer with state (so
-//     duplicate detection survives a restart that replays it) or the last
-//     batch of the run (so the new segment ends where the run ended, which
-//     crash recovery relies on): those stay as empty batches.
-//  4. Swap, per run (Kafka's protocol): the new files are written as
+//     or above end stay, except in aborted transactions, whose records all
+//     go. A transaction marker stays while its transaction may have data
+//     left: the rewrite met a data batch of the producer's transaction
+//     (kept or not) since the producer's previous marker. Without data it
+//     goes once it is below D in a segment first cleaned DeleteRetention
+//     ago; the pass that removes a transaction's last data batch restarts
+//     the clock of the run holding the marker (so the marker outlives its
+//     data by DeleteRetention at least, as with Kafka's delete horizon).
+//     A removed ABORT marker's .txnindex entry goes with it. A batch keeps
+//     its header (base offset, last offset delta, producer fields, leader
+//     epoch, attributes, codec); only its records, CRC and max timestamp
+//     change. A batch left without records is dropped, unless it is the
+//     last data batch of a producer with state, or for a producer without
+//     data in its epoch a marker of that epoch (Kafka's
+//     isBatchLastRecordOfProducer: duplicate detection and fencing survive
+//     a restart that replays it), or the last batch of the run (so the new
+//     segment ends where the run ended, which crash recovery relies on):
+//     those stay as empty batches.
+//  5. Swap, per run (Kafka's protocol): the new files are written as
 //     <base>.{log,index,timeindex}.cleaned and fsynced; renaming them to
 //     .swap (the .log last) decides the swap; the new segment is published,
 //     the old ones are retired (renamed .deleted, their open files kept for
 //     readers until FileDeleteDelay), and the .swap files are renamed to
 //     their final names. completeSwaps finishes a decided swap after a crash
 //     and discards an undecided one.
-//  5. The checkpoint moves to end.
+//  6. The checkpoint moves to end.
 //
 // Tombstone clock: a rewritten segment's .log modification time is set to
 // the time its records were first cleaned (the pass's clock for runs
@@ -56,9 +75,11 @@ import (
 // DeleteRetention counts from the first pass that saw a tombstone, as with
 // Kafka's segment lastModified.
 //
-// Control and transactional batches are copied unchanged and do not enter
-// the offset map: without the aborted-transaction index a transactional
-// record cannot be known committed.
+// NB: a marker's clock is its segment's, so a restart of it also delays
+// the run's tombstones and other markers by up to DeleteRetention: late,
+// never early. Undecided transactions never reach the rewrite below end
+// (U is at most the first unstable offset); their batches in a rewritten
+// segment's tail are copied unchanged, and their markers, above D, stay.
 
 // Suffixes of compaction's temporary segment files.
 const (
@@ -908,6 +929,8 @@ func (c *cleaner) keepEmpty(h *record.Header, groupLast bool) bool {
 // marker) or while it is younger than DeleteRetention by the tombstone
 // clock (below D, in a segment first cleaned DeleteRetention ago).
 // Otherwise it goes, or stays as an empty batch when keepEmpty says so.
+// A marker whose transaction had data in the pass but kept none restarts
+// the run's tombstone clock (markerOrphaned).
 func (c *cleaner) filterMarker(batch []byte, h *record.Header, dropTombstones, groupLast bool) ([]byte, error) {
 	if !h.HasProducerID() {
 		return batch, nil
