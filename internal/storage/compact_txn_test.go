@@ -270,6 +270,16 @@ func TestCompactTransactions(t *testing.T) {
 		}
 		l = l2
 	})
+	t.Run("crash restart", func(t *testing.T) {
+		var l2 *Log
+		d, l2 = crashAndReopen(t, d, clock, cfg)
+		if diff := cmp.Diff(final, keysAt(readCommitted(t, l2))); diff != "" {
+			t.Fatalf("read_committed after a crash (-want +got):\n%s", diff)
+		}
+		if fu := l2.FirstUnstableOffset(); fu != -1 {
+			t.Fatalf("FirstUnstableOffset after a crash = %d, want -1", fu)
+		}
+	})
 	t.Run("restart without snapshots", func(t *testing.T) {
 		_, l2 := reopenWithout(t, d, clock, cfg, "*.snapshot")
 		if diff := cmp.Diff(final, keysAt(readCommitted(t, l2))); diff != "" {
