@@ -13,8 +13,11 @@
 // (internal/kafkaapi), the transaction coordinator (internal/txn, which
 // has markers written with Log.AppendControlAsLeader), and filtering
 // aborted records out of read_committed fetches (the fetch path, with
-// Log.LastStableOffset and Log.AbortedTransactions). Compaction copies
-// transactional and control batches unchanged.
+// Log.LastStableOffset and Log.AbortedTransactions). Compaction cleans
+// below the first unstable offset only, removes aborted transactions'
+// records, deduplicates committed ones with plain ones, and removes a
+// marker once its transaction has no data left and delete.retention.ms
+// passed (see log_compact.go).
 //
 // # Types
 //
@@ -122,7 +125,8 @@
 // Offsets increase strictly from batch to batch and stay within 2^31-1 of
 // the segment's base offset; the file stays below 2 GiB (32-bit positions).
 // Compacted segments have offset gaps between and inside batches, and may
-// hold batches without records (NumRecords 0) kept for their header; a
+// hold batches without records (NumRecords 0, control batches included)
+// kept for their header; a
 // compacted segment's last batch ends where the next segment begins, and
 // its file's modification time is when its records were first cleaned
 // (the clock of delete.retention.ms).

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,32 +23,51 @@ import (
 //
 //  1. Range. The cleaner checkpoint D (first dirty offset; the log start
 //     offset when unknown) and the first uncleanable offset U = min(active
-//     segment base, high watermark, base of the first dirty segment whose
-//     largest timestamp is younger than MinCompactionLag). Nothing to do
-//     unless D < U.
-//  2. Offset map. For each keyed record in [D, U), key → its last offset,
-//     within CleanerDedupeBufferBytes. If the map fills at offset E the pass
-//     ends at E instead of U; call that end.
-//  3. Rewrite. Every segment whose base is below end, oldest first, grouped
+//     segment base, high watermark, first unstable offset, base of the
+//     first dirty segment whose largest timestamp is younger than
+//     MinCompactionLag). Nothing to do unless D < U. Below U every
+//     transaction is decided (Kafka cleans below the last stable offset).
+//  2. Aborted transactions: those overlapping the sealed segments
+//     (AbortedTransactions, as Kafka's CleanedTransactionMetadata gets them
+//     from collectAbortedTransactions). A transactional batch is aborted
+//     when one of its producer's covers its offset; below U, any other is
+//     committed, even when its COMMIT marker lies at or above U.
+//  3. Offset map. For each keyed record in [D, U) outside control batches
+//     and aborted transactions, key → its last offset, within
+//     CleanerDedupeBufferBytes: committed transactional records compete
+//     with plain ones. If the map fills at offset E the pass ends at E
+//     instead of U; call that end.
+//  4. Rewrite. Every segment whose base is below end, oldest first, grouped
 //     into runs that fit one segment, is copied into one new segment named
 //     by the run's base. A record below end stays unless it has a null key,
 //     the map holds a later offset for its key, or it is a tombstone below
 //     D in a segment first cleaned at least DeleteRetention ago. Records at
-//     or above end stay. A batch keeps its header (base offset, last offset
-//     delta, producer fields, leader epoch, attributes, codec); only its
-//     records, CRC and max timestamp change. A batch left without records
-//     is dropped, unless it is the last batch of a producer with state (so
-//     duplicate detection survives a restart that replays it) or the last
-//     batch of the run (so the new segment ends where the run ended, which
-//     crash recovery relies on): those stay as empty batches.
-//  4. Swap, per run (Kafka's protocol): the new files are written as
+//     or above end stay, except in aborted transactions, whose records all
+//     go. A transaction marker stays while its transaction may have data
+//     left: the rewrite met a data batch of the producer's transaction
+//     (kept or not) since the producer's previous marker. Without data it
+//     goes once it is below D in a segment first cleaned DeleteRetention
+//     ago; the pass that removes a transaction's last data batch restarts
+//     the clock of the run holding the marker (so the marker outlives its
+//     data by DeleteRetention at least, as with Kafka's delete horizon).
+//     A removed ABORT marker's .txnindex entry goes with it. A batch keeps
+//     its header (base offset, last offset delta, producer fields, leader
+//     epoch, attributes, codec); only its records, CRC and max timestamp
+//     change. A batch left without records is dropped, unless it is the
+//     last data batch of a producer with state, or for a producer without
+//     data in its epoch a marker of that epoch (Kafka's
+//     isBatchLastRecordOfProducer: duplicate detection and fencing survive
+//     a restart that replays it), or the last batch of the run (so the new
+//     segment ends where the run ended, which crash recovery relies on):
+//     those stay as empty batches.
+//  5. Swap, per run (Kafka's protocol): the new files are written as
 //     <base>.{log,index,timeindex}.cleaned and fsynced; renaming them to
 //     .swap (the .log last) decides the swap; the new segment is published,
 //     the old ones are retired (renamed .deleted, their open files kept for
 //     readers until FileDeleteDelay), and the .swap files are renamed to
 //     their final names. completeSwaps finishes a decided swap after a crash
 //     and discards an undecided one.
-//  5. The checkpoint moves to end.
+//  6. The checkpoint moves to end.
 //
 // Tombstone clock: a rewritten segment's .log modification time is set to
 // the time its records were first cleaned (the pass's clock for runs
@@ -55,9 +75,11 @@ import (
 // DeleteRetention counts from the first pass that saw a tombstone, as with
 // Kafka's segment lastModified.
 //
-// Control and transactional batches are copied unchanged and do not enter
-// the offset map: without the aborted-transaction index a transactional
-// record cannot be known committed.
+// NB: a marker's clock is its segment's, so a restart of it also delays
+// the run's tombstones and other markers by up to DeleteRetention: late,
+// never early. Undecided transactions never reach the rewrite below end
+// (U is at most the first unstable offset); their batches in a rewritten
+// segment's tail are copied unchanged, and their markers, above D, stay.
 
 // Suffixes of compaction's temporary segment files.
 const (
@@ -116,6 +138,9 @@ type CompactStats struct {
 	TombstonesRemoved int64
 	NullKeysRemoved   int64
 	EmptyBatchesKept  int64 // batches kept without records (producer state, segment end)
+
+	AbortedRecordsRemoved int64 // records of aborted transactions (also in RecordsRemoved)
+	MarkersRemoved        int64 // transaction markers removed (their batch dropped or emptied)
 }
 
 // compactPlan is a snapshot of a log's segments and its cleanable range.
@@ -125,6 +150,7 @@ type compactPlan struct {
 	ends  []int64   // ends[i]: the offset after views[i] (next base; log end offset for the last)
 	lso   int64
 	hw    int64
+	fuo   int64 // first unstable offset, -1 if no transaction is ongoing
 
 	firstDirty       int64 // D
 	firstUncleanable int64 // U
@@ -159,6 +185,7 @@ func (l *Log) snapshotPlan() (compactPlan, error) {
 	p.lso = l.mu.logStartOffset
 	l.mu.RUnlock()
 	p.hw = l.highWatermark.Load()
+	p.fuo = l.firstUnstable.Load()
 	p.ends = make([]int64, len(p.views))
 	for i := range p.views {
 		if i+1 < len(p.views) {
@@ -179,6 +206,12 @@ func (p *compactPlan) computeRange(now time.Time) error {
 	last := len(p.views) - 1
 	d := p.firstDirty
 	u := min(p.views[last].base, p.hw)
+	if p.fuo >= 0 {
+		// NB: every transaction below the first unstable offset is
+		// decided, so a transactional record there is known committed or
+		// aborted (Kafka cleans below the last stable offset only).
+		u = min(u, p.fuo)
+	}
 	if lag := p.cfg.MinCompactionLag; lag > 0 {
 		horizon := now.Add(-lag).UnixMilli()
 		for i := range p.views[:last] {
@@ -320,11 +353,13 @@ func (l *Log) compactPass(ctx context.Context, now time.Time) (st CompactStats, 
 		return st, false, err
 	}
 	gen := l.syncGeneration()
-	producerLast := make(map[int64]int64, len(l.producers.producers))
+	producerLast := make(map[int64]producerLastBatch, len(l.producers.producers))
 	for id, e := range l.producers.producers {
+		last := producerLastBatch{dataOffset: -1, epoch: e.Epoch}
 		if n := len(e.Batches); n > 0 {
-			producerLast[id] = e.Batches[n-1].LastOffset
+			last.dataOffset = e.Batches[n-1].LastOffset
 		}
+		producerLast[id] = last
 	}
 	p, err := l.snapshotPlan()
 	l.appendMu.Unlock()
@@ -343,7 +378,10 @@ func (l *Log) compactPass(ctx context.Context, now time.Time) (st CompactStats, 
 	}
 
 	c := &cleaner{l: l, p: &p, now: now, gen: gen, producerLast: producerLast, st: &st,
-		offsets: newOffsetMap(l.dedupeBufferBytes)}
+		offsets: newOffsetMap(l.dedupeBufferBytes), txnData: map[int64]bool{}, txnKept: map[int64]bool{}, droppedMarkers: map[int64]bool{}}
+	if c.aborted, err = l.abortedTxnsOf(&p); err != nil {
+		return st, false, fmt.Errorf("compact %s: %w", l.tp, err)
+	}
 	if c.end, st.MapFull, err = c.buildOffsetMap(ctx); err != nil {
 		return st, false, fmt.Errorf("compact %s: %w", l.tp, err)
 	}
@@ -402,17 +440,43 @@ func (l *Log) halt(stage string) bool {
 	return l.haltCompaction != nil && l.haltCompaction(stage)
 }
 
+// producerLastBatch is what the pass keeps of a producer the log has
+// state for (Kafka's LastRecord).
+type producerLastBatch struct {
+	dataOffset int64 // last offset of its latest data batch, -1 if none in its epoch
+	epoch      int16 // its current epoch
+}
+
 // cleaner is the state of one pass.
 type cleaner struct {
 	l            *Log
 	p            *compactPlan
 	now          time.Time
-	gen          uint64          // truncation generation at the start
-	producerLast map[int64]int64 // producer ID → last offset of its latest batch
+	gen          uint64                      // truncation generation at the start
+	producerLast map[int64]producerLastBatch // producer ID → its latest batch
 	offsets      *offsetMap
 	end          int64       // records below it were mapped
 	mtimes       []time.Time // modification times of the segments below D, before the pass
 	st           *CompactStats
+
+	// aborted holds the aborted transactions with records in the
+	// segments the pass may rewrite (Kafka's CleanedTransactionMetadata
+	// gets them from collectAbortedTransactions).
+	aborted abortedSet
+	// txnData: producer ID → the rewrite met a data batch of the
+	// producer's transaction since its last marker (in offset order over
+	// the whole pass). A marker met while it is false has no data left.
+	txnData map[int64]bool
+	// txnKept: producer ID → a data batch of its transaction met since
+	// its last marker was written out (kept, possibly emptied).
+	txnKept map[int64]bool
+	// markerOrphaned: the run being rewritten holds a marker whose
+	// transaction lost its last data batch in this pass; the run's
+	// tombstone clock restarts, so the marker stays DeleteRetention more.
+	markerOrphaned bool
+	// droppedMarkers holds the offsets of the markers the rewrite removed
+	// (or emptied), whose aborted-transaction index entries go with them.
+	droppedMarkers map[int64]bool
 
 	batch []byte          // reused read buffer
 	kept  []record.Record // reused list of the records a batch keeps
@@ -454,7 +518,7 @@ func (c *cleaner) buildOffsetMap(ctx context.Context) (end int64, full bool, err
 			if h.BaseOffset >= u {
 				return u, false, nil
 			}
-			if !h.IsControl() && !h.IsTransactional() && h.LastOffset() >= d {
+			if !h.IsControl() && h.LastOffset() >= d && !c.abortedBatch(&h) {
 				if c.batch, err = readBatchInto(f, pos, &h, c.batch); err != nil {
 					return 0, false, err
 				}
@@ -562,7 +626,11 @@ func (c *cleaner) cleanGroup(ctx context.Context, lo, hi int) error {
 			cleanedAt = t
 		}
 	}
+	c.markerOrphaned = false
 	ns, changed, err := c.writeCleaned(ctx, lo, hi, cleanedAt)
+	if c.markerOrphaned {
+		cleanedAt = c.now // as writeCleaned set it
+	}
 	if err != nil {
 		if ns != nil {
 			_ = ns.closeFiles()
@@ -583,7 +651,7 @@ func (c *cleaner) cleanGroup(ctx context.Context, lo, hi int) error {
 		// may need to start.
 		_ = ns.closeFiles()
 		removeCleaned(l.dir, base)
-		if p.ends[lo] > p.firstDirty {
+		if p.ends[lo] > p.firstDirty || c.markerOrphaned {
 			return l.touchCleanedSegment(c.gen, old[0], cleanedAt)
 		}
 		return nil
@@ -686,6 +754,9 @@ func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.T
 		return ns, false, nil
 	}
 	ns.maybeAppendTimeEntryLocked()
+	if c.markerOrphaned {
+		cleanedAt = c.now
+	}
 	if err := os.Chtimes(f.Name(), cleanedAt, cleanedAt); err != nil {
 		return ns, false, fmt.Errorf("set time of cleaned segment %d: %w", base, err)
 	}
@@ -698,15 +769,19 @@ func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.T
 	if err := writeFileSynced(cleanedPath(l.dir, base, timeIndexFileSuffix), encodeTimeIndex(ns.tidx)); err != nil {
 		return ns, false, err
 	}
-	// Transactional batches and markers are copied unchanged, so the run's
-	// aborted transactions carry over as they are.
+	// The run's aborted transactions carry over, but for those whose ABORT
+	// marker the rewrite removed: they have no record left to hide.
 	for k := lo; k < hi; k++ {
 		if v := &p.views[k]; v.txnCount > 0 {
 			txns, err := v.seg.readTxnIndex(v.next)
 			if err != nil {
 				return ns, false, err
 			}
-			ns.txns = append(ns.txns, txns...)
+			for _, t := range txns {
+				if !c.droppedMarkers[t.LastOffset] {
+					ns.txns = append(ns.txns, t)
+				}
+			}
 		}
 	}
 	if len(ns.txns) > 0 {
@@ -734,7 +809,24 @@ func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.T
 // every record stays, a rebuilt batch of the records that stay, an empty
 // batch, or nil to drop it.
 func (c *cleaner) filterBatch(batch []byte, h *record.Header, dropTombstones, groupLast bool) ([]byte, error) {
-	if h.IsControl() || h.IsTransactional() || h.BaseOffset >= c.end {
+	if h.IsControl() {
+		return c.filterMarker(batch, h, dropTombstones, groupLast)
+	}
+	if !h.IsTransactional() || !h.HasProducerID() {
+		return c.filterData(batch, h, false, dropTombstones, groupLast)
+	}
+	c.txnData[h.ProducerID] = true
+	out, err := c.filterData(batch, h, c.abortedBatch(h), dropTombstones, groupLast)
+	if out != nil {
+		c.txnKept[h.ProducerID] = true
+	}
+	return out, err
+}
+
+// filterData is filterBatch for a data batch; aborted says whether it
+// belongs to an aborted transaction.
+func (c *cleaner) filterData(batch []byte, h *record.Header, aborted, dropTombstones, groupLast bool) ([]byte, error) {
+	if h.BaseOffset >= c.end && !aborted {
 		return batch, nil
 	}
 	if _, err := record.ValidateBatch(batch); err != nil {
@@ -744,6 +836,18 @@ func (c *cleaner) filterBatch(batch []byte, h *record.Header, dropTombstones, gr
 		// Kept empty by an earlier pass: it goes once no longer needed.
 		if c.keepEmpty(h, groupLast) {
 			return batch, nil
+		}
+		return nil, nil
+	}
+	if aborted {
+		// An aborted transaction's records go whole, wherever they are:
+		// its ABORT marker decided it (Kafka's discardBatchRecords).
+		c.st.RecordsRead += int64(h.NumRecords)
+		c.st.RecordsRemoved += int64(h.NumRecords)
+		c.st.AbortedRecordsRemoved += int64(h.NumRecords)
+		if c.keepEmpty(h, groupLast) {
+			c.st.EmptyBatchesKept++
+			return emptyBatch(h), nil
 		}
 		return nil, nil
 	}
@@ -801,8 +905,96 @@ func (c *cleaner) keepEmpty(h *record.Header, groupLast bool) bool {
 	if groupLast {
 		return true
 	}
+	if !h.HasProducerID() {
+		return false
+	}
 	last, ok := c.producerLast[h.ProducerID]
-	return h.HasProducerID() && ok && last == h.LastOffset()
+	switch {
+	case !ok:
+		return false
+	case last.dataOffset >= 0:
+		// The batch holding the producer's last sequence.
+		return h.LastOffset() == last.dataOffset
+	default:
+		// No data in its epoch: a marker of that epoch carries it, which
+		// fencing needs after a restart.
+		return h.IsControl() && h.ProducerEpoch == last.epoch
+	}
+}
+
+// filterMarker returns what the rewrite writes for the control batch h
+// (Kafka's shouldDiscardBatch for a marker): the batch itself while a
+// record of its transaction may remain in the log (the rewrite met a data
+// batch of the transaction, kept or not, since the producer's previous
+// marker) or while it is younger than DeleteRetention by the tombstone
+// clock (below D, in a segment first cleaned DeleteRetention ago).
+// Otherwise it goes, or stays as an empty batch when keepEmpty says so.
+// A marker whose transaction had data in the pass but kept none restarts
+// the run's tombstone clock (markerOrphaned).
+func (c *cleaner) filterMarker(batch []byte, h *record.Header, dropTombstones, groupLast bool) ([]byte, error) {
+	if !h.HasProducerID() {
+		return batch, nil
+	}
+	hasData, kept := c.txnData[h.ProducerID], c.txnKept[h.ProducerID]
+	delete(c.txnData, h.ProducerID)
+	delete(c.txnKept, h.ProducerID)
+	if hasData && !kept {
+		c.markerOrphaned = true
+	}
+	if hasData || !dropTombstones || h.BaseOffset >= c.p.firstDirty {
+		return batch, nil
+	}
+	if h.NumRecords > 0 {
+		c.st.MarkersRemoved++
+	}
+	c.droppedMarkers[h.BaseOffset] = true
+	if c.keepEmpty(h, groupLast) {
+		if h.NumRecords == 0 {
+			return batch, nil
+		}
+		c.st.EmptyBatchesKept++
+		return emptyBatch(h), nil
+	}
+	return nil, nil
+}
+
+// abortedBatch reports whether the transactional batch h belongs to an
+// aborted transaction.
+func (c *cleaner) abortedBatch(h *record.Header) bool {
+	return h.IsTransactional() && h.HasProducerID() && c.aborted.contains(h.ProducerID, h.BaseOffset)
+}
+
+// abortedSet holds aborted transactions by producer, each producer's by
+// first offset (a producer's transactions never overlap).
+type abortedSet map[int64][]AbortedTxn
+
+func (s abortedSet) contains(producerID, offset int64) bool {
+	txns := s[producerID]
+	i, _ := slices.BinarySearchFunc(txns, offset, func(t AbortedTxn, o int64) int { return cmp.Compare(t.FirstOffset, o) })
+	// txns[i-1] is the last transaction starting at or before offset
+	// (i itself when it starts exactly there).
+	if i < len(txns) && txns[i].FirstOffset == offset {
+		return true
+	}
+	return i > 0 && txns[i-1].LastOffset >= offset
+}
+
+// abortedTxnsOf collects the aborted transactions overlapping the sealed
+// segments of p: the only ones the pass may meet records of.
+func (l *Log) abortedTxnsOf(p *compactPlan) (abortedSet, error) {
+	last := len(p.views) - 1
+	txns, err := l.AbortedTransactions(p.views[0].base, p.views[last].base)
+	if err != nil {
+		return nil, err
+	}
+	s := abortedSet{}
+	for _, t := range txns {
+		s[t.ProducerID] = append(s[t.ProducerID], t)
+	}
+	for _, ts := range s {
+		slices.SortFunc(ts, func(a, b AbortedTxn) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+	}
+	return s, nil
 }
 
 // rebuildBatch encodes kept (records of the batch h, in order) as a batch
