@@ -157,14 +157,29 @@ func fetchLater(rc *reqCtx, fn func() server.Response) server.Response {
 	return server.Response{Later: ch}
 }
 
+// testHookBeforeWait runs between a long poll's first read and its
+// waiting (tests: an append in that window).
+var testHookBeforeWait func()
+
 // waitParts long-polls until min bytes are available, the wait expires or
 // the connection goes away, then leaves the final read in the response.
 func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *kmsg.FetchRequest, maxBytes int32) {
+	if testHookBeforeWait != nil {
+		testHookBeforeWait()
+	}
 	wake := make(chan struct{}, 1)
 	for _, fp := range parts {
 		if fp.p != nil {
 			fp.p.AddWaiter(wake)
 		}
+	}
+	// Read once more now that the waiters are registered: records appended
+	// between the first read and AddWaiter woke nobody, and a follower
+	// would otherwise sleep the whole max wait over them (holding up
+	// acks=all producers and transaction markers by 500 ms).
+	select {
+	case wake <- struct{}{}:
+	default: // an append already woke it
 	}
 	defer func() {
 		for _, fp := range parts {

@@ -295,3 +295,30 @@ func TestFetchLongPollAnswersWithBody(t *testing.T) {
 		t.Fatalf("long-poll fetch = error %d, high watermark %d, %d bytes; want the 10 records", got.ErrorCode, got.HighWatermark, len(got.RecordBatches))
 	}
 }
+
+// TestFetchLongPollSeesAppendBeforeItWaits: records appended between a
+// long poll's first read and its registering as a waiter answer the poll
+// at once (they once slept the whole max wait: 500 ms for followers,
+// holding up acks=all producers).
+func TestFetchLongPollSeesAppendBeforeItWaits(t *testing.T) {
+	wh := newWireHandler(t)
+	s := startWire(t, wh.h, false)
+	p := dialWire(t, s.Addr().String())
+	var once sync.Once
+	testHookBeforeWait = func() { once.Do(func() { produceWire(t, p, 1, 10, 100) }) }
+	t.Cleanup(func() { testHookBeforeWait = nil })
+	w := dialWire(t, s.Addr().String())
+	req := wh.fetchRequest(12, 0, 1<<20)
+	req.MaxWaitMillis, req.MinBytes = 10000, 1
+	start := time.Now()
+	corr := w.send(t, req)
+	resp := kmsg.NewPtrFetchResponse()
+	resp.Version = 12
+	w.receive(t, corr, resp)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("long poll answered after %v: the append before it waited woke nothing", took)
+	}
+	if got := resp.Topics[0].Partitions[0]; got.ErrorCode != 0 || len(got.RecordBatches) == 0 {
+		t.Fatalf("long-poll fetch = error %d, %d bytes; want the 10 records", got.ErrorCode, len(got.RecordBatches))
+	}
+}

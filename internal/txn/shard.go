@@ -124,6 +124,7 @@ func (s *shard) sendMarkers(t *txnMeta) {
 	}
 	t.markersPending = true
 	pid, epoch, state := t.ProducerID, t.ProducerEpoch, t.State
+	sent := time.Now()
 	j := &markerJob{
 		id: t.id, pid: pid, epoch: epoch, coordEpoch: s.loop.LeaderEpoch(),
 		commit: state == kmsg.TransactionStatePrepareCommit,
@@ -133,6 +134,7 @@ func (s *shard) sendMarkers(t *txnMeta) {
 		// NB: fails only when the loop stopped; the next coordinator
 		// sends the markers again.
 		_ = s.loop.Submit(s.c.runCtx(), func() {
+			s.logger.Debug("transaction markers written", "transactional_id", t.id, "took", time.Since(sent))
 			t.markersPending = false
 			s.complete(t, pid, epoch, state)
 		})
