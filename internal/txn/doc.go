@@ -1,10 +1,38 @@
-// Package txn will be the transaction coordinator (issue 10, see
-// docs/design/transactions.md). Today it holds the records of the
-// __transaction_state topic, in Kafka's own schemas (TransactionLogKey and
-// TransactionLogValue, as franz-go's kmsg TxnMetadataKey/TxnMetadataValue
-// encode them), so that Kafka's tools read the topic and a log written by
-// one reads in the other. docs/format/transaction-state.md is the spec;
-// change it, this comment and TestRecordEncodingIsKafkas together.
+// Package txn is the transaction coordinator (KIP-98; see
+// docs/design/transactions.md): one shard per __transaction_state partition
+// this broker leads, on the coordinator runtime shared with the group
+// coordinator (internal/coordinator), each the state machine of the
+// transactional ids that hash to its partition.
+//
+// # State machine
+//
+// Per transactional id (Kafka's TransactionMetadata): producer id and
+// epoch, timeout, state, the partitions of the ongoing transaction.
+//
+//	Empty/CompleteCommit/CompleteAbort --AddPartitions--> Ongoing
+//	Ongoing --EndTxn(commit)--> PrepareCommit --markers--> CompleteCommit
+//	Ongoing --EndTxn(abort), timeout, new producer--> PrepareAbort --markers--> CompleteAbort
+//	Empty/Complete* --idle transactional.id.expiration.ms--> removed (tombstone)
+//
+// Every transition is written to the partition and committed before it is
+// applied or answered; while one is being written the id's other calls get
+// CONCURRENT_TRANSACTIONS (adds of the same transaction wait instead). A
+// new producer of an id (InitProducerId) fences the old one with an epoch
+// bump, aborting its open transaction at the new epoch first (Kafka's
+// PrepareEpochFence, which is never logged). The markers of a prepared end
+// go to every partition's leader through the marker manager (markers.go),
+// batched per broker and retried until written; a shard loaded after a
+// failover sends the markers of every prepared transaction again.
+// Transaction version 2 (KIP-890 part 2) is not implemented.
+//
+// # Records
+//
+// __transaction_state records use Kafka's own schemas (TransactionLogKey
+// and TransactionLogValue, as franz-go's kmsg TxnMetadataKey /
+// TxnMetadataValue encode them), so that Kafka's tools read the topic and
+// a log written by one reads in the other. docs/format/transaction-state.md
+// is the spec; change it, records.go and TestRecordEncodingIsKafkas
+// together.
 //
 // Key (version 0):
 //
@@ -18,6 +46,11 @@
 //	timeout ms int32 | state int8 | partitions: [topic, [partition int32]] |
 //	last update ms int64 | start ms int64 | (v1: tagged fields)
 //
-// A null value is a tombstone: the transactional id expired. The package
-// starts no goroutines.
+// A null value is a tombstone: the transactional id expired.
+//
+// # Goroutines
+//
+// Coordinator.Run owns them all: the runtime's shard loops (each shard's
+// state is touched only on its loop) and the marker manager's dispatcher
+// with its request and completion goroutines.
 package txn
