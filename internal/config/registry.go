@@ -652,6 +652,8 @@ var brokerTable = []*Entry{
 		Doc: "Smallest session timeout a consumer may ask for."},
 	{Name: "listeners", Type: TypeString, Default: "PLAINTEXT://:9092",
 		Doc: "Addresses the server listens on, as NAME://host:port, comma separated."},
+	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", check: atLeast(0),
+		Doc: "How long the log cleaner sleeps when no compacted log needs cleaning."},
 	{Name: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: atLeast(0), Dynamic: true,
 		Doc: "Default delete.retention.ms for topics."},
 	{Name: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: maxLong, check: atLeast(1), Dynamic: true,

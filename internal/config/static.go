@@ -43,6 +43,7 @@ type Static struct {
 	SegmentBytes           int64         // log.segment.bytes
 	SegmentMs              time.Duration // log.roll.ms
 	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
+	CleanerBackoff         time.Duration // log.cleaner.backoff.ms
 	MessageMaxBytes        int32         // message.max.bytes
 
 	OffsetsTopicPartitions     int32         // offsets.topic.num.partitions
@@ -88,6 +89,7 @@ func DefaultStatic() Static {
 		SegmentBytes:               1 << 30,
 		SegmentMs:                  7 * 24 * time.Hour,
 		RetentionCheckInterval:     5 * time.Minute,
+		CleanerBackoff:             15 * time.Second,
 		MessageMaxBytes:            1048588,
 		OffsetsTopicPartitions:     50,
 		OffsetsRetention:           7 * 24 * time.Hour,
@@ -204,6 +206,7 @@ func settings() []setting {
 		i64("retention-bytes", "default retention size per partition (log.retention.bytes); -1 = unlimited", func(s *Static) *int64 { return &s.RetentionBytes }),
 		i64("segment-bytes", "default segment size (log.segment.bytes)", func(s *Static) *int64 { return &s.SegmentBytes }),
 		dur("segment-age", "default segment age before it rolls (log.roll.ms)", func(s *Static) *time.Duration { return &s.SegmentMs }),
+		dur("log-cleaner-backoff", "how long the log cleaner sleeps when no compacted log needs cleaning (log.cleaner.backoff.ms)", func(s *Static) *time.Duration { return &s.CleanerBackoff }),
 		dur("retention-check-interval", "how often retention runs (log.retention.check.interval.ms)", func(s *Static) *time.Duration { return &s.RetentionCheckInterval }),
 		i32("message-max-bytes", "largest record batch accepted (message.max.bytes)", func(s *Static) *int32 { return &s.MessageMaxBytes }),
 		i32("offsets-topic-partitions", "partitions of __consumer_offsets, fixed when it is first created (offsets.topic.num.partitions)", func(s *Static) *int32 { return &s.OffsetsTopicPartitions }),
@@ -400,6 +403,9 @@ func (s *Static) Validate() error {
 	if s.RetentionCheckInterval <= 0 {
 		errs = append(errs, errors.New("retention-check-interval: must be positive"))
 	}
+	if s.CleanerBackoff <= 0 {
+		errs = append(errs, errors.New("log-cleaner-backoff: must be positive"))
+	}
 	switch s.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -512,6 +518,7 @@ func (s *Static) KafkaConfigs() map[string]string {
 		"log.segment.bytes":                    strconv.FormatInt(s.SegmentBytes, 10),
 		"log.roll.ms":                          msString(s.SegmentMs),
 		"log.retention.check.interval.ms":      msString(s.RetentionCheckInterval),
+		"log.cleaner.backoff.ms":               msString(s.CleanerBackoff),
 		"message.max.bytes":                    strconv.Itoa(int(s.MessageMaxBytes)),
 		"socket.request.max.bytes":             strconv.Itoa(int(s.SocketRequestMaxBytes)),
 		"queued.max.request.bytes":             strconv.FormatInt(s.QueuedMaxRequestBytes, 10),

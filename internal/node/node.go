@@ -123,6 +123,7 @@ func (n *Node) Run(ctx context.Context) error {
 	scfg.Fsync = fsync
 	scfg.FsyncInterval = st.FsyncInterval
 	scfg.RetentionCheckInterval = st.RetentionCheckInterval
+	scfg.CleanerInterval = st.CleanerBackoff
 	scfg.RecoveryThreads = 2
 	scfg.Logger = n.log
 	logDir, err := storage.OpenLogDir(scfg)

@@ -343,3 +343,82 @@ func TestReadCommittedAcrossRollsAndSIGKILL(t *testing.T) {
 	t.Logf("rolls-0: %d segments, %d .txnindex files", len(segs), len(idx))
 	_ = srv
 }
+
+// TestCompactionDropsAbortedTransactions: on a compacted topic, the
+// cleaner removes aborted transactional records and dedupes committed ones
+// with plain records, and read_committed readers see the latest committed
+// value of every key before and after cleaning.
+func TestCompactionDropsAbortedTransactions(t *testing.T) {
+	tn := startNode(t, withTxnPartitions(3), func(s *configStatic) { s.CleanerBackoff = 100 * time.Millisecond })
+	tn.createTopic("ctx", 1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "segment.bytes": kadm.StringPtr("1024"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	})
+	p := tn.client(kgo.TransactionalID("ctx-app"), kgo.DefaultProduceTopic("ctx"))
+	plain := tn.client(kgo.DefaultProduceTopic("ctx"))
+	ctx := ctxTimeout(t, 60*time.Second)
+	txn := func(prefix string, keys int, commit bool) {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for k := range keys {
+			r := &kgo.Record{Key: fmt.Appendf(nil, "k%d", k), Value: fmt.Appendf(nil, "%s-%d", prefix, k)}
+			if err := p.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn("c1", 10, true)
+	txn("a1", 10, false)
+	txn("c2", 5, true)
+	if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte("k9"), Value: []byte("plain-9")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	txn("a2", 3, false)
+	// Roll past everything above with plain records of other keys.
+	for i := range 40 {
+		if err := plain.ProduceSync(ctx, &kgo.Record{Key: fmt.Appendf(nil, "f%d", i), Value: []byte("filler")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest := func(iso kgo.IsolationLevel) (map[string]string, []string) {
+		c := tn.client(kgo.ConsumeTopics("ctx"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso))
+		out := map[string]string{}
+		var values []string
+		for {
+			pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			fs := c.PollFetches(pctx)
+			cancel()
+			n := 0
+			fs.EachRecord(func(r *kgo.Record) {
+				n++
+				out[string(r.Key)] = string(r.Value)
+				values = append(values, string(r.Value))
+			})
+			if n == 0 {
+				return out, values
+			}
+		}
+	}
+	want := map[string]string{"k0": "c2-0", "k1": "c2-1", "k2": "c2-2", "k3": "c2-3", "k4": "c2-4",
+		"k5": "c1-5", "k6": "c1-6", "k7": "c1-7", "k8": "c1-8", "k9": "plain-9"}
+	check := func(when string) {
+		got, _ := latest(kgo.ReadCommitted())
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("%s: read_committed latest value of %s = %q, want %q (all: %v)", when, k, got[k], v, got)
+			}
+		}
+	}
+	check("before cleaning")
+	// Cleaned: no aborted record left, and committed transactional values
+	// superseded by later ones (c1-0 by c2-0) are gone too.
+	waitFor(t, "the cleaner to remove aborted and superseded records", 30*time.Second, func() bool {
+		_, vals := latest(kgo.ReadUncommitted())
+		return !slices.ContainsFunc(vals, func(v string) bool { return v[0] == 'a' || v == "c1-0" || v == "c1-9" })
+	})
+	check("after cleaning")
+}
