@@ -106,23 +106,27 @@ func (h *Handler) addPartitionsOne(rc *reqCtx, t txnPartitionRequest, version in
 		}
 	}
 	img := h.ctrl.Image()
+	exists := func(topic string, p int32) bool {
+		ti, ok := img.TopicByName(topic)
+		if !ok {
+			return false
+		}
+		_, ok = ti.Partition(p)
+		return ok
+	}
 	var parts []txn.Partition
 	missing := false
 	for topic, ps := range t.topics {
-		ti, ok := img.TopicByName(topic)
 		for _, p := range ps {
-			if _, exists := ti.Partition(p); !ok || !exists {
-				missing = true
-			}
+			missing = missing || !exists(topic, p)
 			parts = append(parts, txn.Partition{Topic: topic, Partition: p})
 		}
 	}
 	if missing {
 		all(kerr.OperationNotAttempted.Code)
 		for topic, ps := range t.topics {
-			ti, ok := img.TopicByName(topic)
 			for _, p := range ps {
-				if _, exists := ti.Partition(p); !ok || !exists {
+				if !exists(topic, p) {
 					codes[topic][p] = kerr.UnknownTopicOrPartition.Code
 				}
 			}
