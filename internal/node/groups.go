@@ -48,11 +48,25 @@ func (n *Node) groupConfig() group.Config {
 // count is fixed from then on: the group-to-partition mapping depends on it.
 // Any node may ask; the active controller creates it once.
 func (n *Node) ensureOffsetsTopic(ctx context.Context, channel *controllerChannel) error {
+	return n.ensureInternalTopic(ctx, channel, offsetsTopic, n.cfg.Static.OffsetsTopicPartitions, func(rf int16) map[string]string {
+		return map[string]string{
+			"cleanup.policy":   "compact",
+			"segment.bytes":    strconv.Itoa(100 << 20), // offsets.topic.segment.bytes
+			"compression.type": "producer",
+		}
+	})
+}
+
+// ensureInternalTopic creates a coordinator's internal topic with
+// partitions and the configs for its replication factor, min(3, voters),
+// once that many brokers are registered; it returns once the topic exists
+// or ctx ends.
+func (n *Node) ensureInternalTopic(ctx context.Context, channel *controllerChannel, name string, partitions int32, configs func(rf int16) map[string]string) error {
 	voters, _ := n.cfg.Static.Voters()
 	rf := int16(min(3, max(1, len(voters))))
-	return retryUntil(ctx, n.log, "create "+offsetsTopic, func() error {
+	return retryUntil(ctx, n.log, "create "+name, func() error {
 		img := n.ctrl.Image()
-		if _, ok := img.TopicByName(offsetsTopic); ok {
+		if _, ok := img.TopicByName(name); ok {
 			return nil
 		}
 		live := 0
@@ -65,14 +79,7 @@ func (n *Node) ensureOffsetsTopic(ctx context.Context, channel *controllerChanne
 			return fmt.Errorf("%d of %d brokers registered", live, rf)
 		}
 		res := channel.CreateTopics(ctx, []controller.CreateTopic{{
-			Name:              offsetsTopic,
-			NumPartitions:     n.cfg.Static.OffsetsTopicPartitions,
-			ReplicationFactor: rf,
-			Configs: map[string]string{
-				"cleanup.policy":   "compact",
-				"segment.bytes":    strconv.Itoa(100 << 20), // offsets.topic.segment.bytes
-				"compression.type": "producer",
-			},
+			Name: name, NumPartitions: partitions, ReplicationFactor: rf, Configs: configs(rf),
 		}})
 		if err := res[0].Err; err != nil && !errors.Is(err, controller.ErrTopicExists) {
 			return err

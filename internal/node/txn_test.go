@@ -13,8 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/strata-io/strata/internal/record"
 )
 
 func withTxnPartitions(n int32) nodeOption {
@@ -246,27 +244,11 @@ func TestAbandonedTransactionIsAbortedAfterItsTimeout(t *testing.T) {
 	}
 }
 
-// produceRawTxnBatch sends one transactional batch of one record.
+// produceRawTxnBatch sends one transactional batch of one record and
+// fails the test unless it is appended.
 func produceRawTxnBatch(t *testing.T, cl *kgo.Client, topic string, partition int32, txnID string, pid int64, epoch int16, value string) {
 	t.Helper()
-	now := time.Now().UnixMilli()
-	bb := record.NewBuilder(record.CodecNone, now)
-	bb.SetProducer(pid, epoch, 0)
-	bb.SetTransactional(true)
-	bb.Add(now, nil, []byte(value), nil)
-	raw, err := bb.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := kmsg.NewPtrProduceRequest()
-	req.TransactionID, req.Acks, req.TimeoutMillis = &txnID, -1, 10000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = partition, raw
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctxTimeout(t, 10*time.Second), cl)
+	resp, err := txnProduceRequest(t, topic, partition, txnID, pid, epoch, value).RequestWith(ctxTimeout(t, 10*time.Second), cl)
 	if err != nil {
 		t.Fatalf("produce: %v", err)
 	}

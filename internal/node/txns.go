@@ -2,13 +2,11 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/coordinator"
 	"github.com/strata-io/strata/internal/txn"
 )
@@ -111,38 +109,14 @@ func (n *Node) runTxnTopicCreator(ctx context.Context, channel *controllerChanne
 		return nil
 	case <-n.wantTxnTopic:
 	}
-	voters, _ := n.cfg.Static.Voters()
-	rf := int16(min(3, max(1, len(voters))))
-	err := retryUntil(ctx, n.log, "create "+txnStateTopic, func() error {
-		img := n.ctrl.Image()
-		if _, ok := img.TopicByName(txnStateTopic); ok {
-			return nil
+	err := n.ensureInternalTopic(ctx, channel, txnStateTopic, n.cfg.Static.TransactionStatePartitions, func(rf int16) map[string]string {
+		return map[string]string{
+			"cleanup.policy":                 "compact",
+			"min.insync.replicas":            strconv.Itoa(int(min(rf, 2))), // transaction.state.log.min.isr
+			"segment.bytes":                  strconv.Itoa(100 << 20),       // transaction.state.log.segment.bytes
+			"compression.type":               "uncompressed",
+			"unclean.leader.election.enable": "false",
 		}
-		live := 0
-		for _, b := range img.Brokers() {
-			if !b.Fenced {
-				live++
-			}
-		}
-		if live < int(rf) {
-			return fmt.Errorf("%d of %d brokers registered", live, rf)
-		}
-		res := channel.CreateTopics(ctx, []controller.CreateTopic{{
-			Name:              txnStateTopic,
-			NumPartitions:     n.cfg.Static.TransactionStatePartitions,
-			ReplicationFactor: rf,
-			Configs: map[string]string{
-				"cleanup.policy":                 "compact",
-				"min.insync.replicas":            strconv.Itoa(int(min(rf, 2))), // transaction.state.log.min.isr
-				"segment.bytes":                  strconv.Itoa(100 << 20),       // transaction.state.log.segment.bytes
-				"compression.type":               "uncompressed",
-				"unclean.leader.election.enable": "false",
-			},
-		}})
-		if err := res[0].Err; err != nil && !errors.Is(err, controller.ErrTopicExists) {
-			return err
-		}
-		return nil
 	})
 	if ctx.Err() != nil {
 		return nil
