@@ -18,7 +18,7 @@ import (
 type fakeVerifier struct {
 	mu    sync.Mutex
 	calls []map[string][]int32
-	adds  []bool // per call: asked to add (Produce v12+), not only verify
+	adds  []bool                     // per call: asked to add (Produce v12+), not only verify
 	codes map[string]map[int32]int16 // nil: every partition is in the transaction
 	err   error
 	// during runs inside the call, between the guard and the append.
