@@ -38,6 +38,8 @@ func clientInfoFrom(ctx context.Context) ClientInfo {
 type Coordinator struct {
 	cfg Config                       // set in NewCoordinator, never changed
 	rt  *coordinator.Runtime[*shard] // set in NewCoordinator, never changed
+	// addTxnPartition is set by SetTxnPartitionAdder before serving.
+	addTxnPartition TxnPartitionAdder
 }
 
 // NewCoordinator returns a coordinator; it starts nothing. Start cfg from

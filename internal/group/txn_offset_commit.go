@@ -4,7 +4,12 @@ package group
 //   v2 (KIP-320): committed leader epoch. v3 (KIP-447): generation,
 //   member id and group instance id, checked as OffsetCommit checks them
 //   (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID), flexible.
-//   v4-v5 (KIP-890): no change here.
+//   v4 (KIP-890 part 1): no change here. v5 (KIP-890 part 2, from a
+//   client at transaction version 2, which sends no AddOffsetsToTxn):
+//   before writing, the group's __consumer_offsets partition is added to
+//   the producer's transaction through its transaction coordinator
+//   (TxnPartitionAdder: AddPartitionsToTxn v5 without VerifyOnly, as
+//   Kafka's group coordinator does through its AddPartitionsToTxnManager).
 // The offsets are written as a transactional batch of the request's
 // producer id and epoch (no sequence) to the group's __consumer_offsets
 // partition and stay pending until the producer's transaction marker
@@ -20,9 +25,9 @@ package group
 //   - an older producer epoch is INVALID_PRODUCER_EPOCH (the append
 //     checks it).
 // Per partition: UNKNOWN_TOPIC_OR_PARTITION as OffsetCommit, then
-// OFFSET_METADATA_TOO_LARGE. Deliberate difference: Kafka verifies with
-// the transaction coordinator that the partition is in the transaction
-// (KIP-890); this does not yet.
+// OFFSET_METADATA_TOO_LARGE. Deliberate difference: below v5 Kafka
+// verifies with the transaction coordinator that the partition is in the
+// transaction (KIP-890 part 1); this does not.
 
 import (
 	"context"
@@ -33,11 +38,28 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// TxnPartitionAdder adds partition of __consumer_offsets to the ongoing
+// transaction of transactionalID (starting one if none is) through the
+// transaction coordinator, and returns the coordinator's error code, 0
+// once added; a coordinator that cannot be reached is NETWORK_EXCEPTION.
+type TxnPartitionAdder func(ctx context.Context, transactionalID string, producerID int64, producerEpoch int16, partition int32) int16
+
+// SetTxnPartitionAdder makes TxnOffsetCommit v5+ add the group's partition
+// to the transaction with add. Call it before serving; without one, v5 is
+// served as v4 (unit tests).
+func (c *Coordinator) SetTxnPartitionAdder(add TxnPartitionAdder) { c.addTxnPartition = add }
+
 // TxnOffsetCommit stages offsets of a group in a producer's transaction.
 func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetCommitResponse {
 	s, err := c.shardFor(req.Group)
 	if err != nil {
 		return txnOffsetCommitError(req, statusCode(err))
+	}
+	if req.Version >= 5 && c.addTxnPartition != nil {
+		code := c.addTxnPartition(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, c.PartitionFor(req.Group))
+		if code != 0 {
+			return txnOffsetCommitError(req, txnAddCode(code))
+		}
 	}
 	resp, err := call(ctx, s, func(reply func(*kmsg.TxnOffsetCommitResponse)) { s.txnOffsetCommit(req, reply) })
 	if err != nil {
@@ -138,6 +160,28 @@ func (s *shard) txnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, reply func(*km
 		}
 		reply(resp)
 	})
+}
+
+// txnAddCode is the TxnOffsetCommit error for the transaction
+// coordinator's answer to adding the group's partition, as Kafka's group
+// coordinator passes it on: a coordinator that is not ready or reachable
+// becomes COORDINATOR_NOT_AVAILABLE (the client finds the group
+// coordinator again and retries), PRODUCER_FENCED INVALID_PRODUCER_EPOCH.
+func txnAddCode(code int16) *kerr.Error {
+	switch code {
+	case kerr.NetworkException.Code, kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code,
+		kerr.CoordinatorLoadInProgress.Code, kerr.ConcurrentTransactions.Code, kerr.NotEnoughReplicas.Code,
+		kerr.RequestTimedOut.Code:
+		return kerr.CoordinatorNotAvailable
+	case kerr.ProducerFenced.Code:
+		return kerr.InvalidProducerEpoch
+	}
+	if err := kerr.ErrorForCode(code); err != nil {
+		if ke, ok := err.(*kerr.Error); ok {
+			return ke
+		}
+	}
+	return kerr.UnknownServerError
 }
 
 // txnCommitWriteCode is commitWriteCode for TxnOffsetCommit, where the

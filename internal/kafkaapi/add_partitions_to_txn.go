@@ -6,7 +6,10 @@ package kafkaapi
 //   transactions per request, each add or verify-only (a partition leader
 //   asking whether a partition is in the producer's ongoing transaction
 //   before it appends a transactional batch), and a top-level error. v5:
-//   no wire change.
+//   no wire change. An add (not verify-only) at v4+ comes from a broker
+//   adding a partition for a client at transaction version 2 (Produce
+//   v12+, TxnOffsetCommit v5+: KIP-890 part 2), and the transaction is
+//   recorded as version 2: it ends with an epoch bump.
 // Partitions of topics that do not exist fail with
 // UNKNOWN_TOPIC_OR_PARTITION and the others of the transaction with
 // OPERATION_NOT_ATTEMPTED, as in Kafka; otherwise the coordinator's answer
@@ -134,7 +137,14 @@ func (h *Handler) addPartitionsOne(rc *reqCtx, t txnPartitionRequest, version in
 		return codes
 	}
 	if !t.verifyOnly {
-		all(txnCode(rc, h.txns.AddPartitions(rc.ctx, t.id, t.pe, parts), version, 2))
+		add := h.txns.AddPartitions
+		if version >= 4 {
+			// Only brokers send v4+: a partition leader for a Produce
+			// v12+ or a group coordinator for a TxnOffsetCommit v5+,
+			// both from a client at transaction version 2.
+			add = h.txns.AddPartitionsV2
+		}
+		all(txnCode(rc, add(rc.ctx, t.id, t.pe, parts), version, 2))
 		return codes
 	}
 	per, err := h.txns.VerifyPartitions(rc.ctx, t.id, t.pe, parts)

@@ -1,12 +1,19 @@
 package kafkaapi
 
-// Transactional produce (KIP-98) and its verification (KIP-890 part 1).
+// Transactional produce (KIP-98), its verification (KIP-890 part 1) and,
+// from Produce v12, the implicit add of its partitions to the transaction
+// (KIP-890 part 2, transaction version 2).
 // A produce with a transactional id carries the transactional batches of
 // one producer. Before a transactional batch may start a transaction on a
 // partition (its producer has none ongoing there in its epoch), the
 // leader asks the transaction coordinator whether the partition is in the
 // producer's ongoing transaction (TxnVerifier: AddPartitionsToTxn v4+
-// verify-only) and appends only if so; a storage.VerificationGuard taken
+// verify-only) and appends only if so; from Produce v12 (a client at
+// transaction version 2, which sends no AddPartitionsToTxn) it asks the
+// coordinator to add the partition instead (AddPartitionsToTxn v5
+// without VerifyOnly, Kafka's AddPartitionsToTxnManager "addPartition"
+// operation), starting the transaction if none is ongoing; v11 and below
+// keep verify-only. A storage.VerificationGuard taken
 // before asking makes the append fail if a marker ended the transaction
 // meanwhile. All the partitions of one request are verified with one call.
 // Without a TxnVerifier the batches are appended unverified.
@@ -24,11 +31,8 @@ package kafkaapi
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, batches of two producers with
 // INVALID_PRODUCER_ID_MAPPING.
 //
-// Differences from Kafka: Produce v12 with transaction version 2 (KIP-890
-// part 2) makes Kafka add the partition to the transaction itself; Strata
-// only verifies, so transaction version 2 must not be advertised until
-// that lands. An acks=0 request that needs verification closes the
-// connection (see produce).
+// Difference from Kafka: an acks=0 request that needs verification closes
+// the connection (see produce).
 
 import (
 	"context"
@@ -99,7 +103,10 @@ func (h *Handler) startTxnVerification(req *kmsg.ProduceRequest, targets []produ
 // fails the targets it did not confirm.
 func (h *Handler) verifyTxnTargets(rc *reqCtx, req *kmsg.ProduceRequest, targets []produceTarget, ask map[string][]int32, producer producerOf) {
 	ctx, cancel := context.WithTimeout(rc.ctx, txnVerifyTimeout)
-	codes, err := h.txnVerifier.VerifyTxnPartitions(ctx, *req.TransactionID, producer.id, producer.epoch, ask)
+	// Produce v12+ comes from a client at transaction version 2, which
+	// sends no AddPartitionsToTxn: the partition is added here.
+	add := req.Version >= 12
+	codes, err := h.txnVerifier.VerifyTxnPartitions(ctx, *req.TransactionID, producer.id, producer.epoch, ask, add)
 	cancel()
 	if err != nil {
 		rc.log.Debug("transaction verification failed", "transactional_id", *req.TransactionID, "err", err)

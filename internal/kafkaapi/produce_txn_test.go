@@ -18,16 +18,18 @@ import (
 type fakeVerifier struct {
 	mu    sync.Mutex
 	calls []map[string][]int32
+	adds  []bool                     // per call: asked to add (Produce v12+), not only verify
 	codes map[string]map[int32]int16 // nil: every partition is in the transaction
 	err   error
 	// during runs inside the call, between the guard and the append.
 	during func()
 }
 
-func (v *fakeVerifier) VerifyTxnPartitions(_ context.Context, _ string, _ int64, _ int16, partitions map[string][]int32) (map[string]map[int32]int16, error) {
+func (v *fakeVerifier) VerifyTxnPartitions(_ context.Context, _ string, _ int64, _ int16, partitions map[string][]int32, add bool) (map[string]map[int32]int16, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.calls = append(v.calls, partitions)
+	v.adds = append(v.adds, add)
 	if v.during != nil {
 		v.during()
 	}
@@ -277,7 +279,7 @@ type slowFirstVerifier struct {
 	once    *sync.Once
 }
 
-func (v *slowFirstVerifier) VerifyTxnPartitions(_ context.Context, _ string, _ int64, _ int16, partitions map[string][]int32) (map[string]map[int32]int16, error) {
+func (v *slowFirstVerifier) VerifyTxnPartitions(_ context.Context, _ string, _ int64, _ int16, partitions map[string][]int32, _ bool) (map[string]map[int32]int16, error) {
 	v.once.Do(func() { <-v.release })
 	out := make(map[string]map[int32]int16)
 	for topic, ps := range partitions {
@@ -287,4 +289,45 @@ func (v *slowFirstVerifier) VerifyTxnPartitions(_ context.Context, _ string, _ i
 		}
 	}
 	return out, nil
+}
+
+// TestProduceV12AddsPartitionsToTheTransaction: Produce v12+ (a client at
+// transaction version 2, which sends no AddPartitionsToTxn) asks the
+// coordinator to add the partition; v11 and below only verify.
+func TestProduceV12AddsPartitionsToTheTransaction(t *testing.T) {
+	wh := newWireHandler(t)
+	t0 := wh.p
+	v := &fakeVerifier{}
+	wh.h.SetTxnVerifier(v)
+	id := strp("txn-v2")
+
+	got := txnProduce(t, wh.h, 11, id, txnTarget{"t", 0, txnBatch(t, 7, 0, 0)})
+	if diff := cmp.Diff([]partErr{{"t", 0, 0}}, got); diff != "" {
+		t.Fatalf("v11 produce (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]bool{false}, v.adds); diff != "" {
+		t.Fatalf("v11 asks (-want +got):\n%s", diff)
+	}
+
+	// The next epoch (as after an EndTxn v5) starts a new transaction.
+	v.adds = nil
+	if _, err := t0.AppendControlAsLeader(7, 1, 0, true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got = txnProduce(t, wh.h, 12, id, txnTarget{"t", 0, txnBatch(t, 7, 1, 0)})
+	if diff := cmp.Diff([]partErr{{"t", 0, 0}}, got); diff != "" {
+		t.Fatalf("v12 produce (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]bool{true}, v.adds); diff != "" {
+		t.Fatalf("v12 asks (-want +got):\n%s", diff)
+	}
+	if !t0.Log().HasOngoingTxn(7, 1) {
+		t.Error("no ongoing transaction for producer 7 epoch 1 after the v12 produce")
+	}
+	// A refused add fails the produce as a refused verification does.
+	v.adds, v.codes = nil, map[string]map[int32]int16{"t": {0: kerr.ProducerFenced.Code}}
+	got = txnProduce(t, wh.h, 12, id, txnTarget{"t", 0, txnBatch(t, 7, 2, 0)})
+	if diff := cmp.Diff([]partErr{{"t", 0, kerr.InvalidProducerEpoch.Code}}, got); diff != "" {
+		t.Fatalf("v12 produce refused by the coordinator (-want +got):\n%s", diff)
+	}
 }

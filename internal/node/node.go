@@ -233,7 +233,9 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
 	handler.SetTransactions(n.txns, n.txnTopicWanted)
-	handler.SetTxnVerifier(newTxnVerifier(ctrl.Image, channel.RequestTo))
+	verifier := newTxnVerifier(ctrl.Image, channel.RequestTo)
+	handler.SetTxnVerifier(verifier)
+	n.groups.SetTxnPartitionAdder(verifier.addOffsetsPartition)
 	handler.SetTxnMarkerGroups(n.groups)
 	srv := server.New(server.Config{
 		Addr:                  st.Listen,

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/coordinator"
+	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 )
@@ -20,7 +21,10 @@ const transactionStateTopic = "__transaction_state"
 // txnVerifier implements kafkaapi.TxnVerifier (KIP-890 part 1): it asks
 // the coordinator of a transactional id, the leader of its
 // __transaction_state partition, with AddPartitionsToTxn v4+ VerifyOnly
-// whether partitions are in the producer's ongoing transaction. One
+// whether partitions are in the producer's ongoing transaction, or, in
+// add mode (KIP-890 part 2: Produce v12+, and the group coordinator's
+// TxnOffsetCommit v5+ through addOffsetsPartition), with VerifyOnly false
+// to add them. One
 // request per produce (Kafka batches the produces of all producers per
 // coordinator broker; a later step if it shows in profiles).
 //
@@ -61,7 +65,7 @@ func txnCoordinatorOf(img *metadata.Image, txnID string) (int32, int16) {
 }
 
 // VerifyTxnPartitions implements kafkaapi.TxnVerifier.
-func (v *txnVerifier) VerifyTxnPartitions(ctx context.Context, transactionalID string, producerID int64, producerEpoch int16, partitions map[string][]int32) (map[string]map[int32]int16, error) {
+func (v *txnVerifier) VerifyTxnPartitions(ctx context.Context, transactionalID string, producerID int64, producerEpoch int16, partitions map[string][]int32, add bool) (map[string]map[int32]int16, error) {
 	leader, code := v.coordinatorOf(transactionalID)
 	if code != 0 {
 		return allCodes(partitions, code), nil
@@ -69,7 +73,7 @@ func (v *txnVerifier) VerifyTxnPartitions(ctx context.Context, transactionalID s
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 5
 	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = transactionalID, producerID, producerEpoch, true
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = transactionalID, producerID, producerEpoch, !add
 	for _, topic := range slices.Sorted(maps.Keys(partitions)) {
 		rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
 		rt.Topic, rt.Partitions = topic, partitions[topic]
@@ -115,6 +119,20 @@ func (v *txnVerifier) VerifyTxnPartitions(ctx context.Context, transactionalID s
 	// A partition missing from the answer is not in the transaction: the
 	// caller answers INVALID_TXN_STATE for it.
 	return out, nil
+}
+
+// addOffsetsPartition implements group.TxnPartitionAdder: it adds
+// partition of __consumer_offsets to the transaction (TxnOffsetCommit
+// v5+).
+func (v *txnVerifier) addOffsetsPartition(ctx context.Context, transactionalID string, producerID int64, producerEpoch int16, partition int32) int16 {
+	codes, err := v.VerifyTxnPartitions(ctx, transactionalID, producerID, producerEpoch, map[string][]int32{group.OffsetsTopic: {partition}}, true)
+	if err != nil {
+		return kerr.NetworkException.Code
+	}
+	if code, ok := codes[group.OffsetsTopic][partition]; ok {
+		return code
+	}
+	return kerr.InvalidTxnState.Code
 }
 
 // allCodes answers every partition with code.

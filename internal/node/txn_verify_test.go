@@ -57,7 +57,7 @@ func TestTxnVerifierAsksTheCoordinator(t *testing.T) {
 	ask := map[string][]int32{"b": {1}, "a": {0, 2}}
 
 	// No __transaction_state yet: no coordinator, nothing sent.
-	got, err := v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, ask)
+	got, err := v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, ask, false)
 	want := map[string]map[int32]int16{"a": {0: kerr.CoordinatorNotAvailable.Code, 2: kerr.CoordinatorNotAvailable.Code}, "b": {1: kerr.CoordinatorNotAvailable.Code}}
 	if diff := cmp.Diff(want, got); err != nil || diff != "" || len(sent) != 0 {
 		t.Fatalf("VerifyTxnPartitions without a coordinator = err %v, %d requests, codes (-want +got):\n%s", err, len(sent), diff)
@@ -65,7 +65,7 @@ func TestTxnVerifierAsksTheCoordinator(t *testing.T) {
 
 	v.coordinatorOf = func(txnID string) (int32, int16) { return 3, 0 }
 	codes = map[string]map[int32]int16{"a": {0: 0, 2: kerr.InvalidTxnState.Code}} // b-1 left out
-	got, err = v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, ask)
+	got, err = v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, ask, false)
 	want = map[string]map[int32]int16{"a": {0: 0, 2: kerr.InvalidTxnState.Code}, "b": {}}
 	if diff := cmp.Diff(want, got); err != nil || diff != "" {
 		t.Errorf("VerifyTxnPartitions = err %v, codes (-want +got):\n%s", err, diff)
@@ -84,14 +84,14 @@ func TestTxnVerifierAsksTheCoordinator(t *testing.T) {
 	}
 
 	topErr = kerr.ClusterAuthorizationFailed.Code
-	got, _ = v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, map[string][]int32{"a": {0}})
+	got, _ = v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, map[string][]int32{"a": {0}}, false)
 	if got["a"][0] != kerr.InvalidTxnState.Code {
 		t.Errorf("top-level CLUSTER_AUTHORIZATION_FAILED gave %d, want INVALID_TXN_STATE", got["a"][0])
 	}
 	topErr = 0
 
 	sendErr = errors.New("connection refused")
-	if _, err := v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, ask); !errors.Is(err, sendErr) {
+	if _, err := v.VerifyTxnPartitions(t.Context(), "tx", 5, 1, ask, false); !errors.Is(err, sendErr) {
 		t.Errorf("VerifyTxnPartitions with the coordinator unreachable = %v, want %v", err, sendErr)
 	}
 }

@@ -39,19 +39,17 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.DescribeQuorum:             {0, 2},
 	kmsg.DescribeLogDirs:            {1, 4},
 	kmsg.InitProducerID:             {0, 5},
-	// Transactions (KIP-98). NB: EndTxn v5 and TxnOffsetCommit v5 belong
-	// to transaction version 2 (KIP-890 part 2), not implemented: the
-	// transaction.version feature is not advertised.
+	// Transactions (KIP-98). EndTxn v5 and TxnOffsetCommit v5 belong to
+	// transaction version 2 (KIP-890 part 2), finalized in ApiVersions.
 	kmsg.AddPartitionsToTxn:   {0, 5},
 	kmsg.AddOffsetsToTxn:      {0, 4},
-	kmsg.EndTxn:               {0, 4},
+	kmsg.EndTxn:               {0, 5},
 	kmsg.DescribeTransactions: {0, 0},
 	kmsg.ListTransactions:     {0, 2},
 	// From transaction coordinators to partition leaders. NB: v2's
-	// transaction version is not used (transaction version 2 is not
-	// served).
+	// transaction version is not checked (see write_txn_markers.go).
 	kmsg.WriteTxnMarkers:      {1, 2},
-	kmsg.TxnOffsetCommit:      {0, 4},
+	kmsg.TxnOffsetCommit:      {0, 5},
 	kmsg.OffsetForLeaderEpoch: {2, 4},
 	kmsg.FindCoordinator:      {0, 6},
 	kmsg.JoinGroup:            {0, 9},

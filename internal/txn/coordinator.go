@@ -59,9 +59,19 @@ func (c *Coordinator) runCtx() context.Context {
 	return c.run.ctx
 }
 
+// FinalizedTransactionVersion is the transaction.version feature level of
+// every Strata cluster: the level this binary implements end to end.
+// Strata has no feature-level records in its metadata log; every broker
+// of a cluster runs the same binary, so the level is static (ApiVersions
+// reports it as finalized).
+const FinalizedTransactionVersion int16 = 2
+
 // flexible reports whether records are written in the flexible value
-// version (transaction.version 2); not yet.
-func (c *Coordinator) flexible() bool { return false }
+// version: as Kafka's TransactionStateManager, per cluster, whenever the
+// finalized transaction.version is 2 or above, for every transactional id
+// (whichever version its client speaks). Only the flexible version keeps
+// ClientTransactionVersion and the next producer id across a load.
+func (c *Coordinator) flexible() bool { return FinalizedTransactionVersion >= 2 }
 
 // PartitionFor returns the __transaction_state partition of id, as Kafka
 // computes it.
@@ -147,12 +157,26 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 }
 
 // AddPartitions adds partitions to the ongoing transaction of id, starting
-// one if none is (AddPartitionsToTxn, AddOffsetsToTxn).
+// one if none is (AddPartitionsToTxn v0-3 and AddOffsetsToTxn from a
+// client: transaction version 0 or 1, which Kafka records as 0).
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, pe ProducerIDAndEpoch, parts []Partition) error {
+	return c.addPartitions(ctx, id, pe, parts, 0)
+}
+
+// AddPartitionsV2 is AddPartitions for a producer at transaction version
+// 2 (KIP-890 part 2): a partition leader adding the partition of a Produce
+// v12+, or a group coordinator the __consumer_offsets partition of a
+// TxnOffsetCommit v5+ (AddPartitionsToTxn v4+ without VerifyOnly). The
+// transaction then ends with an epoch bump.
+func (c *Coordinator) AddPartitionsV2(ctx context.Context, id string, pe ProducerIDAndEpoch, parts []Partition) error {
+	return c.addPartitions(ctx, id, pe, parts, 2)
+}
+
+func (c *Coordinator) addPartitions(ctx context.Context, id string, pe ProducerIDAndEpoch, parts []Partition, tv int16) error {
 	if id == "" {
 		return fmt.Errorf("%w: empty transactional id", kerr.InvalidRequest)
 	}
-	err, cerr := call(ctx, c, id, func(s *shard, reply func(error)) { s.addPartitions(id, pe, parts, reply) })
+	err, cerr := call(ctx, c, id, func(s *shard, reply func(error)) { s.addPartitions(id, pe, parts, tv, reply) })
 	if cerr != nil {
 		return cerr
 	}
@@ -177,16 +201,52 @@ func (c *Coordinator) VerifyPartitions(ctx context.Context, id string, pe Produc
 	return res.per, res.err
 }
 
-// EndTxn commits or aborts the ongoing transaction of id (EndTxn, v0-4
-// semantics): it answers once PrepareCommit/PrepareAbort is logged; the
-// markers follow.
+// EndTxn commits or aborts the ongoing transaction of id (EndTxn v0-4:
+// transaction version 1, the producer keeps its epoch). It answers once
+// the transaction completed or endReplyWait after PrepareCommit or
+// PrepareAbort is logged; the markers follow.
 func (c *Coordinator) EndTxn(ctx context.Context, id string, pe ProducerIDAndEpoch, commit bool) error {
-	if id == "" {
-		return fmt.Errorf("%w: empty transactional id", kerr.InvalidRequest)
-	}
-	err, cerr := call(ctx, c, id, func(s *shard, reply func(error)) { s.endTxnFromClient(id, pe, commit, reply) })
-	if cerr != nil {
-		return cerr
-	}
+	_, err := c.endTxn(ctx, id, pe, commit, 0)
 	return err
+}
+
+// EndTxnV2 is EndTxn v5+ (transaction version 2, KIP-890 part 2): every
+// end bumps the producer epoch, rotating to a new producer id when the
+// epoch is exhausted, and an abort with no transaction ongoing is allowed
+// (it bumps too). It returns the producer id and epoch the producer goes
+// on with; a retry of an end that happened gets them again.
+func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pe ProducerIDAndEpoch, commit bool) (ProducerIDAndEpoch, error) {
+	return c.endTxn(ctx, id, pe, commit, 2)
+}
+
+type endResult struct {
+	pe      ProducerIDAndEpoch
+	err     error
+	needPID bool // the shard needs a new producer id to go on
+}
+
+func (c *Coordinator) endTxn(ctx context.Context, id string, pe ProducerIDAndEpoch, commit bool, tv int16) (ProducerIDAndEpoch, error) {
+	none := ProducerIDAndEpoch{ID: -1, Epoch: -1}
+	if id == "" {
+		return none, fmt.Errorf("%w: empty transactional id", kerr.InvalidRequest)
+	}
+	newPID := int64(-1)
+	for range 3 {
+		res, err := call(ctx, c, id, func(s *shard, reply func(endResult)) {
+			s.endTxnFromClient(id, pe, commit, tv, newPID, reply)
+		})
+		if err != nil {
+			return none, err
+		}
+		if !res.needPID {
+			if res.err != nil {
+				return none, res.err
+			}
+			return res.pe, nil
+		}
+		if newPID, err = c.cfg.ProducerIDs(ctx); err != nil {
+			return none, fmt.Errorf("%w: allocating a producer id: %v", kerr.CoordinatorNotAvailable, err)
+		}
+	}
+	return none, fmt.Errorf("%w: producer id allocation raced", kerr.ConcurrentTransactions)
 }

@@ -11,10 +11,13 @@ import (
 // noEpoch is Kafka's RecordBatch.NO_PRODUCER_EPOCH.
 const noEpoch int16 = -1
 
+// maxEpoch is the highest producer epoch.
+const maxEpoch int16 = 1<<15 - 1
+
 // epochExhausted reports whether epoch leaves no room for the bump a fence
 // needs, as Kafka's TransactionMetadata.isEpochExhausted: the last two
 // epochs are kept for it.
-func epochExhausted(epoch int16) bool { return epoch >= 1<<15-2 }
+func epochExhausted(epoch int16) bool { return epoch >= maxEpoch-1 }
 
 // txnMeta is the coordinator's state of one transactional id: what the
 // log says (Metadata) plus what lives only in memory. Owned by its shard's
@@ -31,13 +34,18 @@ type txnMeta struct {
 	pending        kmsg.TransactionState
 	writing        bool
 	markersPending bool // markers of the prepared end are being sent
+	// sparePID is a producer id allocated for the rotation of a
+	// timed-out version-2 transaction whose epoch is exhausted (-1:
+	// none); allocating is set while one is being allocated.
+	sparePID   int64
+	allocating bool
 	// completed run once the prepared end is complete (its markers
 	// written and Complete* logged), or when the shard stops (never).
 	completed []func()
 }
 
 func newTxnMeta(id string, m *Metadata) *txnMeta {
-	return &txnMeta{id: id, Metadata: *m, lastProducerEpoch: noEpoch}
+	return &txnMeta{id: id, Metadata: *m, lastProducerEpoch: noEpoch, sparePID: -1}
 }
 
 // hasPartition reports whether p is in the transaction.
@@ -102,16 +110,18 @@ func (t *txnMeta) prepareRotateID(newPID int64, timeoutMs int32, now int64, reco
 // at the new epoch, and memory changes only once that write committed, so
 // a failed attempt leaves nothing to undo.
 func (t *txnMeta) fenceEpoch() (int16, error) {
-	if t.ProducerEpoch == 1<<15-1 {
+	if t.ProducerEpoch == maxEpoch {
 		return 0, fmt.Errorf("%w: producer %d epoch %d cannot be fenced", kerr.InvalidTxnState, t.ProducerID, t.ProducerEpoch)
 	}
 	return t.ProducerEpoch + 1, nil
 }
 
 // prepareAddPartitions adds parts to the transaction, starting it when
-// none is ongoing (Kafka's prepareAddPartitions).
-func (t *txnMeta) prepareAddPartitions(parts []Partition, now int64) Metadata {
+// none is ongoing (Kafka's prepareAddPartitions); tv is the transaction
+// version of the producer that adds.
+func (t *txnMeta) prepareAddPartitions(parts []Partition, tv int16, now int64) Metadata {
 	m := t.snapshot()
+	m.ClientTransactionVersion = tv
 	switch t.State {
 	case kmsg.TransactionStateEmpty, kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
 		m.StartTimestamp = now
@@ -126,11 +136,18 @@ func (t *txnMeta) prepareAddPartitions(parts []Partition, now int64) Metadata {
 	return m
 }
 
-// prepareEnd moves an ongoing transaction to PrepareCommit or
-// PrepareAbort.
-func (t *txnMeta) prepareEnd(commit bool, epoch int16, now int64) Metadata {
+// prepareEnd moves a transaction to PrepareCommit or PrepareAbort at
+// epoch (Kafka's prepareAbortOrCommit). Transaction version 2 bumps the
+// epoch on every end, and when the epoch is exhausted nextPID is the
+// producer id the transaction completes with (-1: none); it may end a
+// transaction that added no partition (an abort), whose start is then
+// now.
+func (t *txnMeta) prepareEnd(commit bool, epoch int16, nextPID int64, tv int16, now int64) Metadata {
 	m := t.snapshot()
-	m.ProducerEpoch = epoch
+	m.ProducerEpoch, m.NextProducerID, m.NextProducerEpoch, m.ClientTransactionVersion = epoch, nextPID, noEpoch, tv
+	if t.State != kmsg.TransactionStateOngoing {
+		m.Partitions, m.StartTimestamp = nil, now
+	}
 	m.State = kmsg.TransactionStatePrepareAbort
 	if commit {
 		m.State = kmsg.TransactionStatePrepareCommit
@@ -140,9 +157,15 @@ func (t *txnMeta) prepareEnd(commit bool, epoch int16, now int64) Metadata {
 }
 
 // prepareComplete moves a prepared transaction to CompleteCommit or
-// CompleteAbort once its markers are written everywhere.
+// CompleteAbort once its markers are written everywhere; an end that
+// rotated the producer id completes with the next id at epoch 0, and the
+// old one becomes the previous id (a retry of the end may name it).
 func (t *txnMeta) prepareComplete(now int64) Metadata {
 	m := t.snapshot()
+	if t.NextProducerID >= 0 {
+		m.PreviousProducerID, m.ProducerID, m.ProducerEpoch = t.ProducerID, t.NextProducerID, 0
+		m.NextProducerID, m.NextProducerEpoch = -1, noEpoch
+	}
 	m.State = kmsg.TransactionStateCompleteAbort
 	if t.State == kmsg.TransactionStatePrepareCommit {
 		m.State = kmsg.TransactionStateCompleteCommit

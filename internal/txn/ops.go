@@ -90,7 +90,7 @@ func (s *shard) initProducerID(id string, timeoutMs int32, expected *ProducerIDA
 			return
 		}
 		s.logger.Info("fencing producer and aborting its transaction", "transactional_id", id, "producer_id", t.ProducerID, "producer_epoch", t.ProducerEpoch)
-		s.endTxn(t, false, epoch, func(err error) {
+		s.endTxn(t, false, epoch, -1, t.ClientTransactionVersion, func(err error) {
 			if err == nil {
 				err = errConcurrent(t)
 			}
@@ -101,7 +101,7 @@ func (s *shard) initProducerID(id string, timeoutMs int32, expected *ProducerIDA
 	}
 }
 
-func (s *shard) addPartitions(id string, pe ProducerIDAndEpoch, parts []Partition, reply func(error)) {
+func (s *shard) addPartitions(id string, pe ProducerIDAndEpoch, parts []Partition, tv int16, reply func(error)) {
 	t := s.txns[id]
 	if t == nil {
 		reply(fmt.Errorf("%w: transactional id %q is unknown", kerr.InvalidProducerIDMapping, id))
@@ -116,7 +116,7 @@ func (s *shard) addPartitions(id string, pe ProducerIDAndEpoch, parts []Partitio
 		// adds the partitions of each broker with its own request, all at
 		// once): wait for it rather than answer CONCURRENT_TRANSACTIONS,
 		// which costs the client a backoff.
-		s.loop.AfterPendingWrites(func() { s.addPartitions(id, pe, parts, reply) })
+		s.loop.AfterPendingWrites(func() { s.addPartitions(id, pe, parts, tv, reply) })
 		return
 	}
 	if t.writing || preparing(t.State) {
@@ -136,7 +136,7 @@ func (s *shard) addPartitions(id string, pe ProducerIDAndEpoch, parts []Partitio
 			return
 		}
 	}
-	s.write(t, t.prepareAddPartitions(parts, s.now()), reply)
+	s.write(t, t.prepareAddPartitions(parts, tv, s.now()), reply)
 }
 
 func (s *shard) verifyPartitions(id string, pe ProducerIDAndEpoch, parts []Partition) (map[Partition]error, error) {
@@ -161,61 +161,148 @@ func (s *shard) verifyPartitions(id string, pe ProducerIDAndEpoch, parts []Parti
 	return per, nil
 }
 
-func (s *shard) endTxnFromClient(id string, pe ProducerIDAndEpoch, commit bool, reply func(error)) {
+// endTxnFromClient checks an EndTxn against t as Kafka's
+// handleEndTransaction does and ends the transaction. tv is the request's
+// transaction version (2 for EndTxn v5+); t.ClientTransactionVersion, the
+// version of the transaction's last transition, decides what a retry
+// looks like. newPID is a fresh producer id for a version-2 end that must
+// rotate (-1: none yet; the reply asks for one).
+func (s *shard) endTxnFromClient(id string, pe ProducerIDAndEpoch, commit bool, tv int16, newPID int64, reply func(endResult)) {
+	fail := func(err error) { reply(endResult{err: err}) }
 	t := s.txns[id]
 	if t == nil {
-		reply(fmt.Errorf("%w: transactional id %q is unknown", kerr.InvalidProducerIDMapping, id))
+		fail(fmt.Errorf("%w: transactional id %q is unknown", kerr.InvalidProducerIDMapping, id))
 		return
 	}
-	if err := producerMismatch(t, pe); err != nil {
-		reply(err)
+	current := func() { reply(endResult{pe: ProducerIDAndEpoch{ID: t.ProducerID, Epoch: t.ProducerEpoch}}) }
+	// With version 2 every end bumps the epoch, so a retry of an end that
+	// happened carries the epoch before the bump (or, when the end
+	// rotated the producer id, the previous id at the last epoch).
+	v2 := t.ClientTransactionVersion >= 2
+	retryOnOverflow := v2 && pe.ID == t.PreviousProducerID && pe.Epoch == maxEpoch-1 && t.ProducerEpoch == 0
+	retryOnBump := v2 && pe.ID == t.ProducerID && pe.Epoch == t.ProducerEpoch-1
+	retry := retryOnOverflow || retryOnBump
+	if t.ProducerID != pe.ID && !retryOnOverflow {
+		fail(fmt.Errorf("%w: transactional id %q has producer id %d, not %d", kerr.InvalidProducerIDMapping, t.id, t.ProducerID, pe.ID))
+		return
+	}
+	validEpoch := pe.Epoch == t.ProducerEpoch
+	if v2 && (preparing(t.State) || t.State == kmsg.TransactionStateCompleteCommit || t.State == kmsg.TransactionStateCompleteAbort) {
+		validEpoch = validEpoch || retry
+	}
+	if !validEpoch {
+		fail(fmt.Errorf("%w: producer %d epoch %d, the coordinator has %d", kerr.ProducerFenced, pe.ID, pe.Epoch, t.ProducerEpoch))
 		return
 	}
 	if t.writing {
-		reply(errConcurrent(t))
+		fail(errConcurrent(t))
 		return
 	}
 	invalid := func() {
-		reply(fmt.Errorf("%w: %s of transactional id %q in state %s", kerr.InvalidTxnState, endName(commit), id, t.State))
+		fail(fmt.Errorf("%w: %s of transactional id %q in state %s", kerr.InvalidTxnState, endName(commit), id, t.State))
+	}
+	end := func() {
+		if tv < 2 {
+			s.endTxnAndWait(t, commit, t.ProducerEpoch, -1, tv, func(err error) { reply(endResult{pe: pe, err: err}) })
+			return
+		}
+		if t.ProducerEpoch == maxEpoch {
+			// Only a fence leaves an epoch here, and the next
+			// InitProducerId rotates the producer id.
+			fail(fmt.Errorf("%w: producer %d epoch %d cannot be bumped", kerr.ProducerFenced, t.ProducerID, t.ProducerEpoch))
+			return
+		}
+		next := int64(-1)
+		if epochExhausted(t.ProducerEpoch) {
+			if newPID < 0 {
+				reply(endResult{needPID: true})
+				return
+			}
+			next = newPID
+		}
+		s.endTxnAndWait(t, commit, t.ProducerEpoch+1, next, 2, func(err error) {
+			if err != nil {
+				fail(err)
+				return
+			}
+			// The producer goes on as the completed state has it: the
+			// bumped epoch, or the next producer id at epoch 0.
+			// (Prepared: NextProducerID is set when rotating; complete:
+			// the id and epoch are the new ones.)
+			npe := ProducerIDAndEpoch{ID: t.ProducerID, Epoch: t.ProducerEpoch}
+			if t.NextProducerID >= 0 {
+				npe = ProducerIDAndEpoch{ID: t.NextProducerID, Epoch: 0}
+			}
+			reply(endResult{pe: npe})
+		})
 	}
 	switch t.State {
 	case kmsg.TransactionStateOngoing:
-		// NB: Kafka answers once PrepareCommit/PrepareAbort is logged. The
-		// answer waits a little longer here, for the markers and the
-		// completion (a few milliseconds when the leaders are healthy):
-		// a client's next AddPartitionsToTxn then finds the transaction
-		// complete instead of CONCURRENT_TRANSACTIONS and a backoff
-		// (franz-go and the Java client sleep 20 ms). It never waits past
-		// endReplyWait: markers to an unavailable leader keep being sent
-		// after the answer, as in Kafka.
-		s.endTxn(t, commit, t.ProducerEpoch, func(err error) {
-			if err != nil {
-				reply(err)
+		end()
+	case kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
+		same := commit == (t.State == kmsg.TransactionStateCompleteCommit)
+		switch {
+		case tv < 2 && !v2:
+			// A retry of the end that completed: success if it asks for
+			// the same outcome.
+			if same {
+				current()
 				return
 			}
-			s.loop.Schedule(endReplyKey{id}, endReplyWait, func() { reply(nil) })
-			t.completed = append(t.completed, func() {
-				s.loop.CancelTimer(endReplyKey{id})
-				reply(nil)
-			})
-		})
-	case kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
-		// A retry of the end that completed: success if it asks for the
-		// same outcome.
-		if commit == (t.State == kmsg.TransactionStateCompleteCommit) {
-			reply(nil)
+			invalid()
+		case retry:
+			if same {
+				current()
+				return
+			}
+			invalid()
+		case !commit && tv >= 2:
+			// Version 2 allows aborting with no transaction ongoing
+			// (the client cannot know whether a produce added a
+			// partition); it bumps the epoch like any end.
+			end()
+		default:
+			invalid()
+		}
+	case kmsg.TransactionStateEmpty:
+		if !commit && tv >= 2 {
+			end()
 			return
 		}
 		invalid()
 	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
 		if commit == (t.State == kmsg.TransactionStatePrepareCommit) {
-			reply(errConcurrent(t))
+			fail(errConcurrent(t))
 			return
 		}
 		invalid()
 	default:
 		invalid()
 	}
+}
+
+// endTxnAndWait prepares the end and answers once the transaction is
+// complete or endReplyWait after the end is prepared, whichever is first.
+//
+// NB: Kafka answers once PrepareCommit/PrepareAbort is logged. The answer
+// waits a little longer here, for the markers and the completion (a few
+// milliseconds when the leaders are healthy): a client's next
+// AddPartitionsToTxn then finds the transaction complete instead of
+// CONCURRENT_TRANSACTIONS and a backoff (franz-go and the Java client
+// sleep 20 ms). It never waits past endReplyWait: markers to an
+// unavailable leader keep being sent after the answer, as in Kafka.
+func (s *shard) endTxnAndWait(t *txnMeta, commit bool, epoch int16, nextPID int64, tv int16, reply func(error)) {
+	s.endTxn(t, commit, epoch, nextPID, tv, func(err error) {
+		if err != nil {
+			reply(err)
+			return
+		}
+		s.loop.Schedule(endReplyKey{t.id}, endReplyWait, func() { reply(nil) })
+		t.completed = append(t.completed, func() {
+			s.loop.CancelTimer(endReplyKey{t.id})
+			reply(nil)
+		})
+	})
 }
 
 // endReplyWait bounds how long EndTxn's answer waits for the markers once

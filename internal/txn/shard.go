@@ -98,10 +98,11 @@ func (s *shard) write(t *txnMeta, next Metadata, done func(error)) {
 	})
 }
 
-// endTxn writes PrepareCommit or PrepareAbort at epoch, answers prepared,
-// then sends the markers; their acknowledgement completes the transaction.
-func (s *shard) endTxn(t *txnMeta, commit bool, epoch int16, prepared func(error)) {
-	next := t.prepareEnd(commit, epoch, s.now())
+// endTxn writes PrepareCommit or PrepareAbort at epoch (with nextPID and
+// tv as prepareEnd takes them), answers prepared, then sends the markers;
+// their acknowledgement completes the transaction.
+func (s *shard) endTxn(t *txnMeta, commit bool, epoch int16, nextPID int64, tv int16, prepared func(error)) {
+	next := t.prepareEnd(commit, epoch, nextPID, tv, s.now())
 	fence := epoch != t.ProducerEpoch
 	s.write(t, next, func(err error) {
 		if err != nil {
@@ -187,10 +188,43 @@ func (s *shard) abortTimedOut() {
 			s.logger.Warn("cannot abort timed-out transaction", "transactional_id", t.id, "err", err)
 			continue
 		}
+		nextPID := int64(-1)
+		if t.ClientTransactionVersion >= 2 && epochExhausted(t.ProducerEpoch) {
+			// Version 2: the producer goes on after the abort (its
+			// EndTxn(abort) is answered as a retry), so an exhausted
+			// epoch rotates the producer id as a client's end does.
+			if t.sparePID < 0 {
+				s.allocateSparePID(t)
+				continue
+			}
+			nextPID, t.sparePID = t.sparePID, -1
+		}
 		s.logger.Info("aborting timed-out transaction", "transactional_id", t.id, "producer_id", t.ProducerID,
 			"producer_epoch", t.ProducerEpoch, "timeout_ms", t.TimeoutMs)
-		s.endTxn(t, false, epoch, func(error) {})
+		s.endTxn(t, false, epoch, nextPID, t.ClientTransactionVersion, func(error) {})
 	}
+}
+
+// allocateSparePID gets a producer id for t off the loop (the allocation
+// may ask the controller); the next Tick uses it.
+func (s *shard) allocateSparePID(t *txnMeta) {
+	if t.allocating {
+		return
+	}
+	t.allocating = true
+	ctx := s.c.runCtx()
+	go func() {
+		pid, err := s.c.cfg.ProducerIDs(ctx)
+		// NB: fails only when the loop stopped.
+		_ = s.loop.Submit(ctx, func() {
+			t.allocating = false
+			if err != nil {
+				s.logger.Warn("allocating a producer id for a timed-out transaction failed", "transactional_id", t.id, "err", err)
+				return
+			}
+			t.sparePID = pid
+		})
+	}()
 }
 
 // removeExpired forgets transactional ids idle for IDExpiration: a
