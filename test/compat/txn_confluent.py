@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 import confluent_kafka
 
@@ -67,7 +67,8 @@ def read(bootstrap, topic, isolation, run, until):
     including the value until."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compat-" + run,
                   "enable.auto.commit": False, "isolation.level": isolation})
-    c.assign([TopicPartition(topic, 0, 0)])
+    # From the log start (not offset 0: DeleteRecords may have moved it).
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     got = []
     deadline = time.time() + TIMEOUT
     try:
