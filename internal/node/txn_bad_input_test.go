@@ -91,14 +91,13 @@ func TestTxnBadInputGetsKafkaErrors(t *testing.T) {
 	code("EndTxn v1 at an old epoch (KIP-588: older clients)", end(1, pid, epoch-1, true), kerr.InvalidProducerEpoch)
 	code("EndTxn with another producer id", end(3, pid+1, epoch, true), kerr.InvalidProducerIDMapping)
 
-	// A transactional write to a partition not in the transaction.
-	cl := tn.client()
+	// A transactional write to a partition not in the transaction, from a
+	// client of transaction version 1 (Produce v11: verified, never added;
+	// v12 adds the partition, KIP-890 part 2).
 	req := txnProduceRequest(t, "tbad", 0, "tbad-app", pid, epoch, "not-added")
-	resp, err := req.RequestWith(ctxTimeout(t, 10*time.Second), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code("transactional produce outside the transaction", resp.Topics[0].Partitions[0].ErrorCode, kerr.InvalidTxnState)
+	req.Version = 11
+	resp := rc.send(req).(*kmsg.ProduceResponse)
+	code("transactional produce v11 outside the transaction", resp.Topics[0].Partitions[0].ErrorCode, kerr.InvalidTxnState)
 	if n := len(valuesOf(t, tn.addr, "tbad", 0, kgo.ReadUncommitted())[0]); n != 0 {
 		t.Errorf("the refused transactional batch was appended: %d records in tbad-0", n)
 	}

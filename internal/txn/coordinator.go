@@ -23,6 +23,9 @@ type Coordinator struct {
 		sync.Mutex
 		ctx context.Context // Run's context; Background until Run starts
 	}
+	// bg holds the shards' producer id allocations (allocateSparePID); Run
+	// waits for them after the loops stopped.
+	bg sync.WaitGroup
 }
 
 // New returns a coordinator; it starts nothing. Zero Config fields take
@@ -50,6 +53,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	wg.Go(func() { c.markers.run(ctx) })
 	err := c.rt.Run(ctx)
 	wg.Wait()
+	c.bg.Wait()
 	return err
 }
 

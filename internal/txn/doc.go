@@ -23,7 +23,9 @@
 // go to every partition's leader through the marker manager (markers.go),
 // batched per broker and retried until written; a shard loaded after a
 // failover sends the markers of every prepared transaction again.
-// Transaction version 2 (KIP-890 part 2) is not implemented.
+// Transaction version 2 (KIP-890 part 2): an EndTxn v5 bumps the epoch on
+// every end (a new producer id once it is exhausted) and partitions are
+// added by the brokers (Produce v12, TxnOffsetCommit v5).
 //
 // # Records
 //
@@ -51,6 +53,7 @@
 // # Goroutines
 //
 // Coordinator.Run owns them all: the runtime's shard loops (each shard's
-// state is touched only on its loop) and the marker manager's dispatcher
-// with its request and completion goroutines.
+// state is touched only on its loop), the marker manager's dispatcher with
+// its request and completion goroutines, and the producer id allocations a
+// shard starts for a timed-out transaction whose epoch is exhausted.
 package txn

@@ -213,7 +213,8 @@ func (s *shard) allocateSparePID(t *txnMeta) {
 	}
 	t.allocating = true
 	ctx := s.c.runCtx()
-	go func() {
+	// NB: owned by Coordinator.Run (c.bg); it ends with ctx at the latest.
+	s.c.bg.Go(func() {
 		pid, err := s.c.cfg.ProducerIDs(ctx)
 		// NB: fails only when the loop stopped.
 		_ = s.loop.Submit(ctx, func() {
@@ -224,7 +225,7 @@ func (s *shard) allocateSparePID(t *txnMeta) {
 			}
 			t.sparePID = pid
 		})
-	}()
+	})
 }
 
 // removeExpired forgets transactional ids idle for IDExpiration: a
