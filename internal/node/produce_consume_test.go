@@ -253,6 +253,7 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 	adm := tn.admin()
 	deadline := time.Now().Add(20 * time.Second)
 	var start int64
+	stable := 0
 	for time.Now().Before(deadline) {
 		res, err := adm.ListStartOffsets(ctxTimeout(t, 5*time.Second), "ret")
 		if err != nil {
@@ -260,11 +261,18 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 		}
 		o, _ := res.Lookup("ret", 0)
 		// ~400 KB produced, 60 KB retained in 20 KB segments: retention
-		// (every 100ms) must bring the log start well past 250.
-		if start = o.Offset; start >= 250 {
+		// (every 100ms) must bring the log start well past 250. It may
+		// take several passes, so wait until the start stops moving (else
+		// a later pass deletes records the consumer below expects).
+		if o.Offset == start {
+			stable++
+		} else {
+			stable = 0
+		}
+		if start = o.Offset; start >= 250 && stable >= 5 {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	if start < 250 {
 		t.Fatalf("log start offset %d after 20s: retention.bytes=60000 should have deleted far more", start)
