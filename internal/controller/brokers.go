@@ -271,6 +271,7 @@ func (c *Controller) brokerHeartbeat(ctx context.Context, req HeartbeatRequest) 
 		return HeartbeatResponse{}, fmt.Errorf("%w: broker %d sent epoch %d, its registration has %d", ErrStaleBrokerEpoch, id, req.BrokerEpoch, b.BrokerEpoch)
 	}
 	c.live.lastContact[id] = c.cfg.Now()
+	c.applied.report(id, req.CurrentMetadataOffset, c.cfg.Now())
 	caughtUp := req.CurrentMetadataOffset >= c.live.catchUpOffset(b)
 	switch {
 	case req.WantShutDown:

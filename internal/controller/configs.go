@@ -114,7 +114,7 @@ func (c *Controller) alterConfigs(ctx context.Context, resources []ConfigResourc
 			}
 		}
 	}
-	err := c.do(ctx, func(ctx context.Context) {
+	err := c.doAdmin(ctx, func(ctx context.Context) {
 		img, err := c.begin(ctx)
 		if err != nil {
 			fail(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-io/strata/internal/metadata"
@@ -128,6 +129,10 @@ type Config struct {
 	// unclean.leader.election.enable, used when neither the topic, the
 	// dynamic broker configs nor StaticBrokerConfigs set it.
 	UncleanLeaderElection bool
+	// PropagationTimeout, when positive, makes admin operations answer
+	// only once every live broker has applied their change, or this long
+	// after it committed (see awaitBrokers). Zero answers at commit.
+	PropagationTimeout time.Duration
 	// Now reads the clock; nil means time.Now. Timers come from package
 	// time, so tests run the controller under testing/synctest.
 	Now func() time.Time
@@ -178,6 +183,11 @@ type Controller struct {
 	// live is the broker liveness state; owned by the loop in Run (read
 	// and written only by operations and ticks running there).
 	live liveness
+	// applied is what each broker reported applying; see propagation.
+	applied *propagation
+	// proposed is the highest raft index this controller proposed;
+	// written on the loop, read by doAdmin off it.
+	proposed atomic.Uint64
 }
 
 // op is one operation run by the loop. ctx is the caller's context, also
@@ -216,10 +226,11 @@ func New(cfg Config) (*Controller, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Controller{
-		cfg:    cfg,
-		logger: logger.With("component", "controller", "node_id", cfg.NodeID),
-		ops:    make(chan op),
-		live:   newLiveness(),
+		cfg:     cfg,
+		logger:  logger.With("component", "controller", "node_id", cfg.NodeID),
+		ops:     make(chan op),
+		live:    newLiveness(),
+		applied: newPropagation(),
 	}, nil
 }
 
@@ -349,6 +360,9 @@ func (c *Controller) proposeIndex(ctx context.Context, recs []metadata.Record) (
 	index, err := c.cfg.Quorum.Propose(ctx, data)
 	if err != nil {
 		return 0, c.quorumError(err)
+	}
+	if index > c.proposed.Load() { // written only here, on the loop
+		c.proposed.Store(index)
 	}
 	return index, nil
 }

@@ -54,7 +54,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, typ ElectionType, topics 
 	}
 	var results []ElectLeadersResult
 	var opErr error
-	if err := c.do(ctx, func(ctx context.Context) {
+	if err := c.doAdmin(ctx, func(ctx context.Context) {
 		results, opErr = c.electLeaders(ctx, typ, topics)
 	}); err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ type OngoingReassignment struct {
 // failures).
 func (c *Controller) AlterPartitionReassignments(ctx context.Context, reqs []Reassignment) ([]ReassignmentResult, error) {
 	var results []ReassignmentResult
-	if err := c.do(ctx, func(ctx context.Context) {
+	if err := c.doAdmin(ctx, func(ctx context.Context) {
 		results = c.alterPartitionReassignments(ctx, reqs)
 	}); err != nil {
 		return nil, err

@@ -75,7 +75,7 @@ func (c *Controller) CreateTopics(ctx context.Context, topics []CreateTopic, val
 	for i, t := range topics {
 		results[i] = CreateTopicResult{Name: t.Name, NumPartitions: -1, ReplicationFactor: -1}
 	}
-	err := c.do(ctx, func(ctx context.Context) {
+	err := c.doAdmin(ctx, func(ctx context.Context) {
 		img, err := c.begin(ctx)
 		if err != nil {
 			setAllErr(results, err)
@@ -344,7 +344,7 @@ func (c *Controller) DeleteTopics(ctx context.Context, refs []TopicRef) []Delete
 			return results
 		}
 	}
-	err := c.do(ctx, func(ctx context.Context) {
+	err := c.doAdmin(ctx, func(ctx context.Context) {
 		img, err := c.begin(ctx)
 		if err != nil {
 			fail(err)
@@ -430,7 +430,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, reqs []CreatePartitio
 			}
 		}
 	}
-	err := c.do(ctx, func(ctx context.Context) {
+	err := c.doAdmin(ctx, func(ctx context.Context) {
 		img, err := c.begin(ctx)
 		if err != nil {
 			fail(err)

@@ -188,10 +188,25 @@ func (h *Handler) waitParts(rc *reqCtx, rd partReader, parts []fetchPart, req *k
 			}
 		}
 	}()
-	timer := time.NewTimer(min(time.Duration(req.MaxWaitMillis)*time.Millisecond, maxFetchWait))
+	wait := min(time.Duration(req.MaxWaitMillis)*time.Millisecond, maxFetchWait)
+	var leaderNews <-chan struct{} // a follower's poll ends when it has a partition to add
+	if rd.replicaID >= 0 {
+		// Register before looking at expectations: an Expect in between
+		// then ends this poll rather than going unseen.
+		var done func()
+		leaderNews, done = h.cfg.ReplicaPolls.register(rd.replicaID)
+		defer done()
+		if h.cfg.ReplicaPolls.hurried(rd.replicaID, req) {
+			wait = min(wait, expectedPollWait)
+		}
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
+		case <-leaderNews:
+			h.readParts(rc, rd, parts, maxBytes)
+			return
 		case <-wake:
 			rd.now = h.cfg.Now()
 			total, stop := h.readParts(rc, rd, parts, maxBytes)

@@ -13,9 +13,10 @@ package kafkaapi
 // again: a node that receives one from another node and is not the active
 // controller answers NOT_CONTROLLER, and the client retries.
 //
-// As in Kafka, the forwarding broker answers once the controller has
-// committed the change; the broker's own metadata (what its Metadata and
-// DescribeConfigs show) catches up a few milliseconds later.
+// The controller answers once it has committed the change and every live
+// broker has applied it (controller.awaitBrokers), so the forwarding
+// broker's own Metadata and DescribeConfigs, and every other broker's,
+// already show the change when the client gets the answer.
 
 import (
 	"context"

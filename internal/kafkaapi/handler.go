@@ -43,8 +43,11 @@ type Config struct {
 	// LogDir is the broker's one log directory, reported by
 	// DescribeLogDirs (empty: reported as "", without volume sizes).
 	LogDir string
-	Logger *slog.Logger
-	Now    func() time.Time
+	// ReplicaPolls, when set, is how the node hurries the followers of
+	// partitions this broker starts leading (see ReplicaPolls).
+	ReplicaPolls *ReplicaPolls
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // ControllerChannel reaches the active controller from any node: the local

@@ -3,6 +3,7 @@ package node
 import (
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/metadata"
@@ -48,6 +49,9 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 	ccfg.Logger = n.log
 	ccfg.BrokerSessionTimeout = st.BrokerSessionTimeout
 	ccfg.BrokerHeartbeatInterval = st.BrokerHeartbeatInterval
+	// Brokers report each metadata batch they apply at once (onMetadata),
+	// so admin answers wait milliseconds; a second at most for a sick one.
+	ccfg.PropagationTimeout = time.Second
 	ccfg.Defaults = controller.Defaults{
 		NumPartitions:       st.DefaultPartitions,
 		ReplicationFactor:   st.DefaultReplicationFactor,

@@ -72,6 +72,9 @@ type Node struct {
 	shutdownOnce  sync.Once
 	// heartbeatNow (buffer 1) wakes the heartbeat loop early.
 	heartbeatNow chan struct{}
+	// replicaPolls hurries the followers of partitions this broker starts
+	// leading (set in New, shared with the request handler).
+	replicaPolls *kafkaapi.ReplicaPolls
 	// registeredEpoch is the broker epoch of this node's last successful
 	// registration, 0 before one (see brokerEpoch).
 	registeredEpoch atomic.Int64
@@ -91,7 +94,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
-		heartbeatNow: make(chan struct{}, 1), wantTxnTopic: make(chan struct{}, 1)}, nil
+		heartbeatNow: make(chan struct{}, 1), replicaPolls: kafkaapi.NewReplicaPolls(cfg.Now), wantTxnTopic: make(chan struct{}, 1)}, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -229,6 +232,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		AutoCreateTopics: st.AutoCreateTopics,
 		BrokerConfigs:    st.KafkaConfigs(),
 		LogDir:           filepath.Join(st.DataDir, "logs"),
+		ReplicaPolls:     n.replicaPolls,
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
@@ -319,6 +323,13 @@ func (n *Node) onMetadata(img *metadata.Image, _ *metadata.Delta) {
 		return // replay during start; the first full reconcile follows
 	}
 	n.reconcileLocked(img, false)
+	// Tell the controller at once that this broker applied the change:
+	// admin operations answer when every live broker has (see
+	// controller.awaitBrokers).
+	select {
+	case n.heartbeatNow <- struct{}{}:
+	default:
+	}
 }
 
 // reconcileLocked makes the hosted partitions match img: it creates
@@ -370,6 +381,9 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 					Logger:            n.log,
 				}, pst)
 				n.parts.Put(p)
+				if pst.Leader == self {
+					n.expectFollowers(p, pst) // New made it leader
+				}
 			}
 			n.applyPartitionState(p, pst, n.coordinatorOf(t.Name))
 		}

@@ -22,11 +22,15 @@ import (
 func (n *Node) applyPartitionState(p *partition.Partition, st partition.LeaderAndISR, coord coordinatorHost) {
 	self := n.cfg.Static.NodeID
 	if st.Leader == self {
+		newLeadership := !p.IsLeader() || p.LeaderEpoch() != st.LeaderEpoch
 		if err := p.MakeLeader(st); err != nil {
 			n.log.Warn("becoming leader", "topic", p.Topic, "partition", p.Index, "err", err)
 			return
 		}
 		n.replicas.Lead(p)
+		if newLeadership {
+			n.expectFollowers(p, st)
+		}
 		if coord != nil {
 			coord.Load(p.Index, st.LeaderEpoch, offsetsLog{p: p})
 		}
@@ -44,6 +48,20 @@ func (n *Node) applyPartitionState(p *partition.Partition, st partition.LeaderAn
 		return
 	}
 	n.replicas.Follow(p, st.Leader)
+}
+
+// expectFollowers hurries the followers of a partition this broker has
+// just started leading (see kafkaapi.ReplicaPolls).
+func (n *Node) expectFollowers(p *partition.Partition, st partition.LeaderAndISR) {
+	followers := make([]int32, 0, len(st.Replicas))
+	for _, r := range st.Replicas {
+		if r != n.cfg.Static.NodeID {
+			followers = append(followers, r)
+		}
+	}
+	if len(followers) > 0 {
+		n.replicaPolls.Expect(p.TopicID, p.Index, followers)
+	}
 }
 
 // replicaClient sends follower fetches to leader brokers.

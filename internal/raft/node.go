@@ -79,6 +79,9 @@ type Node struct {
 	// barrier: every entry before its term is applied.
 	readyTerm atomic.Uint64
 	ran       atomic.Bool
+	// nudge asks Run's commit announcer to tell the followers the commit
+	// index now (see announceCommits); buffered 1, so requests coalesce.
+	nudge chan struct{}
 
 	// mu guards the proposal waiters that Run must wait for.
 	mu struct {
@@ -99,7 +102,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Logger = cfg.Logger.With("component", "raft", "node_id", cfg.NodeID)
-	return &Node{cfg: cfg, fsm: &fsm{sm: sm}, up: make(chan struct{}), end: make(chan struct{})}, nil
+	return &Node{cfg: cfg, fsm: &fsm{sm: sm}, up: make(chan struct{}), end: make(chan struct{}), nudge: make(chan struct{}, 1)}, nil
 }
 
 // Run opens the stores under Dir, bootstraps the voter set if Dir holds no
@@ -173,6 +176,13 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	close(n.up)
 	logger.Debug("metadata quorum node started", "addr", selfAddr, "existing_state", existing)
 
+	announceCtx, stopAnnouncing := context.WithCancel(ctx)
+	announced := make(chan struct{})
+	go func() {
+		defer close(announced)
+		n.announceCommits(announceCtx, r)
+	}()
+
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -185,11 +195,16 @@ func (n *Node) Run(ctx context.Context) (err error) {
 			if lo.LeaderID == "" {
 				logger.Info("metadata quorum has no leader")
 			} else {
+				if lo.LeaderID == serverID(n.cfg.NodeID) {
+					n.announce() // the followers learn the election's entries committed
+				}
 				logger.Info("metadata quorum leader elected", "leader_id", parseServerID(lo.LeaderID), "leader_addr", string(lo.LeaderAddr))
 			}
 		}
 	}
 
+	stopAnnouncing()
+	<-announced
 	r.DeregisterObserver(obs)
 	n.mu.Lock()
 	n.mu.stopped = true
@@ -361,12 +376,53 @@ func (n *Node) Propose(ctx context.Context, data []byte) (index uint64, err erro
 	if err := n.wait(ctx, f); err != nil {
 		return 0, err
 	}
+	n.announce()
 	if resp := f.Response(); resp != nil {
 		if err, ok := resp.(error); ok {
 			return f.Index(), err
 		}
 	}
 	return f.Index(), nil
+}
+
+// announce asks announceCommits for a round.
+func (n *Node) announce() {
+	select {
+	case n.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// announceCommits tells the followers the leader's commit index as soon
+// as a proposal commits, until ctx ends. Raft carries the commit index
+// only in AppendEntries, which the leader sends when it has new entries or
+// when its idle CommitTimeout fires: left alone, a follower learns of a
+// commit 50-100ms after the leader (the README cluster's brokers then
+// answer Metadata without a topic the controller has created). A barrier
+// is a new entry, sent at once, carrying the commit index of everything
+// before it; while one is in flight further nudges coalesce into the next.
+func (n *Node) announceCommits(ctx context.Context, r *hraft.Raft) {
+	var announced uint64 // the last term in which a barrier committed
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.nudge:
+		}
+		// A new leader's first barrier may go out before the entries of
+		// its election commit; a second one, sent once the first has
+		// committed, announces them.
+		for rounds := 1; rounds <= 2 && r.State() == hraft.Leader; rounds++ {
+			term := r.CurrentTerm()
+			// A lost leadership or shutdown fails the barrier: nothing
+			// to announce then. n.wait's waiter ends when Run shuts raft
+			// down.
+			if err := n.wait(ctx, r.Barrier(n.cfg.TransportTimeout)); err != nil || term == announced {
+				break
+			}
+			announced = term
+		}
+	}
 }
 
 // wait waits for a raft future without outliving ctx, and maps raft's

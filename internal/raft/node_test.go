@@ -243,7 +243,10 @@ func TestSecondNodeOnSameDirFails(t *testing.T) {
 	}
 }
 
-func TestThreeNodeQuorum(t *testing.T) {
+// startThree starts a three-voter quorum on loopback TCP, with mutate
+// applied to each node's config, and waits until every node is ready.
+func startThree(t *testing.T, mutate func(*Config)) ([]*running, []*listSM) {
+	t.Helper()
 	const size = 3
 	var listeners []net.Listener
 	var voters []Voter
@@ -267,12 +270,34 @@ func TestThreeNodeQuorum(t *testing.T) {
 		cfg.HeartbeatTimeout = 100 * time.Millisecond
 		cfg.ElectionTimeout = 100 * time.Millisecond
 		cfg.TransportTimeout = time.Second
+		if mutate != nil {
+			mutate(&cfg)
+		}
 		sms[i] = &listSM{}
 		nodes[i] = start(t, cfg, sms[i])
 	}
 	for _, n := range nodes {
 		waitReady(t, n, 10*time.Second)
 	}
+	return nodes, sms
+}
+
+// TestFollowersLearnCommitsAtOnce: a follower applies a committed entry
+// without waiting for the leader's idle commit timer (here an hour): the
+// leader announces each commit with the next AppendEntries at once.
+func TestFollowersLearnCommitsAtOnce(t *testing.T) {
+	nodes, sms := startThree(t, func(c *Config) { c.CommitTimeout = time.Hour })
+	leader := findLeader(t, nodes, nil)
+	for _, v := range []string{"a", "b", "c"} {
+		if _, err := leader.Propose(t.Context(), []byte(v)); err != nil {
+			t.Fatalf("Propose on leader %d: %v", leader.cfg.NodeID, err)
+		}
+	}
+	waitApplied(t, sms, []string{"a", "b", "c"})
+}
+
+func TestThreeNodeQuorum(t *testing.T) {
+	nodes, sms := startThree(t, nil)
 	leader := findLeader(t, nodes, nil)
 	ctx := t.Context()
 	if _, err := leader.Propose(ctx, []byte("x")); err != nil {
