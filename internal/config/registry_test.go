@@ -11,7 +11,7 @@ func TestTablesAreSortedAndUnique(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		table []*Entry
-	}{{"topic", topicTable}, {"broker", brokerTable}} {
+	}{{"topic", topicTable}, {"broker", brokerTable}, {"group", groupTable}} {
 		names := make([]string, len(tt.table))
 		for i, e := range tt.table {
 			names[i] = e.Name
