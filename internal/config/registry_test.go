@@ -375,3 +375,30 @@ func TestRegistryCoversKafka(t *testing.T) {
 		t.Errorf("ResolveGroup(consumer.session.timeout.ms) with override = (%q, %s), want (50000, GROUP_CONFIG)", v, src)
 	}
 }
+
+func TestValidateGroupConfigs(t *testing.T) {
+	static := Layer{Source: SourceStaticBrokerConfig, Values: map[string]string{"group.consumer.min.session.timeout.ms": "1000"}}
+	tests := []struct {
+		name string
+		give map[string]string
+		want string // "" for valid
+	}{
+		{"in bounds", map[string]string{"consumer.session.timeout.ms": "50000"}, ""},
+		{"lowered broker minimum", map[string]string{"consumer.session.timeout.ms": "8000", "consumer.heartbeat.interval.ms": "5000"}, ""},
+		{"above maximum", map[string]string{"consumer.session.timeout.ms": "70000"}, "group.consumer.max.session.timeout.ms"},
+		{"heartbeat below minimum", map[string]string{"consumer.heartbeat.interval.ms": "100"}, "group.consumer.min.heartbeat.interval.ms"},
+		{"heartbeat not below session", map[string]string{"consumer.session.timeout.ms": "5000"}, "must be less than consumer.session.timeout.ms"},
+		{"unknown", map[string]string{"consumer.nope": "1"}, "unknown config"},
+		{"bad value", map[string]string{"share.auto.offset.reset": "sometimes"}, "share.auto.offset.reset"},
+		{"standby maximum", map[string]string{"streams.num.standby.replicas": "3"}, "group.streams.max.standby.replicas"},
+	}
+	for _, tt := range tests {
+		err := ValidateGroupConfigs(tt.give, static)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: ValidateGroupConfigs(%v) = %v, want nil", tt.name, tt.give, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: ValidateGroupConfigs(%v) = %v, want an error mentioning %q", tt.name, tt.give, err, tt.want)
+		}
+	}
+}
