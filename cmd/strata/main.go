@@ -56,7 +56,7 @@ log.retention.*, ...) map onto Strata's settings, and every other Kafka broker
 config is kept as a static broker config. Properties Strata does not act on
 are listed once in a warning at startup. Lines may also use the flag names
 below (retention = 24h). Flags and STRATA_* variables override the file.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 	}
 	configPath := config.BindFlags(cmd.Flags(), &defaults)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
