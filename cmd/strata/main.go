@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -45,7 +46,17 @@ func serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a Strata node (broker and controller)",
-		Args:  cobra.NoArgs,
+		Long: `Run a Strata node (broker and controller).
+
+--config takes a Kafka server.properties file: Kafka's property names
+(node.id, process.roles, listeners, advertised.listeners,
+controller.listener.names, controller.quorum.voters, log.dirs,
+num.partitions, default.replication.factor, min.insync.replicas,
+log.retention.*, ...) map onto Strata's settings, and every other Kafka broker
+config is kept as a static broker config. Properties Strata does not act on
+are listed once in a warning at startup. Lines may also use the flag names
+below (retention = 24h). Flags and STRATA_* variables override the file.`,
+		Args: cobra.NoArgs,
 	}
 	configPath := config.BindFlags(cmd.Flags(), &defaults)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -54,6 +65,10 @@ func serveCommand() *cobra.Command {
 			return fmt.Errorf("configuration:\n%w", err)
 		}
 		logger := newLogger(cfg)
+		if len(cfg.Unacted) > 0 {
+			logger.Warn("config file properties Strata accepts but does not act on",
+				"config", *configPath, "properties", strings.Join(cfg.Unacted, ","))
+		}
 		ctx := cmd.Context()
 		n, err := node.New(node.Config{Static: cfg, Logger: logger})
 		if err != nil {

@@ -35,6 +35,7 @@ func Commands() []*cobra.Command {
 		newProduceCommand(),
 		newConsumeCommand(),
 		newClusterCommand(),
+		newConfigCommand(),
 		newBenchCommand(),
 	}
 }

@@ -1,17 +1,21 @@
-// Package config owns Strata's configuration: the registry of dynamic topic
-// and broker configs (this file), and, later, static config loading.
+// Package config owns Strata's configuration: the registry of topic, broker
+// and group configs (this file and the *_configs.go tables), and static
+// config loading (static.go, properties.go).
 //
-// The registry is one table keyed by Kafka's config names (retention.ms,
-// segment.bytes, log.retention.hours...). Each Entry carries the name, scope
-// (topic or broker), type, default, validator, doc line, whether it can be
-// changed at runtime, and for topic configs the broker configs that provide
-// the default (retention.ms takes its default from log.retention.ms, then
-// log.retention.minutes, then log.retention.hours). The same table serves
-// CreateTopics/AlterConfigs validation, DescribeConfigs (value and source),
-// and generated docs.
+// The registry is one table per scope keyed by Kafka's config names
+// (retention.ms, segment.bytes, log.retention.hours...), holding every
+// config Kafka 4.4 defines. Each Entry carries the name, scope, type,
+// default, validator, doc line, Kafka's update mode (read-only, per-broker,
+// cluster-wide), whether Strata acts on it (Inert entries are accepted and
+// reported but do nothing), and for topic configs the broker configs that
+// provide the default (retention.ms takes its default from log.retention.ms,
+// then log.retention.minutes, then log.retention.hours). The same table
+// serves CreateTopics/AlterConfigs validation, DescribeConfigs (value,
+// source and synonyms) and the README's list of inert configs.
 //
-// Defaults and validation follow Apache Kafka 3.9 (before the KIP-1030
-// changes of Kafka 4.0), except where an Entry's doc says otherwise.
+// Defaults and validation follow Apache Kafka 4.4, except where an Entry's
+// doc says otherwise (Strata's own defaults for node.id, log.dirs and a few
+// more, and a lower segment.bytes floor).
 //
 // Values are strings, exactly as they travel in Kafka's config APIs. The
 // package never reads files or the environment from this file; it runs no
@@ -26,6 +30,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Sentinel errors returned (wrapped) by validation.
@@ -46,6 +51,9 @@ const (
 	ScopeTopic Scope = iota + 1
 	// ScopeBroker configs are set per broker or cluster-wide (resource type 4).
 	ScopeBroker
+	// ScopeGroup configs are set per consumer, share or streams group
+	// (resource type 32, KIP-848).
+	ScopeGroup
 )
 
 func (s Scope) String() string {
@@ -54,6 +62,8 @@ func (s Scope) String() string {
 		return "topic"
 	case ScopeBroker:
 		return "broker"
+	case ScopeGroup:
+		return "group"
 	default:
 		return fmt.Sprintf("Scope(%d)", int8(s))
 	}
@@ -114,6 +124,8 @@ const (
 	SourceStaticBrokerConfig         Source = 4
 	SourceDefaultConfig              Source = 5
 	SourceDynamicBrokerLoggerConfig  Source = 6
+	SourceDynamicClientMetricsConfig Source = 7
+	SourceDynamicGroupConfig         Source = 8
 )
 
 func (s Source) String() string {
@@ -130,10 +142,43 @@ func (s Source) String() string {
 		return "DEFAULT_CONFIG"
 	case SourceDynamicBrokerLoggerConfig:
 		return "DYNAMIC_BROKER_LOGGER_CONFIG"
+	case SourceDynamicClientMetricsConfig:
+		return "CLIENT_METRICS_CONFIG"
+	case SourceDynamicGroupConfig:
+		return "GROUP_CONFIG"
 	default:
 		return "UNKNOWN"
 	}
 }
+
+// Mode is a broker config's update mode, as Kafka's documentation gives it.
+type Mode int8
+
+const (
+	// ModeReadOnly configs need a restart to change (static only).
+	ModeReadOnly Mode = iota
+	// ModePerBroker configs may be altered dynamically for one broker only
+	// (listeners, TLS and SASL settings).
+	ModePerBroker
+	// ModeClusterWide configs may be altered as a cluster-wide default, and
+	// also per broker.
+	ModeClusterWide
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModePerBroker:
+		return "per-broker"
+	case ModeClusterWide:
+		return "cluster-wide"
+	default:
+		return "read-only"
+	}
+}
+
+// InertDoc is appended to the documentation of configs Strata accepts but
+// does not act on.
+const InertDoc = "Accepted for compatibility; Strata does not act on this setting."
 
 // A Synonym is a broker config that can supply a topic config's value when
 // the topic has no override. Scale converts the broker config's unit to the
@@ -155,10 +200,16 @@ type Entry struct {
 	// log.retention.ms); DescribeConfigs reports them with a null value.
 	NoDefault bool
 	Doc       string
+	// Mode is the update mode of a broker config (topic and group configs
+	// leave it zero).
+	Mode Mode
 	// Dynamic is true when the config can be changed at runtime through
-	// AlterConfigs: every topic config, and broker configs that Kafka lets
-	// you update per broker or cluster-wide.
+	// AlterConfigs: every topic and group config, and broker configs whose
+	// Mode is per-broker or cluster-wide. Set by the package from Mode.
 	Dynamic bool
+	// Inert configs are accepted (validated, stored, described) but Strata
+	// does not act on them; their documentation says so.
+	Inert bool
 	// Sensitive configs have their values hidden in DescribeConfigs.
 	Sensitive bool
 	// Synonyms, for topic configs, are the broker configs that provide the
@@ -172,6 +223,15 @@ type Entry struct {
 // ReadOnly reports whether the config cannot be changed at runtime
 // (DescribeConfigs' read_only flag).
 func (e *Entry) ReadOnly() bool { return !e.Dynamic }
+
+// Documentation is the doc line DescribeConfigs reports: Doc, with
+// InertDoc appended for inert configs.
+func (e *Entry) Documentation() string {
+	if e.Inert {
+		return e.Doc + " " + InertDoc
+	}
+	return e.Doc
+}
 
 // BrokerSynonym returns the broker config that provides a topic config's
 // default, or "" when there is none.
@@ -295,6 +355,8 @@ func Lookup(scope Scope, name string) (*Entry, bool) {
 		e = topicIndex[name]
 	case ScopeBroker:
 		e = brokerIndex[name]
+	case ScopeGroup:
+		e = groupIndex[name]
 	}
 	return e, e != nil
 }
@@ -306,6 +368,10 @@ func TopicEntries() []*Entry { return slices.Clone(topicTable) }
 // BrokerEntries returns every broker config, sorted by name. The slice is a
 // copy; the entries are shared.
 func BrokerEntries() []*Entry { return slices.Clone(brokerTable) }
+
+// GroupEntries returns every group config, sorted by name. The slice is a
+// copy; the entries are shared.
+func GroupEntries() []*Entry { return slices.Clone(groupTable) }
 
 // ValidateTopicConfigs checks a set of topic config overrides. It reports
 // every problem, joined, in name order: unknown names wrap ErrUnknownConfig,
@@ -337,38 +403,45 @@ type Layer struct {
 	Values map[string]string
 }
 
-// TopicValue resolves a topic config: the topic's own override first
-// (DYNAMIC_TOPIC_CONFIG), then a broker synonym from brokerDefaults
-// (STATIC_BROKER_CONFIG), then the registry default (DEFAULT_CONFIG). An
-// unknown name gives ("", SourceUnknown).
+// TopicValue resolves a topic config with brokerDefaults as the static
+// broker layer; see ResolveTopic.
 func TopicValue(topicConfigs, brokerDefaults map[string]string, name string) (value string, source Source) {
 	return ResolveTopic(name, topicConfigs, Layer{Source: SourceStaticBrokerConfig, Values: brokerDefaults})
 }
 
-// ResolveTopic is TopicValue with any number of broker layers, consulted in
-// order (for Kafka's order: per-broker dynamic, cluster-wide dynamic, static).
-// Within a layer, synonyms are tried in precedence order and scaled to the
-// topic config's unit; a negative scaled value becomes -1 ("unlimited").
+// ResolveTopic resolves a topic config as Kafka's LogConfig does: the
+// topic's own override, then the broker synonyms in each layer in order
+// (Kafka's order is per-broker dynamic, cluster-wide dynamic, static), then
+// the synonyms' registry defaults, then the topic default. Within a layer,
+// synonyms are tried in precedence order and scaled to the topic config's
+// unit; a negative scaled value becomes -1 ("unlimited"). The source is
+// the one Kafka's DescribeConfigs reports: that of the first synonym in
+// TopicSynonyms, else DEFAULT_CONFIG. An unknown name gives
+// ("", SourceUnknown).
 func ResolveTopic(name string, topicConfigs map[string]string, brokerLayers ...Layer) (value string, source Source) {
 	e, ok := Lookup(ScopeTopic, name)
 	if !ok {
 		return "", SourceUnknown
 	}
-	if v, ok := topicConfigs[name]; ok {
-		return v, SourceDynamicTopicConfig
+	source = SourceDefaultConfig
+	if syns := TopicSynonyms(name, topicConfigs, brokerLayers...); len(syns) > 0 {
+		source = syns[0].Source
 	}
-	for _, l := range brokerLayers {
+	if v, ok := topicConfigs[name]; ok {
+		return v, source
+	}
+	for _, l := range slices.Concat(brokerLayers, []Layer{registryDefaults()}) {
 		for _, syn := range e.Synonyms {
 			v, ok := l.Values[syn.Name]
 			if !ok {
 				continue
 			}
 			if scaled, ok := scaleSynonym(v, syn.Scale); ok {
-				return scaled, l.Source
+				return scaled, source
 			}
 		}
 	}
-	return e.Default, SourceDefaultConfig
+	return e.Default, source
 }
 
 // ResolveBroker resolves a broker config across layers in order, falling
@@ -387,6 +460,113 @@ func ResolveBroker(name string, layers ...Layer) (value string, source Source, n
 	}
 	return e.Default, SourceDefaultConfig, e.NoDefault
 }
+
+// ResolveGroup resolves a group config: the group's own override
+// (GROUP_CONFIG), else the broker config that provides its default,
+// resolved across brokerLayers (reported as DEFAULT_CONFIG, as Kafka does),
+// else the group entry's default. null is true for a null default. An
+// unknown name gives ("", SourceUnknown, true).
+func ResolveGroup(name string, groupConfigs map[string]string, brokerLayers ...Layer) (value string, source Source, null bool) {
+	e, ok := Lookup(ScopeGroup, name)
+	if !ok {
+		return "", SourceUnknown, true
+	}
+	if v, ok := groupConfigs[name]; ok {
+		return v, SourceDynamicGroupConfig, false
+	}
+	if len(e.Synonyms) > 0 {
+		if v, _, null := ResolveBroker(e.Synonyms[0].Name, brokerLayers...); !null {
+			return v, SourceDefaultConfig, false
+		}
+	}
+	return e.Default, SourceDefaultConfig, e.NoDefault
+}
+
+// A ConfigSynonym is one entry of DescribeConfigs' synonym list.
+type ConfigSynonym struct {
+	Name   string
+	Value  string
+	Source Source
+}
+
+// TopicSynonyms returns a topic config's synonyms as Kafka lists them: the
+// topic override (DYNAMIC_TOPIC_CONFIG) first, then the broker synonyms of
+// its server default property, layer by layer (each layer's synonyms in
+// precedence order), then their registry defaults (DEFAULT_CONFIG), with
+// leading entries for other names than the server default property
+// dropped. NB: that last rule is Kafka's (ConfigHelper.configSynonyms drops
+// entries until the base name): with only log.retention.hours set, Kafka
+// lists no synonyms for retention.ms and reports it as DEFAULT_CONFIG.
+func TopicSynonyms(name string, topicConfigs map[string]string, brokerLayers ...Layer) []ConfigSynonym {
+	e, ok := Lookup(ScopeTopic, name)
+	if !ok {
+		return nil
+	}
+	var out []ConfigSynonym
+	if v, ok := topicConfigs[name]; ok {
+		out = append(out, ConfigSynonym{Name: name, Value: v, Source: SourceDynamicTopicConfig})
+	}
+	if len(e.Synonyms) == 0 {
+		return out
+	}
+	names := make([]string, len(e.Synonyms))
+	for i, s := range e.Synonyms {
+		names[i] = s.Name
+	}
+	return append(out, brokerSynonymChain(e.Synonyms[0].Name, names, brokerLayers)...)
+}
+
+// BrokerSynonyms returns a broker config's synonyms as Kafka lists them:
+// the config and its unit variants (log.retention.ms, .minutes, .hours),
+// layer by layer, then their registry defaults, with leading entries for
+// other names dropped.
+func BrokerSynonyms(name string, layers ...Layer) []ConfigSynonym {
+	return brokerSynonymChain(name, brokerSynonymNames(name), layers)
+}
+
+// brokerSynonymNames are the broker configs that stand for name, highest
+// precedence first (Kafka's DynamicBrokerConfig.brokerConfigSynonyms).
+func brokerSynonymNames(name string) []string {
+	switch name {
+	case "log.roll.ms", "log.roll.hours":
+		return []string{"log.roll.ms", "log.roll.hours"}
+	case "log.roll.jitter.ms", "log.roll.jitter.hours":
+		return []string{"log.roll.jitter.ms", "log.roll.jitter.hours"}
+	case "log.flush.interval.ms":
+		return []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"}
+	case "log.retention.ms", "log.retention.minutes", "log.retention.hours":
+		return []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}
+	default:
+		return []string{name}
+	}
+}
+
+func brokerSynonymChain(base string, names []string, layers []Layer) []ConfigSynonym {
+	var out []ConfigSynonym
+	for _, l := range slices.Concat(layers, []Layer{registryDefaults()}) {
+		for _, n := range names {
+			if v, ok := l.Values[n]; ok {
+				out = append(out, ConfigSynonym{Name: n, Value: v, Source: l.Source})
+			}
+		}
+	}
+	for len(out) > 0 && out[0].Name != base {
+		out = out[1:]
+	}
+	return out
+}
+
+// registryDefaults is the DEFAULT_CONFIG layer: every broker config that
+// has a default.
+var registryDefaults = sync.OnceValue(func() Layer {
+	m := make(map[string]string, len(brokerTable))
+	for _, e := range brokerTable {
+		if !e.NoDefault {
+			m[e.Name] = e.Default
+		}
+	}
+	return Layer{Source: SourceDefaultConfig, Values: m}
+})
 
 // scaleSynonym converts a broker synonym's value to the topic unit. Values
 // that are not integers are passed through unchanged when no scaling is
@@ -504,92 +684,6 @@ const (
 
 var compressionTypes = oneOf{"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}
 
-// topicTable lists every topic config. Keep it sorted by name.
-var topicTable = []*Entry{
-	{Name: "cleanup.policy", Type: TypeList, Default: "delete", check: listOf{"compact", "delete"},
-		Synonyms: []Synonym{{Name: "log.cleanup.policy"}},
-		Doc:      "How old log segments are discarded: delete removes them by retention time or size, compact keeps the latest value per key; both may be given."},
-	{Name: "compression.gzip.level", Type: TypeInt, Default: "-1", check: gzipLevel{},
-		Synonyms: []Synonym{{Name: "compression.gzip.level"}},
-		Doc:      "Compression level used when compression.type is gzip (KIP-390); -1 is the codec default."},
-	{Name: "compression.lz4.level", Type: TypeInt, Default: "9", check: between(1, 17),
-		Synonyms: []Synonym{{Name: "compression.lz4.level"}},
-		Doc:      "Compression level used when compression.type is lz4 (KIP-390)."},
-	{Name: "compression.type", Type: TypeString, Default: "producer", check: compressionTypes,
-		Synonyms: []Synonym{{Name: "compression.type"}},
-		Doc:      "Final compression of the topic's data: a codec, uncompressed, or producer to keep what the producer sent."},
-	{Name: "compression.zstd.level", Type: TypeInt, Default: "3", check: between(-131072, 22),
-		Synonyms: []Synonym{{Name: "compression.zstd.level"}},
-		Doc:      "Compression level used when compression.type is zstd (KIP-390)."},
-	{Name: "delete.retention.ms", Type: TypeLong, Default: "86400000", check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.cleaner.delete.retention.ms"}},
-		Doc:      "How long delete tombstones are kept in compacted topics."},
-	{Name: "file.delete.delay.ms", Type: TypeLong, Default: "60000", check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.segment.delete.delay.ms"}},
-		Doc:      "How long to wait before deleting a segment file from the file system."},
-	{Name: "flush.messages", Type: TypeLong, Default: maxLong, check: atLeast(1),
-		Synonyms: []Synonym{{Name: "log.flush.interval.messages"}},
-		Doc:      "Force an fsync after this many messages; durability normally comes from replication."},
-	{Name: "flush.ms", Type: TypeLong, Default: maxLong, check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.flush.interval.ms"}},
-		Doc:      "Force an fsync when data has been unflushed for this long."},
-	{Name: "follower.replication.throttled.replicas", Type: TypeList, Default: "",
-		Doc: "Replicas whose follower-side replication is throttled, as partition:broker pairs or *."},
-	{Name: "index.interval.bytes", Type: TypeInt, Default: "4096", check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.index.interval.bytes"}},
-		Doc:      "How many bytes of records between offset index entries."},
-	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "",
-		Doc: "Replicas whose leader-side replication is throttled, as partition:broker pairs or *."},
-	{Name: "max.compaction.lag.ms", Type: TypeLong, Default: maxLong, check: atLeast(1),
-		Synonyms: []Synonym{{Name: "log.cleaner.max.compaction.lag.ms"}},
-		Doc:      "Maximum time a message stays ineligible for compaction."},
-	{Name: "max.message.bytes", Type: TypeInt, Default: "1048588", check: atLeast(0),
-		Synonyms: []Synonym{{Name: "message.max.bytes"}},
-		Doc:      "Largest record batch size the broker accepts for this topic."},
-	{Name: "message.timestamp.after.max.ms", Type: TypeLong, Default: maxLong, check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.message.timestamp.after.max.ms"}},
-		Doc:      "How far a CreateTime timestamp may be ahead of the broker's clock (KIP-937)."},
-	{Name: "message.timestamp.before.max.ms", Type: TypeLong, Default: maxLong, check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.message.timestamp.before.max.ms"}},
-		Doc:      "How far a CreateTime timestamp may be behind the broker's clock (KIP-937)."},
-	{Name: "message.timestamp.type", Type: TypeString, Default: "CreateTime", check: oneOf{"CreateTime", "LogAppendTime"},
-		Synonyms: []Synonym{{Name: "log.message.timestamp.type"}},
-		Doc:      "Whether record timestamps are the producer's CreateTime or the broker's LogAppendTime."},
-	{Name: "min.cleanable.dirty.ratio", Type: TypeDouble, Default: "0.5", check: floatRange{min: 0, max: 1},
-		Synonyms: []Synonym{{Name: "log.cleaner.min.cleanable.ratio"}},
-		Doc:      "Minimum ratio of dirty log to total log before a compacted log is cleaned."},
-	{Name: "min.compaction.lag.ms", Type: TypeLong, Default: "0", check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.cleaner.min.compaction.lag.ms"}},
-		Doc:      "Minimum time a message stays uncompacted in the log."},
-	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", check: atLeast(1),
-		Synonyms: []Synonym{{Name: "min.insync.replicas"}},
-		Doc:      "Minimum number of in-sync replicas needed to acknowledge an acks=all produce."},
-	{Name: "preallocate", Type: TypeBoolean, Default: "false",
-		Synonyms: []Synonym{{Name: "log.preallocate"}},
-		Doc:      "Preallocate the file when creating a new segment."},
-	{Name: "retention.bytes", Type: TypeLong, Default: "-1",
-		Synonyms: []Synonym{{Name: "log.retention.bytes"}},
-		Doc:      "Maximum size a partition's log may grow to before old segments are deleted; -1 means no limit."},
-	{Name: "retention.ms", Type: TypeLong, Default: "604800000", check: atLeast(-1),
-		Synonyms: []Synonym{{Name: "log.retention.ms"}, {Name: "log.retention.minutes", Scale: msPerMin}, {Name: "log.retention.hours", Scale: msPerHr}},
-		Doc:      "How long a log segment is kept before it is deleted; -1 means no time limit."},
-	{Name: "segment.bytes", Type: TypeInt, Default: "1073741824", check: atLeast(14),
-		Synonyms: []Synonym{{Name: "log.segment.bytes"}},
-		Doc:      "Size at which a log segment is rolled."},
-	{Name: "segment.index.bytes", Type: TypeInt, Default: "10485760", check: atLeast(4),
-		Synonyms: []Synonym{{Name: "log.index.size.max.bytes"}},
-		Doc:      "Size of the offset and time index files of a segment."},
-	{Name: "segment.jitter.ms", Type: TypeLong, Default: "0", check: atLeast(0),
-		Synonyms: []Synonym{{Name: "log.roll.jitter.ms"}, {Name: "log.roll.jitter.hours", Scale: msPerHr}},
-		Doc:      "Maximum random jitter subtracted from segment.ms to avoid rolling every segment at once."},
-	{Name: "segment.ms", Type: TypeLong, Default: "604800000", check: atLeast(1),
-		Synonyms: []Synonym{{Name: "log.roll.ms"}, {Name: "log.roll.hours", Scale: msPerHr}},
-		Doc:      "Time after which a log segment is rolled even if it is not full."},
-	{Name: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false",
-		Synonyms: []Synonym{{Name: "unclean.leader.election.enable"}},
-		Doc:      "Whether a replica outside the ISR may become leader as a last resort, at the risk of losing data."},
-}
-
 // gzipLevel accepts -1 or 1..9, as Kafka's GzipCompression does.
 type gzipLevel struct{}
 
@@ -606,172 +700,59 @@ func (gzipLevel) validate(value string) error {
 
 func (gzipLevel) String() string { return "[1,...,9] or -1" }
 
-// brokerTable lists the broker configs Strata knows. Keep it sorted by name.
-// Dynamic follows Kafka's update mode (per-broker or cluster-wide); configs
-// Kafka marks read-only are read-only here too.
-var brokerTable = []*Entry{
-	{Name: "advertised.listeners", Type: TypeString, NoDefault: true,
-		Doc: "Listeners published to clients, when they differ from listeners."},
-	{Name: "auto.create.topics.enable", Type: TypeBoolean, Default: "true",
-		Doc: "Create a topic when a client asks for metadata about one that does not exist."},
-	{Name: "broker.heartbeat.interval.ms", Type: TypeInt, Default: "2000", check: atLeast(1),
-		Doc: "How often a broker heartbeats the active controller."},
-	{Name: "broker.id", Type: TypeInt, Default: "-1", check: atLeast(-1),
-		Doc: "This server's id; in KRaft mode it equals node.id."},
-	{Name: "broker.rack", Type: TypeString, NoDefault: true,
-		Doc: "Rack of this broker, used for rack-aware replica placement."},
-	{Name: "broker.session.timeout.ms", Type: TypeInt, Default: "9000", check: atLeast(1),
-		Doc: "A broker that has not heartbeated the active controller for this long is fenced and loses its leaderships."},
-	{Name: "compression.gzip.level", Type: TypeInt, Default: "-1", check: gzipLevel{}, Dynamic: true,
-		Doc: "Default gzip compression level for topics."},
-	{Name: "compression.lz4.level", Type: TypeInt, Default: "9", check: between(1, 17), Dynamic: true,
-		Doc: "Default lz4 compression level for topics."},
-	{Name: "compression.type", Type: TypeString, Default: "producer", check: compressionTypes, Dynamic: true,
-		Doc: "Default final compression for topics."},
-	{Name: "compression.zstd.level", Type: TypeInt, Default: "3", check: between(-131072, 22), Dynamic: true,
-		Doc: "Default zstd compression level for topics."},
-	{Name: "connections.max.idle.ms", Type: TypeLong, Default: "600000",
-		Doc: "Close connections idle for longer than this."},
-	{Name: "controller.quorum.voters", Type: TypeList, Default: "",
-		Doc: "The metadata quorum's voters as id@host:port."},
-	{Name: "default.replication.factor", Type: TypeInt, Default: "1", check: atLeast(1),
-		Doc: "Replication factor of topics created without one."},
-	{Name: "delete.topic.enable", Type: TypeBoolean, Default: "true",
-		Doc: "Whether topics can be deleted."},
-	{Name: "group.consumer.heartbeat.interval.ms", Type: TypeInt, Default: "5000", check: atLeast(1),
-		Doc: "Heartbeat interval the coordinator gives members of consumer-protocol (KIP-848) groups."},
-	{Name: "group.consumer.session.timeout.ms", Type: TypeInt, Default: "45000", check: atLeast(1),
-		Doc: "Session timeout of members of consumer-protocol (KIP-848) groups, decided by the broker."},
-	{Name: "group.initial.rebalance.delay.ms", Type: TypeInt, Default: "3000", check: atLeast(0),
-		Doc: "How long the group coordinator waits for more members before the first rebalance of an empty group."},
-	{Name: "group.max.session.timeout.ms", Type: TypeInt, Default: "1800000",
-		Doc: "Largest session timeout a consumer may ask for."},
-	{Name: "group.max.size", Type: TypeInt, Default: "2147483647", check: atLeast(1),
-		Doc: "Maximum number of members in one consumer group."},
-	{Name: "group.min.session.timeout.ms", Type: TypeInt, Default: "6000",
-		Doc: "Smallest session timeout a consumer may ask for."},
-	{Name: "listeners", Type: TypeString, Default: "PLAINTEXT://:9092",
-		Doc: "Addresses the server listens on, as NAME://host:port, comma separated."},
-	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", check: atLeast(0),
-		Doc: "How long the log cleaner sleeps when no compacted log needs cleaning."},
-	{Name: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", check: atLeast(0), Dynamic: true,
-		Doc: "Default delete.retention.ms for topics."},
-	{Name: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: maxLong, check: atLeast(1), Dynamic: true,
-		Doc: "Default max.compaction.lag.ms for topics."},
-	{Name: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", check: floatRange{min: 0, max: 1}, Dynamic: true,
-		Doc: "Default min.cleanable.dirty.ratio for topics."},
-	{Name: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", check: atLeast(0), Dynamic: true,
-		Doc: "Default min.compaction.lag.ms for topics."},
-	{Name: "log.cleanup.policy", Type: TypeList, Default: "delete", check: listOf{"compact", "delete"}, Dynamic: true,
-		Doc: "Default cleanup.policy for topics."},
-	{Name: "log.dir", Type: TypeString, Default: "/tmp/kafka-logs",
-		Doc: "Directory for log data, used when log.dirs is not set."},
-	{Name: "log.dirs", Type: TypeString, NoDefault: true,
-		Doc: "Comma-separated directories for log data; log.dir is used when unset."},
-	{Name: "log.flush.interval.messages", Type: TypeLong, Default: maxLong, check: atLeast(1), Dynamic: true,
-		Doc: "Default flush.messages for topics."},
-	{Name: "log.flush.interval.ms", Type: TypeLong, NoDefault: true, Dynamic: true,
-		Doc: "Default flush.ms for topics; when unset, flush.ms keeps its own default."},
-	{Name: "log.index.interval.bytes", Type: TypeInt, Default: "4096", check: atLeast(0), Dynamic: true,
-		Doc: "Default index.interval.bytes for topics."},
-	{Name: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", check: atLeast(4), Dynamic: true,
-		Doc: "Default segment.index.bytes for topics."},
-	{Name: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: maxLong, check: atLeast(0), Dynamic: true,
-		Doc: "Default message.timestamp.after.max.ms for topics."},
-	{Name: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: maxLong, check: atLeast(0), Dynamic: true,
-		Doc: "Default message.timestamp.before.max.ms for topics."},
-	{Name: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", check: oneOf{"CreateTime", "LogAppendTime"}, Dynamic: true,
-		Doc: "Default message.timestamp.type for topics."},
-	{Name: "log.preallocate", Type: TypeBoolean, Default: "false", Dynamic: true,
-		Doc: "Default preallocate for topics."},
-	{Name: "log.retention.bytes", Type: TypeLong, Default: "-1", Dynamic: true,
-		Doc: "Default retention.bytes for topics."},
-	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", check: atLeast(1),
-		Doc: "How often the log retention task runs."},
-	{Name: "log.retention.hours", Type: TypeInt, Default: "168",
-		Doc: "Default retention in hours, used when log.retention.ms and log.retention.minutes are unset."},
-	{Name: "log.retention.minutes", Type: TypeInt, NoDefault: true,
-		Doc: "Default retention in minutes, used when log.retention.ms is unset."},
-	{Name: "log.retention.ms", Type: TypeLong, NoDefault: true, check: atLeast(-1), Dynamic: true,
-		Doc: "Default retention.ms for topics; -1 means no time limit."},
-	{Name: "log.roll.hours", Type: TypeInt, Default: "168", check: atLeast(1),
-		Doc: "Default segment roll time in hours, used when log.roll.ms is unset."},
-	{Name: "log.roll.jitter.hours", Type: TypeInt, Default: "0", check: atLeast(0),
-		Doc: "Default segment roll jitter in hours, used when log.roll.jitter.ms is unset."},
-	{Name: "log.roll.jitter.ms", Type: TypeLong, NoDefault: true, Dynamic: true,
-		Doc: "Default segment.jitter.ms for topics."},
-	{Name: "log.roll.ms", Type: TypeLong, NoDefault: true, Dynamic: true,
-		Doc: "Default segment.ms for topics."},
-	{Name: "log.segment.bytes", Type: TypeInt, Default: "1073741824", check: atLeast(14), Dynamic: true,
-		Doc: "Default segment.bytes for topics."},
-	{Name: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", check: atLeast(0), Dynamic: true,
-		Doc: "Default file.delete.delay.ms for topics."},
-	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", check: atLeast(0), Dynamic: true,
-		Doc: "Default max.message.bytes for topics: the largest record batch the broker accepts."},
-	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", check: atLeast(1), Dynamic: true,
-		Doc: "Default min.insync.replicas for topics."},
-	{Name: "node.id", Type: TypeInt, Default: "-1", check: atLeast(-1),
-		Doc: "This node's id in the metadata quorum and the cluster."},
-	{Name: "num.io.threads", Type: TypeInt, Default: "8", check: atLeast(1),
-		Doc: "Threads that process requests (kept for compatibility; Strata schedules goroutines)."},
-	{Name: "num.network.threads", Type: TypeInt, Default: "3", check: atLeast(1),
-		Doc: "Threads that handle the network (kept for compatibility; Strata schedules goroutines)."},
-	{Name: "num.partitions", Type: TypeInt, Default: "1", check: atLeast(1),
-		Doc: "Number of partitions of topics created without one."},
-	{Name: "offsets.retention.minutes", Type: TypeInt, Default: "10080", check: atLeast(1),
-		Doc: "How long committed offsets of an empty group are kept."},
-	{Name: "offsets.topic.num.partitions", Type: TypeInt, Default: "50", check: atLeast(1),
-		Doc: "Number of partitions of __consumer_offsets."},
-	{Name: "offsets.topic.replication.factor", Type: TypeShort, Default: "3", check: atLeast(1),
-		Doc: "Replication factor of __consumer_offsets; lowered to the number of live brokers when smaller."},
-	{Name: "process.roles", Type: TypeList, Default: "broker,controller", check: listOf{"broker", "controller"},
-		Doc: "Roles of this node: broker, controller, or both (combined mode)."},
-	{Name: "queued.max.request.bytes", Type: TypeLong, Default: "536870912",
-		Doc: "Bytes of requests read but not yet answered, over all connections, before no more requests are read; -1 means no limit. Kafka's default is -1; Strata bounds it by default."},
-	{Name: "replica.lag.time.max.ms", Type: TypeLong, Default: "30000",
-		Doc: "A follower that has not caught up for this long is removed from the ISR."},
-	{Name: "socket.receive.buffer.bytes", Type: TypeInt, Default: "102400",
-		Doc: "SO_RCVBUF of server sockets; -1 uses the OS default."},
-	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", check: atLeast(1),
-		Doc: "Largest request the server accepts."},
-	{Name: "socket.send.buffer.bytes", Type: TypeInt, Default: "102400",
-		Doc: "SO_SNDBUF of server sockets; -1 uses the OS default."},
-	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: TypeInt, Default: "10000", check: atLeast(1),
-		Doc: "How often transactions past their timeout are looked for and aborted."},
-	{Name: "transaction.max.timeout.ms", Type: TypeInt, Default: "900000", check: atLeast(1),
-		Doc: "Largest transaction timeout a producer may ask for."},
-	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: TypeInt, Default: "3600000", check: atLeast(1),
-		Doc: "How often expired transactional ids are removed."},
-	{Name: "transaction.state.log.min.isr", Type: TypeInt, Default: "2", check: atLeast(1),
-		Doc: "min.insync.replicas of __transaction_state; lowered to its replication factor when larger."},
-	{Name: "transaction.state.log.num.partitions", Type: TypeInt, Default: "50", check: atLeast(1),
-		Doc: "Number of partitions of __transaction_state."},
-	{Name: "transaction.state.log.replication.factor", Type: TypeShort, Default: "3", check: atLeast(1),
-		Doc: "Replication factor of __transaction_state; lowered to the number of live brokers when smaller."},
-	{Name: "transaction.state.log.segment.bytes", Type: TypeInt, Default: "104857600", check: atLeast(1),
-		Doc: "segment.bytes of __transaction_state."},
-	{Name: "transactional.id.expiration.ms", Type: TypeInt, Default: "604800000", check: atLeast(1),
-		Doc: "How long an idle transactional id is kept."},
-	{Name: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", Dynamic: true,
-		Doc: "Default unclean.leader.election.enable for topics."},
-}
-
 var (
 	topicIndex  = indexTable(topicTable, ScopeTopic)
 	brokerIndex = indexTable(brokerTable, ScopeBroker)
+	groupIndex  = indexTable(groupTable, ScopeGroup)
 )
 
-// indexTable stamps the scope on each entry (topic configs are always
-// dynamic) and builds the name index. A duplicate or unsorted table is a
-// programming error caught by the package tests.
+// indexTable stamps the scope on each entry, derives Dynamic (topic and
+// group configs are always dynamic; broker configs unless read-only) and
+// Sensitive (passwords), and builds the name index. A duplicate or unsorted
+// table is a programming error caught by the package tests.
 func indexTable(table []*Entry, scope Scope) map[string]*Entry {
 	m := make(map[string]*Entry, len(table))
 	for _, e := range table {
 		e.Scope = scope
-		if scope == ScopeTopic {
-			e.Dynamic = true
-		}
+		e.Dynamic = scope != ScopeBroker || e.Mode != ModeReadOnly
+		e.Sensitive = e.Sensitive || e.Type == TypePassword
 		m[e.Name] = e
 	}
 	return m
 }
+
+// oneOfFold accepts one of a set of strings in any case (Kafka's
+// CaseInsensitiveValidString).
+type oneOfFold []string
+
+func (o oneOfFold) validate(value string) error {
+	for _, v := range o {
+		if strings.EqualFold(v, strings.TrimSpace(value)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("value must be one of %s (case insensitive)", oneOf(o))
+}
+
+func (o oneOfFold) String() string { return "(case insensitive) " + oneOf(o).String() }
+
+// shareOffsetReset accepts latest, earliest, or by_duration: followed by a
+// non-negative ISO-8601 duration (share.auto.offset.reset).
+type shareOffsetReset struct{}
+
+func (shareOffsetReset) validate(value string) error {
+	v := strings.TrimSpace(value)
+	switch {
+	case v == "latest" || v == "earliest":
+		return nil
+	case strings.HasPrefix(v, "by_duration:"):
+		d := strings.TrimPrefix(v, "by_duration:")
+		if len(d) >= 2 && d[0] == 'P' && !strings.ContainsAny(d, "-") {
+			return nil
+		}
+		return fmt.Errorf("by_duration needs a non-negative ISO-8601 duration such as PT1H")
+	}
+	return fmt.Errorf("value must be latest, earliest or by_duration:<duration>")
+}
+
+func (shareOffsetReset) String() string { return "[latest, earliest, by_duration:PnDTnHnMn.nS]" }

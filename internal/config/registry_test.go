@@ -11,7 +11,7 @@ func TestTablesAreSortedAndUnique(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		table []*Entry
-	}{{"topic", topicTable}, {"broker", brokerTable}} {
+	}{{"topic", topicTable}, {"broker", brokerTable}, {"group", groupTable}} {
 		names := make([]string, len(tt.table))
 		for i, e := range tt.table {
 			names[i] = e.Name
@@ -88,7 +88,7 @@ func TestKafkaDefaults(t *testing.T) {
 		{ScopeTopic, "max.message.bytes", "1048588"},
 		{ScopeTopic, "message.timestamp.type", "CreateTime"},
 		{ScopeTopic, "message.timestamp.before.max.ms", "9223372036854775807"},
-		{ScopeTopic, "message.timestamp.after.max.ms", "9223372036854775807"},
+		{ScopeTopic, "message.timestamp.after.max.ms", "3600000"},
 		{ScopeTopic, "min.insync.replicas", "1"},
 		{ScopeTopic, "retention.bytes", "-1"},
 		{ScopeTopic, "retention.ms", "604800000"},
@@ -232,13 +232,17 @@ func TestTopicValue(t *testing.T) {
 		{"topic override wins", map[string]string{"retention.ms": "1000"}, map[string]string{"log.retention.ms": "5"}, "retention.ms", "1000", SourceDynamicTopicConfig},
 		{"broker ms", nil, map[string]string{"log.retention.ms": "5000"}, "retention.ms", "5000", SourceStaticBrokerConfig},
 		{"broker ms beats hours", nil, map[string]string{"log.retention.ms": "5000", "log.retention.hours": "1"}, "retention.ms", "5000", SourceStaticBrokerConfig},
-		{"broker minutes beat hours", nil, map[string]string{"log.retention.minutes": "2", "log.retention.hours": "1"}, "retention.ms", "120000", SourceStaticBrokerConfig},
-		{"broker hours scaled", nil, map[string]string{"log.retention.hours": "24"}, "retention.ms", "86400000", SourceStaticBrokerConfig},
-		{"negative hours mean unlimited", nil, map[string]string{"log.retention.hours": "-1"}, "retention.ms", "-1", SourceStaticBrokerConfig},
+		// Kafka reports the source of the first synonym named like the
+		// server default property (log.retention.ms): with only minutes or
+		// hours set that is DEFAULT_CONFIG, though the value follows them.
+		{"broker minutes beat hours", nil, map[string]string{"log.retention.minutes": "2", "log.retention.hours": "1"}, "retention.ms", "120000", SourceDefaultConfig},
+		{"broker hours scaled", nil, map[string]string{"log.retention.hours": "24"}, "retention.ms", "86400000", SourceDefaultConfig},
+		{"negative hours mean unlimited", nil, map[string]string{"log.retention.hours": "-1"}, "retention.ms", "-1", SourceDefaultConfig},
 		{"unparsable scaled synonym skipped", nil, map[string]string{"log.retention.hours": "x"}, "retention.ms", "604800000", SourceDefaultConfig},
 		{"same-name synonym", nil, map[string]string{"min.insync.replicas": "2"}, "min.insync.replicas", "2", SourceStaticBrokerConfig},
 		{"renamed synonym", nil, map[string]string{"message.max.bytes": "2000000"}, "max.message.bytes", "2000000", SourceStaticBrokerConfig},
-		{"roll hours", nil, map[string]string{"log.roll.hours": "1"}, "segment.ms", "3600000", SourceStaticBrokerConfig},
+		{"roll hours", nil, map[string]string{"log.roll.hours": "1"}, "segment.ms", "3600000", SourceDefaultConfig},
+		{"roll ms and hours", nil, map[string]string{"log.roll.ms": "5", "log.roll.hours": "1"}, "segment.ms", "5", SourceStaticBrokerConfig},
 		{"unknown", nil, nil, "nope", "", SourceUnknown},
 	}
 	for _, tt := range tests {
@@ -263,8 +267,8 @@ func TestResolveLayersInOrder(t *testing.T) {
 	if v, src, null := ResolveBroker("log.roll.ms", perBroker, cluster, static); v != "500" || src != SourceStaticBrokerConfig || null {
 		t.Errorf("ResolveBroker(log.roll.ms) = (%q, %s, %v), want (500, STATIC_BROKER_CONFIG, false)", v, src, null)
 	}
-	if _, src, null := ResolveBroker("log.dirs"); src != SourceDefaultConfig || !null {
-		t.Errorf("ResolveBroker(log.dirs) = (_, %s, %v), want (DEFAULT_CONFIG, null)", src, null)
+	if _, src, null := ResolveBroker("log.retention.ms"); src != SourceDefaultConfig || !null {
+		t.Errorf("ResolveBroker(log.retention.ms) = (_, %s, %v), want (DEFAULT_CONFIG, null)", src, null)
 	}
 	if v, src, null := ResolveBroker("num.partitions"); v != "1" || src != SourceDefaultConfig || null {
 		t.Errorf("ResolveBroker(num.partitions) = (%q, %s, %v), want (1, DEFAULT_CONFIG, false)", v, src, null)
@@ -300,12 +304,101 @@ func TestEntryMetadata(t *testing.T) {
 	if e.ValidValues() != "[-1,...]" {
 		t.Errorf("retention.ms ValidValues() = %q, want [-1,...]", e.ValidValues())
 	}
-	b, _ := Lookup(ScopeBroker, "log.dirs")
+	b, _ := Lookup(ScopeBroker, "log.retention.minutes")
 	if !b.ReadOnly() || !b.NoDefault {
-		t.Errorf("log.dirs ReadOnly=%v NoDefault=%v, want both true", b.ReadOnly(), b.NoDefault)
+		t.Errorf("log.retention.minutes ReadOnly=%v NoDefault=%v, want both true", b.ReadOnly(), b.NoDefault)
 	}
 	b, _ = Lookup(ScopeBroker, "log.retention.ms")
 	if b.ReadOnly() {
 		t.Errorf("log.retention.ms is read-only, want dynamic (cluster-wide in Kafka)")
+	}
+}
+
+func TestSynonymsInKafkaOrder(t *testing.T) {
+	perBroker := Layer{Source: SourceDynamicBrokerConfig, Values: map[string]string{"log.retention.hours": "2"}}
+	cluster := Layer{Source: SourceDynamicDefaultBrokerConfig, Values: map[string]string{"log.retention.ms": "3000"}}
+	static := Layer{Source: SourceStaticBrokerConfig, Values: map[string]string{"log.retention.ms": "4000", "log.segment.bytes": "1000"}}
+	tests := []struct {
+		name string
+		give []ConfigSynonym
+		want []ConfigSynonym
+	}{
+		{"topic override, then layers, then defaults, leading other names dropped",
+			TopicSynonyms("retention.ms", map[string]string{"retention.ms": "1"}, perBroker, cluster, static),
+			[]ConfigSynonym{
+				{"retention.ms", "1", SourceDynamicTopicConfig},
+				{"log.retention.ms", "3000", SourceDynamicDefaultBrokerConfig},
+				{"log.retention.ms", "4000", SourceStaticBrokerConfig},
+				{"log.retention.hours", "168", SourceDefaultConfig},
+			}},
+		{"only defaults of other names: none",
+			TopicSynonyms("retention.ms", nil), nil},
+		{"single synonym with default",
+			TopicSynonyms("segment.bytes", nil, static),
+			[]ConfigSynonym{{"log.segment.bytes", "1000", SourceStaticBrokerConfig}, {"log.segment.bytes", "1073741824", SourceDefaultConfig}}},
+		{"broker config",
+			BrokerSynonyms("log.retention.hours", perBroker, cluster, static),
+			[]ConfigSynonym{{"log.retention.hours", "2", SourceDynamicBrokerConfig}, {"log.retention.ms", "3000", SourceDynamicDefaultBrokerConfig},
+				{"log.retention.ms", "4000", SourceStaticBrokerConfig}, {"log.retention.hours", "168", SourceDefaultConfig}}},
+	}
+	for _, tt := range tests {
+		if !slices.Equal(tt.give, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, tt.give, tt.want)
+		}
+	}
+}
+
+func TestRegistryCoversKafka(t *testing.T) {
+	for _, name := range []string{"sasl.kerberos.min.time.before.relogin", "ssl.keystore.password", "group.consumer.min.session.timeout.ms", "remote.log.storage.system.enable"} {
+		if _, ok := Lookup(ScopeBroker, name); !ok {
+			t.Errorf("Lookup(broker, %q) found nothing", name)
+		}
+	}
+	e, _ := Lookup(ScopeBroker, "sasl.kerberos.min.time.before.relogin")
+	if e.Mode != ModePerBroker || !e.Dynamic || !e.Inert || !strings.HasSuffix(e.Documentation(), InertDoc) {
+		t.Errorf("sasl.kerberos.min.time.before.relogin: Mode=%s Dynamic=%v Inert=%v doc=%q, want per-broker, dynamic, inert", e.Mode, e.Dynamic, e.Inert, e.Documentation())
+	}
+	if e, _ := Lookup(ScopeBroker, "ssl.keystore.password"); !e.Sensitive {
+		t.Errorf("ssl.keystore.password is not sensitive")
+	}
+	if e, _ := Lookup(ScopeBroker, "log.retention.ms"); e.Inert || e.Mode != ModeClusterWide {
+		t.Errorf("log.retention.ms: Inert=%v Mode=%s, want acted on and cluster-wide", e.Inert, e.Mode)
+	}
+	g, ok := Lookup(ScopeGroup, "consumer.session.timeout.ms")
+	if !ok || g.Inert || !g.Dynamic || g.BrokerSynonym() != "group.consumer.session.timeout.ms" {
+		t.Errorf("group consumer.session.timeout.ms = %+v, want a dynamic, acted-on config defaulting from group.consumer.session.timeout.ms", g)
+	}
+	if v, src, _ := ResolveGroup("consumer.session.timeout.ms", nil, Layer{Source: SourceStaticBrokerConfig, Values: map[string]string{"group.consumer.session.timeout.ms": "30000"}}); v != "30000" || src != SourceDefaultConfig {
+		t.Errorf("ResolveGroup(consumer.session.timeout.ms) = (%q, %s), want (30000, DEFAULT_CONFIG)", v, src)
+	}
+	if v, src, _ := ResolveGroup("consumer.session.timeout.ms", map[string]string{"consumer.session.timeout.ms": "50000"}); v != "50000" || src != SourceDynamicGroupConfig {
+		t.Errorf("ResolveGroup(consumer.session.timeout.ms) with override = (%q, %s), want (50000, GROUP_CONFIG)", v, src)
+	}
+}
+
+func TestValidateGroupConfigs(t *testing.T) {
+	static := Layer{Source: SourceStaticBrokerConfig, Values: map[string]string{"group.consumer.min.session.timeout.ms": "1000"}}
+	tests := []struct {
+		name string
+		give map[string]string
+		want string // "" for valid
+	}{
+		{"in bounds", map[string]string{"consumer.session.timeout.ms": "50000"}, ""},
+		{"lowered broker minimum", map[string]string{"consumer.session.timeout.ms": "8000", "consumer.heartbeat.interval.ms": "5000"}, ""},
+		{"above maximum", map[string]string{"consumer.session.timeout.ms": "70000"}, "group.consumer.max.session.timeout.ms"},
+		{"heartbeat below minimum", map[string]string{"consumer.heartbeat.interval.ms": "100"}, "group.consumer.min.heartbeat.interval.ms"},
+		{"heartbeat not below session", map[string]string{"consumer.session.timeout.ms": "5000"}, "must be less than consumer.session.timeout.ms"},
+		{"unknown", map[string]string{"consumer.nope": "1"}, "unknown config"},
+		{"bad value", map[string]string{"share.auto.offset.reset": "sometimes"}, "share.auto.offset.reset"},
+		{"standby maximum", map[string]string{"streams.num.standby.replicas": "3"}, "group.streams.max.standby.replicas"},
+	}
+	for _, tt := range tests {
+		err := ValidateGroupConfigs(tt.give, static)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: ValidateGroupConfigs(%v) = %v, want nil", tt.name, tt.give, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: ValidateGroupConfigs(%v) = %v, want an error mentioning %q", tt.name, tt.give, err, tt.want)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -14,8 +13,9 @@ import (
 )
 
 // Static is the node's static configuration: what `strata serve` reads from
-// defaults, an optional config file, STRATA_* environment variables and
-// flags, in that order of precedence (flags win).
+// defaults, an optional config file (Kafka server.properties names and/or
+// Strata's flag names), STRATA_* environment variables and flags, in that
+// order of precedence (flags win).
 type Static struct {
 	NodeID         int32
 	DataDir        string
@@ -69,6 +69,24 @@ type Static struct {
 
 	LogLevel  string // debug | info | warn | error
 	LogFormat string // text | json
+
+	// KafkaProps are the Kafka broker configs the config file gave by
+	// Kafka's names (server.properties), validated against the registry.
+	// They are static broker configs: DescribeConfigs reports them as
+	// STATIC_BROKER_CONFIG and topic defaults resolve through them. Tests
+	// may set entries directly.
+	KafkaProps map[string]string
+	// Unacted lists the config-file properties Strata does not act on
+	// (inert registry configs and names Kafka does not define), sorted;
+	// `strata serve` logs them once at startup.
+	Unacted []string
+	// Set holds the flag names of the settings given explicitly by flag
+	// name (file, environment or command line). A setting that is set, or
+	// differs from its built-in default, is a static broker config.
+	Set map[string]bool
+	// fromKafka holds the flag names of settings assigned from KafkaProps;
+	// KafkaProps already reports them under the names the file used.
+	fromKafka map[string]bool
 }
 
 // DefaultStatic returns the embedded defaults: a single node serving
@@ -238,14 +256,20 @@ func BindFlags(fs *pflag.FlagSet, s *Static) *string {
 	for _, st := range settings() {
 		st.bind(fs, s, st.usage)
 	}
-	return fs.String("config", "", "optional config file of `key = value` lines using the flag names as keys")
+	return fs.String("config", "", "optional config file: a Kafka server.properties (node.id, listeners, log.dirs, ...) and/or `key = value` lines using the flag names as keys; flags override it")
 }
 
 // Load builds the configuration: defaults, then the config file (if path is
 // set), then environment (STRATA_NODE_ID for --node-id, ...), then the flags
 // that were set on fs. It reports every problem at once.
+//
+// In the file, keys with a dot are Kafka property names (server.properties)
+// and are applied first; keys without one are flag names, applied after
+// them in file order.
 func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
 	s := DefaultStatic()
+	s.Set = map[string]bool{}
+	s.fromKafka = map[string]bool{}
 	var errs []error
 	byName := make(map[string]setting)
 	for _, st := range settings() {
@@ -259,29 +283,32 @@ func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
 		}
 		if err := st.set(&s, value); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s=%q: %v", where, name, value, err))
+			return
 		}
+		s.Set[name] = true
 	}
 	if path != "" {
-		f, err := os.Open(path)
+		text, err := os.ReadFile(path)
 		if err != nil {
 			return s, fmt.Errorf("config file: %w", err)
 		}
-		sc := bufio.NewScanner(f)
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || line[0] == '#' {
-				continue
-			}
-			k, v, ok := strings.Cut(line, "=")
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s:%d: want key = value", path, n))
-				continue
-			}
-			apply(fmt.Sprintf("%s:%d", path, n), strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`))
+		pairs, perrs := parseProperties(string(text))
+		for _, err := range perrs {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
 		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("config file: %w", err))
+		kafka := map[string]string{}
+		for _, p := range pairs {
+			if isKafkaName(p.key) {
+				kafka[p.key] = p.value
+			}
+		}
+		if err := applyKafkaProps(&s, kafka, byName, func(flag string) { s.fromKafka[flag] = true }); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		}
+		for _, p := range pairs {
+			if !isKafkaName(p.key) {
+				apply(fmt.Sprintf("%s:%d", path, p.line), p.key, strings.Trim(p.value, `"`))
+			}
 		}
 	}
 	for _, kv := range environ {
@@ -503,13 +530,81 @@ func msString(d time.Duration) string {
 	return strconv.FormatInt(d.Milliseconds(), 10)
 }
 
-// KafkaConfigs returns the static settings under Kafka's broker config
-// names, for DescribeConfigs and as topic config defaults.
+// KafkaConfigs returns the static broker configs under Kafka's names: what
+// the operator set at startup. That is every Kafka-named property of the
+// config file (KafkaProps), and each setting given by flag name, or
+// holding a value other than its built-in default, under the Kafka names it
+// stands for. Values nobody set are left out: they resolve to the
+// registry defaults, which equal Strata's built-in defaults.
 func (s *Static) KafkaConfigs() map[string]string {
+	out := make(map[string]string, len(s.KafkaProps))
+	for k, v := range s.KafkaProps {
+		out[k] = v
+	}
+	def := DefaultStatic()
+	defaults := def.kafkaValues()
+	for name, v := range s.kafkaValues() {
+		flag := kafkaSettings[name]
+		explicit := s.Set[flag]
+		if explicit || (v != defaults[name] && !s.fromKafka[flag]) {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// kafkaSettings maps each Kafka broker config that a Static setting holds
+// to that setting's flag name.
+var kafkaSettings = map[string]string{
+	"node.id":                              "node-id",
+	"broker.id":                            "node-id",
+	"log.dirs":                             "data-dir",
+	"listeners":                            "listen",
+	"advertised.listeners":                 "advertised-addr",
+	"broker.rack":                          "rack",
+	"process.roles":                        "roles",
+	"controller.quorum.voters":             "controller-voters",
+	"num.partitions":                       "default-partitions",
+	"default.replication.factor":           "default-replication-factor",
+	"auto.create.topics.enable":            "auto-create-topics",
+	"log.retention.ms":                     "retention",
+	"log.retention.bytes":                  "retention-bytes",
+	"log.segment.bytes":                    "segment-bytes",
+	"log.roll.ms":                          "segment-age",
+	"log.retention.check.interval.ms":      "retention-check-interval",
+	"log.cleaner.backoff.ms":               "log-cleaner-backoff",
+	"message.max.bytes":                    "message-max-bytes",
+	"socket.request.max.bytes":             "socket-request-max-bytes",
+	"queued.max.request.bytes":             "queued-max-request-bytes",
+	"offsets.topic.num.partitions":         "offsets-topic-partitions",
+	"offsets.retention.minutes":            "offsets-retention",
+	"group.initial.rebalance.delay.ms":     "group-initial-rebalance-delay",
+	"group.min.session.timeout.ms":         "group-min-session-timeout",
+	"group.max.session.timeout.ms":         "group-max-session-timeout",
+	"group.max.size":                       "group-max-size",
+	"group.consumer.session.timeout.ms":    "group-consumer-session-timeout",
+	"group.consumer.heartbeat.interval.ms": "group-consumer-heartbeat-interval",
+	"broker.session.timeout.ms":            "broker-session-timeout",
+	"broker.heartbeat.interval.ms":         "broker-heartbeat-interval",
+	"replica.lag.time.max.ms":              "replica-lag-time-max",
+	"connections.max.idle.ms":              "connections-max-idle",
+	"transaction.state.log.num.partitions": "transaction-state-partitions",
+	"transaction.max.timeout.ms":           "transaction-max-timeout",
+	"transactional.id.expiration.ms":       "transactional-id-expiration",
+	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "transaction-abort-interval",
+	"log.flush.interval.messages":                                 "fsync",
+	"log.flush.interval.ms":                                       "fsync-interval",
+}
+
+// kafkaValues renders every setting that stands for a Kafka broker config
+// under that config's name.
+func (s *Static) kafkaValues() map[string]string {
 	m := map[string]string{
 		"node.id":                              strconv.Itoa(int(s.NodeID)),
 		"broker.id":                            strconv.Itoa(int(s.NodeID)),
 		"log.dirs":                             s.DataDir,
+		"listeners":                            "PLAINTEXT://" + s.Listen,
+		"process.roles":                        s.Roles,
 		"num.partitions":                       strconv.Itoa(int(s.DefaultPartitions)),
 		"default.replication.factor":           strconv.Itoa(int(s.DefaultReplicationFactor)),
 		"auto.create.topics.enable":            strconv.FormatBool(s.AutoCreateTopics),
@@ -529,27 +624,32 @@ func (s *Static) KafkaConfigs() map[string]string {
 		"group.max.session.timeout.ms":         msString(s.GroupMaxSessionTimeout),
 		"group.max.size":                       strconv.Itoa(int(s.GroupMaxSize)),
 		"group.consumer.session.timeout.ms":    msString(s.ConsumerSessionTimeout),
-		"broker.session.timeout.ms":            msString(s.BrokerSessionTimeout),
-		"replica.lag.time.max.ms":              msString(s.ReplicaLagTimeMax),
-		"broker.heartbeat.interval.ms":         msString(s.BrokerHeartbeatInterval),
 		"group.consumer.heartbeat.interval.ms": msString(s.ConsumerHeartbeatInterval),
+		"broker.session.timeout.ms":            msString(s.BrokerSessionTimeout),
+		"broker.heartbeat.interval.ms":         msString(s.BrokerHeartbeatInterval),
+		"replica.lag.time.max.ms":              msString(s.ReplicaLagTimeMax),
 		"connections.max.idle.ms":              msString(s.ConnectionsMaxIdle),
 		"transaction.state.log.num.partitions": strconv.Itoa(int(s.TransactionStatePartitions)),
 		"transaction.max.timeout.ms":           msString(s.TransactionMaxTimeout),
 		"transactional.id.expiration.ms":       msString(s.TransactionalIDExpiration),
 		"transaction.abort.timed.out.transaction.cleanup.interval.ms": msString(s.TransactionAbortInterval),
 	}
+	if s.AdvertisedAddr != "" {
+		m["advertised.listeners"] = "PLAINTEXT://" + s.AdvertisedAddr
+	}
 	if s.Rack != "" {
 		m["broker.rack"] = s.Rack
 	}
-	m["process.roles"] = s.Roles
 	if s.ControllerVoters != "" {
 		m["controller.quorum.voters"] = s.ControllerVoters
 	}
-	if s.Fsync == "always" {
+	switch s.Fsync {
+	case "always":
 		m["log.flush.interval.messages"] = "1"
-	} else if s.Fsync == "interval" {
+	case "interval":
 		m["log.flush.interval.ms"] = msString(s.FsyncInterval)
+	case "never":
+		m["log.flush.interval.ms"] = maxLong
 	}
 	return m
 }

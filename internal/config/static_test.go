@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,113 @@ func TestKafkaConfigsAreRegistered(t *testing.T) {
 	for name := range s.KafkaConfigs() {
 		if _, ok := Lookup(ScopeBroker, name); !ok {
 			t.Errorf("KafkaConfigs reports %q, which the registry does not know", name)
+		}
+	}
+}
+
+func TestDefaultsAreNotStatic(t *testing.T) {
+	s := DefaultStatic()
+	if got := s.KafkaConfigs(); len(got) != 0 {
+		t.Errorf("DefaultStatic().KafkaConfigs() = %v, want nothing: nobody set a value", got)
+	}
+	// Unset settings resolve to the registry defaults, so those must be
+	// Strata's built-in defaults.
+	for name, v := range s.kafkaValues() {
+		e, ok := Lookup(ScopeBroker, name)
+		if !ok {
+			t.Errorf("kafkaValues reports %q, which the registry does not know", name)
+			continue
+		}
+		if _, ok := kafkaSettings[name]; !ok {
+			t.Errorf("kafkaValues reports %q without a setting in kafkaSettings", name)
+		}
+		if e.NoDefault {
+			continue // log.retention.ms, log.roll.ms: null in Kafka, the topic default applies
+		}
+		if e.Default != v {
+			t.Errorf("built-in default of %s = %q, registry default %q", name, v, e.Default)
+		}
+	}
+}
+
+func TestLoadServerProperties(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "server.properties")
+	os.WriteFile(file, []byte(`# Kafka's KRaft example, lightly edited
+process.roles=broker,controller
+node.id=3
+controller.quorum.voters=3@127.0.0.1:9093
+listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093
+controller.listener.names=CONTROLLER
+advertised.listeners=PLAINTEXT://localhost:19092
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+num.network.threads=3
+log.dirs=/var/lib/kafka
+num.partitions: 4
+default.replication.factor 1
+min.insync.replicas=1
+log.retention.hours=24
+log.segment.bytes=\
+1073741824
+log.cleanup.policy=compact
+sasl.kerberos.min.time.before.relogin=60000
+some.unknown.property=x
+fsync = never
+`), 0o644)
+	def := DefaultStatic()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	BindFlags(fs, &def)
+	if err := fs.Parse([]string{"--default-partitions", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(fs, file, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.NodeID != 3 || got.Roles != "broker,controller" || got.ControllerVoters != "3@127.0.0.1:9093" ||
+		got.Listen != "127.0.0.1:19092" || got.ControllerListen != "127.0.0.1:19093" || got.AdvertisedAddr != "localhost:19092" ||
+		got.DataDir != "/var/lib/kafka" || got.RetentionMs != 24*time.Hour || got.Fsync != "never" {
+		t.Errorf("Load(server.properties) = %+v", got)
+	}
+	if got.DefaultPartitions != 9 {
+		t.Errorf("flag --default-partitions 9 did not override num.partitions: %d", got.DefaultPartitions)
+	}
+	wantUnacted := []string{"num.network.threads", "sasl.kerberos.min.time.before.relogin", "some.unknown.property"}
+	if !slices.Equal(got.Unacted, wantUnacted) {
+		t.Errorf("Unacted = %v, want %v", got.Unacted, wantUnacted)
+	}
+	kc := got.KafkaConfigs()
+	for name, want := range map[string]string{
+		"log.retention.hours": "24", "log.cleanup.policy": "compact", "num.partitions": "9", "node.id": "3",
+		"sasl.kerberos.min.time.before.relogin": "60000", "log.flush.interval.ms": maxLong,
+	} {
+		if kc[name] != want {
+			t.Errorf("KafkaConfigs()[%s] = %q, want %q", name, kc[name], want)
+		}
+	}
+	for _, name := range []string{"log.retention.ms", "some.unknown.property", "auto.create.topics.enable"} {
+		if v, ok := kc[name]; ok {
+			t.Errorf("KafkaConfigs()[%s] = %q, want it absent", name, v)
+		}
+	}
+}
+
+func TestLoadServerPropertiesRejects(t *testing.T) {
+	tests := []struct {
+		give string
+		want string
+	}{
+		{"log.dirs=/a,/b\n", "2 directories"},
+		{"listeners=SASL_SSL://:9092\n", "PLAINTEXT listeners only"},
+		{"listeners=PLAINTEXT://:9092,OTHER://:9094\nlistener.security.protocol.map=OTHER:PLAINTEXT\n", "exactly one client listener"},
+		{"num.partitions=0\n", "num.partitions"},
+		{"node.id=1\nbroker.id=2\n", "differ"},
+	}
+	for _, tt := range tests {
+		file := filepath.Join(t.TempDir(), "server.properties")
+		os.WriteFile(file, []byte(tt.give), 0o644)
+		_, err := Load(nil, file, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%q) error = %v, want one mentioning %q", tt.give, err, tt.want)
 		}
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 )
 
-// ConfigResource names what a config belongs to: a topic by name, or a
-// broker by id in decimal ("" for the cluster-wide default).
+// ConfigResource names what a config belongs to: a topic by name, a broker
+// by id in decimal ("" for the cluster-wide default), or a group by id.
 type ConfigResource struct {
 	Type metadata.ResourceType
 	Name string
@@ -58,8 +58,8 @@ type AlterConfigsResult struct {
 }
 
 // IncrementalAlterConfigs applies set/delete/append/subtract operations to
-// topic and broker configs. Every valid resource changes in one atomic
-// batch; with validateOnly nothing changes.
+// topic, broker and group configs. Every valid resource changes in one
+// atomic batch; with validateOnly nothing changes.
 func (c *Controller) IncrementalAlterConfigs(ctx context.Context, resources []IncrementalAlterConfigsResource, validateOnly bool) []AlterConfigsResult {
 	res := make([]ConfigResource, len(resources))
 	for i, r := range resources {
@@ -82,7 +82,7 @@ func (c *Controller) AlterConfigs(ctx context.Context, resources []AlterConfigsR
 		next := map[string]string{}
 		for _, name := range slices.Sorted(maps.Keys(r.Configs)) {
 			v := r.Configs[name]
-			e, err := alterableEntry(r.Resource.Type, name)
+			e, err := alterableEntry(r.Resource, name)
 			if err != nil {
 				return nil, err
 			}
@@ -136,6 +136,9 @@ func (c *Controller) alterConfigs(ctx context.Context, resources []ConfigResourc
 				continue
 			}
 			next, err := compute(img, i, current)
+			if err == nil && r.Type == metadata.ResourceGroup {
+				err = c.validateGroupConfigs(img, next)
+			}
 			if err != nil {
 				results[i].Err = err
 				continue
@@ -179,17 +182,29 @@ func currentOverrides(img *metadata.Image, r ConfigResource) (map[string]string,
 			}
 		}
 		return img.BrokerConfigs(r.Name), nil
+	case metadata.ResourceGroup:
+		if r.Name == "" {
+			return nil, fmt.Errorf("%w: group name must not be empty", ErrInvalidRequest)
+		}
+		return img.GroupConfigs(r.Name), nil
 	default:
 		return nil, fmt.Errorf("%w: config resource type %d is not supported", ErrInvalidRequest, r.Type)
 	}
 }
 
 // alterableEntry returns the registry entry for a config that may be
-// altered on a resource of type rt.
-func alterableEntry(rt metadata.ResourceType, name string) (*config.Entry, error) {
+// altered on resource r: a dynamic config of the resource's scope, and for
+// the cluster-wide broker default (""), not a per-broker one (Kafka: "Cannot
+// update these configs at default cluster level, broker id must be
+// specified"). Inert configs are accepted, as Kafka accepts them; their
+// documentation says Strata does not act on them.
+func alterableEntry(r ConfigResource, name string) (*config.Entry, error) {
 	scope := config.ScopeTopic
-	if rt == metadata.ResourceBroker {
+	switch r.Type {
+	case metadata.ResourceBroker:
 		scope = config.ScopeBroker
+	case metadata.ResourceGroup:
+		scope = config.ScopeGroup
 	}
 	e, ok := config.Lookup(scope, name)
 	if !ok {
@@ -198,7 +213,25 @@ func alterableEntry(rt metadata.ResourceType, name string) (*config.Entry, error
 	if !e.Dynamic {
 		return nil, fmt.Errorf("%w: %w: %s config %q is read-only; it cannot be changed at runtime", ErrInvalidConfig, config.ErrInvalidConfig, scope, name)
 	}
+	if r.Type == metadata.ResourceBroker && r.Name == "" && e.Mode == config.ModePerBroker {
+		return nil, fmt.Errorf("%w: %w: cannot update %q at default cluster level, broker id must be specified", ErrInvalidConfig, config.ErrInvalidConfig, name)
+	}
 	return e, nil
+}
+
+// validateGroupConfigs checks a group's new overrides against the group
+// config bounds of this (the active) controller's broker configs, as
+// Kafka's controller does.
+func (c *Controller) validateGroupConfigs(img *metadata.Image, next map[string]string) error {
+	self := strconv.FormatInt(int64(c.cfg.NodeID), 10)
+	if err := config.ValidateGroupConfigs(next,
+		config.Layer{Source: config.SourceDynamicBrokerConfig, Values: img.BrokerConfigs(self)},
+		config.Layer{Source: config.SourceDynamicDefaultBrokerConfig, Values: img.BrokerConfigs("")},
+		config.Layer{Source: config.SourceStaticBrokerConfig, Values: c.cfg.Defaults.StaticBrokerConfigs},
+	); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 // incrementalConfigs applies one resource's operations to its overrides.
@@ -213,7 +246,7 @@ func (c *Controller) incrementalConfigs(img *metadata.Image, r IncrementalAlterC
 			return nil, fmt.Errorf("%w: config %q appears more than once", ErrInvalidRequest, op.Name)
 		}
 		seen[op.Name] = true
-		e, err := alterableEntry(r.Resource.Type, op.Name)
+		e, err := alterableEntry(r.Resource, op.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -260,6 +293,13 @@ func (c *Controller) incrementalConfigs(img *metadata.Image, r IncrementalAlterC
 func (c *Controller) currentValue(img *metadata.Image, r ConfigResource, next map[string]string, name string) string {
 	static := config.Layer{Source: config.SourceStaticBrokerConfig, Values: c.cfg.Defaults.StaticBrokerConfigs}
 	self := strconv.FormatInt(int64(c.cfg.NodeID), 10)
+	if r.Type == metadata.ResourceGroup {
+		v, _, _ := config.ResolveGroup(name, next,
+			config.Layer{Source: config.SourceDynamicBrokerConfig, Values: img.BrokerConfigs(self)},
+			config.Layer{Source: config.SourceDynamicDefaultBrokerConfig, Values: img.BrokerConfigs("")},
+			static)
+		return v
+	}
 	if r.Type == metadata.ResourceTopic {
 		v, _ := config.ResolveTopic(name, next,
 			config.Layer{Source: config.SourceDynamicBrokerConfig, Values: img.BrokerConfigs(self)},

@@ -56,6 +56,13 @@ type Config struct {
 	// ConsumerGroupHeartbeatInterval is group.consumer.heartbeat.interval.ms
 	// (5s), the interval members are told to heartbeat at.
 	ConsumerGroupHeartbeatInterval time.Duration
+	// GroupConfigs returns a group's dynamic config overrides (config
+	// resource type 32, KIP-848) by Kafka name; consumer.session.timeout.ms
+	// and consumer.heartbeat.interval.ms replace the two settings above for
+	// that group. Called on the shard loops at every ConsumerGroupHeartbeat,
+	// so it should be cheap (the node reads its current metadata image).
+	// Callers do not modify the map. Nil means no group has overrides.
+	GroupConfigs func(groupID string) map[string]string
 	// ConsumerGroupMaxSize is group.consumer.max.size (MaxInt32).
 	ConsumerGroupMaxSize int
 	// ConsumerGroupAssignors is group.consumer.assignors: the server-side

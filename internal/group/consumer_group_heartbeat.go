@@ -39,6 +39,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -647,7 +648,7 @@ func (s *shard) consumerGroupJoinOrHeartbeat(req *kmsg.ConsumerGroupHeartbeatReq
 	res := heartbeatResult{
 		memberID:   upd.id,
 		epoch:      upd.cur.memberEpoch,
-		intervalMs: int32(s.cfg.ConsumerGroupHeartbeatInterval.Milliseconds()),
+		intervalMs: int32(s.consumerHeartbeatInterval(groupID).Milliseconds()),
 	}
 	full := joining || (req.RebalanceTimeoutMillis != -1 && (req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.Topics != nil)
 	if full || !upd.cur.assigned.equal(base.cur.assigned) {
@@ -899,9 +900,9 @@ func consumerRebalanceKey(groupID, memberID string) timerKey {
 }
 
 // scheduleConsumerSession (re)starts a member's session: without a
-// heartbeat within ConsumerGroupSessionTimeout it is fenced.
+// heartbeat within the group's session timeout it is fenced.
 func (s *shard) scheduleConsumerSession(groupID, memberID string) {
-	s.schedule(consumerSessionKey(groupID, memberID), s.cfg.ConsumerGroupSessionTimeout, func() {
+	s.schedule(consumerSessionKey(groupID, memberID), s.consumerSessionTimeout(groupID), func() {
 		s.expireConsumerMember(groupID, memberID, "its session expired", nil)
 	})
 }
@@ -972,4 +973,32 @@ func (s *shard) deleteEmptyConsumerGroup(id string) bool {
 		}
 	})
 	return true
+}
+
+// consumerSessionTimeout is the group's consumer.session.timeout.ms, or
+// the broker's group.consumer.session.timeout.ms when the group has none.
+// The controller validated the override against the broker's bounds.
+func (s *shard) consumerSessionTimeout(groupID string) time.Duration {
+	return s.groupConfigMs(groupID, "consumer.session.timeout.ms", s.cfg.ConsumerGroupSessionTimeout)
+}
+
+// consumerHeartbeatInterval is the group's consumer.heartbeat.interval.ms,
+// or the broker's group.consumer.heartbeat.interval.ms.
+func (s *shard) consumerHeartbeatInterval(groupID string) time.Duration {
+	return s.groupConfigMs(groupID, "consumer.heartbeat.interval.ms", s.cfg.ConsumerGroupHeartbeatInterval)
+}
+
+func (s *shard) groupConfigMs(groupID, name string, def time.Duration) time.Duration {
+	if s.cfg.GroupConfigs == nil {
+		return def
+	}
+	v, ok := s.cfg.GroupConfigs(groupID)[name]
+	if !ok {
+		return def
+	}
+	ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+	if err != nil || ms <= 0 {
+		return def
+	}
+	return time.Duration(ms) * time.Millisecond
 }

@@ -1,12 +1,17 @@
 package kafkaapi
 
 // IncrementalAlterConfigs v0-1 (KIP-339) and AlterConfigs v0-2 (legacy:
-// replaces every override of a resource). Topic (2) and broker (4)
-// resources; a broker resource is "" (the cluster-wide default) or a
-// broker id. Served by the active controller (other nodes forward them).
-// Per-resource errors: UNKNOWN_TOPIC_OR_PARTITION,
-// INVALID_CONFIG (unknown, read-only or invalid value), INVALID_REQUEST
-// (other resource types, a resource listed twice, bad operations).
+// replaces every override of a resource). Topic (2), broker (4) and group
+// (32, KIP-848) resources; a broker resource is "" (the cluster-wide
+// default) or a broker id. Served by the active controller (other nodes
+// forward them). Every config Kafka 4.4 defines is accepted where Kafka
+// accepts it (dynamic configs; per-broker ones only with a broker id),
+// including those Strata does not act on. Per-resource errors:
+// UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG (unknown, read-only, invalid
+// value, a group config outside the broker's group.*.min/max bounds),
+// INVALID_REQUEST (other resource types, an empty group name, a resource
+// listed twice, bad operations). Deliberate difference: Kafka stores broker
+// config names it does not know; Strata rejects them as INVALID_CONFIG.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"

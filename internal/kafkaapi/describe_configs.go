@@ -3,11 +3,22 @@ package kafkaapi
 // DescribeConfigs v1-v4.
 //   v1 (KIP-226): config source and synonyms. v2: no change. v3 (KIP-569):
 //   config type and documentation. v4: flexible.
-// Topic configs resolve as in Kafka: the topic's override, then per-broker
-// and cluster-wide dynamic broker configs, then the static broker config
-// (this node's flags/file/environment), then the default. Broker resources
-// are this node's id, or "" for the cluster-wide dynamic defaults. Broker
-// loggers (resource type 8) are not supported: INVALID_REQUEST.
+// Resources: topics (2), brokers (4: this node's id, or "" for the
+// cluster-wide dynamic defaults) and groups (32, KIP-848). Broker loggers
+// (8) and client metrics (16) are not supported: INVALID_REQUEST.
+//
+// Values, sources and synonyms follow Kafka's ConfigHelper exactly:
+//   - a config nobody set is DEFAULT_CONFIG; STATIC_BROKER_CONFIG is only
+//     what the operator gave at startup (flags, file, environment);
+//   - synonyms list the topic override, then for each layer (per-broker
+//     dynamic, cluster-wide dynamic, static, default) the broker synonyms in
+//     precedence order, minus leading entries not named like the base broker
+//     config; the source is that of the first synonym. NB: so with only
+//     log.retention.hours set, retention.ms is DEFAULT_CONFIG with no
+//     synonyms, as in Kafka, though its value follows the hours;
+//   - group configs are GROUP_CONFIG when the group overrides them, else
+//     DEFAULT_CONFIG with the broker's group default as value.
+// Configs Strata accepts but does not act on say so in their documentation.
 
 import (
 	"strconv"
@@ -23,6 +34,7 @@ import (
 const (
 	resourceTopic  = 2
 	resourceBroker = 4
+	resourceGroup  = 32
 )
 
 func (h *Handler) describeConfigs(rc *reqCtx, req *kmsg.DescribeConfigsRequest) server.Response {
@@ -45,16 +57,17 @@ func (h *Handler) describeConfigs(rc *reqCtx, req *kmsg.DescribeConfigsRequest) 
 				break
 			}
 			for _, e := range config.TopicEntries() {
-				if !wanted(r.ConfigNames, e.Name) {
-					continue
+				if wanted(r.ConfigNames, e.Name) {
+					rr.Configs = append(rr.Configs, describeTopicConfig(req, e, t, brokerLayers))
 				}
-				rr.Configs = append(rr.Configs, describeTopicConfig(req, e, t, brokerLayers))
 			}
 		case resourceBroker:
+			perBroker := true
 			layers := brokerLayers
 			switch r.ResourceName {
 			case self:
 			case "":
+				perBroker = false
 				layers = brokerLayers[1:2] // only the cluster-wide dynamic defaults
 			default:
 				rr.ErrorCode = kerr.InvalidRequest.Code
@@ -68,12 +81,25 @@ func (h *Handler) describeConfigs(rc *reqCtx, req *kmsg.DescribeConfigsRequest) 
 				if !wanted(r.ConfigNames, e.Name) {
 					continue
 				}
-				if r.ResourceName == "" {
+				if !perBroker {
 					if _, ok := layers[0].Values[e.Name]; !ok {
 						continue
 					}
 				}
-				rr.Configs = append(rr.Configs, describeBrokerConfig(req, e, layers))
+				rr.Configs = append(rr.Configs, describeBrokerConfig(req, e, layers, perBroker))
+			}
+		case resourceGroup:
+			if r.ResourceName == "" {
+				rr.ErrorCode = kerr.InvalidRequest.Code
+				msg := "group name must not be empty"
+				rr.ErrorMessage = &msg
+				break
+			}
+			overrides := img.GroupConfigs(r.ResourceName)
+			for _, e := range config.GroupEntries() {
+				if wanted(r.ConfigNames, e.Name) {
+					rr.Configs = append(rr.Configs, describeGroupConfig(req, e, overrides, brokerLayers))
+				}
 			}
 		default:
 			rr.ErrorCode = kerr.InvalidRequest.Code
@@ -97,70 +123,70 @@ func wanted(names []string, name string) bool {
 	return false
 }
 
-func newConfigEntry(req *kmsg.DescribeConfigsRequest, e *config.Entry, value string, null bool, source config.Source) kmsg.DescribeConfigsResponseResourceConfig {
+// newConfigEntry builds one described config; source is that of the first
+// synonym, DEFAULT_CONFIG when there is none.
+func newConfigEntry(req *kmsg.DescribeConfigsRequest, e *config.Entry, value string, null bool, syns []config.ConfigSynonym, readOnly bool) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
 	c.Name = e.Name
 	if !null && !e.Sensitive {
 		v := value
 		c.Value = &v
 	}
-	c.ReadOnly = e.ReadOnly()
+	source := config.SourceDefaultConfig
+	if len(syns) > 0 {
+		source = syns[0].Source
+	}
+	c.ReadOnly = readOnly
 	c.IsDefault = source == config.SourceDefaultConfig
 	c.Source = kmsg.ConfigSource(source)
 	c.IsSensitive = e.Sensitive
 	c.ConfigType = kmsg.ConfigType(e.Type)
 	if req.IncludeDocumentation {
-		doc := e.Doc
+		doc := e.Documentation()
 		c.Documentation = &doc
 	}
-	return c
-}
-
-func synonym(name, value string, source config.Source, sensitive bool) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
-	s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-	s.Name, s.Source = name, kmsg.ConfigSource(source)
-	if !sensitive {
-		v := value
-		s.Value = &v
+	if req.IncludeSynonyms {
+		for _, s := range syns {
+			ks := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+			ks.Name, ks.Source = s.Name, kmsg.ConfigSource(s.Source)
+			if !e.Sensitive {
+				v := s.Value
+				ks.Value = &v
+			}
+			c.ConfigSynonyms = append(c.ConfigSynonyms, ks)
+		}
 	}
-	return s
+	return c
 }
 
 func describeTopicConfig(req *kmsg.DescribeConfigsRequest, e *config.Entry, t *metadata.Topic, layers []config.Layer) kmsg.DescribeConfigsResponseResourceConfig {
-	value, source := config.ResolveTopic(e.Name, t.Configs, layers...)
-	c := newConfigEntry(req, e, value, false, source)
-	if req.IncludeSynonyms {
-		if v, ok := t.Configs[e.Name]; ok {
-			c.ConfigSynonyms = append(c.ConfigSynonyms, synonym(e.Name, v, config.SourceDynamicTopicConfig, e.Sensitive))
-		}
-		for _, l := range layers {
-			for _, syn := range e.Synonyms {
-				if v, ok := l.Values[syn.Name]; ok {
-					c.ConfigSynonyms = append(c.ConfigSynonyms, synonym(syn.Name, v, l.Source, e.Sensitive))
-				}
-			}
-		}
-		if len(e.Synonyms) > 0 {
-			if be, ok := config.Lookup(config.ScopeBroker, e.Synonyms[0].Name); ok && !be.NoDefault {
-				c.ConfigSynonyms = append(c.ConfigSynonyms, synonym(be.Name, be.Default, config.SourceDefaultConfig, e.Sensitive))
-			}
-		}
-	}
-	return c
+	value, _ := config.ResolveTopic(e.Name, t.Configs, layers...)
+	return newConfigEntry(req, e, value, false, config.TopicSynonyms(e.Name, t.Configs, layers...), false)
 }
 
-func describeBrokerConfig(req *kmsg.DescribeConfigsRequest, e *config.Entry, layers []config.Layer) kmsg.DescribeConfigsResponseResourceConfig {
-	value, source, null := config.ResolveBroker(e.Name, layers...)
-	c := newConfigEntry(req, e, value, null, source)
-	if req.IncludeSynonyms {
-		for _, l := range layers {
-			if v, ok := l.Values[e.Name]; ok {
-				c.ConfigSynonyms = append(c.ConfigSynonyms, synonym(e.Name, v, l.Source, e.Sensitive))
+// describeBrokerConfig describes a broker config; for the cluster-wide
+// default resource (perBroker false) only DYNAMIC_DEFAULT_BROKER_CONFIG
+// synonyms count, as in Kafka.
+func describeBrokerConfig(req *kmsg.DescribeConfigsRequest, e *config.Entry, layers []config.Layer, perBroker bool) kmsg.DescribeConfigsResponseResourceConfig {
+	value, _, null := config.ResolveBroker(e.Name, layers...)
+	syns := config.BrokerSynonyms(e.Name, layers...)
+	if !perBroker {
+		kept := syns[:0:0]
+		for _, s := range syns {
+			if s.Source == config.SourceDynamicDefaultBrokerConfig {
+				kept = append(kept, s)
 			}
 		}
-		if !e.NoDefault {
-			c.ConfigSynonyms = append(c.ConfigSynonyms, synonym(e.Name, e.Default, config.SourceDefaultConfig, e.Sensitive))
-		}
+		syns = kept
 	}
-	return c
+	return newConfigEntry(req, e, value, null, syns, e.ReadOnly())
+}
+
+func describeGroupConfig(req *kmsg.DescribeConfigsRequest, e *config.Entry, overrides map[string]string, layers []config.Layer) kmsg.DescribeConfigsResponseResourceConfig {
+	value, source, null := config.ResolveGroup(e.Name, overrides, layers...)
+	var syns []config.ConfigSynonym
+	if source == config.SourceDynamicGroupConfig {
+		syns = []config.ConfigSynonym{{Name: e.Name, Value: value, Source: source}}
+	}
+	return newConfigEntry(req, e, value, null, syns, false)
 }

@@ -217,7 +217,7 @@ type builder struct {
 	prev, next *Image
 	keys       *touched
 
-	brokersCopied, topicsCopied, brokerConfigsCopied bool
+	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied bool
 	// owned marks topics cloned by this batch, safe to modify in place.
 	owned map[UUID]bool
 	// ownedConfigs marks broker config maps cloned by this batch.
@@ -468,6 +468,28 @@ func (b *builder) config(r *ConfigRecord) error {
 			b.next.brokerConfigs[r.ResourceName] = m
 		}
 		b.keys.brokerConfigs[r.ResourceName] = struct{}{}
+	case ResourceGroup:
+		if r.ResourceName == "" {
+			return fmt.Errorf("group config %q without a group id", r.Name)
+		}
+		if !b.groupConfigsCopied {
+			b.next.groupConfigs = maps.Clone(b.next.groupConfigs)
+			if b.next.groupConfigs == nil {
+				b.next.groupConfigs = map[string]map[string]string{}
+			}
+			b.groupConfigsCopied = true
+		}
+		// Group configs change rarely: copy the group's map on every record.
+		m := maps.Clone(b.next.groupConfigs[r.ResourceName])
+		if m == nil {
+			m = map[string]string{}
+		}
+		setConfig(m, r.Name, r.Value)
+		if len(m) == 0 {
+			delete(b.next.groupConfigs, r.ResourceName)
+		} else {
+			b.next.groupConfigs[r.ResourceName] = m
+		}
 	default:
 		return fmt.Errorf("config resource type %d is not supported", r.ResourceType)
 	}

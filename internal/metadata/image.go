@@ -108,6 +108,7 @@ type Image struct {
 	topicsByName   map[string]*Topic
 	topicsByID     map[UUID]*Topic
 	brokerConfigs  map[string]map[string]string
+	groupConfigs   map[string]map[string]string // by group id; nil until one is set
 	nextProducerID int64
 }
 
@@ -185,6 +186,18 @@ func (img *Image) NumTopics() int { return len(img.topicsByName) }
 // nil when there are none and must not be modified.
 func (img *Image) BrokerConfigs(resourceName string) map[string]string {
 	return img.brokerConfigs[resourceName]
+}
+
+// GroupConfigs returns the dynamic config overrides of a group (resource
+// type 32). The map is nil when there are none and must not be modified.
+func (img *Image) GroupConfigs(groupID string) map[string]string {
+	return img.groupConfigs[groupID]
+}
+
+// GroupConfigResources returns the group ids that have config overrides,
+// sorted.
+func (img *Image) GroupConfigResources() []string {
+	return slices.Sorted(maps.Keys(img.groupConfigs))
 }
 
 // BrokerConfigResources returns the broker resource names that have dynamic

@@ -66,6 +66,9 @@ type ResourceType int8
 const (
 	ResourceTopic  ResourceType = 2
 	ResourceBroker ResourceType = 4
+	// ResourceGroup configs belong to a consumer, share or streams group
+	// (KIP-848); ResourceName is the group id.
+	ResourceGroup ResourceType = 32
 )
 
 // Record is one typed metadata record. The set of records is closed: only

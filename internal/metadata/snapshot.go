@@ -58,6 +58,13 @@ func (img *Image) Records() []Record {
 			recs = append(recs, &ConfigRecord{ResourceType: ResourceBroker, ResourceName: res, Name: name, Value: &v})
 		}
 	}
+	for _, group := range img.GroupConfigResources() {
+		m := img.groupConfigs[group]
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			v := m[name]
+			recs = append(recs, &ConfigRecord{ResourceType: ResourceGroup, ResourceName: group, Name: name, Value: &v})
+		}
+	}
 	if img.nextProducerID > 0 {
 		recs = append(recs, &ProducerIDsRecord{NextProducerID: img.nextProducerID})
 	}

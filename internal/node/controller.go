@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/raft"
@@ -56,6 +57,19 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 		NumPartitions:       st.DefaultPartitions,
 		ReplicationFactor:   st.DefaultReplicationFactor,
 		StaticBrokerConfigs: st.KafkaConfigs(),
+	}
+	// Static broker configs the controller acts on that have no flag of
+	// their own (a server.properties may set them).
+	static := st.KafkaConfigs()
+	if v, ok := static["auto.leader.rebalance.enable"]; ok {
+		if b, err := config.ParseBool(v); err == nil {
+			ccfg.AutoLeaderRebalance = b
+		}
+	}
+	if v, ok := static["leader.imbalance.check.interval.seconds"]; ok {
+		if n, err := config.ParseInt64(v); err == nil && n > 0 {
+			ccfg.LeaderImbalanceCheckInterval = time.Duration(n) * time.Second
+		}
 	}
 	ctrl, err := controller.New(ccfg)
 	if err != nil {

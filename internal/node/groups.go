@@ -35,6 +35,7 @@ func (n *Node) groupConfig() group.Config {
 	cfg.ConsumerGroupSessionTimeout = st.ConsumerSessionTimeout
 	cfg.ConsumerGroupHeartbeatInterval = st.ConsumerHeartbeatInterval
 	cfg.Topics = n.topicInfos
+	cfg.GroupConfigs = func(groupID string) map[string]string { return n.ctrl.Image().GroupConfigs(groupID) }
 	cfg.PartitionExists = func(topic string, p int32) bool {
 		t, ok := n.ctrl.Image().TopicByName(topic)
 		return ok && p >= 0 && int(p) < len(t.Partitions)

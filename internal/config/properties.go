@@ -1,0 +1,284 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"time"
+)
+
+// This file maps a Kafka server.properties file onto Static. Property
+// names with a dot, and listeners, are Kafka's (node.id, log.dirs...);
+// the others are Strata's flag names. Every Kafka broker config in the
+// registry is accepted: those Strata acts on set the matching Static field
+// or stay in Static.KafkaProps, where the topic-default and other broker
+// layers read them; inert ones and names Kafka does not define are listed
+// in Static.Unacted so `strata serve` can say so once at startup.
+
+// parseProperties reads Java properties text: key=value, key:value or
+// "key value" lines, # and ! comments, and backslash line continuations.
+// It returns the pairs in file order with their line numbers.
+func parseProperties(text string) (pairs []property, errs []error) {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		n := i + 1
+		line := strings.TrimLeft(lines[i], " \t\f")
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		for strings.HasSuffix(line, `\`) && !strings.HasSuffix(line, `\\`) && i+1 < len(lines) {
+			i++
+			line = line[:len(line)-1] + strings.TrimLeft(lines[i], " \t\f")
+		}
+		cut := strings.IndexAny(line, "=: \t")
+		if cut < 0 {
+			errs = append(errs, fmt.Errorf("line %d: want key=value", n))
+			continue
+		}
+		key := line[:cut]
+		rest := strings.TrimLeft(line[cut:], " \t")
+		if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+			rest = rest[1:]
+		}
+		pairs = append(pairs, property{line: n, key: key, value: strings.TrimSpace(rest)})
+	}
+	return pairs, errs
+}
+
+type property struct {
+	line       int
+	key, value string
+}
+
+// isKafkaName reports whether a config-file key is a Kafka property name
+// rather than one of Strata's flag names: Kafka's names have dots, except
+// "listeners"; Strata's flag names have none.
+func isKafkaName(key string) bool { return strings.Contains(key, ".") || key == "listeners" }
+
+// applyKafkaProps applies Kafka-named properties to s. set is called with
+// the flag name of each Static setting a property assigned. It returns
+// every problem at once.
+func applyKafkaProps(s *Static, props map[string]string, byName map[string]setting, set func(flag string)) error {
+	var errs []error
+	s.KafkaProps = map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(props)) {
+		v := props[name]
+		e, ok := Lookup(ScopeBroker, name)
+		if !ok {
+			s.Unacted = append(s.Unacted, name)
+			continue
+		}
+		if err := e.Validate(v); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.KafkaProps[name] = v
+		if e.Inert {
+			s.Unacted = append(s.Unacted, name)
+		}
+	}
+	assign := func(flag, value, from string) {
+		st, ok := byName[flag]
+		if !ok {
+			panic("config: no setting " + flag) // a broken table, caught by tests
+		}
+		if err := st.set(s, value); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v", from, value, err))
+			return
+		}
+		set(flag)
+	}
+	p := s.KafkaProps
+	// Direct one-to-one settings; durations in Kafka's milliseconds.
+	for _, m := range []struct{ kafka, flag string }{
+		{"process.roles", "roles"},
+		{"controller.quorum.voters", "controller-voters"},
+		{"broker.rack", "rack"},
+		{"num.partitions", "default-partitions"},
+		{"default.replication.factor", "default-replication-factor"},
+		{"auto.create.topics.enable", "auto-create-topics"},
+		{"log.retention.bytes", "retention-bytes"},
+		{"log.segment.bytes", "segment-bytes"},
+		{"log.retention.check.interval.ms", "retention-check-interval"},
+		{"log.cleaner.backoff.ms", "log-cleaner-backoff"},
+		{"message.max.bytes", "message-max-bytes"},
+		{"offsets.topic.num.partitions", "offsets-topic-partitions"},
+		{"group.initial.rebalance.delay.ms", "group-initial-rebalance-delay"},
+		{"group.min.session.timeout.ms", "group-min-session-timeout"},
+		{"group.max.session.timeout.ms", "group-max-session-timeout"},
+		{"group.max.size", "group-max-size"},
+		{"replica.lag.time.max.ms", "replica-lag-time-max"},
+		{"broker.session.timeout.ms", "broker-session-timeout"},
+		{"broker.heartbeat.interval.ms", "broker-heartbeat-interval"},
+		{"group.consumer.session.timeout.ms", "group-consumer-session-timeout"},
+		{"group.consumer.heartbeat.interval.ms", "group-consumer-heartbeat-interval"},
+		{"transaction.state.log.num.partitions", "transaction-state-partitions"},
+		{"transaction.max.timeout.ms", "transaction-max-timeout"},
+		{"transactional.id.expiration.ms", "transactional-id-expiration"},
+		{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "transaction-abort-interval"},
+		{"socket.request.max.bytes", "socket-request-max-bytes"},
+		{"queued.max.request.bytes", "queued-max-request-bytes"},
+		{"connections.max.idle.ms", "connections-max-idle"},
+	} {
+		if v, ok := p[m.kafka]; ok {
+			assign(m.flag, v, m.kafka)
+		}
+	}
+	// node.id, with the deprecated broker.id as an alias.
+	nodeID, hasNode := p["node.id"]
+	if bid, ok := p["broker.id"]; ok && bid != "-1" {
+		if hasNode && strings.TrimSpace(bid) != strings.TrimSpace(nodeID) {
+			errs = append(errs, fmt.Errorf("broker.id %s and node.id %s differ", bid, nodeID))
+		}
+		if !hasNode {
+			nodeID, hasNode = bid, true
+		}
+	}
+	if hasNode {
+		assign("node-id", nodeID, "node.id")
+	}
+	// Unit variants: the most precise one set wins, as in Kafka.
+	if v, ok := firstScaled(p, "log.retention.ms", 1, "log.retention.minutes", msPerMin, "log.retention.hours", msPerHr); ok {
+		assign("retention", v, "log.retention.*")
+	}
+	if v, ok := firstScaled(p, "log.roll.ms", 1, "log.roll.hours", msPerHr); ok {
+		assign("segment-age", v, "log.roll.*")
+	}
+	if v, ok := p["offsets.retention.minutes"]; ok {
+		if n, err := ParseInt64(v); err == nil {
+			assign("offsets-retention", (time.Duration(n) * time.Minute).String(), "offsets.retention.minutes")
+		}
+	}
+	// Durability: one fsync per message is --fsync always; a flush interval
+	// is --fsync interval. Other message counts are not honoured.
+	if v, ok := p["log.flush.interval.messages"]; ok {
+		if n, _ := ParseInt64(v); n == 1 {
+			assign("fsync", "always", "log.flush.interval.messages")
+		} else if v != maxLong {
+			s.Unacted = append(s.Unacted, "log.flush.interval.messages (only 1 is honoured, as --fsync always)")
+		}
+	}
+	if v, ok := p["log.flush.interval.ms"]; ok && s.Fsync != "always" {
+		assign("fsync", "interval", "log.flush.interval.ms")
+		assign("fsync-interval", v, "log.flush.interval.ms")
+	}
+	// log.dirs, else log.dir.
+	dirs, from := p["log.dirs"], "log.dirs"
+	if dirs == "" {
+		dirs, from = p["log.dir"], "log.dir"
+	}
+	if list := ParseList(dirs); len(list) == 1 {
+		assign("data-dir", list[0], from)
+	} else if len(list) > 1 {
+		// TODO(issue 11): multiple log directories (JBOD) are being added
+		// in parallel; when Static carries a list of log directories, map
+		// every entry here instead of failing.
+		errs = append(errs, fmt.Errorf("%s lists %d directories (%s); this Strata keeps all data in one directory: give one", from, len(list), dirs))
+	}
+	if err := applyListeners(s, p, assign); err != nil {
+		errs = append(errs, err)
+	}
+	slices.Sort(s.Unacted)
+	return errors.Join(errs...)
+}
+
+// firstScaled returns, in milliseconds, the first of (name, scale) pairs
+// that props sets.
+func firstScaled(props map[string]string, pairs ...any) (string, bool) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v, ok := props[pairs[i].(string)]
+		if !ok {
+			continue
+		}
+		scaled, ok := scaleSynonym(v, int64(pairs[i+1].(int)))
+		return scaled, ok
+	}
+	return "", false
+}
+
+// applyListeners maps listeners and advertised.listeners: the listener
+// named in controller.listener.names carries the metadata quorum
+// (--controller-listen), the one other listener serves clients (--listen).
+// Strata serves PLAINTEXT only, so a listener of another security protocol
+// is an error rather than silently left unprotected.
+func applyListeners(s *Static, p map[string]string, assign func(flag, value, from string)) error {
+	controllerNames := map[string]bool{}
+	for _, n := range ParseList(p["controller.listener.names"]) {
+		controllerNames[strings.ToUpper(n)] = true
+	}
+	protocols := map[string]string{}
+	for _, kv := range ParseList(p["listener.security.protocol.map"]) {
+		name, proto, ok := strings.Cut(kv, ":")
+		if !ok {
+			return fmt.Errorf("listener.security.protocol.map: %q is not NAME:PROTOCOL", kv)
+		}
+		protocols[strings.ToUpper(name)] = strings.ToUpper(proto)
+	}
+	protocolOf := func(name string) string {
+		if p, ok := protocols[name]; ok {
+			return p
+		}
+		if controllerNames[name] {
+			return "PLAINTEXT" // Kafka's default for controller listeners
+		}
+		return name
+	}
+	var client []listener
+	if v, ok := p["listeners"]; ok {
+		ls, err := parseListeners("listeners", v)
+		if err != nil {
+			return err
+		}
+		for _, l := range ls {
+			if proto := protocolOf(l.name); proto != "PLAINTEXT" {
+				return fmt.Errorf("listeners: %s uses %s; Strata serves PLAINTEXT listeners only", l.name, proto)
+			}
+			if controllerNames[l.name] {
+				assign("controller-listen", l.addr, "listeners "+l.name)
+				continue
+			}
+			client = append(client, l)
+		}
+		if len(client) != 1 {
+			return fmt.Errorf("listeners: Strata serves exactly one client listener (besides the controller.listener.names one); %q has %d", v, len(client))
+		}
+		assign("listen", client[0].addr, "listeners "+client[0].name)
+	}
+	if v, ok := p["advertised.listeners"]; ok {
+		ls, err := parseListeners("advertised.listeners", v)
+		if err != nil {
+			return err
+		}
+		var pick []listener
+		for _, l := range ls {
+			if !controllerNames[l.name] && (len(client) == 0 || l.name == client[0].name) {
+				pick = append(pick, l)
+			}
+		}
+		if len(pick) != 1 {
+			return fmt.Errorf("advertised.listeners: want one entry for the client listener, %q has %d", v, len(pick))
+		}
+		assign("advertised-addr", pick[0].addr, "advertised.listeners")
+	}
+	return nil
+}
+
+type listener struct{ name, addr string }
+
+func parseListeners(key, v string) ([]listener, error) {
+	var out []listener
+	for _, item := range ParseList(v) {
+		name, addr, ok := strings.Cut(item, "://")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%s: %q is not NAME://host:port", key, item)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("%s: %q: %v", key, item, err)
+		}
+		out = append(out, listener{name: strings.ToUpper(name), addr: addr})
+	}
+	return out, nil
+}
