@@ -18,8 +18,8 @@ type Delta struct {
 	Index uint64
 	// ClusterIDChanged is set when the cluster id went from unset to set.
 	ClusterIDChanged bool
-	// ChangedBrokers are the brokers registered or re-registered with
-	// different fields, ascending.
+	// ChangedBrokers are the brokers registered, re-registered with
+	// different fields, or unregistered, ascending.
 	ChangedBrokers []int32
 	// CreatedTopics are topics present in the new image only, by name.
 	CreatedTopics []UUID
@@ -266,6 +266,11 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.brokerRegistrationChange(r)
+	case *UnregisterBrokerRecord:
+		if r == nil {
+			break
+		}
+		return b.unregisterBroker(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }
@@ -318,6 +323,23 @@ func (b *builder) brokerRegistrationChange(r *BrokerRegistrationChangeRecord) er
 	cur.Fenced = r.Fenced
 	cur.InControlledShutdown = r.InControlledShutdown
 	b.next.brokers[r.NodeID] = cur
+	b.keys.brokers[r.NodeID] = struct{}{}
+	return nil
+}
+
+func (b *builder) unregisterBroker(r *UnregisterBrokerRecord) error {
+	cur, ok := b.next.brokers[r.NodeID]
+	if !ok {
+		return fmt.Errorf("unregistration of unregistered broker %d", r.NodeID)
+	}
+	if cur.BrokerEpoch != r.BrokerEpoch {
+		return fmt.Errorf("unregistration of broker %d names broker epoch %d, the registration has %d", r.NodeID, r.BrokerEpoch, cur.BrokerEpoch)
+	}
+	if !b.brokersCopied {
+		b.next.brokers = maps.Clone(b.next.brokers)
+		b.brokersCopied = true
+	}
+	delete(b.next.brokers, r.NodeID)
 	b.keys.brokers[r.NodeID] = struct{}{}
 	return nil
 }
