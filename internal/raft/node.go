@@ -330,21 +330,21 @@ var ErrVoter = errors.New("node is a voter of the metadata quorum")
 
 // RemoveNonvoter removes node id, a non-voter (an observer), from the
 // quorum's configuration: the leader stops replicating and heartbeating
-// to it once the change is committed, which RemoveNonvoter waits for. It
-// is a no-op when id is not a member; a voter fails with an error
-// wrapping ErrVoter. On a node that is not the leader it fails with an
-// error wrapping ErrNotLeader.
-func (n *Node) RemoveNonvoter(ctx context.Context, id int32) error {
+// to it once the change is committed, which RemoveNonvoter waits for.
+// removed is false, with a nil error, when id is not a member; a voter
+// fails with an error wrapping ErrVoter. On a node that is not the leader
+// it fails with an error wrapping ErrNotLeader.
+func (n *Node) RemoveNonvoter(ctx context.Context, id int32) (removed bool, err error) {
 	r := n.running()
 	if r == nil {
-		return ErrStopped
+		return false, ErrStopped
 	}
 	if r.State() != hraft.Leader {
-		return n.notLeader("")
+		return false, n.notLeader("")
 	}
 	f := r.GetConfiguration()
 	if err := n.wait(ctx, f); err != nil {
-		return err
+		return false, err
 	}
 	member := false
 	for _, s := range f.Configuration().Servers {
@@ -352,20 +352,20 @@ func (n *Node) RemoveNonvoter(ctx context.Context, id int32) error {
 			continue
 		}
 		if s.Suffrage == hraft.Voter {
-			return fmt.Errorf("raft: node %d: %w", id, ErrVoter)
+			return false, fmt.Errorf("raft: node %d: %w", id, ErrVoter)
 		}
 		member = true
 	}
 	if !member {
-		return nil
+		return false, nil
 	}
 	// prevIndex makes the change fail rather than apply over a
 	// configuration change made since it was read.
 	if err := n.wait(ctx, r.RemoveServer(serverID(id), f.Index(), timeoutOf(ctx))); err != nil {
-		return err
+		return false, err
 	}
 	n.cfg.Logger.Info("observer removed from the metadata quorum", "observer_id", id)
-	return nil
+	return true, nil
 }
 
 // AppliedIndex returns the index of the last entry raft handed to the state

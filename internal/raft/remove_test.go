@@ -97,11 +97,11 @@ func TestRemoveNonvoter(t *testing.T) {
 	obs.stop()
 
 	waitUntil(t, "the leader to fail to reach the stopped observer", func() bool { return leaderLog.count() > 0 })
-	if err := follower.RemoveNonvoter(t.Context(), 7); !errors.Is(err, ErrNotLeader) {
+	if _, err := follower.RemoveNonvoter(t.Context(), 7); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("RemoveNonvoter on a follower = %v, want ErrNotLeader", err)
 	}
-	if err := leader.RemoveNonvoter(t.Context(), 7); err != nil {
-		t.Fatalf("RemoveNonvoter(7): %v", err)
+	if removed, err := leader.RemoveNonvoter(t.Context(), 7); err != nil || !removed {
+		t.Fatalf("RemoveNonvoter(7) = %v, %v; want true, nil", removed, err)
 	}
 	st, err := leader.Quorum(t.Context())
 	if err != nil {
@@ -110,10 +110,10 @@ func TestRemoveNonvoter(t *testing.T) {
 	if len(st.Observers) != 0 || len(st.Voters) != 2 {
 		t.Errorf("Quorum() after RemoveNonvoter(7) = %+v, want voters [1 2] and no observers", st)
 	}
-	if err := leader.RemoveNonvoter(t.Context(), 7); err != nil {
-		t.Errorf("RemoveNonvoter of a non-member = %v, want nil", err)
+	if removed, err := leader.RemoveNonvoter(t.Context(), 7); err != nil || removed {
+		t.Errorf("RemoveNonvoter of a non-member = %v, %v; want false, nil", removed, err)
 	}
-	if err := leader.RemoveNonvoter(t.Context(), follower.cfg.NodeID); !errors.Is(err, ErrVoter) {
+	if _, err := leader.RemoveNonvoter(t.Context(), follower.cfg.NodeID); !errors.Is(err, ErrVoter) {
 		t.Errorf("RemoveNonvoter(voter %d) = %v, want ErrVoter", follower.cfg.NodeID, err)
 	}
 	// Replication to the removed observer makes one last attempt, then
