@@ -98,7 +98,10 @@ func removeBroker(ctx context.Context, w io.Writer, cl *kgo.Client, adm *kadm.Cl
 			}
 		}
 	}
-	if n > 0 {
+	switch {
+	case n == 1:
+		_, err = fmt.Fprintf(w, "1 partition still lists broker %d as a replica; move it with strata topic reassign.\n", id)
+	case n > 1:
 		_, err = fmt.Fprintf(w, "%d partitions still list broker %d as a replica; move them with strata topic reassign.\n", n, id)
 	}
 	return err

@@ -334,6 +334,12 @@ var ErrVoter = errors.New("node is a voter of the metadata quorum")
 // removed is false, with a nil error, when id is not a member; a voter
 // fails with an error wrapping ErrVoter. On a node that is not the leader
 // it fails with an error wrapping ErrNotLeader.
+//
+// NB: hashicorp/raft ends the replication goroutine of a removed peer
+// only after the retry backoff it may be sleeping in (up to ~10s after
+// many failures) and one last attempt, itself after a backoff; the
+// peer's heartbeats, and their failures, go on until then (~20s at most
+// for an unreachable peer), never longer.
 func (n *Node) RemoveNonvoter(ctx context.Context, id int32) (removed bool, err error) {
 	r := n.running()
 	if r == nil {
