@@ -309,39 +309,42 @@ func (b *builder) registerBroker(r *RegisterBrokerRecord) error {
 }
 
 func (b *builder) brokerRegistrationChange(r *BrokerRegistrationChangeRecord) error {
-	cur, ok := b.next.brokers[r.NodeID]
-	if !ok {
-		return fmt.Errorf("registration change of unregistered broker %d", r.NodeID)
-	}
-	if cur.BrokerEpoch != r.BrokerEpoch {
-		return fmt.Errorf("registration change of broker %d names broker epoch %d, the registration has %d", r.NodeID, r.BrokerEpoch, cur.BrokerEpoch)
-	}
-	if !b.brokersCopied {
-		b.next.brokers = maps.Clone(b.next.brokers)
-		b.brokersCopied = true
+	cur, err := b.changeBroker("registration change", r.NodeID, r.BrokerEpoch)
+	if err != nil {
+		return err
 	}
 	cur.Fenced = r.Fenced
 	cur.InControlledShutdown = r.InControlledShutdown
 	b.next.brokers[r.NodeID] = cur
-	b.keys.brokers[r.NodeID] = struct{}{}
 	return nil
 }
 
 func (b *builder) unregisterBroker(r *UnregisterBrokerRecord) error {
-	cur, ok := b.next.brokers[r.NodeID]
-	if !ok {
-		return fmt.Errorf("unregistration of unregistered broker %d", r.NodeID)
+	if _, err := b.changeBroker("unregistration", r.NodeID, r.BrokerEpoch); err != nil {
+		return err
 	}
-	if cur.BrokerEpoch != r.BrokerEpoch {
-		return fmt.Errorf("unregistration of broker %d names broker epoch %d, the registration has %d", r.NodeID, r.BrokerEpoch, cur.BrokerEpoch)
+	delete(b.next.brokers, r.NodeID)
+	return nil
+}
+
+// changeBroker checks that broker id is registered with exactly epoch, the
+// condition of every change of a registration (what names the change for
+// errors), and returns its registration with the brokers map ready to be
+// written and the broker marked as touched.
+func (b *builder) changeBroker(what string, id int32, epoch int64) (BrokerInfo, error) {
+	cur, ok := b.next.brokers[id]
+	if !ok {
+		return BrokerInfo{}, fmt.Errorf("%s of unregistered broker %d", what, id)
+	}
+	if cur.BrokerEpoch != epoch {
+		return BrokerInfo{}, fmt.Errorf("%s of broker %d names broker epoch %d, the registration has %d", what, id, epoch, cur.BrokerEpoch)
 	}
 	if !b.brokersCopied {
 		b.next.brokers = maps.Clone(b.next.brokers)
 		b.brokersCopied = true
 	}
-	delete(b.next.brokers, r.NodeID)
-	b.keys.brokers[r.NodeID] = struct{}{}
-	return nil
+	b.keys.brokers[id] = struct{}{}
+	return cur, nil
 }
 
 func (b *builder) copyTopicMaps() {

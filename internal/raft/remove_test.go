@@ -39,33 +39,10 @@ func (l *peerFailureLog) count() int {
 // configuration, after which the leader stops trying to reach it; it can
 // be added again and catches up.
 func TestRemoveNonvoter(t *testing.T) {
-	var voters []Voter
-	var listeners []net.Listener
-	for i := range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen: %v", err)
-		}
-		listeners = append(listeners, ln)
-		voters = append(voters, Voter{ID: int32(i + 1), Addr: ln.Addr().String()})
-	}
 	logs := []*peerFailureLog{{t: t}, {t: t}}
-	fast := func(cfg *Config) {
-		cfg.HeartbeatTimeout = 100 * time.Millisecond
-		cfg.ElectionTimeout = 100 * time.Millisecond
-		cfg.TransportTimeout = time.Second
-	}
-	var nodes []*running
-	for i := range 2 {
-		cfg := DefaultConfig()
-		cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener = int32(i+1), t.TempDir(), voters, listeners[i]
-		cfg.Logger = slog.New(slog.NewTextHandler(logs[i], &slog.HandlerOptions{Level: slog.LevelInfo}))
-		fast(&cfg)
-		nodes = append(nodes, start(t, cfg, &listSM{}))
-	}
-	for _, n := range nodes {
-		waitReady(t, n, 10*time.Second)
-	}
+	nodes, _, voters := startVoters(t, 2, func(i int) *slog.Logger {
+		return slog.New(slog.NewTextHandler(logs[i], &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
 	leader := findLeader(t, nodes, nil)
 	leaderLog := logs[leader.cfg.NodeID-1]
 	follower := nodes[0]
@@ -82,7 +59,7 @@ func TestRemoveNonvoter(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener, cfg.Observer, cfg.Advertise = 7, obsDir, voters, ln, true, ln.Addr().String()
 		cfg.Logger = testLogger(t)
-		fast(&cfg)
+		fastTimeouts(&cfg)
 		sm := &listSM{}
 		return start(t, cfg, sm), sm, ln.Addr().String()
 	}
@@ -140,6 +117,43 @@ func TestRemoveNonvoter(t *testing.T) {
 		t.Errorf("Quorum() after adding 7 again = %+v, %v; want observer 7", st, err)
 	}
 	obs.stop()
+}
+
+// fastTimeouts makes elections quick for tests on loopback.
+func fastTimeouts(cfg *Config) {
+	cfg.HeartbeatTimeout = 100 * time.Millisecond
+	cfg.ElectionTimeout = 100 * time.Millisecond
+	cfg.TransportTimeout = time.Second
+}
+
+// startVoters starts an n-voter quorum on loopback TCP, node i+1 logging
+// to logger(i), and waits until every node is ready.
+func startVoters(t *testing.T, n int, logger func(i int) *slog.Logger) ([]*running, []*listSM, []Voter) {
+	t.Helper()
+	var voters []Voter
+	var listeners []net.Listener
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		listeners = append(listeners, ln)
+		voters = append(voters, Voter{ID: int32(i + 1), Addr: ln.Addr().String()})
+	}
+	var nodes []*running
+	var sms []*listSM
+	for i := range n {
+		cfg := DefaultConfig()
+		cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener = int32(i+1), t.TempDir(), voters, listeners[i]
+		cfg.Logger = logger(i)
+		fastTimeouts(&cfg)
+		sms = append(sms, &listSM{})
+		nodes = append(nodes, start(t, cfg, sms[i]))
+	}
+	for _, node := range nodes {
+		waitReady(t, node, 10*time.Second)
+	}
+	return nodes, sms, voters
 }
 
 // waitUntil polls cond for up to 10s.
