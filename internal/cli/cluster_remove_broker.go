@@ -63,10 +63,12 @@ func removeBroker(ctx context.Context, w io.Writer, cl *kgo.Client, adm *kadm.Cl
 	if err := kerr.ErrorForCode(dresp.ErrorCode); err != nil {
 		return fmt.Errorf("describe cluster: %w", withBrokerMessage(err, derefString(dresp.ErrorMessage)))
 	}
+	alive := false
 	for _, b := range dresp.Brokers {
-		if b.NodeID == id && !b.IsFenced && !force {
-			return fmt.Errorf("broker %d is alive (registered and not fenced): stop it first, or pass --force (a running broker registers again at its next heartbeat)", id)
-		}
+		alive = alive || b.NodeID == id && !b.IsFenced
+	}
+	if alive && !force {
+		return fmt.Errorf("broker %d is alive (registered and not fenced): stop it first, or pass --force (a running broker registers again at its next heartbeat)", id)
 	}
 	readQuorum(ctx, cl, &before)
 
@@ -77,9 +79,14 @@ func removeBroker(ctx context.Context, w io.Writer, cl *kgo.Client, adm *kadm.Cl
 
 	after := clusterStatus{ActiveController: -1}
 	readQuorum(ctx, cl, &after)
+	if alive {
+		fmt.Fprintf(w, "Broker %d was alive: it registers again at its next heartbeat.\n", id)
+	}
 	switch {
 	case slices.Contains(before.Controllers, id):
 		fmt.Fprintf(w, "Node %d stays a controller (metadata quorum voter): Strata does not change the voter set.\n", id)
+	case alive:
+		// It may already be back in the quorum: registering adds it.
 	case slices.Contains(after.Observers, id):
 		return fmt.Errorf("broker %d is unregistered but still listed as a metadata quorum observer; run the command again", id)
 	case slices.Contains(before.Observers, id):

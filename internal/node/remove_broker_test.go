@@ -146,9 +146,10 @@ func strataCLI(t *testing.T, args ...string) (stdout, stderr string, err error) 
 // cluster remove-broker`. Each time the broker leaves every node's
 // Metadata and DescribeCluster and the metadata quorum, and the quorum
 // leader stops trying to reach it; restarted, it registers and joins the
-// quorum again. A combined node's broker can be unregistered too (alive,
-// with --force): its controller stays a voter and the broker registers
-// again at once.
+// quorum again. Alive brokers can be unregistered too (with --force): a
+// broker-only node registers and joins the quorum again at its next
+// heartbeat; a combined node's broker registers again while its controller
+// stays a voter.
 func TestRemoveBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four processes")
@@ -328,6 +329,22 @@ func TestRemoveBroker(t *testing.T) {
 
 	restart()
 
+	// A live broker-only node, with --force: it leaves the quorum, learns
+	// at its next heartbeat that its registration is gone, and registers
+	// and joins the quorum again.
+	stdout, stderr, err := strataCLI(t, "cluster", "remove-broker", "4", "--force", "--bootstrap", kafka[1])
+	if want := "Broker 4 unregistered.\nBroker 4 was alive: it registers again at its next heartbeat.\n"; err != nil || !strings.HasPrefix(stdout, want) {
+		t.Fatalf("strata cluster remove-broker 4 --force: %v, stdout %q, stderr %q; want stdout to start with %q", err, stdout, stderr, want)
+	}
+	waitFor(t, "broker 4 to register and join the quorum again", 30*time.Second, func() bool {
+		m, _, _ := clusterBrokers(t, kafka[0])
+		_, _, o, err := quorumMembers(kafka[0])
+		return slices.Equal(m, all) && err == nil && slices.Equal(o, []int32{4})
+	})
+	waitFor(t, "broker 4 back in the ISR of placed-0", 30*time.Second, func() bool {
+		return slices.Contains(partitionMetadata(t, kafka[0], "placed", 0).ISR, 4)
+	})
+
 	// A live combined node's broker: refused without --force; with it,
 	// unregistered while its controller stays a voter, and registered
 	// again by its next heartbeat.
@@ -335,11 +352,12 @@ func TestRemoveBroker(t *testing.T) {
 		!strings.Contains(stderr, "broker 2 is alive (registered and not fenced): stop it first, or pass --force") {
 		t.Errorf("strata cluster remove-broker 2 (alive): err %v, stderr %q; want a refusal", err, stderr)
 	}
-	stdout, stderr, err := strataCLI(t, "cluster", "remove-broker", "2", "--force", "--bootstrap", kafka[0])
+	stdout, stderr, err = strataCLI(t, "cluster", "remove-broker", "2", "--force", "--bootstrap", kafka[0])
 	if err != nil {
 		t.Fatalf("strata cluster remove-broker 2 --force: %v, stderr %q", err, stderr)
 	}
-	if want := "Broker 2 unregistered.\nNode 2 stays a controller (metadata quorum voter): Strata does not change the voter set.\n"; !strings.HasPrefix(stdout, want) {
+	if want := "Broker 2 unregistered.\nBroker 2 was alive: it registers again at its next heartbeat.\n" +
+		"Node 2 stays a controller (metadata quorum voter): Strata does not change the voter set.\n"; !strings.HasPrefix(stdout, want) {
 		t.Errorf("strata cluster remove-broker 2 --force: stdout %q, want it to start with %q", stdout, want)
 	}
 	for _, addr := range kafka {
