@@ -19,9 +19,9 @@ import (
 )
 
 func newClusterCommand() *cobra.Command {
-	cmd, cf := newParentCommand("cluster", "Show the state of the cluster",
+	cmd, cf := newParentCommand("cluster", "Show the state of the cluster and remove brokers",
 		"how long the whole command may wait for the cluster")
-	cmd.AddCommand(newClusterStatusCommand(cf))
+	cmd.AddCommand(newClusterStatusCommand(cf), newClusterRemoveBrokerCommand(cf))
 	return cmd
 }
 

@@ -1,7 +1,8 @@
 // Package controller is the active controller: it turns admin requests
 // (create/delete topics, create partitions, alter configs, broker
-// registration, producer id blocks, the cluster id) into metadata records,
-// proposes them to the metadata quorum and returns once they are applied.
+// registration and unregistration, producer id blocks, the cluster id) into
+// metadata records, proposes them to the metadata quorum and returns once
+// they are applied.
 //
 // It owns decisions, not state: the current metadata Image lives in a
 // metadata.Loader that the raft node applies committed entries to, and the

@@ -4,7 +4,7 @@ package kafkaapi
 // only the active controller can serve — CreateTopics, DeleteTopics,
 // CreatePartitions, ElectLeaders, AlterPartitionReassignments,
 // ListPartitionReassignments, IncrementalAlterConfigs, AlterConfigs,
-// DescribeQuorum — are
+// DescribeQuorum, UnregisterBroker — are
 // sent on by any other node to the active controller at the client's
 // version, and its answer is relayed. Metadata names as controller the
 // active controller when it is also a broker, else this broker (as Kafka
@@ -42,7 +42,8 @@ func forwardable(req kmsg.Request) bool {
 	switch req.(type) {
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
-		*kmsg.IncrementalAlterConfigsRequest, *kmsg.AlterConfigsRequest, *kmsg.DescribeQuorumRequest:
+		*kmsg.IncrementalAlterConfigsRequest, *kmsg.AlterConfigsRequest, *kmsg.DescribeQuorumRequest,
+		*kmsg.UnregisterBrokerRequest:
 		return true
 	}
 	return false
@@ -146,6 +147,10 @@ func forwardError(req kmsg.Request, code int16) kmsg.Response {
 			rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, code
 			resp.Resources = append(resp.Resources, rr)
 		}
+		return resp
+	case *kmsg.UnregisterBrokerRequest:
+		resp := r.ResponseKind().(*kmsg.UnregisterBrokerResponse)
+		resp.ErrorCode = code
 		return resp
 	}
 	return nil

@@ -180,6 +180,8 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.brokerHeartbeat(rc, r)
 	case *kmsg.AlterPartitionRequest:
 		return h.alterPartition(rc, r)
+	case *kmsg.UnregisterBrokerRequest:
+		return h.unregisterBroker(rc, r)
 	case *kmsg.ElectLeadersRequest:
 		return h.electLeaders(rc, r)
 	case *kmsg.AlterPartitionAssignmentsRequest:

@@ -18,8 +18,8 @@ type Delta struct {
 	Index uint64
 	// ClusterIDChanged is set when the cluster id went from unset to set.
 	ClusterIDChanged bool
-	// ChangedBrokers are the brokers registered or re-registered with
-	// different fields, ascending.
+	// ChangedBrokers are the brokers registered, re-registered with
+	// different fields, or unregistered, ascending.
 	ChangedBrokers []int32
 	// CreatedTopics are topics present in the new image only, by name.
 	CreatedTopics []UUID
@@ -266,6 +266,11 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.brokerRegistrationChange(r)
+	case *UnregisterBrokerRecord:
+		if r == nil {
+			break
+		}
+		return b.unregisterBroker(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }
@@ -304,22 +309,42 @@ func (b *builder) registerBroker(r *RegisterBrokerRecord) error {
 }
 
 func (b *builder) brokerRegistrationChange(r *BrokerRegistrationChangeRecord) error {
-	cur, ok := b.next.brokers[r.NodeID]
-	if !ok {
-		return fmt.Errorf("registration change of unregistered broker %d", r.NodeID)
+	cur, err := b.changeBroker("registration change", r.NodeID, r.BrokerEpoch)
+	if err != nil {
+		return err
 	}
-	if cur.BrokerEpoch != r.BrokerEpoch {
-		return fmt.Errorf("registration change of broker %d names broker epoch %d, the registration has %d", r.NodeID, r.BrokerEpoch, cur.BrokerEpoch)
+	cur.Fenced = r.Fenced
+	cur.InControlledShutdown = r.InControlledShutdown
+	b.next.brokers[r.NodeID] = cur
+	return nil
+}
+
+func (b *builder) unregisterBroker(r *UnregisterBrokerRecord) error {
+	if _, err := b.changeBroker("unregistration", r.NodeID, r.BrokerEpoch); err != nil {
+		return err
+	}
+	delete(b.next.brokers, r.NodeID)
+	return nil
+}
+
+// changeBroker checks that broker id is registered with exactly epoch, the
+// condition of every change of a registration (what names the change for
+// errors), and returns its registration with the brokers map ready to be
+// written and the broker marked as touched.
+func (b *builder) changeBroker(what string, id int32, epoch int64) (BrokerInfo, error) {
+	cur, ok := b.next.brokers[id]
+	if !ok {
+		return BrokerInfo{}, fmt.Errorf("%s of unregistered broker %d", what, id)
+	}
+	if cur.BrokerEpoch != epoch {
+		return BrokerInfo{}, fmt.Errorf("%s of broker %d names broker epoch %d, the registration has %d", what, id, epoch, cur.BrokerEpoch)
 	}
 	if !b.brokersCopied {
 		b.next.brokers = maps.Clone(b.next.brokers)
 		b.brokersCopied = true
 	}
-	cur.Fenced = r.Fenced
-	cur.InControlledShutdown = r.InControlledShutdown
-	b.next.brokers[r.NodeID] = cur
-	b.keys.brokers[r.NodeID] = struct{}{}
-	return nil
+	b.keys.brokers[id] = struct{}{}
+	return cur, nil
 }
 
 func (b *builder) copyTopicMaps() {

@@ -11,7 +11,8 @@
 //
 //   - Record: ClusterIDRecord, RegisterBrokerRecord, TopicRecord,
 //     PartitionRecord, RemoveTopicRecord, ConfigRecord, ProducerIDsRecord,
-//     BrokerRegistrationChangeRecord (fence/unfence, controlled shutdown).
+//     BrokerRegistrationChangeRecord (fence/unfence, controlled shutdown),
+//     UnregisterBrokerRecord.
 //   - Image: an immutable snapshot of the metadata at one raft index.
 //     Image.Apply returns a new Image (copy-on-write: maps and topics are
 //     copied when a batch first writes them) and a Delta.

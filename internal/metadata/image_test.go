@@ -220,6 +220,9 @@ func TestApplyRejectsInconsistentBatches(t *testing.T) {
 		{"producer ids go back", []Record{&ProducerIDsRecord{NextProducerID: 2000}}},
 		{"change of unregistered broker", []Record{&BrokerRegistrationChangeRecord{NodeID: 9, BrokerEpoch: 1, Fenced: true}}},
 		{"change with stale broker epoch", []Record{&BrokerRegistrationChangeRecord{NodeID: 2, BrokerEpoch: 1, Fenced: true}}},
+		{"unregistration of unregistered broker", []Record{&UnregisterBrokerRecord{NodeID: 9, BrokerEpoch: 1}}},
+		{"unregistration with stale broker epoch", []Record{&UnregisterBrokerRecord{NodeID: 2, BrokerEpoch: 1}}},
+		{"unregistered twice", []Record{&UnregisterBrokerRecord{NodeID: 2, BrokerEpoch: 2}, &UnregisterBrokerRecord{NodeID: 2, BrokerEpoch: 2}}},
 		{"nil record", []Record{nil}},
 		{"typed nil record", []Record{(*TopicRecord)(nil)}},
 		{"good then bad", []Record{&ProducerIDsRecord{NextProducerID: 5000}, &RemoveTopicRecord{TopicID: UUID{9}}}},
@@ -361,7 +364,7 @@ func randomBatch(rng *rand.Rand, img *Image) []Record {
 	var recs []Record
 	topics := img.Topics()
 	for range 1 + rng.IntN(4) {
-		switch rng.IntN(9) {
+		switch rng.IntN(10) {
 		case 0:
 			recs = append(recs, &RegisterBrokerRecord{NodeID: rng.Int32N(4), Host: "h", Port: rng.Int32N(3), BrokerEpoch: rng.Int64N(5)})
 		case 1, 2:
@@ -401,6 +404,8 @@ func randomBatch(rng *rand.Rand, img *Image) []Record {
 			recs = append(recs, &ProducerIDsRecord{NextProducerID: img.NextProducerID() + rng.Int64N(3)})
 		case 8:
 			recs = append(recs, &BrokerRegistrationChangeRecord{NodeID: rng.Int32N(4), BrokerEpoch: rng.Int64N(5), Fenced: rng.IntN(2) == 0, InControlledShutdown: rng.IntN(2) == 0})
+		case 9:
+			recs = append(recs, &UnregisterBrokerRecord{NodeID: rng.Int32N(4), BrokerEpoch: rng.Int64N(5)})
 		}
 	}
 	if rng.IntN(20) == 0 {

@@ -34,6 +34,8 @@ const (
 	// without changing any earlier record: older binaries refuse it with
 	// ErrUnknownRecord rather than skip it.
 	BrokerRegistrationChangeRecordType RecordType = 8
+	// UnregisterBrokerRecordType was added in format version 1 like type 8.
+	UnregisterBrokerRecordType RecordType = 9
 )
 
 func (t RecordType) String() string {
@@ -54,6 +56,8 @@ func (t RecordType) String() string {
 		return "ProducerIDsRecord"
 	case BrokerRegistrationChangeRecordType:
 		return "BrokerRegistrationChangeRecord"
+	case UnregisterBrokerRecordType:
+		return "UnregisterBrokerRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -165,6 +169,14 @@ type BrokerRegistrationChangeRecord struct {
 	InControlledShutdown bool
 }
 
+// UnregisterBrokerRecord removes the registration of broker NodeID, which
+// must have exactly BrokerEpoch (Kafka's UnregisterBrokerRecord, written
+// for UnregisterBroker). The broker may register again later.
+type UnregisterBrokerRecord struct {
+	NodeID      int32
+	BrokerEpoch int64
+}
+
 func (*ClusterIDRecord) Type() RecordType      { return ClusterIDRecordType }
 func (*RegisterBrokerRecord) Type() RecordType { return RegisterBrokerRecordType }
 func (*TopicRecord) Type() RecordType          { return TopicRecordType }
@@ -191,6 +203,8 @@ func (*ProducerIDsRecord) Version() uint8 { return 0 }
 func (*BrokerRegistrationChangeRecord) Version() uint8 {
 	return 0
 }
+func (*UnregisterBrokerRecord) Type() RecordType { return UnregisterBrokerRecordType }
+func (*UnregisterBrokerRecord) Version() uint8   { return 0 }
 
 func (rec *ClusterIDRecord) appendFields(b []byte) []byte {
 	return appendString(b, rec.ClusterID)
@@ -303,6 +317,16 @@ func (rec *BrokerRegistrationChangeRecord) decodeFields(r *reader, _ uint8) {
 	rec.InControlledShutdown = r.bool()
 }
 
+func (rec *UnregisterBrokerRecord) appendFields(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(rec.NodeID))
+	return binary.BigEndian.AppendUint64(b, uint64(rec.BrokerEpoch))
+}
+
+func (rec *UnregisterBrokerRecord) decodeFields(r *reader, _ uint8) {
+	rec.NodeID = r.int32()
+	rec.BrokerEpoch = r.int64()
+}
+
 // frameVersion is the first byte of every encoded record.
 const frameVersion = 1
 
@@ -325,6 +349,8 @@ func newRecord(t RecordType) Record {
 		return &ProducerIDsRecord{}
 	case BrokerRegistrationChangeRecordType:
 		return &BrokerRegistrationChangeRecord{}
+	case UnregisterBrokerRecordType:
+		return &UnregisterBrokerRecord{}
 	default:
 		return nil
 	}
@@ -370,6 +396,8 @@ func isNilRecord(r Record) bool {
 	case *ProducerIDsRecord:
 		return v == nil
 	case *BrokerRegistrationChangeRecord:
+		return v == nil
+	case *UnregisterBrokerRecord:
 		return v == nil
 	default:
 		return true

@@ -30,6 +30,7 @@ func sampleRecords() []Record {
 		&RemoveTopicRecord{TopicID: topicA},
 		&ProducerIDsRecord{NextProducerID: 1000},
 		&BrokerRegistrationChangeRecord{NodeID: 1, BrokerEpoch: 7, Fenced: false, InControlledShutdown: true},
+		&UnregisterBrokerRecord{NodeID: 1, BrokerEpoch: 7},
 	}
 }
 
@@ -71,6 +72,7 @@ func TestEncodingIsStable(t *testing.T) {
 			"010200" + "00000001" + "0102030405060708090a0b0c0d0e0f10" + "0000000000000002" + "0168" + "00002384" + "00" + "00"},
 		{&BrokerRegistrationChangeRecord{NodeID: 3, BrokerEpoch: 9, Fenced: true, InControlledShutdown: false},
 			"010800" + "00000003" + "0000000000000009" + "01" + "00"},
+		{&UnregisterBrokerRecord{NodeID: 3, BrokerEpoch: 9}, "010900" + "00000003" + "0000000000000009"},
 	}
 	for _, tt := range tests {
 		b, err := Encode(tt.give)

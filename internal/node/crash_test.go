@@ -87,13 +87,20 @@ func startChild(t *testing.T, dir, addr string, args ...string) *child {
 // need each other before any of them serves.
 func spawnChild(t *testing.T, dir, addr string, args ...string) *child {
 	t.Helper()
+	return spawnChildLogging(t, testWriter{t}, dir, addr, args...)
+}
+
+// spawnChildLogging is spawnChild with the child's log (its stderr) going
+// to log.
+func spawnChildLogging(t *testing.T, log io.Writer, dir, addr string, args ...string) *child {
+	t.Helper()
 	level := "warn"
 	if os.Getenv("STRATATEST_LOG") != "" {
 		level = "debug"
 	}
 	cmd := exec.Command(strataBinary(t), append([]string{"serve", "--data-dir", dir, "--listen", addr, "--log-level", level}, args...)...)
 	cmd.Stdout = io.Discard
-	cmd.Stderr = testWriter{t}
+	cmd.Stderr = log
 	// NB: strata serve takes every STRATA_* variable for a setting (and
 	// refuses unknown ones); a developer's shell must not reconfigure or
 	// break the test's brokers.

@@ -37,6 +37,7 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.IncrementalAlterConfigs:    {0, 1},
 	kmsg.AlterConfigs:               {0, 2},
 	kmsg.DescribeQuorum:             {0, 2},
+	kmsg.UnregisterBroker:           {0, 0},
 	kmsg.DescribeLogDirs:            {1, 4},
 	kmsg.InitProducerID:             {0, 5},
 	// Transactions (KIP-98). EndTxn v5 and TxnOffsetCommit v5 belong to

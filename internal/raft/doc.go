@@ -11,7 +11,10 @@
 // the single-node default needs no extra port and elects itself within
 // about two heartbeat timeouts (50ms each by default for a single voter). A
 // multi-voter quorum uses hraft's NetworkTransport over TCP; every voter
-// bootstraps the same voter set when its Dir is empty.
+// bootstraps the same voter set when its Dir is empty. The voter set never
+// changes after that; the leader adds broker-only nodes as non-voters
+// (AddNonvoter) and removes them again (RemoveNonvoter) when their broker
+// is unregistered.
 //
 // # Goroutines
 //

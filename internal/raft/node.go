@@ -339,6 +339,56 @@ func (n *Node) AddNonvoter(ctx context.Context, id int32, addr string) error {
 	return nil
 }
 
+// ErrVoter is returned by RemoveNonvoter for a voter: this package never
+// changes the voter set after bootstrap.
+var ErrVoter = errors.New("node is a voter of the metadata quorum")
+
+// RemoveNonvoter removes node id, a non-voter (an observer), from the
+// quorum's configuration: the leader stops replicating and heartbeating
+// to it once the change is committed, which RemoveNonvoter waits for.
+// removed is false, with a nil error, when id is not a member; a voter
+// fails with an error wrapping ErrVoter. On a node that is not the leader
+// it fails with an error wrapping ErrNotLeader.
+//
+// NB: hashicorp/raft ends the replication goroutine of a removed peer
+// only after the retry backoff it may be sleeping in (up to ~10s after
+// many failures) and one last attempt, itself after a backoff; the
+// peer's heartbeats, and their failures, go on until then (~20s at most
+// for an unreachable peer), never longer.
+func (n *Node) RemoveNonvoter(ctx context.Context, id int32) (removed bool, err error) {
+	r := n.running()
+	if r == nil {
+		return false, ErrStopped
+	}
+	if r.State() != hraft.Leader {
+		return false, n.notLeader("")
+	}
+	f := r.GetConfiguration()
+	if err := n.wait(ctx, f); err != nil {
+		return false, err
+	}
+	member := false
+	for _, s := range f.Configuration().Servers {
+		if s.ID != serverID(id) {
+			continue
+		}
+		if s.Suffrage == hraft.Voter {
+			return false, fmt.Errorf("raft: node %d: %w", id, ErrVoter)
+		}
+		member = true
+	}
+	if !member {
+		return false, nil
+	}
+	// prevIndex makes the change fail rather than apply over a
+	// configuration change made since it was read.
+	if err := n.wait(ctx, r.RemoveServer(serverID(id), f.Index(), timeoutOf(ctx))); err != nil {
+		return false, err
+	}
+	n.cfg.Logger.Info("observer removed from the metadata quorum", "observer_id", id)
+	return true, nil
+}
+
 // AppliedIndex returns the index of the last entry raft handed to the state
 // machine.
 func (n *Node) AppliedIndex() uint64 {

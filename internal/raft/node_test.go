@@ -453,33 +453,7 @@ func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
 // adds it, including entries from before it joined, never becomes leader,
 // and refuses proposals.
 func TestObserverFollowsTheLog(t *testing.T) {
-	var voters []Voter
-	var listeners []net.Listener
-	for i := range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen: %v", err)
-		}
-		listeners = append(listeners, ln)
-		voters = append(voters, Voter{ID: int32(i + 1), Addr: ln.Addr().String()})
-	}
-	fast := func(cfg *Config) {
-		cfg.Logger = testLogger(t)
-		cfg.HeartbeatTimeout = 100 * time.Millisecond
-		cfg.ElectionTimeout = 100 * time.Millisecond
-		cfg.TransportTimeout = time.Second
-	}
-	var nodes []*running
-	sms := []*listSM{{}, {}}
-	for i := range 2 {
-		cfg := DefaultConfig()
-		cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener = int32(i+1), t.TempDir(), voters, listeners[i]
-		fast(&cfg)
-		nodes = append(nodes, start(t, cfg, sms[i]))
-	}
-	for _, n := range nodes {
-		waitReady(t, n, 10*time.Second)
-	}
+	nodes, _, voters := startVoters(t, 2, func(int) *slog.Logger { return testLogger(t) })
 	leader := findLeader(t, nodes, nil)
 	if _, err := leader.Propose(t.Context(), []byte("before")); err != nil {
 		t.Fatal(err)
@@ -491,7 +465,8 @@ func TestObserverFollowsTheLog(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener, cfg.Observer, cfg.Advertise = 7, t.TempDir(), voters, ln, true, ln.Addr().String()
-	fast(&cfg)
+	cfg.Logger = testLogger(t)
+	fastTimeouts(&cfg)
 	obsSM := &listSM{}
 	obs := start(t, cfg, obsSM)
 	if err := leader.AddNonvoter(t.Context(), 7, ln.Addr().String()); err != nil {
