@@ -28,7 +28,6 @@ var notServed = map[kmsg.Key]string{
 
 	kmsg.AlterReplicaLogDirs: "one log directory per broker so far",
 	kmsg.UpdateFeatures:      "feature levels are fixed by the binary so far",
-	kmsg.UnregisterBroker:    "not built yet",
 
 	kmsg.Vote:             "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
 	kmsg.BeginQuorumEpoch: "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
