@@ -43,7 +43,7 @@ var _ observerRemover = (*raft.Node)(nil)
 // fails with ErrBrokerNotRegistered.
 func (c *Controller) UnregisterBroker(ctx context.Context, id int32) error {
 	var opErr error
-	if err := c.do(ctx, func(ctx context.Context) {
+	if err := c.doAdmin(ctx, func(ctx context.Context) {
 		opErr = c.unregisterBroker(ctx, id)
 	}); err != nil {
 		return err
