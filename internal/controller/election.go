@@ -177,11 +177,10 @@ func targetELR(p metadata.PartitionInfo, isr []int32, ch partitionChange) (elr, 
 			elr = append(elr, r)
 		}
 	}
-	lastKnown = p.LastKnownELR
-	if ch.uncleanShutdown >= 0 && slices.Contains(lastKnown, ch.uncleanShutdown) {
-		lastKnown = slices.DeleteFunc(slices.Clone(lastKnown), func(r int32) bool { return r == ch.uncleanShutdown })
-	}
-	return elr, lastKnown
+	// NB: the last known leader stays after an unclean shutdown: it is what
+	// KIP-841 kept as the sole ISR member, elected only once the ISR and
+	// the ELR are empty.
+	return elr, p.LastKnownELR
 }
 
 func nilIfEmpty(s []int32) []int32 {
