@@ -16,6 +16,10 @@ const (
 	FeatureUnsafeDowngrade int8 = 3
 )
 
+// ErrOtherFeatureUpdateInvalid is the result of a valid update in an
+// atomic UpdateFeatures request that another invalid update failed.
+var ErrOtherFeatureUpdateInvalid = fmt.Errorf("%w: another update of the request is invalid", ErrInvalidUpdateVersion)
+
 // FeatureUpdate asks to finalize feature Name at Level.
 type FeatureUpdate struct {
 	Name  string
@@ -67,7 +71,7 @@ func checkFinalizedSupported(img *metadata.Image, features []metadata.SupportedF
 // It returns one error per update, nil for a valid one; a refusal wraps
 // ErrInvalidUpdateVersion (or ErrInvalidRequest for a feature listed
 // twice). With atomic, one invalid update fails the whole request: nothing
-// is written and the valid updates report ErrInvalidUpdateVersion too.
+// is written and the valid updates report ErrOtherFeatureUpdateInvalid.
 //
 // A level must be supported by this controller's software and by every
 // registered broker's; a lower level needs FeatureSafeDowngrade or
@@ -120,7 +124,7 @@ func (c *Controller) updateFeatures(ctx context.Context, updates []FeatureUpdate
 	failed := len(valid) < len(updates)
 	if atomic && failed {
 		for _, i := range valid {
-			results[i] = fmt.Errorf("%w: another update of the request is invalid", ErrInvalidUpdateVersion)
+			results[i] = ErrOtherFeatureUpdateInvalid
 		}
 		return results, nil
 	}
