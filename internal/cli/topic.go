@@ -190,12 +190,15 @@ func newTopicDescribeCommand(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("describe topic configs: %w", err)
 			}
+			// NB: a partition without a leader has no offsets to list; it is
+			// described anyway, its offsets shown as "-".
+			var shardErrs *kadm.ShardErrors
 			starts, err := adm.ListStartOffsets(ctx, found...)
-			if err != nil {
+			if err != nil && !errors.As(err, &shardErrs) {
 				return fmt.Errorf("list log start offsets: %w", err)
 			}
 			ends, err := adm.ListEndOffsets(ctx, found...)
-			if err != nil {
+			if err != nil && !errors.As(err, &shardErrs) {
 				return fmt.Errorf("list high watermarks: %w", err)
 			}
 			elr, err := describeELR(ctx, cl, found)
