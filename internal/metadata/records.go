@@ -206,7 +206,7 @@ func (*BrokerRegistrationChangeRecord) Type() RecordType {
 }
 func (*FeatureLevelRecord) Type() RecordType { return FeatureLevelRecordType }
 
-func (*ClusterIDRecord) Version() uint8      { return 0 }
+func (*ClusterIDRecord) Version() uint8 { return 0 }
 func (r *RegisterBrokerRecord) Version() uint8 {
 	if len(r.Features) > 0 {
 		return 1
