@@ -131,12 +131,9 @@ func (p *Partition) WaitCommitted(ctx context.Context, end int64, requiredAcks i
 			p.mu.Unlock()
 			return err
 		}
-		n, minISR := len(p.mu.st.ISR), p.minInsyncReplicas()
-		if p.mu.highWatermark >= end || n < minISR {
+		if p.mu.highWatermark >= end {
+			n, minISR := len(p.mu.st.ISR), p.minInsyncReplicas()
 			p.mu.Unlock()
-			// NB: below min.insync.replicas the high watermark stands still
-			// (see maybeIncrementHighWatermarkLocked): fail now rather than
-			// at the request timeout.
 			if n < minISR {
 				return fmt.Errorf("%w: ISR has %d, min.insync.replicas is %d", ErrNotEnoughReplicasAfterAppend, n, minISR)
 			}
@@ -315,15 +312,7 @@ func sameProposal(a, b *ISRProposal) bool {
 // maybeIncrementHighWatermarkLocked moves the leader's high watermark up to
 // the minimum log end offset over the maximal ISR (Kafka's
 // maybeIncrementLeaderHW). The caller holds mu and leads.
-//
-// NB: it does not advance while the ISR is smaller than min.insync.replicas
-// (Kafka's "strict min ISR", KAFKA-15583): replicas that leave the ISR then
-// hold every committed record, which is what lets the controller elect
-// them from the eligible leader replicas (KIP-966).
 func (p *Partition) maybeIncrementHighWatermarkLocked(now time.Time) bool {
-	if len(p.mu.st.ISR) < p.minInsyncReplicas() {
-		return false
-	}
 	hw, _ := p.highWatermarkBoundLocked(now)
 	if hw <= p.mu.highWatermark {
 		return false

@@ -569,23 +569,3 @@ func TestHighWatermarkRestartsFromCheckpoint(t *testing.T) {
 		}
 	}
 }
-
-// TestHighWatermarkStandsStillBelowMinISR: with the ISR smaller than
-// min.insync.replicas the high watermark does not advance, even for acks=1
-// records ("strict min ISR"), so the replicas that left the ISR hold every
-// committed record (KIP-966).
-func TestHighWatermarkStandsStillBelowMinISR(t *testing.T) {
-	p, clock, _ := newLeader(t, 2)
-	mustAppend(t, p, 1, 1)
-	p.UpdateFollower(2, -1, 0, -1, clock.Now())
-	p.UpdateFollower(3, -1, 0, -1, clock.Now())
-	clock.Advance(11 * time.Second)
-	p.MaybeShrinkISR(clock.Now())
-	if diff := cmp.Diff([]int32{1}, p.State().ISR); diff != "" {
-		t.Fatalf("ISR (-want +got):\n%s", diff)
-	}
-	mustAppend(t, p, 3, 1)
-	if hw := p.HighWatermark(); hw != 0 {
-		t.Errorf("HighWatermark with ISR [1] and min.insync.replicas 2 = %d, want 0", hw)
-	}
-}
