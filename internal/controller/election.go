@@ -75,9 +75,11 @@ func nextPartitionState(p metadata.PartitionInfo, ch partitionChange, e eligibil
 //   - ELR (with ch.elr): while the ISR is at or above minISR the ELR and
 //     LastKnownELR are empty. Below it, the ELR is the old ISR plus the old
 //     ELR, minus the new ISR and any unclean-shutdown broker: replicas that
-//     left the ISR once it could no longer commit (the high watermark does
-//     not advance below min.insync.replicas), so they hold every committed
-//     record.
+//     left the ISR once acks=all writes were refused (NOT_ENOUGH_REPLICAS),
+//     so they hold every record acknowledged with acks=all. NB: unlike
+//     Kafka 4.x ("strict min ISR") a partition leader still advances its
+//     high watermark below min.insync.replicas, so acks=0/1 records
+//     written then may be missing on an ELR member.
 //   - Election, when the leader is -1, ineligible or no longer valid: the
 //     first replica, in replica order, that is eligible and in the ISR, or
 //     in the ELR when the ISR is empty (the ELR member then becomes the ISR,
