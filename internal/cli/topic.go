@@ -160,12 +160,12 @@ func newTopicListCommand(cf *clientFlags) *cobra.Command {
 func newTopicDescribeCommand(cf *clientFlags) *cobra.Command {
 	cmd := silence(&cobra.Command{
 		Use:   "describe NAME...",
-		Short: "Show a topic's ID, config overrides and per-partition leader, replicas, ISR and offsets",
+		Short: "Show a topic's ID, config overrides and per-partition leader, replicas, ISR, ELR and offsets",
 		Args:  cobra.MinimumNArgs(1),
 	})
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		names := dedupe(args)
-		return withAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+		return withClients(cmd, cf, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
 			md, err := adm.Metadata(ctx, names...)
 			if err != nil {
 				return fmt.Errorf("describe topics: %w", err)
@@ -190,13 +190,20 @@ func newTopicDescribeCommand(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("describe topic configs: %w", err)
 			}
+			// NB: a partition without a leader has no offsets to list; it is
+			// described anyway, its offsets shown as "-".
+			var shardErrs *kadm.ShardErrors
 			starts, err := adm.ListStartOffsets(ctx, found...)
-			if err != nil {
+			if err != nil && !errors.As(err, &shardErrs) {
 				return fmt.Errorf("list log start offsets: %w", err)
 			}
 			ends, err := adm.ListEndOffsets(ctx, found...)
-			if err != nil {
+			if err != nil && !errors.As(err, &shardErrs) {
 				return fmt.Errorf("list high watermarks: %w", err)
+			}
+			elr, err := describeELR(ctx, cl, found)
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			for _, name := range found {
@@ -208,7 +215,7 @@ func newTopicDescribeCommand(cf *clientFlags) *cobra.Command {
 					errs = append(errs, topicError(name, fmt.Errorf("describe configs: %w", cerr)))
 					continue
 				}
-				if err := writeTopicDescription(out, md.Topics[name], rc.Configs, starts, ends); err != nil {
+				if err := writeTopicDescription(out, md.Topics[name], rc.Configs, starts, ends, elr); err != nil {
 					return err
 				}
 			}
@@ -218,9 +225,64 @@ func newTopicDescribeCommand(cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
+// partitionELR is a partition's KIP-966 eligible leader replicas and last
+// known ELR, from DescribeTopicPartitions.
+type partitionELR struct{ elr, lastKnown []int32 }
+
+// describeELR asks for the ELR of every partition of topics with
+// DescribeTopicPartitions, following its cursor. It returns nil, without
+// an error, when the broker does not serve the API (the description then
+// has no ELR columns, as kafka-topics.sh prints for such brokers).
+func describeELR(ctx context.Context, cl *kgo.Client, topics []string) (map[string]map[int32]partitionELR, error) {
+	out := map[string]map[int32]partitionELR{}
+	req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+	for _, t := range topics {
+		rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+		rt.Topic = t
+		req.Topics = append(req.Topics, rt)
+	}
+	// A broker answers at most a few thousand partitions at once; a cursor
+	// that does not move would loop forever, so the pages are bounded.
+	for page := 0; page < 100000; page++ {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			// NB: kgo refuses a request the broker does not advertise with
+			// an unexported "broker is too old" error.
+			if errors.Is(err, kerr.UnsupportedVersion) || strings.Contains(err.Error(), "too old") {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("describe topic partitions: %w", err)
+		}
+		for _, rt := range resp.Topics {
+			if rt.Topic == nil || rt.ErrorCode != 0 {
+				continue
+			}
+			ps := out[*rt.Topic]
+			if ps == nil {
+				ps = map[int32]partitionELR{}
+				out[*rt.Topic] = ps
+			}
+			for _, p := range rt.Partitions {
+				ps[p.Partition] = partitionELR{elr: p.EligibleLeaderReplicas, lastKnown: p.LastKnownELR}
+			}
+		}
+		c := resp.NextCursor
+		if c == nil {
+			return out, nil
+		}
+		if req.Cursor != nil && req.Cursor.Topic == c.Topic && req.Cursor.Partition == c.Partition {
+			return nil, fmt.Errorf("describe topic partitions: the cursor %s-%d does not move", c.Topic, c.Partition)
+		}
+		req.Cursor = &kmsg.DescribeTopicPartitionsRequestCursor{Topic: c.Topic, Partition: c.Partition}
+	}
+	return nil, errors.New("describe topic partitions: too many pages")
+}
+
 // writeTopicDescription prints one topic in the layout of kafka-topics.sh
-// --describe: a topic line, then one tab-indented line per partition.
-func writeTopicDescription(w io.Writer, td kadm.TopicDetail, configs []kadm.Config, starts, ends kadm.ListedOffsets) error {
+// --describe: a topic line, then one tab-indented line per partition. With
+// elr (nil when the broker cannot say), each partition line shows its
+// eligible leader replicas and last known ELR (KIP-966) after the ISR.
+func writeTopicDescription(w io.Writer, td kadm.TopicDetail, configs []kadm.Config, starts, ends kadm.ListedOffsets, elr map[string]map[int32]partitionELR) error {
 	var overrides []string
 	for _, c := range configs {
 		// Only topic-level overrides: broker-wide settings are not a
@@ -240,8 +302,13 @@ func writeTopicDescription(w io.Writer, td kadm.TopicDetail, configs []kadm.Conf
 		return err
 	}
 	for _, p := range td.Partitions.Sorted() {
-		line := fmt.Sprintf("\tPartition: %d\tLeader: %d\tLeaderEpoch: %d\tReplicas: %s\tIsr: %s\tOffline: %s\tLogStartOffset: %s\tHighWatermark: %s",
-			p.Partition, p.Leader, p.LeaderEpoch, joinInt32s(p.Replicas), joinInt32s(p.ISR), joinInt32s(p.OfflineReplicas),
+		elrCols := ""
+		if elr != nil {
+			e := elr[td.Topic][p.Partition]
+			elrCols = fmt.Sprintf("\tElr: %s\tLastKnownElr: %s", joinInt32s(e.elr), joinInt32s(e.lastKnown))
+		}
+		line := fmt.Sprintf("\tPartition: %d\tLeader: %d\tLeaderEpoch: %d\tReplicas: %s\tIsr: %s%s\tOffline: %s\tLogStartOffset: %s\tHighWatermark: %s",
+			p.Partition, p.Leader, p.LeaderEpoch, joinInt32s(p.Replicas), joinInt32s(p.ISR), elrCols, joinInt32s(p.OfflineReplicas),
 			listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition))
 		if p.Err != nil {
 			line += "\tError: " + errorName(p.Err)

@@ -36,7 +36,7 @@ func TestTopicLifecycle(t *testing.T) {
 	}
 	for i, line := range lines[1:] {
 		part := regexp.MustCompile(`^\tPartition: ` + string(rune('0'+i)) +
-			`\tLeader: \d+\tLeaderEpoch: \d+\tReplicas: \d+,\d+\tIsr: \d+,\d+\tOffline: \tLogStartOffset: 0\tHighWatermark: 0$`)
+			`\tLeader: \d+\tLeaderEpoch: \d+\tReplicas: \d+,\d+\tIsr: \d+,\d+\tElr: \tLastKnownElr: \tOffline: \tLogStartOffset: 0\tHighWatermark: 0$`)
 		if !part.MatchString(line) {
 			t.Errorf("topic describe orders: partition line %q does not match %s", line, part)
 		}

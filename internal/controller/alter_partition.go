@@ -121,7 +121,7 @@ func (c *Controller) alterPartition(ctx context.Context, req AlterPartitionReque
 				res.Err = fmt.Errorf("%w: partition %d of topic %q", ErrUnknownTopicOrPartition, rp.Partition, t.Name)
 				continue
 			}
-			next, err := c.checkAlterPartition(img, req.BrokerID, cur, rp)
+			next, err := c.checkAlterPartition(img, req.BrokerID, cur, rp, c.electionBase(img, t))
 			if err != nil {
 				res.Err = fmt.Errorf("topic %q partition %d: %w", t.Name, rp.Partition, err)
 				continue
@@ -156,8 +156,10 @@ func setResult(res *AlterPartitionResult, p metadata.PartitionInfo) {
 
 // checkAlterPartition validates one proposed ISR against the partition's
 // current state and returns the next state (cur itself when the ISR does
-// not change).
-func (c *Controller) checkAlterPartition(img *metadata.Image, brokerID int32, cur metadata.PartitionInfo, rp AlterPartitionData) (metadata.PartitionInfo, error) {
+// not change). With eligible leader replicas (ch.elr), members that leave
+// an ISR below ch.minISR join the ELR, and an ISR back at minISR clears
+// it (KIP-966).
+func (c *Controller) checkAlterPartition(img *metadata.Image, brokerID int32, cur metadata.PartitionInfo, rp AlterPartitionData, ch partitionChange) (metadata.PartitionInfo, error) {
 	switch {
 	case rp.LeaderEpoch < cur.LeaderEpoch:
 		return cur, fmt.Errorf("%w: leader epoch %d, the partition is at %d", ErrFencedLeaderEpoch, rp.LeaderEpoch, cur.LeaderEpoch)
@@ -198,8 +200,12 @@ func (c *Controller) checkAlterPartition(img *metadata.Image, brokerID int32, cu
 	}
 	next := cur
 	next.ISR = slices.Clone(rp.NewISR)
+	elr, _ := targetELR(cur, next.ISR, ch)
+	// The partition keeps its leader, so no last known leader is kept.
+	next.ELR, next.LastKnownELR = nilIfEmpty(slices.Clone(elr)), nil
 	// The ISR may now hold every target replica of a reassignment.
 	next = completeReassignment(next, eligibleIn(img))
+	next.ELR = nilIfEmpty(slices.DeleteFunc(next.ELR, func(r int32) bool { return !slices.Contains(next.Replicas, r) }))
 	if next.Leader != cur.Leader {
 		next.LeaderEpoch++
 	}

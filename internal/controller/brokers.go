@@ -124,6 +124,14 @@ type BrokerRegistration struct {
 	// quorum observer, which the controller adds to the quorum as a
 	// non-voter so that the broker receives the metadata log.
 	RaftAddr string
+	// CleanShutdown: the broker's log holds everything it had when it last
+	// stopped (a clean shutdown, or every append fsynced). Without it a
+	// re-registering broker may have lost committed records and leaves the
+	// ISRs and ELRs (KIP-966).
+	CleanShutdown bool
+	// Features are the feature levels the broker's software supports; nil
+	// skips the check that they include every finalized level.
+	Features []metadata.SupportedFeature
 }
 
 // RegisterBroker registers or re-registers a broker with a new broker
@@ -171,6 +179,11 @@ func (c *Controller) registerBroker(ctx context.Context, reg BrokerRegistration)
 		return fmt.Errorf("%w: broker %d, incarnation %s; the registration of incarnation %s is live",
 			ErrDuplicateBrokerRegistration, id, reg.IncarnationID, prev.IncarnationID)
 	}
+	if reg.Features != nil {
+		if err := checkFinalizedSupported(img, reg.Features); err != nil {
+			return fmt.Errorf("%w: broker %d: %w", ErrUnsupportedFeatureLevel, id, err)
+		}
+	}
 	// Every registration is proposed after the image reached Index, and is
 	// applied at a higher index, so Index+1 increases from one
 	// registration to the next, as a broker epoch must.
@@ -180,14 +193,24 @@ func (c *Controller) registerBroker(ctx context.Context, reg BrokerRegistration)
 	}
 	recs := []metadata.Record{&metadata.RegisterBrokerRecord{
 		NodeID: id, IncarnationID: reg.IncarnationID, BrokerEpoch: epoch,
-		Host: reg.Host, Port: reg.Port, Rack: reg.Rack, Fenced: !local,
+		Host: reg.Host, Port: reg.Port, Rack: reg.Rack, Fenced: !local, Features: reg.Features,
 	}}
 	e := eligibleIn(img)
 	moved := 0
+	// KIP-966: after an unclean shutdown the broker leaves every ISR and
+	// ELR, since it may have lost committed records.
+	unclean := had && !reg.CleanShutdown && img.ELREnabled()
 	switch {
+	case local && unclean:
+		e.with = id
+		recs, moved = c.appendPartitionChanges(recs, img, e,
+			func(p *metadata.PartitionInfo) bool { return involves(id)(p) || leaderless(id)(p) }, c.uncleanRestart(img, id))
 	case local:
 		e.with = id
 		recs, moved = c.appendPartitionChanges(recs, img, e, leaderless(id), c.comesBack(img))
+	case unclean:
+		e.without = id
+		recs, moved = c.appendPartitionChanges(recs, img, e, involves(id), c.uncleanRestart(img, id))
 	case had:
 		e.without = id
 		recs, moved = c.appendPartitionChanges(recs, img, e, involves(id), c.leaves(img, id))
@@ -200,7 +223,7 @@ func (c *Controller) registerBroker(ctx context.Context, reg BrokerRegistration)
 	c.live.lastContact[id] = now
 	delete(c.live.shutdownOffset, id)
 	c.logger.Info("broker registered", "broker_id", id, "host", reg.Host, "port", reg.Port, "rack", reg.Rack,
-		"broker_epoch", epoch, "fenced", !local, "partitions_changed", moved)
+		"broker_epoch", epoch, "fenced", !local, "unclean_shutdown", had && !reg.CleanShutdown, "partitions_changed", moved)
 	return nil
 }
 
@@ -208,7 +231,15 @@ func (c *Controller) registerBroker(ctx context.Context, reg BrokerRegistration)
 // becomes eligible: elect a leader, uncleanly if the topic allows it.
 func (c *Controller) comesBack(img *metadata.Image) func(t *metadata.Topic) partitionChange {
 	return func(t *metadata.Topic) partitionChange {
-		return partitionChange{removeFromISR: -1, unclean: c.uncleanAllowed(img, t)}
+		return c.topicChange(img, t, partitionChange{removeFromISR: -1, uncleanShutdown: -1})
+	}
+}
+
+// uncleanRestart returns the change for partitions of broker id after an
+// unclean shutdown: it leaves the ISR and the ELR (KIP-966).
+func (c *Controller) uncleanRestart(img *metadata.Image, id int32) func(t *metadata.Topic) partitionChange {
+	return func(t *metadata.Topic) partitionChange {
+		return c.topicChange(img, t, partitionChange{removeFromISR: id, uncleanShutdown: id})
 	}
 }
 
@@ -428,7 +459,7 @@ func (c *Controller) rebalanceLeaders(ctx context.Context) {
 	recs, n := c.appendPartitionChanges(nil, img, eligibleIn(img),
 		func(p *metadata.PartitionInfo) bool { return p.Leader < 0 || p.Leader != p.Replicas[0] },
 		func(t *metadata.Topic) partitionChange {
-			return partitionChange{removeFromISR: -1, preferred: true, unclean: c.uncleanAllowed(img, t)}
+			return c.topicChange(img, t, partitionChange{removeFromISR: -1, uncleanShutdown: -1, preferred: true})
 		})
 	if n == 0 {
 		return

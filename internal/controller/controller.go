@@ -56,6 +56,11 @@ var (
 	ErrElectionNotNeeded           = errors.New("election not needed")
 	ErrPreferredLeaderNotAvailable = errors.New("preferred leader not available")
 	ErrEligibleLeadersNotAvailable = errors.New("eligible leaders not available")
+
+	// Features (KIP-584). UpdateFeatures refusals are ErrInvalidUpdateVersion.
+	// ErrUnsupportedFeatureLevel: a registering broker's software does not
+	// support a finalized feature level.
+	ErrUnsupportedFeatureLevel = errors.New("unsupported finalized feature level")
 )
 
 // maxPartitionsPerRequest bounds the records one request can produce, like
@@ -374,8 +379,12 @@ func (c *Controller) quorumError(err error) error {
 	return fmt.Errorf("controller: %w", err)
 }
 
-// EnsureClusterID sets a random cluster id if the metadata has none yet.
-// The id is 16 random bytes in unpadded base64url, like Kafka's.
+// EnsureClusterID sets a random cluster id if the metadata has none yet,
+// and with it the finalized feature levels of a new cluster
+// (metadata.BootstrapFeatures). The id is 16 random bytes in unpadded
+// base64url, like Kafka's. A cluster created before Strata kept features
+// gets them now, with eligible leader replicas off (as Kafka leaves them
+// on an upgraded cluster).
 func (c *Controller) EnsureClusterID(ctx context.Context) error {
 	var opErr error
 	if err := c.do(ctx, func(ctx context.Context) {
@@ -385,6 +394,7 @@ func (c *Controller) EnsureClusterID(ctx context.Context) error {
 			return
 		}
 		if img.ClusterID() != "" {
+			opErr = c.bootstrapFeatures(ctx, img)
 			return
 		}
 		id, err := metadata.NewUUID(c.cfg.Rand)
@@ -392,8 +402,9 @@ func (c *Controller) EnsureClusterID(ctx context.Context) error {
 			opErr = fmt.Errorf("controller: cluster id: %w", err)
 			return
 		}
-		if opErr = c.propose(ctx, []metadata.Record{&metadata.ClusterIDRecord{ClusterID: id.String()}}); opErr == nil {
-			c.logger.Info("cluster id created", "cluster_id", id.String())
+		recs := append([]metadata.Record{&metadata.ClusterIDRecord{ClusterID: id.String()}}, metadata.BootstrapFeatures()...)
+		if opErr = c.propose(ctx, recs); opErr == nil {
+			c.logger.Info("cluster id created", "cluster_id", id.String(), "features", c.Image().FinalizedFeatures())
 		}
 	}); err != nil {
 		return err

@@ -81,7 +81,7 @@ func start(t *testing.T, dir string, seed uint64, opts ...harnessOpt) *harness {
 	if err := c.EnsureClusterID(wctx); err != nil {
 		t.Fatalf("EnsureClusterID: %v", err)
 	}
-	if err := c.RegisterBroker(wctx, BrokerRegistration{NodeID: 1, Host: "localhost", Port: 9092}); err != nil {
+	if err := c.RegisterBroker(wctx, BrokerRegistration{NodeID: 1, Host: "localhost", Port: 9092, CleanShutdown: true}); err != nil {
 		t.Fatalf("RegisterBroker: %v", err)
 	}
 	return h

@@ -105,7 +105,7 @@ func (c *Controller) electLeaders(ctx context.Context, typ ElectionType, topics 
 					seen[tp.Topic] = map[int32]bool{}
 				}
 				seen[tp.Topic][p] = true
-				next, err := electOne(typ, cur, e)
+				next, err := electOne(typ, cur, e, c.electionBase(img, t))
 				if err == nil {
 					recs = append(recs, partitionRecord(t.ID, next))
 					elected = append(elected, len(results))
@@ -129,8 +129,19 @@ func (c *Controller) electLeaders(ctx context.Context, typ ElectionType, topics 
 	return results, nil
 }
 
-// electOne returns the partition's state after an election of type typ.
-func electOne(typ ElectionType, cur metadata.PartitionInfo, e eligibility) (metadata.PartitionInfo, error) {
+// electionBase is the change an ElectLeaders election of topic t starts
+// from: no ISR removal, eligible leader replicas as the cluster has them.
+func (c *Controller) electionBase(img *metadata.Image, t *metadata.Topic) partitionChange {
+	ch := partitionChange{removeFromISR: -1, uncleanShutdown: -1}
+	if ch.elr = img.ELREnabled(); ch.elr {
+		ch.minISR = c.minISR(img, t)
+	}
+	return ch
+}
+
+// electOne returns the partition's state after an election of type typ,
+// starting from change base.
+func electOne(typ ElectionType, cur metadata.PartitionInfo, e eligibility, base partitionChange) (metadata.PartitionInfo, error) {
 	if typ == ElectionPreferred {
 		preferred := cur.Replicas[0]
 		switch {
@@ -139,13 +150,15 @@ func electOne(typ ElectionType, cur metadata.PartitionInfo, e eligibility) (meta
 		case !slices.Contains(cur.ISR, preferred) || !e.ok(preferred):
 			return cur, fmt.Errorf("%w: broker %d is not an eligible ISR member", ErrPreferredLeaderNotAvailable, preferred)
 		}
-		next, _ := nextPartitionState(cur, partitionChange{removeFromISR: -1, preferred: true}, e)
+		base.preferred = true
+		next, _ := nextPartitionState(cur, base, e)
 		return next, nil
 	}
 	if cur.Leader >= 0 {
 		return cur, fmt.Errorf("%w: broker %d leads", ErrElectionNotNeeded, cur.Leader)
 	}
-	next, changed := nextPartitionState(cur, partitionChange{removeFromISR: -1, unclean: true}, e)
+	base.unclean = true
+	next, changed := nextPartitionState(cur, base, e)
 	if !changed || next.Leader < 0 {
 		return cur, fmt.Errorf("%w: no replica of %v is eligible", ErrEligibleLeadersNotAvailable, cur.Replicas)
 	}

@@ -2,8 +2,13 @@ package kafkaapi
 
 // Controller APIs that brokers send to the active controller (KIP-631).
 //   BrokerRegistration 0-4: listeners, rack, incarnation id; the cluster id
-//   must match (INCONSISTENT_CLUSTER_ID). Fields of v1+ (ZooKeeper
-//   migration, log dirs, previous broker epoch) are accepted and ignored.
+//   must match (INCONSISTENT_CLUSTER_ID). Features are the broker's
+//   supported ranges; every finalized level must be in them
+//   (UNSUPPORTED_VERSION). PreviousBrokerEpoch (v3+): Strata brokers send
+//   -1 after an unclean shutdown and their last known epoch (0 when they do
+//   not know it) after a clean one; the controller reads only that
+//   distinction (KIP-966 unclean shutdown). Fields of v1-v2 (ZooKeeper
+//   migration, log dirs) are accepted and ignored.
 //   A listener named STRATA_RAFT carries a broker-only node's metadata
 //   quorum address; the controller adds it to the quorum as a non-voter.
 //   AllocateProducerIds 0 (KIP-730): a block of producer ids.
@@ -38,7 +43,11 @@ func (h *Handler) brokerRegistration(rc *reqCtx, req *kmsg.BrokerRegistrationReq
 			resp.ErrorCode = kerr.InvalidRequest.Code
 			return resp
 		}
-		reg := controller.BrokerRegistration{NodeID: req.BrokerID, IncarnationID: metadata.UUID(req.IncarnationID)}
+		reg := controller.BrokerRegistration{NodeID: req.BrokerID, IncarnationID: metadata.UUID(req.IncarnationID),
+			CleanShutdown: req.Version >= 3 && req.PreviousBrokerEpoch >= 0}
+		for _, f := range req.Features {
+			reg.Features = append(reg.Features, metadata.SupportedFeature{Name: f.Name, MinLevel: f.MinSupportedVersion, MaxLevel: f.MaxSupportedVersion})
+		}
 		for _, l := range req.Listeners {
 			if l.Name == RaftListenerName {
 				reg.RaftAddr = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))

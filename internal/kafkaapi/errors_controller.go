@@ -21,6 +21,7 @@ var extraCodes = []struct {
 	{controller.ErrNotLeaderOrFollower, kerr.NotLeaderForPartition},
 	{controller.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 	{controller.ErrInvalidUpdateVersion, kerr.InvalidUpdateVersion},
+	{controller.ErrUnsupportedFeatureLevel, kerr.UnsupportedVersion},
 	{controller.ErrIneligibleReplica, kerr.IneligibleReplica},
 	{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
 	{controller.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},

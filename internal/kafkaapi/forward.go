@@ -4,7 +4,7 @@ package kafkaapi
 // only the active controller can serve — CreateTopics, DeleteTopics,
 // CreatePartitions, ElectLeaders, AlterPartitionReassignments,
 // ListPartitionReassignments, IncrementalAlterConfigs, AlterConfigs,
-// DescribeQuorum, UnregisterBroker — are
+// DescribeQuorum, UnregisterBroker, UpdateFeatures — are
 // sent on by any other node to the active controller at the client's
 // version, and its answer is relayed. Metadata names as controller the
 // active controller when it is also a broker, else this broker (as Kafka
@@ -43,7 +43,7 @@ func forwardable(req kmsg.Request) bool {
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
 		*kmsg.IncrementalAlterConfigsRequest, *kmsg.AlterConfigsRequest, *kmsg.DescribeQuorumRequest,
-		*kmsg.UnregisterBrokerRequest:
+		*kmsg.UnregisterBrokerRequest, *kmsg.UpdateFeaturesRequest:
 		return true
 	}
 	return false
@@ -140,6 +140,8 @@ func forwardError(req kmsg.Request, code int16) kmsg.Response {
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp
+	case *kmsg.UpdateFeaturesRequest:
+		return updateFeaturesError(r, code)
 	case *kmsg.AlterConfigsRequest:
 		resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
 		for _, res := range r.Resources {

@@ -190,6 +190,10 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.listPartitionReassignments(rc, r)
 	case *kmsg.DescribeQuorumRequest:
 		return h.describeQuorum(rc, r)
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return h.describeTopicPartitions(rc, r)
+	case *kmsg.UpdateFeaturesRequest:
+		return h.updateFeatures(rc, r)
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return h.incrementalAlterConfigs(rc, r)
 	case *kmsg.AlterConfigsRequest:

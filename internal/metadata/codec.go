@@ -90,6 +90,14 @@ func (r *reader) bool() bool {
 
 func (r *reader) int8() int8 { return int8(r.uint8()) }
 
+func (r *reader) int16() int16 {
+	v := r.take(2)
+	if v == nil {
+		return 0
+	}
+	return int16(binary.BigEndian.Uint16(v))
+}
+
 func (r *reader) int32() int32 {
 	v := r.take(4)
 	if v == nil {

@@ -39,13 +39,15 @@ type Delta struct {
 	ChangedBrokerConfigs map[string][]string
 	// ProducerIDsChanged is set when NextProducerID moved.
 	ProducerIDsChanged bool
+	// FeaturesChanged is set when a finalized feature level changed.
+	FeaturesChanged bool
 }
 
 // Empty reports whether nothing changed.
 func (d *Delta) Empty() bool {
 	return !d.ClusterIDChanged && len(d.ChangedBrokers) == 0 && len(d.CreatedTopics) == 0 &&
 		len(d.DeletedTopics) == 0 && len(d.ChangedPartitions) == 0 && len(d.ChangedTopicConfigs) == 0 &&
-		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged
+		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged
 }
 
 // TopicCreated reports whether the topic with id was created by this delta.
@@ -75,6 +77,7 @@ type touched struct {
 	topics        map[UUID]struct{}
 	brokerConfigs map[string]struct{}
 	producerIDs   bool
+	features      bool
 }
 
 func newTouched() *touched {
@@ -83,7 +86,7 @@ func newTouched() *touched {
 
 func allKeys(prev, next *Image) *touched {
 	t := newTouched()
-	t.clusterID, t.producerIDs = true, true
+	t.clusterID, t.producerIDs, t.features = true, true, true
 	for _, img := range []*Image{prev, next} {
 		for id := range img.brokers {
 			t.brokers[id] = struct{}{}
@@ -102,10 +105,11 @@ func diff(prev, next *Image, keys *touched) *Delta {
 	d := &Delta{Prev: prev, Index: next.index}
 	d.ClusterIDChanged = keys.clusterID && prev.clusterID != next.clusterID
 	d.ProducerIDsChanged = keys.producerIDs && prev.nextProducerID != next.nextProducerID
+	d.FeaturesChanged = keys.features && !maps.Equal(prev.features, next.features)
 	for id := range keys.brokers {
 		pb, inPrev := prev.brokers[id]
 		nb, inNext := next.brokers[id]
-		if inPrev != inNext || pb != nb {
+		if inPrev != inNext || !pb.equal(&nb) {
 			d.ChangedBrokers = append(d.ChangedBrokers, id)
 		}
 	}
@@ -217,7 +221,7 @@ type builder struct {
 	prev, next *Image
 	keys       *touched
 
-	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied bool
+	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied bool
 	// owned marks topics cloned by this batch, safe to modify in place.
 	owned map[UUID]bool
 	// ownedConfigs marks broker config maps cloned by this batch.
@@ -271,6 +275,11 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.unregisterBroker(r)
+	case *FeatureLevelRecord:
+		if r == nil {
+			break
+		}
+		return b.featureLevel(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }
@@ -303,6 +312,7 @@ func (b *builder) registerBroker(r *RegisterBrokerRecord) error {
 		Port:          r.Port,
 		Rack:          r.Rack,
 		Fenced:        r.Fenced,
+		Features:      nilIfNoFeatures(slices.Clone(r.Features)),
 	}
 	b.keys.brokers[r.NodeID] = struct{}{}
 	return nil
@@ -421,6 +431,18 @@ func (b *builder) partition(r *PartitionRecord) error {
 	if len(r.RemovingReplicas) == len(r.Replicas) {
 		return fmt.Errorf("partition %d of topic %q: a reassignment removes every replica", r.Partition, t.Name)
 	}
+	for _, set := range [][]int32{r.ELR, r.LastKnownELR} {
+		for i, id := range set {
+			if !slices.Contains(r.Replicas, id) || slices.Contains(set[:i], id) {
+				return fmt.Errorf("partition %d of topic %q: eligible leader replicas list broker %d, not once among the replicas %v", r.Partition, t.Name, id, r.Replicas)
+			}
+		}
+	}
+	for _, id := range r.ELR {
+		if slices.Contains(r.ISR, id) {
+			return fmt.Errorf("partition %d of topic %q: broker %d is in both the ISR and the ELR", r.Partition, t.Name, id)
+		}
+	}
 	p := PartitionInfo{
 		Partition:        r.Partition,
 		Replicas:         slices.Clone(r.Replicas),
@@ -430,6 +452,8 @@ func (b *builder) partition(r *PartitionRecord) error {
 		PartitionEpoch:   r.PartitionEpoch,
 		AddingReplicas:   nilIfEmpty(slices.Clone(r.AddingReplicas)),
 		RemovingReplicas: nilIfEmpty(slices.Clone(r.RemovingReplicas)),
+		ELR:              nilIfEmpty(slices.Clone(r.ELR)),
+		LastKnownELR:     nilIfEmpty(slices.Clone(r.LastKnownELR)),
 	}
 	if int(r.Partition) == len(t.Partitions) {
 		t.Partitions = append(t.Partitions, p)
@@ -539,6 +563,33 @@ func (b *builder) producerIDs(r *ProducerIDsRecord) error {
 }
 
 func nilIfEmpty(s []int32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func (b *builder) featureLevel(r *FeatureLevelRecord) error {
+	if r.Name == "" {
+		return fmt.Errorf("empty feature name")
+	}
+	if r.Level < 0 {
+		return fmt.Errorf("feature %s at negative level %d", r.Name, r.Level)
+	}
+	if !b.featuresCopied {
+		b.next.features = maps.Clone(b.next.features)
+		b.featuresCopied = true
+	}
+	if r.Level == 0 {
+		delete(b.next.features, r.Name)
+	} else {
+		b.next.features[r.Name] = r.Level
+	}
+	b.keys.features = true
+	return nil
+}
+
+func nilIfNoFeatures(s []SupportedFeature) []SupportedFeature {
 	if len(s) == 0 {
 		return nil
 	}

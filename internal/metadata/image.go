@@ -21,6 +21,16 @@ type BrokerInfo struct {
 	// InControlledShutdown is set while the broker moves its leaderships
 	// away before shutting down; cleared by its next registration.
 	InControlledShutdown bool
+	// Features are the feature level ranges the broker's software supports
+	// (nil for a broker that registered without them). Shared between
+	// images: do not modify.
+	Features []SupportedFeature
+}
+
+func (b *BrokerInfo) equal(o *BrokerInfo) bool {
+	return b.NodeID == o.NodeID && b.IncarnationID == o.IncarnationID && b.BrokerEpoch == o.BrokerEpoch &&
+		b.Host == o.Host && b.Port == o.Port && b.Rack == o.Rack && b.Fenced == o.Fenced &&
+		b.InControlledShutdown == o.InControlledShutdown && slices.Equal(b.Features, o.Features)
 }
 
 // PartitionInfo is the replica state of one partition. Its slices are shared
@@ -36,12 +46,17 @@ type PartitionInfo struct {
 	// being reassigned (nil otherwise); see PartitionRecord.
 	AddingReplicas   []int32
 	RemovingReplicas []int32
+	// ELR and LastKnownELR are KIP-966's eligible leader replicas and last
+	// known leader (nil when empty); see PartitionRecord.
+	ELR          []int32
+	LastKnownELR []int32
 }
 
 func (p *PartitionInfo) equal(o *PartitionInfo) bool {
 	return p.Partition == o.Partition && p.Leader == o.Leader && p.LeaderEpoch == o.LeaderEpoch &&
 		p.PartitionEpoch == o.PartitionEpoch && slices.Equal(p.Replicas, o.Replicas) && slices.Equal(p.ISR, o.ISR) &&
-		slices.Equal(p.AddingReplicas, o.AddingReplicas) && slices.Equal(p.RemovingReplicas, o.RemovingReplicas)
+		slices.Equal(p.AddingReplicas, o.AddingReplicas) && slices.Equal(p.RemovingReplicas, o.RemovingReplicas) &&
+		slices.Equal(p.ELR, o.ELR) && slices.Equal(p.LastKnownELR, o.LastKnownELR)
 }
 
 // Reassigning reports whether a reassignment of the partition is ongoing.
@@ -110,6 +125,8 @@ type Image struct {
 	brokerConfigs  map[string]map[string]string
 	groupConfigs   map[string]map[string]string // by group id; nil until one is set
 	nextProducerID int64
+	// features holds the finalized feature levels; level 0 is absent.
+	features map[string]int16
 }
 
 // Empty is the image before any record: no cluster id, brokers or topics.
@@ -119,6 +136,7 @@ func Empty() *Image {
 		topicsByName:  map[string]*Topic{},
 		topicsByID:    map[UUID]*Topic{},
 		brokerConfigs: map[string]map[string]string{},
+		features:      map[string]int16{},
 	}
 }
 
@@ -205,3 +223,15 @@ func (img *Image) GroupConfigResources() []string {
 func (img *Image) BrokerConfigResources() []string {
 	return slices.Sorted(maps.Keys(img.brokerConfigs))
 }
+
+// FeatureLevel returns the finalized level of feature name, 0 when it is
+// not finalized.
+func (img *Image) FeatureLevel(name string) int16 { return img.features[name] }
+
+// FinalizedFeatures returns the finalized feature levels (none at level 0),
+// by name. The caller may modify the map.
+func (img *Image) FinalizedFeatures() map[string]int16 { return maps.Clone(img.features) }
+
+// ELREnabled reports whether KIP-966 eligible leader replicas are on:
+// eligible.leader.replicas.version is at least 1.
+func (img *Image) ELREnabled() bool { return img.features[ELRVersionFeature] >= 1 }

@@ -267,7 +267,7 @@ func TestBrokerRegistrationChange(t *testing.T) {
 		t.Fatalf("Apply(BrokerRegistrationChangeRecord) error: %v", err)
 	}
 	want := BrokerInfo{NodeID: 2, Host: "h2", Port: 9092, BrokerEpoch: 2, Rack: "r2", Fenced: true, InControlledShutdown: true}
-	if got, _ := next.Broker(2); got != want {
+	if got, _ := next.Broker(2); !cmp.Equal(got, want) {
 		t.Errorf("Broker(2) after change = %+v, want %+v", got, want)
 	}
 	if diff := cmp.Diff([]int32{2}, d.ChangedBrokers); diff != "" {

@@ -36,6 +36,9 @@ const (
 	BrokerRegistrationChangeRecordType RecordType = 8
 	// UnregisterBrokerRecordType was added in format version 1 like type 8.
 	UnregisterBrokerRecordType RecordType = 9
+	// FeatureLevelRecordType takes Kafka's number for the record (12), away
+	// from the dense range other record types grow into.
+	FeatureLevelRecordType RecordType = 12
 )
 
 func (t RecordType) String() string {
@@ -58,6 +61,8 @@ func (t RecordType) String() string {
 		return "BrokerRegistrationChangeRecord"
 	case UnregisterBrokerRecordType:
 		return "UnregisterBrokerRecord"
+	case FeatureLevelRecordType:
+		return "FeatureLevelRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -107,6 +112,26 @@ type RegisterBrokerRecord struct {
 	// Rack is "" when the broker has no rack.
 	Rack   string
 	Fenced bool
+	// Features are the feature level ranges the broker's software supports
+	// (KIP-584), by name. Written at record version 1; a record without
+	// features is written at version 0.
+	Features []SupportedFeature
+}
+
+// SupportedFeature is a range of feature levels a node's software
+// supports, both ends included.
+type SupportedFeature struct {
+	Name     string
+	MinLevel int16
+	MaxLevel int16
+}
+
+// FeatureLevelRecord finalizes the cluster-wide level of one feature
+// (KIP-584): every broker acts at that level. Level 0 removes the feature
+// from the finalized set.
+type FeatureLevelRecord struct {
+	Name  string
+	Level int16
 }
 
 // TopicRecord creates a topic with no partitions; PartitionRecords follow.
@@ -132,6 +157,13 @@ type PartitionRecord struct {
 	// a record without a reassignment is written at version 0.
 	AddingReplicas   []int32
 	RemovingReplicas []int32
+	// ELR and LastKnownELR are KIP-966's eligible leader replicas (replicas
+	// outside the ISR that hold every committed record, so they may lead
+	// when the ISR is empty) and the last known leader of a partition that
+	// lost every ISR and ELR member. Written at record version 2; a record
+	// with both empty is written at version 0 or 1.
+	ELR          []int32
+	LastKnownELR []int32
 }
 
 // RemoveTopicRecord deletes a topic with its partitions and configs.
@@ -187,12 +219,21 @@ func (*ProducerIDsRecord) Type() RecordType    { return ProducerIDsRecordType }
 func (*BrokerRegistrationChangeRecord) Type() RecordType {
 	return BrokerRegistrationChangeRecordType
 }
+func (*FeatureLevelRecord) Type() RecordType { return FeatureLevelRecordType }
 
-func (*ClusterIDRecord) Version() uint8      { return 0 }
-func (*RegisterBrokerRecord) Version() uint8 { return 0 }
-func (*TopicRecord) Version() uint8          { return 0 }
+func (*ClusterIDRecord) Version() uint8 { return 0 }
+func (r *RegisterBrokerRecord) Version() uint8 {
+	if len(r.Features) > 0 {
+		return 1
+	}
+	return 0
+}
+func (*TopicRecord) Version() uint8 { return 0 }
 func (r *PartitionRecord) Version() uint8 {
-	if len(r.AddingReplicas) > 0 || len(r.RemovingReplicas) > 0 {
+	switch {
+	case len(r.ELR) > 0 || len(r.LastKnownELR) > 0:
+		return 2
+	case len(r.AddingReplicas) > 0 || len(r.RemovingReplicas) > 0:
 		return 1
 	}
 	return 0
@@ -205,6 +246,7 @@ func (*BrokerRegistrationChangeRecord) Version() uint8 {
 }
 func (*UnregisterBrokerRecord) Type() RecordType { return UnregisterBrokerRecordType }
 func (*UnregisterBrokerRecord) Version() uint8   { return 0 }
+func (*FeatureLevelRecord) Version() uint8       { return 0 }
 
 func (rec *ClusterIDRecord) appendFields(b []byte) []byte {
 	return appendString(b, rec.ClusterID)
@@ -221,10 +263,19 @@ func (rec *RegisterBrokerRecord) appendFields(b []byte) []byte {
 	b = appendString(b, rec.Host)
 	b = binary.BigEndian.AppendUint32(b, uint32(rec.Port))
 	b = appendString(b, rec.Rack)
-	return appendBool(b, rec.Fenced)
+	b = appendBool(b, rec.Fenced)
+	if rec.Version() >= 1 {
+		b = binary.AppendUvarint(b, uint64(len(rec.Features)))
+		for _, f := range rec.Features {
+			b = appendString(b, f.Name)
+			b = binary.BigEndian.AppendUint16(b, uint16(f.MinLevel))
+			b = binary.BigEndian.AppendUint16(b, uint16(f.MaxLevel))
+		}
+	}
+	return b
 }
 
-func (rec *RegisterBrokerRecord) decodeFields(r *reader, _ uint8) {
+func (rec *RegisterBrokerRecord) decodeFields(r *reader, version uint8) {
 	rec.NodeID = r.int32()
 	rec.IncarnationID = r.uuid()
 	rec.BrokerEpoch = r.int64()
@@ -232,6 +283,27 @@ func (rec *RegisterBrokerRecord) decodeFields(r *reader, _ uint8) {
 	rec.Port = r.int32()
 	rec.Rack = r.string()
 	rec.Fenced = r.bool()
+	if version >= 1 {
+		// Each feature takes at least 5 bytes: a name length and two levels.
+		n := r.length(5)
+		if r.err != nil || n == 0 {
+			return
+		}
+		rec.Features = make([]SupportedFeature, n)
+		for i := range rec.Features {
+			rec.Features[i] = SupportedFeature{Name: r.string(), MinLevel: r.int16(), MaxLevel: r.int16()}
+		}
+	}
+}
+
+func (rec *FeatureLevelRecord) appendFields(b []byte) []byte {
+	b = appendString(b, rec.Name)
+	return binary.BigEndian.AppendUint16(b, uint16(rec.Level))
+}
+
+func (rec *FeatureLevelRecord) decodeFields(r *reader, _ uint8) {
+	rec.Name = r.string()
+	rec.Level = r.int16()
 }
 
 func (rec *TopicRecord) appendFields(b []byte) []byte {
@@ -256,6 +328,10 @@ func (rec *PartitionRecord) appendFields(b []byte) []byte {
 		b = appendInt32s(b, rec.AddingReplicas)
 		b = appendInt32s(b, rec.RemovingReplicas)
 	}
+	if rec.Version() >= 2 {
+		b = appendInt32s(b, rec.ELR)
+		b = appendInt32s(b, rec.LastKnownELR)
+	}
 	return b
 }
 
@@ -270,6 +346,10 @@ func (rec *PartitionRecord) decodeFields(r *reader, version uint8) {
 	if version >= 1 {
 		rec.AddingReplicas = r.int32s()
 		rec.RemovingReplicas = r.int32s()
+	}
+	if version >= 2 {
+		rec.ELR = r.int32s()
+		rec.LastKnownELR = r.int32s()
 	}
 }
 
@@ -351,6 +431,8 @@ func newRecord(t RecordType) Record {
 		return &BrokerRegistrationChangeRecord{}
 	case UnregisterBrokerRecordType:
 		return &UnregisterBrokerRecord{}
+	case FeatureLevelRecordType:
+		return &FeatureLevelRecord{}
 	default:
 		return nil
 	}
@@ -358,7 +440,10 @@ func newRecord(t RecordType) Record {
 
 // maxVersion is the newest version of record type t this build reads.
 func maxVersion(t RecordType) uint8 {
-	if t == PartitionRecordType {
+	switch t {
+	case PartitionRecordType:
+		return 2
+	case RegisterBrokerRecordType:
 		return 1
 	}
 	return 0
@@ -398,6 +483,8 @@ func isNilRecord(r Record) bool {
 	case *BrokerRegistrationChangeRecord:
 		return v == nil
 	case *UnregisterBrokerRecord:
+		return v == nil
+	case *FeatureLevelRecord:
 		return v == nil
 	default:
 		return true

@@ -31,6 +31,11 @@ func sampleRecords() []Record {
 		&ProducerIDsRecord{NextProducerID: 1000},
 		&BrokerRegistrationChangeRecord{NodeID: 1, BrokerEpoch: 7, Fenced: false, InControlledShutdown: true},
 		&UnregisterBrokerRecord{NodeID: 1, BrokerEpoch: 7},
+		&RegisterBrokerRecord{NodeID: 2, IncarnationID: topicA, BrokerEpoch: 8, Host: "h2", Port: 9093, Fenced: true,
+			Features: []SupportedFeature{{Name: ELRVersionFeature, MinLevel: 0, MaxLevel: 1}, {Name: MetadataVersionFeature, MinLevel: 7, MaxLevel: 33}}},
+		&PartitionRecord{TopicID: topicA, Partition: 2, Replicas: []int32{1, 2, 3}, Leader: -1, LeaderEpoch: 6, PartitionEpoch: 9,
+			ELR: []int32{2, 3}, LastKnownELR: []int32{1}},
+		&FeatureLevelRecord{Name: ELRVersionFeature, Level: 1},
 	}
 }
 
@@ -73,6 +78,11 @@ func TestEncodingIsStable(t *testing.T) {
 		{&BrokerRegistrationChangeRecord{NodeID: 3, BrokerEpoch: 9, Fenced: true, InControlledShutdown: false},
 			"010800" + "00000003" + "0000000000000009" + "01" + "00"},
 		{&UnregisterBrokerRecord{NodeID: 3, BrokerEpoch: 9}, "010900" + "00000003" + "0000000000000009"},
+		{&PartitionRecord{TopicID: topicA, Partition: 2, Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1, LeaderEpoch: 3, PartitionEpoch: 4, ELR: []int32{2}},
+			"010402" + "0102030405060708090a0b0c0d0e0f10" + "00000002" + "020000000100000002" + "0100000001" + "00000001" + "00000003" + "00000004" + "00" + "00" + "0100000002" + "00"},
+		{&RegisterBrokerRecord{NodeID: 1, IncarnationID: topicA, BrokerEpoch: 2, Host: "h", Port: 9092, Features: []SupportedFeature{{Name: "f", MinLevel: 0, MaxLevel: 2}}},
+			"010201" + "00000001" + "0102030405060708090a0b0c0d0e0f10" + "0000000000000002" + "0168" + "00002384" + "00" + "00" + "01" + "0166" + "0000" + "0002"},
+		{&FeatureLevelRecord{Name: "f", Level: 258}, "010c00" + "0166" + "0102"},
 	}
 	for _, tt := range tests {
 		b, err := Encode(tt.give)
@@ -97,7 +107,8 @@ func TestDecodeRejectsBadInput(t *testing.T) {
 		{"unknown frame version", append([]byte{2}, good[1:]...), ErrUnknownRecord},
 		{"unknown type", []byte{1, 200, 0}, ErrUnknownRecord},
 		{"type zero", []byte{1, 0, 0}, ErrUnknownRecord},
-		{"newer record version", append([]byte{1, 4, 2}, good[3:]...), ErrUnknownRecord},
+		{"newer record version", append([]byte{1, 4, 3}, good[3:]...), ErrUnknownRecord},
+		{"version 2 without its fields", append([]byte{1, 4, 2}, good[3:]...), ErrCorrupt},
 		{"version 1 without its fields", append([]byte{1, 4, 1}, good[3:]...), ErrCorrupt},
 		{"trailing byte", append(append([]byte{}, good...), 0), ErrCorrupt},
 		{"huge array count", []byte{1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, ErrCorrupt},

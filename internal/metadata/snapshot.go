@@ -16,7 +16,8 @@ const snapshotVersion = 1
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Records returns the records that rebuild the image from Empty, in the
-// order they must be applied: cluster id, brokers by id (each
+// order they must be applied: cluster id, finalized features by name,
+// brokers by id (each
 // RegisterBrokerRecord followed by a BrokerRegistrationChangeRecord when the
 // broker is in controlled shutdown), then per topic by
 // name its TopicRecord, PartitionRecords and ConfigRecords, then broker
@@ -26,10 +27,13 @@ func (img *Image) Records() []Record {
 	if img.clusterID != "" {
 		recs = append(recs, &ClusterIDRecord{ClusterID: img.clusterID})
 	}
+	for _, name := range slices.Sorted(maps.Keys(img.features)) {
+		recs = append(recs, &FeatureLevelRecord{Name: name, Level: img.features[name]})
+	}
 	for _, b := range img.Brokers() {
 		recs = append(recs, &RegisterBrokerRecord{
 			NodeID: b.NodeID, IncarnationID: b.IncarnationID, BrokerEpoch: b.BrokerEpoch,
-			Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: b.Fenced,
+			Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: b.Fenced, Features: b.Features,
 		})
 		if b.InControlledShutdown {
 			recs = append(recs, &BrokerRegistrationChangeRecord{
@@ -44,6 +48,7 @@ func (img *Image) Records() []Record {
 				TopicID: t.ID, Partition: p.Partition, Replicas: p.Replicas, ISR: p.ISR,
 				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 				AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas,
+				ELR: p.ELR, LastKnownELR: p.LastKnownELR,
 			})
 		}
 		for _, name := range slices.Sorted(maps.Keys(t.Configs)) {

@@ -176,6 +176,18 @@ func (c *controllerChannel) RegisterBroker(ctx context.Context, reg controller.B
 	if reg.Rack != "" {
 		req.Rack = &reg.Rack
 	}
+	for _, f := range reg.Features {
+		rf := kmsg.NewBrokerRegistrationRequestFeature()
+		rf.Name, rf.MinSupportedVersion, rf.MaxSupportedVersion = f.Name, f.MinLevel, f.MaxLevel
+		req.Features = append(req.Features, rf)
+	}
+	// KIP-966: -1 says the broker may have lost records it had; a clean
+	// broker sends the epoch it last knew (0 when its image has none yet).
+	req.PreviousBrokerEpoch = -1
+	if reg.CleanShutdown {
+		b, _ := c.node.ctrl.Image().Broker(reg.NodeID)
+		req.PreviousBrokerEpoch = max(b.BrokerEpoch, 0)
+	}
 	if id, _ := c.rn.Leader(); id >= 0 {
 		resp, err := c.request(ctx, req)
 		if err != nil {

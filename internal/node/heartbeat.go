@@ -46,6 +46,8 @@ func (n *Node) heartbeatLoop(ctx context.Context, channel *controllerChannel, re
 		case errors.Is(err, controller.ErrStaleBrokerEpoch), errors.Is(err, kerr.StaleBrokerEpoch),
 			errors.Is(err, controller.ErrBrokerNotRegistered), errors.Is(err, kerr.BrokerIDNotRegistered):
 			n.log.Warn("controller lost this broker's registration; registering again", "err", err)
+			// The process lives on: its log lost nothing (KIP-966).
+			reg.CleanShutdown = true
 			if err := channel.RegisterBroker(ctx, reg); err != nil && ctx.Err() == nil {
 				n.log.Warn("re-registering broker", "err", err)
 			}

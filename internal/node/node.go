@@ -83,7 +83,15 @@ type Node struct {
 
 	reconcileMu sync.Mutex
 	reconciling bool // guarded by reconcileMu: false until the first full reconcile
+
+	// cleanShutdown: the log directory was closed cleanly last time (or
+	// fsyncs every append); set in Run before the broker registers.
+	cleanShutdown bool
 }
+
+// cleanShutdownMarker is the file storage.LogDir.Close leaves at the root of
+// a cleanly closed log directory (Kafka's name).
+const cleanShutdownMarker = ".kafka_cleanshutdown"
 
 // New validates the configuration; it starts nothing.
 func New(cfg Config) (*Node, error) {
@@ -129,6 +137,11 @@ func (n *Node) Run(ctx context.Context) error {
 	scfg.CleanerInterval = st.CleanerBackoff
 	scfg.RecoveryThreads = 2
 	scfg.Logger = n.log
+	// NB: OpenLogDir consumes the clean-shutdown marker, so look first. With
+	// fsync=always the log holds every record it ever acknowledged or
+	// fetched, so even a crash leaves it clean for KIP-966's purposes.
+	_, markerErr := os.Stat(filepath.Join(scfg.Dir, cleanShutdownMarker))
+	n.cleanShutdown = markerErr == nil || fsync == storage.FsyncAlways
 	logDir, err := storage.OpenLogDir(scfg)
 	if err != nil {
 		return fmt.Errorf("open log directory: %w", err)
@@ -188,7 +201,8 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	isBroker, isController, _ := st.ParseRoles() // validated
 	channel := newControllerChannel(n, rn)
 	defer channel.Close()
-	reg := controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack}
+	reg := controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack,
+		CleanShutdown: n.cleanShutdown, Features: metadata.SupportedFeatures()}
 	if !isController {
 		// A broker-only node receives the metadata log once the active
 		// controller has added it to the quorum, which registering does.

@@ -27,7 +27,6 @@ var notServed = map[kmsg.Key]string{
 	kmsg.AlterUserSCRAMCredentials:    "SCRAM credentials are not built yet",
 
 	kmsg.AlterReplicaLogDirs: "one log directory per broker so far",
-	kmsg.UpdateFeatures:      "feature levels are fixed by the binary so far",
 
 	kmsg.Vote:             "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
 	kmsg.BeginQuorumEpoch: "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
@@ -45,8 +44,6 @@ var notServed = map[kmsg.Key]string{
 
 	kmsg.GetTelemetrySubscriptions: "client metrics (KIP-714) are not collected; clients skip telemetry when it is not advertised",
 	kmsg.PushTelemetry:             "client metrics (KIP-714) are not collected; clients skip telemetry when it is not advertised",
-
-	kmsg.DescribeTopicPartitions: "not built yet",
 
 	kmsg.ShareGroupHeartbeat:        "share groups (KIP-932) are not built yet",
 	kmsg.ShareGroupDescribe:         "share groups (KIP-932) are not built yet",

@@ -39,6 +39,8 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.DescribeQuorum:             {0, 2},
 	kmsg.UnregisterBroker:           {0, 0},
 	kmsg.DescribeLogDirs:            {1, 4},
+	kmsg.DescribeTopicPartitions:    {0, 0},
+	kmsg.UpdateFeatures:             {0, 2},
 	kmsg.InitProducerID:             {0, 5},
 	// Transactions (KIP-98). EndTxn v5 and TxnOffsetCommit v5 belong to
 	// transaction version 2 (KIP-890 part 2), finalized in ApiVersions.

@@ -64,10 +64,10 @@ func (c *Coordinator) runCtx() context.Context {
 }
 
 // FinalizedTransactionVersion is the transaction.version feature level of
-// every Strata cluster: the level this binary implements end to end.
-// Strata has no feature-level records in its metadata log; every broker
-// of a cluster runs the same binary, so the level is static (ApiVersions
-// reports it as finalized).
+// every Strata cluster: the only level this binary implements end to end.
+// The controller finalizes it in the metadata log when it bootstraps a
+// cluster and refuses any other level (metadata.SupportedFeatures gives
+// 2-2), so the coordinator may rely on it.
 const FinalizedTransactionVersion int16 = 2
 
 // flexible reports whether records are written in the flexible value
