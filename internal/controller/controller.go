@@ -178,6 +178,9 @@ type Controller struct {
 	// live is the broker liveness state; owned by the loop in Run (read
 	// and written only by operations and ticks running there).
 	live liveness
+	// dirs is what brokers reported of their log directories; owned by
+	// the loop in Run, like live.
+	dirs logDirState
 }
 
 // op is one operation run by the loop. ctx is the caller's context, also

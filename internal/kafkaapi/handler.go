@@ -27,6 +27,7 @@ import (
 	"github.com/strata-io/strata/internal/protocol"
 	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/storage"
 	"github.com/strata-io/strata/internal/txn"
 )
 
@@ -40,11 +41,14 @@ type Config struct {
 	// BrokerConfigs are the static broker settings by Kafka name, shown by
 	// DescribeConfigs and used as topic config defaults.
 	BrokerConfigs map[string]string
-	// LogDir is the broker's one log directory, reported by
-	// DescribeLogDirs (empty: reported as "", without volume sizes).
-	LogDir string
-	Logger *slog.Logger
-	Now    func() time.Time
+	// LogDirs are the broker's log directories, reported by
+	// DescribeLogDirs and the targets of AlterReplicaLogDirs. Nil in
+	// tests, which set LogDir instead: one directory holding every hosted
+	// partition (empty: reported as "", without volume sizes).
+	LogDirs *storage.LogDirs
+	LogDir  string
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // ControllerChannel reaches the active controller from any node: the local
@@ -82,6 +86,8 @@ type Handler struct {
 	// __transaction_state to be created. Nil until SetTransactions.
 	txns         *txn.Coordinator
 	wantTxnTopic func()
+	// mover serves AlterReplicaLogDirs; set before serving, nil in tests.
+	mover ReplicaMover
 
 	pidMu struct {
 		sync.Mutex
@@ -195,6 +201,10 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.deleteRecords(rc, r)
 	case *kmsg.DescribeLogDirsRequest:
 		return h.describeLogDirs(rc, r)
+	case *kmsg.AlterReplicaLogDirsRequest:
+		return h.alterReplicaLogDirs(rc, r)
+	case *kmsg.AssignReplicasToDirsRequest:
+		return h.assignReplicasToDirs(rc, r)
 	case *kmsg.FindCoordinatorRequest:
 		return h.findCoordinator(rc, r)
 	case *kmsg.AddPartitionsToTxnRequest:
