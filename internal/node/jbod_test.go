@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -319,4 +320,172 @@ func TestAlterReplicaLogDirsMovesAPartitionWhileProducing(t *testing.T) {
 	if recs := consumeAll(t, tn2, topic, total); len(recs) != total || string(recs[total-1].Value) != value(total-1) {
 		t.Fatalf("after restart read %d records, the last %.16q; want %d, the last %.16q", len(recs), recs[len(recs)-1].Value, total, value(total-1))
 	}
+}
+
+// TestLogDirFailureMovesLeadershipOnCluster: on a 3-node cluster with
+// RF=3 and min.insync.replicas=2, broker 1 (leader of every partition)
+// keeps its partitions in two log directories. When one directory's disk
+// fills up, broker 1 tells the controller, which moves the leadership of
+// that directory's partitions to the other brokers and takes broker 1 out
+// of their ISRs; broker 1 keeps leading the partitions of its healthy
+// directory, acks=all producing goes on, and every record reads back.
+func TestLogDirFailureMovesLeadershipOnCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	tiny := tinyVolume(t, 4<<20)
+	good := filepath.Join(t.TempDir(), "good")
+	var kafka, raftAddrs, voters []string
+	for i := range 3 {
+		kafka = append(kafka, freePort(t))
+		raftAddrs = append(raftAddrs, freePort(t))
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, raftAddrs[i]))
+	}
+	var nodes []*child
+	for i := range 3 {
+		args := []string{"--node-id", fmt.Sprint(i + 1), "--controller-voters", strings.Join(voters, ","),
+			"--controller-listen", raftAddrs[i], "--offsets-topic-partitions", "1"}
+		if i == 0 {
+			args = append(args, "--log-dirs", good+","+tiny)
+		}
+		nodes = append(nodes, spawnChild(t, t.TempDir(), kafka[i], args...))
+	}
+	for _, c := range nodes {
+		c.waitListening()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	ctx := ctxTimeout(t, 120*time.Second)
+
+	// Replicas of brokers still fenced at creation join the ISR later;
+	// create once every broker is unfenced (listed in Metadata).
+	waitFor(t, "three unfenced brokers", 60*time.Second, func() bool {
+		return len(metadataFrom(t, kafka[0], kmsg.NewPtrMetadataRequest()).Brokers) == 3
+	})
+	const topic, parts = "jbod-cluster", 4
+	create := kmsg.NewPtrCreateTopicsRequest()
+	create.TimeoutMillis = 30000
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, -1, -1
+	for p := range int32(parts) {
+		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		ra.Partition, ra.Replicas = p, []int32{1, 2 + p%2, 3 - p%2}
+		ct.ReplicaAssignment = append(ct.ReplicaAssignment, ra)
+	}
+	ct.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr("2")}}
+	create.Topics = append(create.Topics, ct)
+	waitFor(t, "topic created", 30*time.Second, func() bool {
+		resp, err := create.RequestWith(ctx, cl)
+		if err != nil {
+			return false
+		}
+		code := resp.Topics[0].ErrorCode
+		return code == 0 || code == kerr.TopicAlreadyExists.Code
+	})
+	for p := range int32(parts) {
+		waitFor(t, fmt.Sprintf("%s[%d] led by 1 with a full ISR", topic, p), 60*time.Second, func() bool {
+			leader, isr := leaderOf(t, kafka[0], topic, p)
+			return leader == 1 && len(isr) == 3
+		})
+	}
+	var dirs kadm.DescribedLogDirs
+	waitFor(t, "broker 1 describes its log dirs", 30*time.Second, func() bool {
+		dirs, err = adm.DescribeBrokerLogDirs(ctx, 1, nil)
+		return err == nil && len(dirs) == 2
+	})
+	inGood, inTiny := partitionsIn(dirs[good], topic), partitionsIn(dirs[tiny], topic)
+	if len(inGood) != 2 || len(inTiny) != 2 {
+		t.Fatalf("broker 1 holds %s partitions %v in %s and %v in %s, want 2 and 2", topic, inGood, good, inTiny, tiny)
+	}
+
+	next := 0
+	produce := func(n int) {
+		t.Helper()
+		var (
+			mu   sync.Mutex
+			errs error
+		)
+		for range n {
+			i := next
+			next++
+			cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: int32(i % parts), Value: []byte(fmt.Sprintf("r%05d", i))},
+				func(_ *kgo.Record, err error) {
+					mu.Lock()
+					errs = errors.Join(errs, err)
+					mu.Unlock()
+				})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		if errs != nil {
+			t.Fatalf("acks=all produce: %v", errs)
+		}
+	}
+	produce(400)
+
+	fillVolume(t, tiny)
+	// Records of the full directory's partitions fail on broker 1 with
+	// KAFKA_STORAGE_ERROR; the client retries them on the new leaders.
+	produce(4000)
+
+	for _, p := range inTiny {
+		waitFor(t, fmt.Sprintf("%s[%d] (failed dir) led elsewhere without broker 1", topic, p), 30*time.Second, func() bool {
+			leader, isr := leaderOf(t, kafka[1], topic, p)
+			return leader > 1 && !slices.Contains(isr, 1) && len(isr) == 2
+		})
+	}
+	for _, p := range inGood {
+		if leader, isr := leaderOf(t, kafka[1], topic, p); leader != 1 || len(isr) != 3 {
+			t.Fatalf("%s[%d] (healthy dir) has leader %d ISR %v, want leader 1 and a full ISR", topic, p, leader, isr)
+		}
+	}
+	dirs, err = adm.DescribeBrokerLogDirs(ctx, 1, nil)
+	if err != nil {
+		t.Fatalf("DescribeBrokerLogDirs(1): %v", err)
+	}
+	if !errors.Is(dirs[tiny].Err, kerr.KafkaStorageError) || dirs[good].Err != nil {
+		t.Fatalf("broker 1 describes %s with %v and %s with %v, want KAFKA_STORAGE_ERROR and no error", tiny, dirs[tiny].Err, good, dirs[good].Err)
+	}
+	produce(400) // acks=all keeps working on every partition
+
+	c, err := kgo.NewClient(kgo.SeedBrokers(kafka...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	got := map[int32][]string{}
+	for n := 0; n < next; {
+		fs := c.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records", n, next)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			got[r.Partition] = append(got[r.Partition], string(r.Value))
+			n++
+		})
+	}
+	for p := range int32(parts) {
+		var want []string
+		for i := int(p); i < next; i += parts {
+			want = append(want, fmt.Sprintf("r%05d", i))
+		}
+		if !slices.Equal(got[p], want) {
+			t.Fatalf("%s[%d] holds %d records, want %d in order (first difference near %v)", topic, p, len(got[p]), len(want), firstDiff(got[p], want))
+		}
+	}
+}
+
+func firstDiff(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("index %d: %s vs %s", i, a[i], b[i])
+		}
+	}
+	return fmt.Sprintf("lengths %d vs %d", len(a), len(b))
 }
