@@ -697,6 +697,9 @@ func (d *LogDir) closeLogs(logs []*Log) []error {
 //
 // It returns nil when ctx ends and the failure when a log failed.
 func (d *LogDir) Run(ctx context.Context) error {
+	if err := d.Err(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

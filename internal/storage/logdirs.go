@@ -274,8 +274,8 @@ func (ds *LogDirs) PromoteFuture(future *Log) error {
 	return nil
 }
 
-// Run runs every online directory's background work (LogDir.Run) until ctx
-// ends. When a directory goes offline, onOffline is called with it (on
+// Run runs every directory's background work (LogDir.Run) until ctx ends.
+// When a directory is or goes offline, onOffline is called with it (on
 // Run's goroutine) and the others go on; Run returns the failure when the
 // last online directory fails, as Kafka stops a broker with no online log
 // directory. It returns nil when ctx ends.
@@ -289,9 +289,8 @@ func (ds *LogDirs) Run(ctx context.Context, onOffline func(*LogDir)) error {
 	results := make(chan result, len(ds.dirs)) // one per directory: never blocks
 	running := 0
 	for _, d := range ds.dirs {
-		if d.Err() != nil {
-			continue
-		}
+		// NB: a directory that failed before Run (at open, or since)
+		// returns its failure at once and is reported like the others.
 		running++
 		go func() { results <- result{d, d.Run(ctx)} }()
 	}
