@@ -323,18 +323,28 @@ func TestAlterReplicaLogDirsMovesAPartitionWhileProducing(t *testing.T) {
 }
 
 // TestLogDirFailureMovesLeadershipOnCluster: on a 3-node cluster with
-// RF=3 and min.insync.replicas=2, broker 1 (leader of every partition)
-// keeps its partitions in two log directories. When one directory's disk
-// fills up, broker 1 tells the controller, which moves the leadership of
-// that directory's partitions to the other brokers and takes broker 1 out
-// of their ISRs; broker 1 keeps leading the partitions of its healthy
+// RF=3 and min.insync.replicas=2, every broker keeps its partitions in two
+// log directories, and the victim broker leads every partition. When one
+// of its directories' disk fills up, it tells the active controller (its
+// own, or another node's over the wire: AssignReplicasToDirs and
+// BrokerHeartbeat's OfflineLogDirs), which moves the leadership of that
+// directory's partitions to the other brokers and takes the victim out of
+// their ISRs; the victim keeps leading the partitions of its healthy
 // directory, acks=all producing goes on, and every record reads back.
 func TestLogDirFailureMovesLeadershipOnCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
 	}
-	tiny := tinyVolume(t, 4<<20)
-	good := filepath.Join(t.TempDir(), "good")
+	t.Run("victim is the active controller", func(t *testing.T) { testLogDirFailureOnCluster(t, true) })
+	t.Run("victim reports to another node", func(t *testing.T) { testLogDirFailureOnCluster(t, false) })
+}
+
+func testLogDirFailureOnCluster(t *testing.T, victimControls bool) {
+	var goods, tinies []string
+	for range 3 {
+		tinies = append(tinies, tinyVolume(t, 4<<20))
+		goods = append(goods, filepath.Join(t.TempDir(), "good"))
+	}
 	var kafka, raftAddrs, voters []string
 	for i := range 3 {
 		kafka = append(kafka, freePort(t))
@@ -344,10 +354,7 @@ func TestLogDirFailureMovesLeadershipOnCluster(t *testing.T) {
 	var nodes []*child
 	for i := range 3 {
 		args := []string{"--node-id", fmt.Sprint(i + 1), "--controller-voters", strings.Join(voters, ","),
-			"--controller-listen", raftAddrs[i], "--offsets-topic-partitions", "1"}
-		if i == 0 {
-			args = append(args, "--log-dirs", good+","+tiny)
-		}
+			"--controller-listen", raftAddrs[i], "--offsets-topic-partitions", "1", "--log-dirs", goods[i] + "," + tinies[i]}
 		nodes = append(nodes, spawnChild(t, t.TempDir(), kafka[i], args...))
 	}
 	for _, c := range nodes {
@@ -367,6 +374,13 @@ func TestLogDirFailureMovesLeadershipOnCluster(t *testing.T) {
 	waitFor(t, "three unfenced brokers", 60*time.Second, func() bool {
 		return len(metadataFrom(t, kafka[0], kmsg.NewPtrMetadataRequest()).Brokers) == 3
 	})
+	ctrlID := controllerOf(t, kafka[0])
+	victim := ctrlID
+	if !victimControls {
+		victim = ctrlID%3 + 1
+	}
+	good, tiny := goods[victim-1], tinies[victim-1]
+	other := kafka[victim%3] // a node other than the victim
 	const topic, parts = "jbod-cluster", 4
 	create := kmsg.NewPtrCreateTopicsRequest()
 	create.TimeoutMillis = 30000
@@ -374,7 +388,8 @@ func TestLogDirFailureMovesLeadershipOnCluster(t *testing.T) {
 	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, -1, -1
 	for p := range int32(parts) {
 		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-		ra.Partition, ra.Replicas = p, []int32{1, 2 + p%2, 3 - p%2}
+		ra.Partition = p
+		ra.Replicas = []int32{victim, (victim+p%2)%3 + 1, (victim+1-p%2)%3 + 1}
 		ct.ReplicaAssignment = append(ct.ReplicaAssignment, ra)
 	}
 	ct.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr("2")}}
@@ -388,19 +403,19 @@ func TestLogDirFailureMovesLeadershipOnCluster(t *testing.T) {
 		return code == 0 || code == kerr.TopicAlreadyExists.Code
 	})
 	for p := range int32(parts) {
-		waitFor(t, fmt.Sprintf("%s[%d] led by 1 with a full ISR", topic, p), 60*time.Second, func() bool {
+		waitFor(t, fmt.Sprintf("%s[%d] led by %d with a full ISR", topic, p, victim), 60*time.Second, func() bool {
 			leader, isr := leaderOf(t, kafka[0], topic, p)
-			return leader == 1 && len(isr) == 3
+			return leader == victim && len(isr) == 3
 		})
 	}
 	var dirs kadm.DescribedLogDirs
-	waitFor(t, "broker 1 describes its log dirs", 30*time.Second, func() bool {
-		dirs, err = adm.DescribeBrokerLogDirs(ctx, 1, nil)
-		return err == nil && len(dirs) == 2
+	waitFor(t, "the victim describes its log dirs with every partition", 30*time.Second, func() bool {
+		dirs, err = adm.DescribeBrokerLogDirs(ctx, victim, nil)
+		return err == nil && len(dirs) == 2 && len(partitionsIn(dirs[good], topic))+len(partitionsIn(dirs[tiny], topic)) == parts
 	})
 	inGood, inTiny := partitionsIn(dirs[good], topic), partitionsIn(dirs[tiny], topic)
 	if len(inGood) != 2 || len(inTiny) != 2 {
-		t.Fatalf("broker 1 holds %s partitions %v in %s and %v in %s, want 2 and 2", topic, inGood, good, inTiny, tiny)
+		t.Fatalf("broker %d holds %s partitions %v in %s and %v in %s, want 2 and 2", victim, topic, inGood, good, inTiny, tiny)
 	}
 
 	next := 0
@@ -430,27 +445,27 @@ func TestLogDirFailureMovesLeadershipOnCluster(t *testing.T) {
 	produce(400)
 
 	fillVolume(t, tiny)
-	// Records of the full directory's partitions fail on broker 1 with
+	// Records of the full directory's partitions fail on the victim with
 	// KAFKA_STORAGE_ERROR; the client retries them on the new leaders.
 	produce(4000)
 
 	for _, p := range inTiny {
-		waitFor(t, fmt.Sprintf("%s[%d] (failed dir) led elsewhere without broker 1", topic, p), 30*time.Second, func() bool {
-			leader, isr := leaderOf(t, kafka[1], topic, p)
-			return leader > 1 && !slices.Contains(isr, 1) && len(isr) == 2
+		waitFor(t, fmt.Sprintf("%s[%d] (failed dir) led elsewhere without broker %d", topic, p, victim), 30*time.Second, func() bool {
+			leader, isr := leaderOf(t, other, topic, p)
+			return leader >= 1 && leader != victim && !slices.Contains(isr, victim) && len(isr) == 2
 		})
 	}
 	for _, p := range inGood {
-		if leader, isr := leaderOf(t, kafka[1], topic, p); leader != 1 || len(isr) != 3 {
-			t.Fatalf("%s[%d] (healthy dir) has leader %d ISR %v, want leader 1 and a full ISR", topic, p, leader, isr)
+		if leader, isr := leaderOf(t, other, topic, p); leader != victim || len(isr) != 3 {
+			t.Fatalf("%s[%d] (healthy dir) has leader %d ISR %v, want leader %d and a full ISR", topic, p, leader, isr, victim)
 		}
 	}
-	dirs, err = adm.DescribeBrokerLogDirs(ctx, 1, nil)
+	dirs, err = adm.DescribeBrokerLogDirs(ctx, victim, nil)
 	if err != nil {
-		t.Fatalf("DescribeBrokerLogDirs(1): %v", err)
+		t.Fatalf("DescribeBrokerLogDirs(%d): %v", victim, err)
 	}
 	if !errors.Is(dirs[tiny].Err, kerr.KafkaStorageError) || dirs[good].Err != nil {
-		t.Fatalf("broker 1 describes %s with %v and %s with %v, want KAFKA_STORAGE_ERROR and no error", tiny, dirs[tiny].Err, good, dirs[good].Err)
+		t.Fatalf("the victim describes %s with %v and %s with %v, want KAFKA_STORAGE_ERROR and no error", tiny, dirs[tiny].Err, good, dirs[good].Err)
 	}
 	produce(400) // acks=all keeps working on every partition
 
