@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -170,13 +171,19 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 	if dirs == "" {
 		dirs, from = p["log.dir"], "log.dir"
 	}
-	if list := ParseList(dirs); len(list) == 1 {
+	switch list := ParseList(dirs); {
+	case len(list) == 1:
 		assign("data-dir", list[0], from)
-	} else if len(list) > 1 {
-		// TODO(issue 11): multiple log directories (JBOD) are being added
-		// in parallel; when Static carries a list of log directories, map
-		// every entry here instead of failing.
-		errs = append(errs, fmt.Errorf("%s lists %d directories (%s); this Strata keeps all data in one directory: give one", from, len(list), dirs))
+	case len(list) > 1:
+		// Several partition log directories (JBOD). The metadata log
+		// lives in metadata.log.dir, as in Kafka, or else in a directory
+		// of its own inside the first (Kafka puts it in the first too).
+		assign("log-dirs", strings.Join(list, ","), from)
+		if md := p["metadata.log.dir"]; md != "" {
+			assign("data-dir", md, "metadata.log.dir")
+		} else {
+			assign("data-dir", filepath.Join(list[0], "strata-metadata"), from)
+		}
 	}
 	if err := applyListeners(s, p, assign); err != nil {
 		errs = append(errs, err)

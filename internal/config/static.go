@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +18,12 @@ import (
 // Strata's flag names), STRATA_* environment variables and flags, in that
 // order of precedence (flags win).
 type Static struct {
-	NodeID         int32
-	DataDir        string
+	NodeID  int32
+	DataDir string // the metadata log, and the one log directory unless LogDirs is set
+	// LogDirs is Kafka's log.dirs: comma-separated partition log
+	// directories; empty means DATA_DIR/logs. The metadata log stays in
+	// DataDir (Kafka's metadata.log.dir).
+	LogDirs        string
 	Listen         string // Kafka listener host:port
 	AdvertisedAddr string // host:port clients are told; defaults from Listen
 	Rack           string
@@ -207,7 +212,8 @@ func settings() []setting {
 	}
 	return []setting{
 		i32("node-id", "this node's id (Kafka node.id)", func(s *Static) *int32 { return &s.NodeID }),
-		str("data-dir", "directory for partition logs and the metadata log", func(s *Static) *string { return &s.DataDir }),
+		str("data-dir", "directory for the metadata log, and for partition logs (DATA_DIR/logs) unless --log-dirs is set", func(s *Static) *string { return &s.DataDir }),
+		str("log-dirs", "comma-separated partition log directories (log.dirs); new partitions go to the one holding the fewest, and a failed one takes only its partitions offline; default DATA_DIR/logs", func(s *Static) *string { return &s.LogDirs }),
 		str("listen", "Kafka listener host:port", func(s *Static) *string { return &s.Listen }),
 		str("advertised-addr", "host:port given to clients (default: the listen address, 127.0.0.1 when it has no host)", func(s *Static) *string { return &s.AdvertisedAddr }),
 		str("rack", "rack of this node (broker.rack)", func(s *Static) *string { return &s.Rack }),
@@ -341,6 +347,16 @@ func (s *Static) Validate() error {
 	if s.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: must be set"))
 	}
+	seenDirs := map[string]bool{}
+	for _, d := range s.LogDirPaths() {
+		clean := filepath.Clean(d)
+		if d == "" {
+			errs = append(errs, fmt.Errorf("log-dirs %q: empty directory name", s.LogDirs))
+		} else if seenDirs[clean] {
+			errs = append(errs, fmt.Errorf("log-dirs %q: %s listed twice", s.LogDirs, d))
+		}
+		seenDirs[clean] = true
+	}
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: %v", s.Listen, err))
 	}
@@ -444,6 +460,19 @@ func (s *Static) Validate() error {
 		errs = append(errs, fmt.Errorf("log-format %q: want text or json", s.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// LogDirPaths returns the partition log directories: LogDirs split on
+// commas, or DATA_DIR/logs.
+func (s *Static) LogDirPaths() []string {
+	if strings.TrimSpace(s.LogDirs) == "" {
+		return []string{filepath.Join(s.DataDir, "logs")}
+	}
+	var out []string
+	for _, d := range strings.Split(s.LogDirs, ",") {
+		out = append(out, strings.TrimSpace(d))
+	}
+	return out
 }
 
 // Voter is one member of the metadata quorum.
@@ -602,7 +631,7 @@ func (s *Static) kafkaValues() map[string]string {
 	m := map[string]string{
 		"node.id":                              strconv.Itoa(int(s.NodeID)),
 		"broker.id":                            strconv.Itoa(int(s.NodeID)),
-		"log.dirs":                             s.DataDir,
+		"log.dirs":                             strings.Join(s.LogDirPaths(), ","),
 		"listeners":                            "PLAINTEXT://" + s.Listen,
 		"process.roles":                        s.Roles,
 		"num.partitions":                       strconv.Itoa(int(s.DefaultPartitions)),

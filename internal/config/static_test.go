@@ -155,7 +155,6 @@ func TestLoadServerPropertiesRejects(t *testing.T) {
 		give string
 		want string
 	}{
-		{"log.dirs=/a,/b\n", "2 directories"},
 		{"listeners=SASL_SSL://:9092\n", "PLAINTEXT listeners only"},
 		{"listeners=PLAINTEXT://:9092,OTHER://:9094\nlistener.security.protocol.map=OTHER:PLAINTEXT\n", "exactly one client listener"},
 		{"num.partitions=0\n", "num.partitions"},
@@ -167,6 +166,28 @@ func TestLoadServerPropertiesRejects(t *testing.T) {
 		_, err := Load(nil, file, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Load(%q) error = %v, want one mentioning %q", tt.give, err, tt.want)
+		}
+	}
+}
+
+// TestLoadServerPropertiesSeveralLogDirs: several log.dirs become the
+// partition log directories; the metadata log goes to metadata.log.dir,
+// else to a directory of its own inside the first.
+func TestLoadServerPropertiesSeveralLogDirs(t *testing.T) {
+	for _, tt := range []struct{ give, dataDir string }{
+		{"log.dirs=/a,/b\n", "/a/strata-metadata"},
+		{"log.dirs=/a,/b\nmetadata.log.dir=/m\n", "/m"},
+	} {
+		file := filepath.Join(t.TempDir(), "server.properties")
+		if err := os.WriteFile(file, []byte(tt.give), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load(nil, file, nil)
+		if err != nil {
+			t.Fatalf("Load(%q): %v", tt.give, err)
+		}
+		if got := s.LogDirPaths(); !slices.Equal(got, []string{"/a", "/b"}) || s.DataDir != tt.dataDir {
+			t.Errorf("Load(%q): log dirs %v, data dir %q; want [/a /b], %q", tt.give, got, s.DataDir, tt.dataDir)
 		}
 	}
 }

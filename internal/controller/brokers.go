@@ -221,6 +221,7 @@ func (c *Controller) registerBroker(ctx context.Context, reg BrokerRegistration)
 	}
 	c.live.registered[id] = registration{epoch: epoch, offset: index}
 	c.live.lastContact[id] = now
+	c.dirs.forget(id)
 	delete(c.live.shutdownOffset, id)
 	c.logger.Info("broker registered", "broker_id", id, "host", reg.Host, "port", reg.Port, "rack", reg.Rack,
 		"broker_epoch", epoch, "fenced", !local, "unclean_shutdown", had && !reg.CleanShutdown, "partitions_changed", moved)
@@ -255,6 +256,9 @@ type HeartbeatRequest struct {
 	WantFence bool
 	// WantShutDown starts a controlled shutdown.
 	WantShutDown bool
+	// OfflineLogDirs are the broker's failed log directories (KIP-858):
+	// its replicas assigned to them are offline (see log_dirs.go).
+	OfflineLogDirs []metadata.UUID
 }
 
 // HeartbeatResponse is the controller's answer to a heartbeat.
@@ -323,6 +327,9 @@ func (c *Controller) brokerHeartbeat(ctx context.Context, req HeartbeatRequest) 
 		if err := c.unfence(ctx, id); err != nil {
 			return HeartbeatResponse{}, err
 		}
+	}
+	if err := c.handleOfflineDirs(ctx, id, req.OfflineLogDirs); err != nil {
+		return HeartbeatResponse{}, err
 	}
 	img = c.Image()
 	b, _ = img.Broker(id)
@@ -398,7 +405,7 @@ func (c *Controller) unfence(ctx context.Context, id int32) error {
 	}}
 	e := eligibleIn(img)
 	e.with = id
-	recs, moved := c.appendPartitionChanges(recs, img, e, leaderless(id), c.comesBack(img))
+	recs, moved := c.appendPartitionChanges(recs, img, e, c.withoutOfflineReplicas(img, leaderless(id)), c.comesBack(img))
 	if err := c.propose(ctx, recs); err != nil {
 		return err
 	}
@@ -457,7 +464,7 @@ func (c *Controller) rebalanceLeaders(ctx context.Context) {
 		return
 	}
 	recs, n := c.appendPartitionChanges(nil, img, eligibleIn(img),
-		func(p *metadata.PartitionInfo) bool { return p.Leader < 0 || p.Leader != p.Replicas[0] },
+		c.withoutOfflineReplicas(img, func(p *metadata.PartitionInfo) bool { return p.Leader < 0 || p.Leader != p.Replicas[0] }),
 		func(t *metadata.Topic) partitionChange {
 			return c.topicChange(img, t, partitionChange{removeFromISR: -1, uncleanShutdown: -1, preferred: true})
 		})

@@ -193,6 +193,9 @@ type Controller struct {
 	// proposed is the highest raft index this controller proposed;
 	// written on the loop, read by doAdmin off it.
 	proposed atomic.Uint64
+	// dirs is what brokers reported of their log directories; owned by
+	// the loop in Run, like live.
+	dirs logDirState
 }
 
 // op is one operation run by the loop. ctx is the caller's context, also

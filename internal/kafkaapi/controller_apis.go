@@ -83,21 +83,62 @@ func (h *Handler) allocateProducerIDs(rc *reqCtx, req *kmsg.AllocateProducerIDsR
 }
 
 // BrokerHeartbeat 0-2 (KIP-631): liveness, fencing and controlled shutdown
-// of brokers, answered by the active controller. Offline and cordoned log
-// dirs (tags) are not used: one log directory per node.
+// of brokers, answered by the active controller. v1's offline log dirs
+// (KIP-858) take the broker's replicas in them offline (see
+// AssignReplicasToDirs); v2's cordoned log dirs are not used.
 func (h *Handler) brokerHeartbeat(rc *reqCtx, req *kmsg.BrokerHeartbeatRequest) server.Response {
 	return later(rc, func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
-		hb, err := h.ctrl.BrokerHeartbeat(rc.ctx, controller.HeartbeatRequest{
+		hreq := controller.HeartbeatRequest{
 			BrokerID: req.BrokerID, BrokerEpoch: req.BrokerEpoch, CurrentMetadataOffset: req.CurrentMetadataOffset,
 			WantFence: req.WantFence, WantShutDown: req.WantShutdown,
-		})
+		}
+		for _, d := range req.OfflineLogDirs {
+			hreq.OfflineLogDirs = append(hreq.OfflineLogDirs, metadata.UUID(d))
+		}
+		hb, err := h.ctrl.BrokerHeartbeat(rc.ctx, hreq)
 		if err != nil {
 			resp.ErrorCode = errorCode(rc.log, err)
 			resp.IsFenced = true
 			return resp
 		}
 		resp.IsCaughtUp, resp.IsFenced, resp.ShouldShutdown = hb.IsCaughtUp, hb.IsFenced, hb.ShouldShutDown
+		return resp
+	})
+}
+
+// AssignReplicasToDirs 0 (KIP-858): a broker tells the active controller
+// which of its log directories hold which replicas. Strata brokers send it
+// for the replicas of their offline directories, ahead of the heartbeat
+// that lists those directories; the controller keeps the assignment in
+// memory (see controller/log_dirs.go). Per-partition errors are not
+// produced: the request is applied whole or refused with a top-level code.
+func (h *Handler) assignReplicasToDirs(rc *reqCtx, req *kmsg.AssignReplicasToDirsRequest) server.Response {
+	return later(rc, func() kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.AssignReplicasToDirsResponse)
+		var dirs []controller.DirAssignment
+		for _, d := range req.Directories {
+			a := controller.DirAssignment{Dir: metadata.UUID(d.ID)}
+			rd := kmsg.NewAssignReplicasToDirsResponseDirectory()
+			rd.ID = d.ID
+			for _, t := range d.Topics {
+				rt := kmsg.NewAssignReplicasToDirsResponseDirectoryTopic()
+				rt.TopicID = t.TopicID
+				for _, p := range t.Partitions {
+					a.Partitions = append(a.Partitions, controller.ReplicaRef{TopicID: metadata.UUID(t.TopicID), Partition: p.Partition})
+					rp := kmsg.NewAssignReplicasToDirsResponseDirectoryTopicPartition()
+					rp.Partition = p.Partition
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				rd.Topics = append(rd.Topics, rt)
+			}
+			dirs = append(dirs, a)
+			resp.Directories = append(resp.Directories, rd)
+		}
+		if err := h.ctrl.AssignReplicasToDirs(rc.ctx, req.BrokerID, req.BrokerEpoch, dirs); err != nil {
+			resp.ErrorCode = errorCode(rc.log, err)
+			resp.Directories = nil
+		}
 		return resp
 	})
 }

@@ -3,23 +3,26 @@ package kafkaapi
 // DescribeLogDirs v1-v4 (KIP-113).
 //   v1: no change. v2: flexible. v3 (KIP-784): top-level error
 //   code. v4 (KIP-827): total and usable bytes of the directory's volume.
-// A Strata broker has one log directory (Config.LogDir), so the answer has
-// one entry. Null topics describe every partition hosted here; partitions
+// One entry per log directory (log.dirs), in configured order. An offline
+// directory is reported with KAFKA_STORAGE_ERROR and no partitions, as
+// Kafka does. Null topics describe every partition hosted here; partitions
 // not hosted here are left out, as in Kafka. Per partition: size is the
 // sum of its segment files; offset lag is Kafka's max(HighWatermark -
-// LogEndOffset, 0), which is 0 on a leader and, since a follower's high
-// watermark never exceeds its log end offset, 0 on a follower too; there are
-// no future (is_future) replicas because reassignment between directories
-// does not exist here. v5's is_cordoned is not served.
+// LogEndOffset, 0) for the current replica (0 on a leader, and on a
+// follower too, whose high watermark never exceeds its log end offset),
+// and, for the future replica of an AlterReplicaLogDirs move
+// (is_future_key), how far it trails the current replica's log end offset.
+// v5's is_cordoned is not served.
 
 import (
 	"cmp"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/storage"
 )
 
 func (h *Handler) describeLogDirs(rc *reqCtx, req *kmsg.DescribeLogDirsRequest) server.Response {
@@ -38,39 +41,102 @@ func (h *Handler) describeLogDirs(rc *reqCtx, req *kmsg.DescribeLogDirsRequest) 
 			}
 		}
 	}
-	var parts []*partition.Partition
-	for _, p := range h.partitions.All() {
-		if want == nil || want[p.Topic][p.Index] {
-			parts = append(parts, p)
+	wanted := func(tp storage.TopicPartition) bool { return want == nil || want[tp.Topic][tp.Partition] }
+	if h.cfg.LogDirs == nil {
+		// A handler without log directories (tests): one entry for
+		// LogDir with every hosted partition.
+		var rps []logDirReplica
+		for _, p := range h.partitions.All() {
+			if wanted(storage.TopicPartition{Topic: p.Topic, Partition: p.Index}) {
+				rps = append(rps, h.currentReplica(p.Log()))
+			}
 		}
+		resp.Dirs = append(resp.Dirs, h.logDirEntry(rc, req.Version, h.cfg.LogDir, rps))
+		return done(resp)
 	}
-	slices.SortFunc(parts, func(a, b *partition.Partition) int {
-		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Index, b.Index))
+	for _, d := range h.cfg.LogDirs.Dirs() {
+		if d.Err() != nil {
+			dir := kmsg.NewDescribeLogDirsResponseDir()
+			dir.Dir, dir.ErrorCode = d.Path(), kerr.KafkaStorageError.Code
+			resp.Dirs = append(resp.Dirs, dir)
+			continue
+		}
+		var rps []logDirReplica
+		for _, l := range d.Logs() {
+			if wanted(l.TopicPartition()) {
+				rps = append(rps, h.currentReplica(l))
+			}
+		}
+		for _, l := range d.FutureLogs() {
+			tp := l.TopicPartition()
+			if !wanted(tp) {
+				continue
+			}
+			lag := int64(-1)
+			if cur, ok := h.cfg.LogDirs.Log(tp); ok {
+				lag = max(cur.LogEndOffset()-l.LogEndOffset(), 0)
+			}
+			rps = append(rps, logDirReplica{tp: tp, size: l.Size(), lag: lag, future: true})
+		}
+		resp.Dirs = append(resp.Dirs, h.logDirEntry(rc, req.Version, d.Path(), rps))
+	}
+	return done(resp)
+}
+
+// logDirReplica is one replica in a DescribeLogDirs answer.
+type logDirReplica struct {
+	tp        storage.TopicPartition
+	size, lag int64
+	future    bool
+}
+
+// currentReplica describes a partition's current log.
+func (h *Handler) currentReplica(l *storage.Log) logDirReplica {
+	tp := l.TopicPartition()
+	r := logDirReplica{tp: tp, size: l.Size()}
+	if p, ok := h.partitions.Get(tp.Topic, tp.Partition); ok && p.Log() == l {
+		r.lag = max(p.HighWatermark()-l.LogEndOffset(), 0)
+	}
+	return r
+}
+
+// logDirEntry builds one directory's entry: replicas grouped by topic, in
+// topic and partition order (a current replica before a future one).
+func (h *Handler) logDirEntry(rc *reqCtx, version int16, path string, rps []logDirReplica) kmsg.DescribeLogDirsResponseDir {
+	slices.SortFunc(rps, func(a, b logDirReplica) int {
+		return cmp.Or(cmp.Compare(a.tp.Topic, b.tp.Topic), cmp.Compare(a.tp.Partition, b.tp.Partition), cmpBool(a.future, b.future))
 	})
 	dir := kmsg.NewDescribeLogDirsResponseDir()
-	dir.Dir = h.cfg.LogDir
-	for _, p := range parts {
-		if n := len(dir.Topics); n == 0 || dir.Topics[n-1].Topic != p.Topic {
+	dir.Dir = path
+	for _, r := range rps {
+		if n := len(dir.Topics); n == 0 || dir.Topics[n-1].Topic != r.tp.Topic {
 			rt := kmsg.NewDescribeLogDirsResponseDirTopic()
-			rt.Topic = p.Topic
+			rt.Topic = r.tp.Topic
 			dir.Topics = append(dir.Topics, rt)
 		}
 		rp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
-		rp.Partition = p.Index
-		rp.Size = p.Log().Size()
-		rp.OffsetLag = max(p.HighWatermark()-p.LogEndOffset(), 0)
+		rp.Partition, rp.Size, rp.OffsetLag, rp.IsFuture = r.tp.Partition, r.size, r.lag, r.future
 		rt := &dir.Topics[len(dir.Topics)-1]
 		rt.Partitions = append(rt.Partitions, rp)
 	}
-	if req.Version >= 4 && h.cfg.LogDir != "" {
-		total, usable, err := volumeBytes(h.cfg.LogDir)
+	if version >= 4 && path != "" {
+		total, usable, err := volumeBytes(path)
 		if err != nil {
 			// The sizes are informative; answer without them (-1).
-			rc.log.Warn("statfs of the log directory", "dir", h.cfg.LogDir, "err", err)
+			rc.log.Warn("statfs of the log directory", "dir", path, "err", err)
 		} else {
 			dir.TotalBytes, dir.UsableBytes = total, usable
 		}
 	}
-	resp.Dirs = append(resp.Dirs, dir)
-	return done(resp)
+	return dir
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }

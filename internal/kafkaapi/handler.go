@@ -27,6 +27,7 @@ import (
 	"github.com/strata-io/strata/internal/protocol"
 	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/server"
+	"github.com/strata-io/strata/internal/storage"
 	"github.com/strata-io/strata/internal/txn"
 )
 
@@ -40,9 +41,12 @@ type Config struct {
 	// BrokerConfigs are the static broker settings by Kafka name, shown by
 	// DescribeConfigs and used as topic config defaults.
 	BrokerConfigs map[string]string
-	// LogDir is the broker's one log directory, reported by
-	// DescribeLogDirs (empty: reported as "", without volume sizes).
-	LogDir string
+	// LogDirs are the broker's log directories, reported by
+	// DescribeLogDirs and the targets of AlterReplicaLogDirs. Nil in
+	// tests, which set LogDir instead: one directory holding every hosted
+	// partition (empty: reported as "", without volume sizes).
+	LogDirs *storage.LogDirs
+	LogDir  string
 	// ReplicaPolls, when set, is how the node hurries the followers of
 	// partitions this broker starts leading (see ReplicaPolls).
 	ReplicaPolls *ReplicaPolls
@@ -85,6 +89,8 @@ type Handler struct {
 	// __transaction_state to be created. Nil until SetTransactions.
 	txns         *txn.Coordinator
 	wantTxnTopic func()
+	// mover serves AlterReplicaLogDirs; set before serving, nil in tests.
+	mover ReplicaMover
 
 	pidMu struct {
 		sync.Mutex
@@ -204,6 +210,10 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.deleteRecords(rc, r)
 	case *kmsg.DescribeLogDirsRequest:
 		return h.describeLogDirs(rc, r)
+	case *kmsg.AlterReplicaLogDirsRequest:
+		return h.alterReplicaLogDirs(rc, r)
+	case *kmsg.AssignReplicasToDirsRequest:
+		return h.assignReplicasToDirs(rc, r)
 	case *kmsg.FindCoordinatorRequest:
 		return h.findCoordinator(rc, r)
 	case *kmsg.AddPartitionsToTxnRequest:

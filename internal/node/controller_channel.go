@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/kafkaapi"
+	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/raft"
 )
 
@@ -296,6 +297,9 @@ func (c *controllerChannel) BrokerHeartbeat(ctx context.Context, hb controller.H
 	req := kmsg.NewPtrBrokerHeartbeatRequest()
 	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = hb.BrokerID, hb.BrokerEpoch, hb.CurrentMetadataOffset
 	req.WantFence, req.WantShutdown = hb.WantFence, hb.WantShutDown
+	for _, d := range hb.OfflineLogDirs {
+		req.OfflineLogDirs = append(req.OfflineLogDirs, d) // v1+ (KIP-858)
+	}
 	resp, err := c.request(ctx, req)
 	if err != nil {
 		return controller.HeartbeatResponse{}, err
@@ -305,6 +309,40 @@ func (c *controllerChannel) BrokerHeartbeat(ctx context.Context, hb controller.H
 		return controller.HeartbeatResponse{}, err
 	}
 	return controller.HeartbeatResponse{IsCaughtUp: r.IsCaughtUp, IsFenced: r.IsFenced, ShouldShutDown: r.ShouldShutdown}, nil
+}
+
+// AssignReplicasToDirs tells the active controller which of this broker's
+// log directories hold the given replicas (KIP-858).
+func (c *controllerChannel) AssignReplicasToDirs(ctx context.Context, brokerID int32, brokerEpoch int64, dirs []controller.DirAssignment) error {
+	if c.local() {
+		return c.node.ctrl.AssignReplicasToDirs(ctx, brokerID, brokerEpoch, dirs)
+	}
+	req := kmsg.NewPtrAssignReplicasToDirsRequest()
+	req.BrokerID, req.BrokerEpoch = brokerID, brokerEpoch
+	for _, d := range dirs {
+		kd := kmsg.NewAssignReplicasToDirsRequestDirectory()
+		kd.ID = d.Dir
+		byTopic := map[metadata.UUID]int{}
+		for _, r := range d.Partitions {
+			i, ok := byTopic[r.TopicID]
+			if !ok {
+				i = len(kd.Topics)
+				byTopic[r.TopicID] = i
+				kt := kmsg.NewAssignReplicasToDirsRequestDirectoryTopic()
+				kt.TopicID = r.TopicID
+				kd.Topics = append(kd.Topics, kt)
+			}
+			kp := kmsg.NewAssignReplicasToDirsRequestDirectoryTopicPartition()
+			kp.Partition = r.Partition
+			kd.Topics[i].Partitions = append(kd.Topics[i].Partitions, kp)
+		}
+		req.Directories = append(req.Directories, kd)
+	}
+	resp, err := c.request(ctx, req)
+	if err != nil {
+		return err
+	}
+	return kerr.ErrorForCode(resp.(*kmsg.AssignReplicasToDirsResponse).ErrorCode)
 }
 
 // RequestTo sends req to broker id's Kafka listener (replica fetches).

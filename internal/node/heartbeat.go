@@ -37,9 +37,19 @@ func (n *Node) heartbeatLoop(ctx context.Context, channel *controllerChannel, re
 		}
 		shuttingDown := n.shuttingDown.Load()
 		hctx, cancel := context.WithTimeout(ctx, interval)
+		offlineDirs, assignments := n.offlineLogDirs()
+		if len(assignments) > 0 {
+			// The controller needs to know which replicas the offline
+			// directories held before the heartbeat names them. Sent with
+			// every heartbeat while a directory is offline, so that a new
+			// active controller learns them too.
+			if err := channel.AssignReplicasToDirs(hctx, reg.NodeID, n.brokerEpoch(), assignments); err != nil && ctx.Err() == nil {
+				n.log.Debug("assigning replicas to offline log dirs", "err", err)
+			}
+		}
 		resp, err := channel.BrokerHeartbeat(hctx, controller.HeartbeatRequest{
 			BrokerID: reg.NodeID, BrokerEpoch: n.brokerEpoch(), CurrentMetadataOffset: int64(img.Index()),
-			WantShutDown: shuttingDown,
+			WantShutDown: shuttingDown, OfflineLogDirs: offlineDirs,
 		})
 		cancel()
 		switch {

@@ -55,10 +55,11 @@ type Node struct {
 	ready chan struct{} // closed once the listener serves
 	addr  net.Addr      // set before ready is closed
 
-	logDir *storage.LogDir // set in Run
-	ctrl   *controller.Controller
-	groups *group.Coordinator // set in Run before the first reconcile
-	txns   *txn.Coordinator   // set in Run before the first reconcile
+	logDirs *storage.LogDirs // set in Run
+	mover   *logDirMover     // set in Run before serving
+	ctrl    *controller.Controller
+	groups  *group.Coordinator // set in Run before the first reconcile
+	txns    *txn.Coordinator   // set in Run before the first reconcile
 	// wantTxnTopic (buffer 1) asks for __transaction_state to be created.
 	wantTxnTopic chan struct{}
 	// replicas runs the follower fetchers; set in Run before the first
@@ -130,30 +131,55 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	scfg := storage.DefaultConfig(filepath.Join(st.DataDir, "logs"))
-	scfg.Fsync = fsync
-	scfg.FsyncInterval = st.FsyncInterval
-	scfg.RetentionCheckInterval = st.RetentionCheckInterval
-	scfg.CleanerInterval = st.CleanerBackoff
-	scfg.RecoveryThreads = 2
-	scfg.Logger = n.log
-	// NB: OpenLogDir consumes the clean-shutdown marker, so look first. With
-	// fsync=always the log holds every record it ever acknowledged or
-	// fetched, so even a crash leaves it clean for KIP-966's purposes.
-	_, markerErr := os.Stat(filepath.Join(scfg.Dir, cleanShutdownMarker))
-	n.cleanShutdown = markerErr == nil || fsync == storage.FsyncAlways
-	logDir, err := storage.OpenLogDir(scfg)
-	if err != nil {
-		return fmt.Errorf("open log directory: %w", err)
+	var scfgs []storage.Config
+	unclean := false
+	for _, dir := range st.LogDirPaths() {
+		if filepath.Clean(dir) != filepath.Join(st.DataDir, "logs") {
+			// A log directory outside the data dir gets its own lock; one
+			// that cannot even be created is left to open as offline.
+			if err := os.MkdirAll(dir, 0o755); err == nil {
+				unlockDir, err := lockDataDir(dir)
+				if errors.Is(err, syscall.EWOULDBLOCK) {
+					return err
+				}
+				if err == nil {
+					defer unlockDir()
+				}
+			}
+		}
+		scfg := storage.DefaultConfig(dir)
+		scfg.NodeID = st.NodeID
+		scfg.Fsync = fsync
+		scfg.FsyncInterval = st.FsyncInterval
+		scfg.RetentionCheckInterval = st.RetentionCheckInterval
+		scfg.CleanerInterval = st.CleanerBackoff
+		scfg.RecoveryThreads = 2
+		scfg.Logger = n.log
+		scfgs = append(scfgs, scfg)
+		// NB: OpenLogDirs consumes the clean-shutdown markers, so look
+		// first: the broker shut down cleanly if every directory says so.
+		if _, err := os.Stat(filepath.Join(dir, cleanShutdownMarker)); err != nil {
+			unclean = true
+		}
 	}
-	n.logDir = logDir
-	n.log.Info("log directory opened", "dir", filepath.Join(st.DataDir, "logs"), "partitions", len(logDir.Logs()), "took", time.Since(start).Round(time.Millisecond))
+	// With fsync=always the logs hold every record they ever acknowledged
+	// or fetched, so even a crash leaves them clean for KIP-966's purposes.
+	n.cleanShutdown = !unclean || fsync == storage.FsyncAlways
+	logDirs, err := storage.OpenLogDirs(scfgs)
+	if err != nil {
+		return fmt.Errorf("open log directories: %w", err)
+	}
+	n.logDirs = logDirs
+	for _, d := range logDirs.Dirs() {
+		n.log.Info("log directory opened", "dir", d.Path(), "directory_id", d.ID().String(), "partitions", len(d.Logs()), "online", d.Err() == nil)
+	}
+	n.log.Info("log directories opened", "dirs", len(logDirs.Dirs()), "took", time.Since(start).Round(time.Millisecond))
 	defer func() {
-		if err := logDir.Close(); err != nil {
-			n.log.Error("closing log directory", "err", err)
+		if err := logDirs.Close(); err != nil {
+			n.log.Error("closing log directories", "err", err)
 			return
 		}
-		n.log.Info("log directory closed cleanly")
+		n.log.Info("log directories closed cleanly")
 	}()
 
 	err = n.runServices(ctx, start)
@@ -245,12 +271,14 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		Rack:             st.Rack,
 		AutoCreateTopics: st.AutoCreateTopics,
 		BrokerConfigs:    st.KafkaConfigs(),
-		LogDir:           filepath.Join(st.DataDir, "logs"),
+		LogDirs:          n.logDirs,
 		ReplicaPolls:     n.replicaPolls,
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
 	handler.SetTransactions(n.txns, n.txnTopicWanted)
+	n.mover = newLogDirMover(n)
+	handler.SetReplicaMover(n.mover)
 	verifier := newTxnVerifier(ctrl.Image, channel.RequestTo)
 	handler.SetTxnVerifier(verifier)
 	n.groups.SetTxnPartitionAdder(verifier.addOffsetsPartition)
@@ -293,7 +321,8 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	n.log.Info("partitions hosted", "partitions", len(hosted), "leader_of", leading)
 
 	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error { return n.logDir.Run(gctx) })
+	g.Go(func() error { return n.logDirs.Run(gctx, n.onLogDirOffline) })
+	g.Go(func() error { return n.mover.Run(gctx) })
 	if isBroker {
 		g.Go(func() error { return n.ensureOffsetsTopic(gctx, channel) })
 		g.Go(func() error { return n.runTxnTopicCreator(gctx, channel) })
@@ -377,11 +406,16 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			pst := partition.LeaderAndISR{Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch, PartitionEpoch: pi.PartitionEpoch,
 				Replicas: pi.Replicas, ISR: pi.ISR, ReplicaEpochs: replicaEpochs(img, pi.Replicas)}
 			p, ok := n.parts.Get(t.Name, pi.Partition)
+			if ok && p.TopicID == t.ID && p.Log().Offline() {
+				// In a failed log directory: offline here until restart
+				// (onLogDirOffline stopped its replication).
+				continue
+			}
 			if ok && p.TopicID == t.ID {
 				p.SetLimits(limits)
 				p.Log().SetConfig(logCfg)
 			} else {
-				l, err := n.logDir.CreateLog(tp, t.ID, logCfg)
+				l, err := n.logDirs.CreateLog(tp, t.ID, logCfg)
 				if err != nil {
 					n.log.Error("creating partition log", "topic", t.Name, "partition", pi.Partition, "err", err)
 					continue
@@ -422,17 +456,17 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			}
 			n.replicas.Unfollow(p)
 			n.replicas.Unlead(p)
-			if err := n.logDir.DeleteLog(tp); err != nil {
+			if err := n.logDirs.DeleteLog(tp); err != nil {
 				n.log.Error("deleting partition log", "topic", p.Topic, "partition", p.Index, "err", err)
 			}
 		}
 	}
 	if initial {
-		for _, l := range n.logDir.Logs() {
+		for _, l := range n.logDirs.Logs() {
 			tp := l.TopicPartition()
 			if id, ok := want[tp]; !ok || id != l.TopicID() {
 				n.log.Info("deleting partition unknown to the metadata log", "topic", tp.Topic, "partition", tp.Partition)
-				if err := n.logDir.DeleteLog(tp); err != nil {
+				if err := n.logDirs.DeleteLog(tp); err != nil {
 					n.log.Error("deleting partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 				}
 			}

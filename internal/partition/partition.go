@@ -123,10 +123,12 @@ type Partition struct {
 	Topic   string   // set in New, never changed
 	Index   int32    // set in New, never changed
 	TopicID [16]byte // set in New, never changed
-	log     *storage.Log
-	cfg     Config // set in New, never changed (defaults filled)
-	logger  *slog.Logger
-	limits  atomic.Pointer[Limits]
+	// log is the current log: replaced only by SwapLog (a move between
+	// log directories), under roleMu held exclusively.
+	log    atomic.Pointer[storage.Log]
+	cfg    Config // set in New, never changed (defaults filled)
+	logger *slog.Logger
+	limits atomic.Pointer[Limits]
 	// acksWaiting counts acks=all WaitCommitted calls in progress, for the
 	// stall log; atomic so the produce path takes no extra lock for it.
 	acksWaiting atomic.Int32
@@ -174,7 +176,8 @@ func New(log *storage.Log, cfg Config, st LeaderAndISR) *Partition {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	tp := log.TopicPartition()
-	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: log.TopicID(), log: log, cfg: cfg}
+	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: log.TopicID(), cfg: cfg}
+	p.log.Store(log)
 	p.logger = cfg.Logger.With("topic", tp.Topic, "partition", tp.Partition)
 	p.SetLimits(cfg.Limits)
 	p.mu.waiters = make(map[chan<- struct{}]struct{})
@@ -204,7 +207,7 @@ func (p *Partition) SetLimits(l Limits) { p.limits.Store(&l) }
 func (p *Partition) NeedsSync() bool { return p.cfg.SyncBeforeAck }
 
 // Log returns the underlying log.
-func (p *Partition) Log() *storage.Log { return p.log }
+func (p *Partition) Log() *storage.Log { return p.log.Load() }
 
 // minInsyncReplicas returns the effective min.insync.replicas.
 func (p *Partition) minInsyncReplicas() int {
@@ -244,11 +247,11 @@ func (p *Partition) HighWatermark() int64 {
 }
 
 // LogEndOffset returns the offset the next record gets.
-func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }
+func (p *Partition) LogEndOffset() int64 { return p.Log().LogEndOffset() }
 
 // LastFetchedEpoch returns the leader epoch of the last batch in the log, -1
 // if none (a follower's Fetch LastFetchedEpoch).
-func (p *Partition) LastFetchedEpoch() int32 { return p.log.LatestEpoch() }
+func (p *Partition) LastFetchedEpoch() int32 { return p.Log().LatestEpoch() }
 
 // CheckLeaderEpoch validates a client's current leader epoch (KIP-320); -1
 // skips the check.
@@ -300,7 +303,7 @@ func (p *Partition) becomeLeaderLocked(st LeaderAndISR, newEpoch bool) {
 	p.mu.st = st.clone()
 	p.mu.isLeader = true
 	if newEpoch {
-		p.mu.leaderEpochStartOffset = p.log.LogEndOffset()
+		p.mu.leaderEpochStartOffset = p.Log().LogEndOffset()
 		p.mu.followers = make(map[int32]*followerState)
 		p.mu.pending = nil
 		p.mu.hwMovedAt = now
@@ -377,14 +380,14 @@ func (p *Partition) setHighWatermarkLocked(hw int64) {
 	p.mu.highWatermark = hw
 	p.mu.hwMovedAt = p.cfg.Now()
 	// Retention and DeleteRecords must never pass the high watermark.
-	p.log.SetHighWatermark(hw)
+	p.Log().SetHighWatermark(hw)
 	p.notifyLocked()
 }
 
 // capHighWatermarkLocked keeps the high watermark at or below the log end
 // offset (after a truncation or when leadership ends).
 func (p *Partition) capHighWatermarkLocked() {
-	if leo := p.log.LogEndOffset(); p.mu.highWatermark > leo {
+	if leo := p.Log().LogEndOffset(); p.mu.highWatermark > leo {
 		p.setHighWatermarkLocked(leo)
 	}
 }

@@ -29,7 +29,7 @@ func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
 	}
 	hw := p.mu.highWatermark
 	p.mu.Unlock()
-	if !p.log.Config().Delete {
+	if !p.Log().Config().Delete {
 		return -1, ErrPolicyViolation
 	}
 	if offset == -1 {
@@ -38,13 +38,13 @@ func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
 	if offset < 0 || offset > hw {
 		return -1, fmt.Errorf("%w: delete records before %d, high watermark %d", storage.ErrOffsetOutOfRange, offset, hw)
 	}
-	if err := p.log.DeleteRecordsBefore(offset); err != nil {
+	if err := p.Log().DeleteRecordsBefore(offset); err != nil {
 		return -1, err
 	}
 	p.mu.Lock()
 	p.notifyLocked()
 	p.mu.Unlock()
-	return max(offset, p.log.LogStartOffset()), nil
+	return max(offset, p.Log().LogStartOffset()), nil
 }
 
 // lowWatermark is the smallest log start offset over this leader and the
@@ -58,7 +58,7 @@ func (p *Partition) lowWatermark() int64 {
 }
 
 func (p *Partition) lowWatermarkLocked() int64 {
-	low := p.log.LogStartOffset()
+	low := p.Log().LogStartOffset()
 	for id, f := range p.mu.followers {
 		if !p.mu.st.eligible(id, -1) {
 			continue // fenced or gone: not waited for, as in Kafka
@@ -106,8 +106,8 @@ func (p *Partition) MaybeIncrementLogStartOffset(leaderLogStartOffset int64) err
 	leading, hw := p.mu.isLeader, p.mu.highWatermark
 	p.mu.Unlock()
 	offset := min(leaderLogStartOffset, hw)
-	if leading || offset <= p.log.LogStartOffset() {
+	if leading || offset <= p.Log().LogStartOffset() {
 		return nil
 	}
-	return p.log.DeleteRecordsBefore(offset)
+	return p.Log().DeleteRecordsBefore(offset)
 }

@@ -18,19 +18,19 @@ func (p *Partition) AppendAsFollower(batches []byte, leaderHW int64) error {
 		return ErrNotFollower
 	}
 	if len(batches) > 0 {
-		info, err := p.log.AppendAsFollower(batches)
+		info, err := p.Log().AppendAsFollower(batches)
 		if err != nil {
 			return err
 		}
 		if p.cfg.SyncBeforeAck {
-			if err := p.log.Sync(info.LastOffset + 1); err != nil {
+			if err := p.Log().Sync(info.LastOffset + 1); err != nil {
 				return err
 			}
 		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if hw := min(leaderHW, p.log.LogEndOffset()); hw > p.mu.highWatermark {
+	if hw := min(leaderHW, p.Log().LogEndOffset()); hw > p.mu.highWatermark {
 		p.setHighWatermarkLocked(hw)
 	} else if len(batches) > 0 {
 		p.notifyLocked()
@@ -47,7 +47,7 @@ func (p *Partition) TruncateTo(offset int64) error {
 	if p.IsLeader() {
 		return ErrNotFollower
 	}
-	if err := p.log.TruncateTo(offset); err != nil {
+	if err := p.Log().TruncateTo(offset); err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
 	p.mu.Lock()
@@ -65,7 +65,7 @@ func (p *Partition) TruncateFullyAndStartAt(offset int64) error {
 	if p.IsLeader() {
 		return ErrNotFollower
 	}
-	if err := p.log.TruncateFullyAndStartAt(offset); err != nil {
+	if err := p.Log().TruncateFullyAndStartAt(offset); err != nil {
 		return fmt.Errorf("truncate fully and start at %d: %w", offset, err)
 	}
 	p.mu.Lock()

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -18,7 +19,7 @@ import (
 // waits for them.
 func (p *Partition) AppendAsLeader(batches []byte, now time.Time, requiredAcks int16) (storage.AppendInfo, error) {
 	return p.appendAsLeader(requiredAcks, func(epoch int32) (storage.AppendInfo, error) {
-		return p.log.AppendAsLeader(batches, epoch, now)
+		return p.Log().AppendAsLeader(batches, epoch, now)
 	})
 }
 
@@ -28,7 +29,7 @@ func (p *Partition) AppendAsLeader(batches []byte, now time.Time, requiredAcks i
 // StartTxnVerification, gates a batch that starts a transaction.
 func (p *Partition) AppendVerifiedAsLeader(batches []byte, now time.Time, requiredAcks int16, guard *storage.VerificationGuard) (storage.AppendInfo, error) {
 	return p.appendAsLeader(requiredAcks, func(epoch int32) (storage.AppendInfo, error) {
-		return p.log.AppendVerifiedAsLeader(batches, epoch, now, guard)
+		return p.Log().AppendVerifiedAsLeader(batches, epoch, now, guard)
 	})
 }
 
@@ -37,7 +38,7 @@ func (p *Partition) AppendVerifiedAsLeader(batches []byte, now time.Time, requir
 // already has that transaction (no need to ask the coordinator), else the
 // guard for AppendVerifiedAsLeader (storage.Log.StartTxnVerification).
 func (p *Partition) StartTxnVerification(producerID int64, producerEpoch int16) *storage.VerificationGuard {
-	return p.log.StartTxnVerification(producerID, producerEpoch, p.cfg.Now())
+	return p.Log().StartTxnVerification(producerID, producerEpoch, p.cfg.Now())
 }
 
 // AppendControlAsLeader appends a transaction marker (WriteTxnMarkers)
@@ -47,7 +48,7 @@ func (p *Partition) StartTxnVerification(producerID int64, producerEpoch int16) 
 // WaitCommitted then waits for the marker to be replicated.
 func (p *Partition) AppendControlAsLeader(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool, now time.Time) (storage.AppendInfo, error) {
 	return p.appendAsLeader(-1, func(epoch int32) (storage.AppendInfo, error) {
-		return p.log.AppendControlAsLeader(producerID, producerEpoch, coordinatorEpoch, commit, epoch, now)
+		return p.Log().AppendControlAsLeader(producerID, producerEpoch, coordinatorEpoch, commit, epoch, now)
 	})
 }
 
@@ -58,7 +59,7 @@ func (p *Partition) AppendControlAsLeader(producerID int64, producerEpoch int16,
 // is still checked. WaitCommitted then waits for them to be replicated.
 func (p *Partition) AppendAsCoordinator(batches []byte, now time.Time) (storage.AppendInfo, error) {
 	return p.appendAsLeader(-1, func(epoch int32) (storage.AppendInfo, error) {
-		return p.log.AppendAsCoordinator(batches, epoch, now)
+		return p.Log().AppendAsCoordinator(batches, epoch, now)
 	})
 }
 
@@ -104,7 +105,7 @@ func (p *Partition) appendAsLeader(requiredAcks int16, appendFn func(epoch int32
 // with ctx's error when ctx ends (the request timeout: REQUEST_TIMED_OUT).
 func (p *Partition) WaitCommitted(ctx context.Context, end int64, requiredAcks int16) error {
 	if p.cfg.SyncBeforeAck {
-		if err := p.log.Sync(end); err != nil {
+		if err := p.Log().Sync(end); err != nil {
 			return err
 		}
 		p.mu.Lock()
@@ -165,7 +166,7 @@ func (p *Partition) UpdateFollower(replicaID int32, brokerEpoch, fetchOffset, lo
 		return false
 	}
 	f := p.mu.followers[replicaID]
-	leo := p.log.LogEndOffset()
+	leo := p.Log().LogEndOffset()
 	if f == nil || fetchOffset < 0 || fetchOffset > leo {
 		p.mu.Unlock()
 		return false
@@ -227,7 +228,7 @@ func (p *Partition) MaybeShrinkISR(now time.Time) {
 		p.mu.Unlock()
 		return
 	}
-	leo := p.log.LogEndOffset()
+	leo := p.Log().LogEndOffset()
 	var out []int32
 	for _, id := range p.mu.st.ISR {
 		if id == p.cfg.NodeID {
@@ -331,12 +332,12 @@ func (p *Partition) maybeIncrementHighWatermarkLocked(now time.Time) bool {
 // down, restarted with another broker epoch) holds nothing back from
 // outside the ISR.
 func (p *Partition) highWatermarkBoundLocked(now time.Time) (hw int64, by int32) {
-	leo := p.log.LogEndOffset()
+	leo := p.Log().LogEndOffset()
 	hw, by = leo, -1
 	if p.cfg.SyncBeforeAck {
 		// NB: only durable records may be acknowledged or shown, or a crash
 		// of this broker could take back what consumers saw.
-		hw = min(hw, p.log.RecoveryPoint())
+		hw = min(hw, p.Log().RecoveryPoint())
 	}
 	for id, f := range p.mu.followers {
 		if f.logEndOffset >= hw {
@@ -372,7 +373,7 @@ func (p *Partition) logStallLocked(now time.Time) {
 	hw, by := p.highWatermarkBoundLocked(now)
 	attrs := []any{
 		"high_watermark", p.mu.highWatermark, "stalled_for", now.Sub(p.mu.hwMovedAt).Round(time.Millisecond),
-		"acks_all_waiting", waiting, "log_end_offset", p.log.LogEndOffset(), "isr", p.mu.st.ISR,
+		"acks_all_waiting", waiting, "log_end_offset", p.Log().LogEndOffset(), "isr", p.mu.st.ISR,
 		"leader_epoch", p.mu.st.LeaderEpoch,
 	}
 	if by >= 0 {
@@ -390,7 +391,7 @@ func (p *Partition) logStallLocked(now time.Time) {
 		} else {
 			attrs = append(attrs, "replica_last_fetch", "none in this leader epoch")
 		}
-	} else if hw < p.log.LogEndOffset() {
+	} else if hw < p.Log().LogEndOffset() {
 		attrs = append(attrs, "waiting_for", "local fsync")
 	}
 	if p.mu.pending != nil {
@@ -447,18 +448,18 @@ func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64, error) {
 // epoch at its first append, while Kafka adds it when the broker becomes
 // leader: the current epoch starts at the log end offset until then.
 func (p *Partition) endOffsetForEpoch(epoch, curEpoch int32, leading bool) (int32, int64) {
-	e, end := p.log.EndOffsetForEpoch(epoch)
-	latest := p.log.LatestEpoch()
+	e, end := p.Log().EndOffsetForEpoch(epoch)
+	latest := p.Log().LatestEpoch()
 	if e >= 0 || !leading || epoch < 0 || epoch > curEpoch || epoch <= latest {
 		return e, end
 	}
 	switch {
 	case epoch == curEpoch:
-		return curEpoch, p.log.LogEndOffset()
+		return curEpoch, p.Log().LogEndOffset()
 	case latest < 0:
-		return epoch, p.log.LogEndOffset()
+		return epoch, p.Log().LogEndOffset()
 	default:
-		return latest, p.log.LogEndOffset()
+		return latest, p.Log().LogEndOffset()
 	}
 }
 
@@ -473,15 +474,21 @@ func (p *Partition) ReadForFollower(offset int64, maxBytes int32) (ReadResult, e
 		p.mu.Unlock()
 		return ReadResult{HighWatermark: -1, LogStartOffset: -1, LastStableOffset: -1}, err
 	}
-	res := ReadResult{HighWatermark: p.mu.highWatermark, LogStartOffset: p.log.LogStartOffset()}
+	hw := p.mu.highWatermark
 	p.mu.Unlock()
-	res.LastStableOffset = p.log.LastStableOffset(res.HighWatermark)
-	r, err := p.log.Read(offset, maxBytes, math.MaxInt64, true)
-	if err != nil {
-		return res, err
+	for {
+		log := p.Log()
+		res := ReadResult{HighWatermark: hw, LogStartOffset: log.LogStartOffset(), LastStableOffset: log.LastStableOffset(hw)}
+		r, err := log.Read(offset, maxBytes, math.MaxInt64, true)
+		if errors.Is(err, storage.ErrLogClosed) && p.Log() != log {
+			continue // moved to another log directory meanwhile (SwapLog)
+		}
+		if err != nil {
+			return res, err
+		}
+		res.ReadResult = r
+		return res, nil
 	}
-	res.ReadResult = r
-	return res, nil
 }
 
 func later(a, b time.Time) time.Time {

@@ -1,6 +1,10 @@
 package partition
 
-import "github.com/strata-io/strata/internal/storage"
+import (
+	"errors"
+
+	"github.com/strata-io/strata/internal/storage"
+)
 
 // ReadResult is what a fetch gets from a partition.
 type ReadResult struct {
@@ -31,23 +35,34 @@ func (p *Partition) Read(offset int64, maxBytes int32, minOneBatch, readCommitte
 	}
 	hw := p.mu.highWatermark
 	p.mu.Unlock()
-	lso := p.log.LastStableOffset(hw)
-	res := ReadResult{HighWatermark: hw, LogStartOffset: p.log.LogStartOffset(), LastStableOffset: lso}
+	for {
+		log := p.Log()
+		res, err := readLog(log, offset, maxBytes, hw, minOneBatch, readCommitted)
+		if errors.Is(err, storage.ErrLogClosed) && p.Log() != log {
+			continue // moved to another log directory meanwhile (SwapLog)
+		}
+		return res, err
+	}
+}
+
+func readLog(log *storage.Log, offset int64, maxBytes int32, hw int64, minOneBatch, readCommitted bool) (ReadResult, error) {
+	lso := log.LastStableOffset(hw)
+	res := ReadResult{HighWatermark: hw, LogStartOffset: log.LogStartOffset(), LastStableOffset: lso}
 	upper := hw
 	if readCommitted {
 		upper = lso
 	}
-	if offset > upper && offset <= p.log.LogEndOffset() {
+	if offset > upper && offset <= log.LogEndOffset() {
 		// Above what may be read but in the log: nothing to read yet.
 		return res, nil
 	}
-	r, err := p.log.Read(offset, maxBytes, upper, minOneBatch)
+	r, err := log.Read(offset, maxBytes, upper, minOneBatch)
 	if err != nil {
 		return res, err
 	}
 	res.ReadResult = r
 	if readCommitted && r.Size > 0 {
-		aborted, err := p.log.AbortedTransactions(offset, upper)
+		aborted, err := log.AbortedTransactions(offset, upper)
 		if err != nil {
 			return res, err
 		}

@@ -26,8 +26,6 @@ var notServed = map[kmsg.Key]string{
 	kmsg.DescribeUserSCRAMCredentials: "SCRAM credentials are not built yet",
 	kmsg.AlterUserSCRAMCredentials:    "SCRAM credentials are not built yet",
 
-	kmsg.AlterReplicaLogDirs: "one log directory per broker so far",
-
 	kmsg.Vote:             "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
 	kmsg.BeginQuorumEpoch: "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
 	kmsg.EndQuorumEpoch:   "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
@@ -39,7 +37,6 @@ var notServed = map[kmsg.Key]string{
 	kmsg.Envelope:               "brokers forward a client's admin request itself to the active controller, not wrapped in an Envelope",
 	kmsg.ControllerRegistration: "controllers are the raft voters named by --controller-voters; they do not register",
 	kmsg.UnregisterController:   "controllers are the raft voters named by --controller-voters; they do not register",
-	kmsg.AssignReplicasToDirs:   "one log directory per broker so far",
 	kmsg.ListConfigResources:    "not built yet (KIP-1142)",
 
 	kmsg.GetTelemetrySubscriptions: "client metrics (KIP-714) are not collected; clients skip telemetry when it is not advertised",

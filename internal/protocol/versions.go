@@ -75,6 +75,10 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.AllocateProducerIDs: {0, 0},
 	kmsg.BrokerHeartbeat:     {0, 2},
 	kmsg.AlterPartition:      {2, 3},
+	// JBOD (KIP-113, KIP-858): moves between a broker's log directories;
+	// brokers tell the controller where their offline replicas were.
+	kmsg.AlterReplicaLogDirs:  {1, 2},
+	kmsg.AssignReplicasToDirs: {0, 0},
 }
 
 // advertisedMin overrides the advertised floor where a client quirk needs it.

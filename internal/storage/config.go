@@ -154,7 +154,10 @@ func (c LogConfig) maxIndexEntries() int {
 
 // Config configures one log directory.
 type Config struct {
-	Dir                    string
+	Dir string
+	// NodeID is written to the directory's meta.properties, and a file
+	// naming another node is refused; < 0 (DefaultConfig) skips both.
+	NodeID                 int32
 	Fsync                  FsyncPolicy
 	FsyncInterval          time.Duration    // for FsyncInterval
 	RetentionCheckInterval time.Duration    // log.retention.check.interval.ms
@@ -200,6 +203,7 @@ const defaultFsyncThreads = 16
 func DefaultConfig(dir string) Config {
 	return Config{
 		Dir:                    dir,
+		NodeID:                 -1,
 		Fsync:                  FsyncNever,
 		FsyncInterval:          time.Second,
 		RetentionCheckInterval: 5 * time.Minute,

@@ -222,14 +222,17 @@ func TestSyncFailureFailsEveryWaiter(t *testing.T) {
 	wantErr(t, "AppendAsLeader after a failed fsync", err, ErrStorageFailed)
 	wantErr(t, "LogDir.Err", d.Err(), ErrStorageFailed)
 
-	// Other logs keep their own fate.
-	mustAppend(t, b, buildBatch(t, spec(1)))
-	done := b.SyncAsync(1)
-	<-g.entered
-	g.release(b, nil)
-	if err := <-done; err != nil {
-		t.Fatalf("Sync of another log = %v", err)
+	// The directory goes offline with it, as in Kafka: its other logs
+	// refuse writes and reads too.
+	for deadline := time.Now().Add(10 * time.Second); !b.Offline(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of the failed directory still online after 10s", b.tp)
+		}
 	}
+	_, err = b.AppendAsLeader(buildBatch(t, spec(1)), 0, t0)
+	wantErr(t, "AppendAsLeader to another log of the offline directory", err, ErrStorageFailed)
+	_, err = b.Read(0, 1<<20, 1<<62, true)
+	wantErr(t, "Read of another log of the offline directory", err, ErrStorageFailed)
 }
 
 func TestSyncAcrossTruncation(t *testing.T) {

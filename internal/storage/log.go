@@ -91,11 +91,16 @@ type Log struct {
 		round         *syncRound    // the fsync in flight, nil if none; its worker queues the log again if next is not empty
 	}
 
-	appendedBytes  atomic.Int64          // bytes written by appends since open; GroupCommitBytes compares it with sync.syncedBytes
-	fsyncs         atomic.Int64          // segment fsyncs by Sync; for tests and benchmarks
-	failed         atomic.Pointer[error] // first write or fsync failure; the log then refuses writes
-	highWatermark  atomic.Int64          // bound for retention and DeleteRecords; MaxInt64 until the partition sets it
-	checkpointedHW int64                 // set by openLog, never changed: see CheckpointedHighWatermark
+	appendedBytes atomic.Int64          // bytes written by appends since open; GroupCommitBytes compares it with sync.syncedBytes
+	fsyncs        atomic.Int64          // segment fsyncs by Sync; for tests and benchmarks
+	failed        atomic.Pointer[error] // first write or fsync failure; the log then refuses writes
+	// dirFailed is the failure of the log's directory, nil while it is
+	// online (LogDir.failErrPtr); set by the LogDir before the log is
+	// shared, nil for a log outside one. A failed directory's logs refuse
+	// reads and writes.
+	dirFailed      *atomic.Pointer[error]
+	highWatermark  atomic.Int64 // bound for retention and DeleteRecords; MaxInt64 until the partition sets it
+	checkpointedHW int64        // set by openLog, never changed: see CheckpointedHighWatermark
 }
 
 // AppendInfo describes the result of an append.
@@ -214,6 +219,9 @@ func (l *Log) writableLocked() error {
 	if p := l.failed.Load(); p != nil {
 		return *p
 	}
+	if err := l.dirFailure(); err != nil {
+		return err
+	}
 	l.mu.RLock()
 	closed := l.mu.closed
 	l.mu.RUnlock()
@@ -240,6 +248,23 @@ func (l *Log) fail(err error) error {
 	}
 	return *l.failed.Load()
 }
+
+// Offline reports whether the log's directory is offline.
+func (l *Log) Offline() bool { return l.dirFailure() != nil }
+
+// dirFailure returns the failure of the log's directory, or nil.
+func (l *Log) dirFailure() error {
+	if l.dirFailed == nil {
+		return nil
+	}
+	if p := l.dirFailed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Dir is the log's partition directory.
+func (l *Log) Dir() string { return l.dir }
 
 func (l *Log) segmentsSnapshot() []*segment {
 	l.mu.RLock()

@@ -147,6 +147,9 @@ func (v *segView) findBatch(offset int64) (pos int64, h record.Header, found boo
 // empty result; offset below LogStartOffset or above LogEndOffset gives
 // ErrOffsetOutOfRange. Reads may span segments.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) (ReadResult, error) {
+	if err := l.dirFailure(); err != nil {
+		return ReadResult{}, err
+	}
 	l.mu.RLock()
 	if l.mu.closed {
 		l.mu.RUnlock()

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,7 @@ import (
 // checkpoint files and the clean-shutdown marker at its root.
 type LogDir struct {
 	cfg     Config           // set in OpenLogDir, never changed
+	id      DirID            // from meta.properties; set in OpenLogDir, never changed
 	logger  *slog.Logger     // set in OpenLogDir, never changed
 	now     func() time.Time // set in OpenLogDir, never changed
 	deleter *fileDeleter
@@ -28,8 +30,16 @@ type LogDir struct {
 
 	mu struct {
 		sync.Mutex
-		logs   map[TopicPartition]*Log
-		closed bool
+		logs map[TopicPartition]*Log
+		// futures are the future logs of AlterReplicaLogDirs moves into
+		// this directory: not served, checkpointed or cleaned until
+		// promoted into logs.
+		futures map[TopicPartition]*Log
+		// promoted holds partitions found at open with the promoted
+		// marker: a move into this directory committed, but the source
+		// log may not have been removed (see LogDirs).
+		promoted map[TopicPartition]bool
+		closed   bool
 	}
 
 	checkpointMu sync.Mutex // serialises checkpoint file writes
@@ -37,6 +47,9 @@ type LogDir struct {
 	failOnce sync.Once
 	failErr  error         // set once before failed is closed
 	failed   chan struct{} // closed when a log fails: the directory is offline
+	// failErrPtr holds failErr once set; every log of the directory reads
+	// it (Log.dirFailed) to refuse reads and writes.
+	failErrPtr atomic.Pointer[error]
 }
 
 // OpenLogDir opens the log directory, creating it if needed: it removes
@@ -84,9 +97,16 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 		failed:  make(chan struct{}),
 	}
 	d.mu.logs = make(map[TopicPartition]*Log)
+	d.mu.futures = make(map[TopicPartition]*Log)
+	d.mu.promoted = make(map[TopicPartition]bool)
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
+	id, err := loadMetaProperties(cfg.Dir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	d.id = id
 	entries, err := os.ReadDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("list log dir: %w", err)
@@ -110,6 +130,18 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 			if !ok {
 				d.logger.Warn("ignoring directory that names no partition", "name", name)
 				continue
+			}
+			switch {
+			case fileExists(filepath.Join(cfg.Dir, name, futureMarkerFile)):
+				// A move into this directory that never completed: the
+				// source log is still current.
+				d.logger.Info("removing the future log of an unfinished log dir move", "topic", tp.Topic, "partition", tp.Partition)
+				if err := os.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
+					return nil, fmt.Errorf("remove future log %s: %w", name, err)
+				}
+				continue
+			case fileExists(filepath.Join(cfg.Dir, name, promotedMarkerFile)):
+				d.mu.promoted[tp] = true
 			}
 			tps = append(tps, tp)
 		}
@@ -214,6 +246,7 @@ func (d *LogDir) openLogs(tps []TopicPartition, clean bool, cps checkpoints) err
 }
 
 func (d *LogDir) attach(l *Log) {
+	l.dirFailed = &d.failErrPtr
 	l.onFailure = d.fail
 	l.onLogStartAdvanced = func() {
 		if err := d.writeCheckpoints(); err != nil {
@@ -240,13 +273,199 @@ func parsePartitionDir(name string) (TopicPartition, bool) {
 	return TopicPartition{Topic: name[:i], Partition: int32(p)}, true
 }
 
-// fail takes the directory offline after a log's write or fsync failed.
+// fail takes the directory offline after a write, fsync or checkpoint in
+// it failed: every log in it refuses reads and writes from then on (Kafka
+// takes the whole directory offline, not only the failed log).
+// NB: it may run under d.mu (a log closed by DeleteLog failed its fsync):
+// it takes no lock.
 func (d *LogDir) fail(err error) {
 	d.failOnce.Do(func() {
+		if !errors.Is(err, ErrStorageFailed) {
+			err = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+		}
 		d.failErr = err
+		d.failErrPtr.Store(&err)
 		close(d.failed)
 		d.logger.Error("log dir offline", "err", err)
 	})
+}
+
+// FutureLogs returns the future logs of moves into the directory.
+func (d *LogDir) FutureLogs() []*Log {
+	d.mu.Lock()
+	logs := make([]*Log, 0, len(d.mu.futures))
+	for _, l := range d.mu.futures {
+		logs = append(logs, l)
+	}
+	d.mu.Unlock()
+	slices.SortFunc(logs, func(a, b *Log) int { return compareTopicPartition(a.tp, b.tp) })
+	return logs
+}
+
+// Failed is closed when the directory goes offline.
+func (d *LogDir) Failed() <-chan struct{} { return d.failed }
+
+// ID is the directory id from its meta.properties (KIP-858).
+func (d *LogDir) ID() DirID { return d.id }
+
+// Path is the directory's path.
+func (d *LogDir) Path() string { return d.cfg.Dir }
+
+// NumLogs is the number of logs in the directory, future logs included
+// (what Kafka counts when it places a new partition).
+func (d *LogDir) NumLogs() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.mu.logs) + len(d.mu.futures)
+}
+
+// offlineLogDir stands for a directory that could not be opened: it holds
+// no logs and is offline from the start. Its id is read from its
+// meta.properties when that is still readable.
+func offlineLogDir(cfg Config, err error) *LogDir {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &LogDir{cfg: cfg, logger: cfg.Logger.With("component", "storage", "dir", cfg.Dir), now: time.Now,
+		deleter: newFileDeleter(), syncer: newGroupSyncer(cfg), failed: make(chan struct{})}
+	d.mu.logs = make(map[TopicPartition]*Log)
+	d.mu.futures = make(map[TopicPartition]*Log)
+	d.mu.promoted = make(map[TopicPartition]bool)
+	d.mu.closed = true
+	if b, rerr := os.ReadFile(filepath.Join(cfg.Dir, metaPropertiesFile)); rerr == nil {
+		if id, perr := ParseDirID(parseProperties(b)["directory.id"]); perr == nil {
+			d.id = id
+		}
+	}
+	d.fail(fmt.Errorf("%w: open log dir %s: %w", ErrStorageFailed, cfg.Dir, err))
+	return d
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// Marker files in a partition directory of an AlterReplicaLogDirs move:
+// futureMarkerFile while the copy is being filled (removed with the copy at
+// the next open), renamed to promotedMarkerFile when the copy becomes the
+// current log (the source log is then stale and removed; the marker is
+// removed after it).
+const (
+	futureMarkerFile   = "strata.future"
+	promotedMarkerFile = "strata.promoted"
+)
+
+// createFutureLog creates an empty future log for tp in this directory,
+// starting at startOffset: the copy a move into this directory fills.
+func (d *LogDir) createFutureLog(tp TopicPartition, topicID [16]byte, cfg LogConfig, startOffset int64) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("create future log %s: %w", tp, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.closed {
+		return nil, ErrLogClosed
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	if _, ok := d.mu.logs[tp]; ok {
+		return nil, fmt.Errorf("create future log %s: the partition is already in %s", tp, d.cfg.Dir)
+	}
+	if _, ok := d.mu.futures[tp]; ok {
+		return nil, fmt.Errorf("create future log %s: a move into %s is under way", tp, d.cfg.Dir)
+	}
+	dir := filepath.Join(d.cfg.Dir, tp.String())
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("create future log %s: %w", tp, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create future log %s: %w", tp, err)
+	}
+	// The marker first: a crash from here on leaves a directory that the
+	// next open removes.
+	if err := writeFileAtomic(filepath.Join(dir, futureMarkerFile), nil); err != nil {
+		return nil, fmt.Errorf("create future log %s: %w", tp, err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
+		return nil, fmt.Errorf("create future log %s: %w", tp, err)
+	}
+	l, err := openLog(logOptions{
+		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1, highWatermark: -1,
+		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(d.cfg.Dir); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("create future log %s: %w", tp, err)
+	}
+	if startOffset > 0 {
+		if err := l.TruncateFullyAndStartAt(startOffset); err != nil {
+			_ = l.Close()
+			return nil, fmt.Errorf("create future log %s: %w", tp, err)
+		}
+	}
+	d.attach(l)
+	d.mu.futures[tp] = l
+	return l, nil
+}
+
+// dropFutureLog deletes the future log of tp (an abandoned move).
+func (d *LogDir) dropFutureLog(l *Log) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.futures[l.tp] != l {
+		return nil
+	}
+	delete(d.mu.futures, l.tp)
+	return d.retireLog(l)
+}
+
+// promoteFuture makes the future log l a current log of this directory:
+// its marker becomes the promoted marker (the commit point of the move;
+// see LogDirs.Open for what a crash after it leaves).
+func (d *LogDir) promoteFuture(l *Log) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.futures[l.tp] != l {
+		return fmt.Errorf("promote future log %s: not a future log of %s", l.tp, d.cfg.Dir)
+	}
+	if err := os.Rename(filepath.Join(l.dir, futureMarkerFile), filepath.Join(l.dir, promotedMarkerFile)); err != nil {
+		return fmt.Errorf("promote future log %s: %w", l.tp, err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return fmt.Errorf("promote future log %s: %w", l.tp, err)
+	}
+	delete(d.mu.futures, l.tp)
+	d.mu.logs[l.tp] = l
+	d.mu.promoted[l.tp] = true
+	return nil
+}
+
+// clearPromoted removes tp's promoted marker once its source log is gone.
+func (d *LogDir) clearPromoted(tp TopicPartition) error {
+	d.mu.Lock()
+	l, ok := d.mu.logs[tp]
+	promoted := d.mu.promoted[tp]
+	delete(d.mu.promoted, tp)
+	d.mu.Unlock()
+	if !ok || !promoted {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(l.dir, promotedMarkerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("clear promoted marker of %s: %w", tp, err)
+	}
+	return syncDir(l.dir)
+}
+
+// isPromoted reports whether tp carries the promoted marker.
+func (d *LogDir) isPromoted(tp TopicPartition) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.promoted[tp]
 }
 
 // Err returns the failure that took the directory offline, or nil.
@@ -421,8 +640,12 @@ func (d *LogDir) Close() error {
 		return nil
 	}
 	d.mu.closed = true
+	futures := make([]*Log, 0, len(d.mu.futures))
+	for _, l := range d.mu.futures {
+		futures = append(futures, l)
+	}
 	d.mu.Unlock()
-	errs := d.closeLogs(d.Logs())
+	errs := d.closeLogs(append(d.Logs(), futures...))
 	d.syncer.close()
 	errs = append(errs, d.deleter.runDue(time.Time{}, true))
 	errs = append(errs, d.writeCheckpoints())
@@ -474,6 +697,9 @@ func (d *LogDir) closeLogs(logs []*Log) []error {
 //
 // It returns nil when ctx ends and the failure when a log failed.
 func (d *LogDir) Run(ctx context.Context) error {
+	if err := d.Err(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -484,7 +710,9 @@ func (d *LogDir) Run(ctx context.Context) error {
 	wg.Go(func() {
 		d.tickLoop(ctx, d.cfg.CheckpointInterval, func() {
 			if err := d.writeCheckpoints(); err != nil {
-				d.logger.Warn("writing checkpoints", "err", err)
+				// As in Kafka, a directory whose checkpoints cannot be
+				// written is offline.
+				d.fail(fmt.Errorf("%w: %w", ErrStorageFailed, err))
 			}
 		})
 	})
