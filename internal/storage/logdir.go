@@ -356,6 +356,40 @@ const (
 	promotedMarkerFile = "strata.promoted"
 )
 
+// openEmptyLog creates tp's directory afresh, with marker (if not empty)
+// written first, so that a crash from there on leaves a directory the next
+// open recognises, then the partition metadata, and opens the empty log.
+// what prefixes errors. The caller holds d.mu.
+func (d *LogDir) openEmptyLog(tp TopicPartition, topicID [16]byte, cfg LogConfig, what, marker string) (*Log, error) {
+	dir := filepath.Join(d.cfg.Dir, tp.String())
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
+	}
+	if marker != "" {
+		if err := writeFileAtomic(filepath.Join(dir, marker), nil); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, tp, err)
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
+	}
+	l, err := openLog(logOptions{
+		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1, highWatermark: -1,
+		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(d.cfg.Dir); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
+	}
+	return l, nil
+}
+
 // createFutureLog creates an empty future log for tp in this directory,
 // starting at startOffset: the copy a move into this directory fills.
 func (d *LogDir) createFutureLog(tp TopicPartition, topicID [16]byte, cfg LogConfig, startOffset int64) (*Log, error) {
@@ -376,31 +410,9 @@ func (d *LogDir) createFutureLog(tp TopicPartition, topicID [16]byte, cfg LogCon
 	if _, ok := d.mu.futures[tp]; ok {
 		return nil, fmt.Errorf("create future log %s: a move into %s is under way", tp, d.cfg.Dir)
 	}
-	dir := filepath.Join(d.cfg.Dir, tp.String())
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("create future log %s: %w", tp, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create future log %s: %w", tp, err)
-	}
-	// The marker first: a crash from here on leaves a directory that the
-	// next open removes.
-	if err := writeFileAtomic(filepath.Join(dir, futureMarkerFile), nil); err != nil {
-		return nil, fmt.Errorf("create future log %s: %w", tp, err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
-		return nil, fmt.Errorf("create future log %s: %w", tp, err)
-	}
-	l, err := openLog(logOptions{
-		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1, highWatermark: -1,
-		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
-	})
+	l, err := d.openEmptyLog(tp, topicID, cfg, "create future log", futureMarkerFile)
 	if err != nil {
 		return nil, err
-	}
-	if err := syncDir(d.cfg.Dir); err != nil {
-		_ = l.Close()
-		return nil, fmt.Errorf("create future log %s: %w", tp, err)
 	}
 	if startOffset > 0 {
 		if err := l.TruncateFullyAndStartAt(startOffset); err != nil {
@@ -539,26 +551,9 @@ func (d *LogDir) CreateLog(tp TopicPartition, topicID [16]byte, cfg LogConfig) (
 			}
 		}
 	}
-	dir := filepath.Join(d.cfg.Dir, tp.String())
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("create log %s: %w", tp, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create log %s: %w", tp, err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
-		return nil, fmt.Errorf("create log %s: %w", tp, err)
-	}
-	l, err := openLog(logOptions{
-		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1, highWatermark: -1,
-		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
-	})
+	l, err := d.openEmptyLog(tp, topicID, cfg, "create log", "")
 	if err != nil {
 		return nil, err
-	}
-	if err := syncDir(d.cfg.Dir); err != nil {
-		_ = l.Close()
-		return nil, fmt.Errorf("create log %s: %w", tp, err)
 	}
 	d.attach(l)
 	d.mu.logs[tp] = l
