@@ -42,14 +42,23 @@ func produceError(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		for _, p := range t.Partitions {
-			rp := kmsg.NewProduceResponseTopicPartition()
-			rp.Partition = p.Partition
+			rp := newProducePartition(p.Partition)
 			rp.ErrorCode = code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// newProducePartition is a partition's answer before the append: base
+// offset -1, as Kafka answers a partition that failed (librdkafka reports it
+// as the failed records' offset).
+func newProducePartition(partition int32) kmsg.ProduceResponseTopicPartition {
+	rp := kmsg.NewProduceResponseTopicPartition()
+	rp.Partition = partition
+	rp.BaseOffset = -1
+	return rp
 }
 
 // appended is a partition append waiting to be committed before the answer.
@@ -93,8 +102,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
 		for i, tp := range t.Partitions {
 			rp := &rt.Partitions[i]
-			*rp = kmsg.NewProduceResponseTopicPartition()
-			rp.Partition = tp.Partition
+			*rp = newProducePartition(tp.Partition)
 			if isInternalTopic(t.Topic) {
 				rp.ErrorCode = kerr.InvalidTopicException.Code
 				failed = true

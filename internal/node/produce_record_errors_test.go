@@ -73,8 +73,8 @@ func TestProduceRecordErrors(t *testing.T) {
 				testRecord{k("a"), now}, testRecord{nil, now}, testRecord{k("c"), now},
 				testRecord{nil, now}, testRecord{[]byte{}, now})
 			p := rc.send(produceReq(12, -1, "compacted", b)).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
-			if p.ErrorCode != kerr.InvalidRecord.Code {
-				t.Fatalf("produce error %d, want INVALID_RECORD (87)", p.ErrorCode)
+			if p.ErrorCode != kerr.InvalidRecord.Code || p.BaseOffset != -1 {
+				t.Fatalf("produce error %d at base offset %d, want INVALID_RECORD (87) at -1", p.ErrorCode, p.BaseOffset)
 			}
 			want := map[int32]string{1: keyless + "compacted-0", 3: keyless + "compacted-0"}
 			if diff := cmp.Diff(want, recordErrorsOf(p)); diff != "" {
