@@ -220,3 +220,27 @@ func TestHostileSeedsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCheckBody(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 13
+		t := kmsg.NewFetchRequestTopic()
+		for i := range n {
+			p := kmsg.NewFetchRequestTopicPartition()
+			p.Partition = int32(i)
+			t.Partitions = append(t.Partitions, p)
+		}
+		req.Topics = []kmsg.FetchRequestTopic{t}
+		body := req.AppendTo(nil)
+		b.Run(strconv.Itoa(n)+"-partitions", func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := CheckBody(int16(kmsg.Fetch), 13, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
