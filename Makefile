@@ -2,8 +2,14 @@ GO ?= go
 
 .PHONY: build test test-short bench fuzz vet liveness
 
+# Version and commit stamped into `strata --version`; a plain `go build`
+# falls back to the toolchain's VCS stamp (internal/version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/strata-io/strata/internal/version.version=$(VERSION) -X github.com/strata-io/strata/internal/version.commit=$(COMMIT)
+
 build:
-	$(GO) build -o strata ./cmd/strata
+	$(GO) build -ldflags '$(LDFLAGS)' -o strata ./cmd/strata
 
 # The full suite: unit, integration (in-process and child-process brokers),
 # crash and compatibility tests.

@@ -18,6 +18,7 @@ import (
 	"github.com/strata-io/strata/internal/cli"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/node"
+	"github.com/strata-io/strata/internal/version"
 )
 
 func main() {
@@ -29,8 +30,10 @@ func main() {
 		Short:         "Strata: a Kafka-compatible streaming log in one binary",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().String(),
 	}
-	root.AddCommand(serveCommand())
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(serveCommand(), cli.NewVersionCommand())
 	root.AddCommand(cli.Commands()...)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)

@@ -17,7 +17,6 @@ import (
 var (
 	errMessageTooLarge  = errors.New("batch larger than max.message.bytes")
 	errInvalidTimestamp = errors.New("timestamp out of range")
-	errNullKeyCompacted = errors.New("compacted topic cannot accept a record without a key")
 )
 
 // codeTable maps every sentinel the handlers can see to its Kafka error.
@@ -28,7 +27,6 @@ var codeTable = []struct {
 }{
 	{errMessageTooLarge, kerr.MessageTooLarge},
 	{errInvalidTimestamp, kerr.InvalidTimestamp},
-	{errNullKeyCompacted, kerr.InvalidRecord},
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{record.ErrInvalid, kerr.InvalidRecord},
 	{record.ErrUnsupported, kerr.UnsupportedCompressionType},

@@ -22,8 +22,9 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 	}{
 		{errMessageTooLarge, kerr.MessageTooLarge},
 		{errInvalidTimestamp, kerr.InvalidTimestamp},
+		{&recordErrors{}, kerr.InvalidRecord},
+		{&recordErrors{timestamp: true}, kerr.InvalidTimestamp},
 		{partition.ErrPolicyViolation, kerr.PolicyViolation},
-		{errNullKeyCompacted, kerr.InvalidRecord},
 		{record.ErrCorrupt, kerr.CorruptMessage},
 		{record.ErrInvalid, kerr.InvalidRecord},
 		{record.ErrUnsupported, kerr.UnsupportedCompressionType},

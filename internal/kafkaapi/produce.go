@@ -9,11 +9,12 @@ package kafkaapi
 //   broker does not host but the metadata knows gets NOT_LEADER_OR_FOLLOWER
 //   (with the hint) rather than UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
 //   v12 (KIP-890): no wire change.
-// Validation per batch: framing, magic 2, CRC-32C, record count against
-// last offset delta (and against the records themselves when uncompressed),
-// max.message.bytes, timestamp bounds for CreateTime topics. Compressed
-// batches are stored as sent without being decompressed (Kafka decompresses
-// to re-validate; we trust the CRC the client computed over its own bytes).
+// Validation (produce_validate.go), as Kafka's produce path and LogValidator:
+// one batch per partition, magic 2, CRC-32C, record count against last
+// offset delta and the records themselves, max.message.bytes; then per
+// record (KIP-467) keys on compacted topics and CreateTime timestamp bounds,
+// failing the whole batch with INVALID_RECORD or INVALID_TIMESTAMP and the
+// record_errors naming each bad record.
 // acks=0 failures close the connection, as Kafka does, so the client notices.
 // Transactional batches (KIP-98) are accepted and verified with the
 // transaction coordinator before they start a transaction (KIP-890 part 1):
@@ -22,6 +23,7 @@ package kafkaapi
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -29,7 +31,6 @@ import (
 
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
-	"github.com/strata-io/strata/internal/record"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
 )
@@ -41,14 +42,23 @@ func produceError(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		for _, p := range t.Partitions {
-			rp := kmsg.NewProduceResponseTopicPartition()
-			rp.Partition = p.Partition
+			rp := newProducePartition(p.Partition)
 			rp.ErrorCode = code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// newProducePartition is a partition's answer before the append: base
+// offset -1, as Kafka answers a partition that failed (librdkafka reports it
+// as the failed records' offset).
+func newProducePartition(partition int32) kmsg.ProduceResponseTopicPartition {
+	rp := kmsg.NewProduceResponseTopicPartition()
+	rp.Partition = partition
+	rp.BaseOffset = -1
+	return rp
 }
 
 // appended is a partition append waiting to be committed before the answer.
@@ -92,8 +102,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
 		for i, tp := range t.Partitions {
 			rp := &rt.Partitions[i]
-			*rp = kmsg.NewProduceResponseTopicPartition()
-			rp.Partition = tp.Partition
+			*rp = newProducePartition(tp.Partition)
 			if isInternalTopic(t.Topic) {
 				rp.ErrorCode = kerr.InvalidTopicException.Code
 				failed = true
@@ -110,7 +119,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 				failed = true
 				continue
 			}
-			txn, err := h.validateProduce(p, tp.Records, now, &txnProducer)
+			txn, err := h.validateProduce(p, tp.Records, req.Version, now, &txnProducer)
 			if err != nil {
 				h.setProduceError(rc, req.Version, rp, p, err, &leaders)
 				failed = true
@@ -152,6 +161,10 @@ func (h *Handler) setProduceError(rc *reqCtx, version int16, rp *kmsg.ProduceRes
 	if rc.hdr.APIVersion >= 8 {
 		msg := err.Error()
 		rp.ErrorMessage = &msg
+		var re *recordErrors
+		if errors.As(err, &re) {
+			rp.ErrorRecords = re.records
+		}
 	}
 	rp.LogStartOffset = p.Log().LogStartOffset()
 }
@@ -242,85 +255,6 @@ func (h *Handler) waitProduced(rc *reqCtx, req *kmsg.ProduceRequest, waits []app
 			}
 		}
 	}
-}
-
-// maxCompactedDecompressed bounds the memory used to check the keys of one
-// compressed batch for a compacted topic.
-const maxCompactedDecompressed = 64 << 20
-
-func requireKey(r *record.Record) error {
-	if r.Key == nil {
-		return errNullKeyCompacted
-	}
-	return nil
-}
-
-// appendOne validates the batches for one partition and appends them
-// without transaction verification.
-func (h *Handler) appendOne(p *partition.Partition, records []byte, now time.Time, acks int16) (storage.AppendInfo, error) {
-	var producer producerOf
-	if _, err := h.validateProduce(p, records, now, &producer); err != nil {
-		return storage.AppendInfo{}, err
-	}
-	return p.AppendAsLeader(records, now, acks)
-}
-
-// validateProduce checks a partition's batches before they are appended
-// and reports whether any is transactional, noting its producer in txn.
-func (h *Handler) validateProduce(p *partition.Partition, records []byte, now time.Time, txn *producerOf) (bool, error) {
-	lim := p.Limits()
-	if len(records) == 0 {
-		return false, record.ErrInvalid
-	}
-	nowMs := now.UnixMilli()
-	hasTxn := false
-	rest := records
-	for len(rest) > 0 {
-		b, r, err := record.NextBatch(rest)
-		if err != nil {
-			return false, err
-		}
-		rest = r
-		if int64(len(b)) > lim.MaxMessageBytes {
-			return false, errMessageTooLarge
-		}
-		hdr, err := record.ValidateBatch(b)
-		if err != nil {
-			return false, err
-		}
-		if err := record.ValidateProduced(&hdr); err != nil {
-			return false, err
-		}
-		if hdr.IsControl() {
-			// Only transaction coordinators write markers (WriteTxnMarkers).
-			return false, record.ErrInvalid
-		}
-		if hdr.IsTransactional() {
-			if !hdr.HasProducerID() {
-				return false, record.ErrInvalid
-			}
-			hasTxn = true
-			txn.add(hdr.ProducerID, hdr.ProducerEpoch)
-		}
-		switch {
-		case lim.Compact:
-			// Compaction keeps the last record per key: a record without
-			// one cannot be kept, so Kafka refuses it.
-			if err := record.Records(b, maxCompactedDecompressed, requireKey); err != nil {
-				return false, err
-			}
-		case hdr.Codec() == record.CodecNone:
-			if err := record.CheckFraming(b); err != nil {
-				return false, err
-			}
-		}
-		if !lim.LogAppendTime && hdr.MaxTimestamp >= 0 {
-			if nowMs-hdr.BaseTimestamp > lim.TimestampBeforeMaxMs || hdr.MaxTimestamp-nowMs > lim.TimestampAfterMaxMs {
-				return false, errInvalidTimestamp
-			}
-		}
-	}
-	return hasTxn, nil
 }
 
 // setProduceHint puts a KIP-951 leader hint on a partition (v10+).

@@ -61,9 +61,9 @@ type RequestHeader struct {
 }
 
 // ParseRequest decodes the header of frame and returns it with a kmsg request
-// of the right type and version and the undecoded body. For an API key kmsg
-// does not know it returns ErrUnknownAPI (with the header filled, so the
-// caller may answer or log).
+// of the right type and version and the undecoded body, which CheckBody has
+// found safe to decode. For an API key kmsg does not know it returns
+// ErrUnknownAPI (with the header filled, so the caller may answer or log).
 func ParseRequest(frame []byte) (RequestHeader, kmsg.Request, []byte, error) {
 	var h RequestHeader
 	if len(frame) < 10 {
@@ -96,6 +96,10 @@ func ParseRequest(frame []byte) (RequestHeader, kmsg.Request, []byte, error) {
 			return h, nil, nil, err
 		}
 	}
+	// Before kmsg decodes anything: see CheckBody.
+	if err := CheckBody(h.APIKey, h.APIVersion, rest); err != nil {
+		return h, nil, nil, err
+	}
 	return h, req, rest, nil
 }
 
@@ -105,6 +109,10 @@ func skipTags(b []byte) ([]byte, error) {
 	n, b, err := uvarint(b)
 	if err != nil {
 		return nil, err
+	}
+	// Each tagged field takes at least two bytes.
+	if n > MaxTaggedFields || n > uint64(len(b)/2) {
+		return nil, fmt.Errorf("%w: %d header tagged fields with %d bytes left", ErrFrameInvalid, n, len(b))
 	}
 	for i := uint64(0); i < n; i++ {
 		if _, b, err = uvarint(b); err != nil {

@@ -213,13 +213,17 @@ func ValidateBatch(b []byte) (Header, error) {
 }
 
 // ValidateProduced adds the checks for a batch a client produced: at least
-// one record and offset deltas without gaps.
+// one record, offset deltas without gaps, and a sequence number when the
+// batch has a producer id (Kafka's LogValidator.validateBatch).
 func ValidateProduced(h *Header) error {
 	if h.NumRecords <= 0 {
 		return fmt.Errorf("%w: record count %d", ErrInvalid, h.NumRecords)
 	}
 	if h.LastOffsetDelta != h.NumRecords-1 {
 		return fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalid, h.LastOffsetDelta, h.NumRecords)
+	}
+	if h.HasProducerID() && h.BaseSequence < 0 {
+		return fmt.Errorf("%w: sequence %d with producer id %d", ErrInvalid, h.BaseSequence, h.ProducerID)
 	}
 	return nil
 }

@@ -25,8 +25,8 @@ func knownError(err error) bool {
 		errors.Is(err, ErrUnsupported) || errors.Is(err, ErrTooLarge)
 }
 
-// FuzzValidateBatch feeds arbitrary bytes to ValidateBatch, Records and
-// CountRecords. Properties: no panic; errors fall in the package's classes;
+// FuzzValidateBatch feeds arbitrary bytes to ValidateBatch, Records,
+// CountRecords, CheckFraming and ScanRecords. Properties: no panic; errors fall in the package's classes;
 // Records and CountRecords agree; and a batch Records can decode rebuilds,
 // through Builder, into a batch that decodes to the same records and header.
 func FuzzValidateBatch(f *testing.F) {
@@ -53,6 +53,36 @@ func FuzzValidateBatch(f *testing.F) {
 			t.Fatalf("CountRecords accepted the batch, CheckFraming = %v", ferr)
 		} else if ferr != nil && !knownError(ferr) {
 			t.Fatalf("CheckFraming error outside the package's classes: %v", ferr)
+		}
+		// ScanRecords reads less of each record than Records but wants
+		// offset deltas 0..n-1: where Records decodes such a batch,
+		// ScanRecords sees the same keys and timestamps.
+		var metas []RecordMeta
+		serr := ScanRecords(data, maxDecompressed, func(m RecordMeta) { metas = append(metas, m) })
+		if serr != nil && !knownError(serr) {
+			t.Fatalf("ScanRecords error outside the package's classes: %v", serr)
+		}
+		if rerr == nil {
+			h, _ := ParseHeader(data)
+			contiguous := true
+			for i := range recs {
+				contiguous = contiguous && recs[i].OffsetDelta == int32(i)
+			}
+			if contiguous && serr != nil {
+				t.Fatalf("Records decoded %d contiguous records, ScanRecords = %v", len(recs), serr)
+			}
+			for i := range metas {
+				if !contiguous {
+					break
+				}
+				ts := h.BaseTimestamp + recs[i].TimestampDelta
+				if h.IsLogAppendTime() {
+					ts = h.MaxTimestamp
+				}
+				if want := (RecordMeta{Index: int32(i), Timestamp: ts, NullKey: recs[i].Key == nil}); metas[i] != want {
+					t.Fatalf("ScanRecords record %d = %+v, Records says %+v", i, metas[i], want)
+				}
+			}
 		}
 		if rerr != nil || len(recs) == 0 {
 			return

@@ -300,6 +300,8 @@ func TestValidateProduced(t *testing.T) {
 		{"contiguous", Header{NumRecords: 5, LastOffsetDelta: 4}, nil},
 		{"offset gap (compacted, not producible)", Header{NumRecords: 4, LastOffsetDelta: 4}, ErrInvalid},
 		{"no records", Header{NumRecords: 0, LastOffsetDelta: 3}, ErrInvalid},
+		{"producer id without a sequence", Header{NumRecords: 1, ProducerID: 7, BaseSequence: -1}, ErrInvalid},
+		{"no producer id, no sequence", Header{NumRecords: 1, ProducerID: -1, BaseSequence: -1}, nil},
 	}
 	for _, tt := range tests {
 		if err := ValidateProduced(&tt.give); !errors.Is(err, tt.want) {

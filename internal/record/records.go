@@ -105,6 +105,50 @@ func CheckFraming(batch []byte) error {
 	if c := h.Codec(); c != CodecNone {
 		return fmt.Errorf("%w: check framing of a %s batch", ErrUnsupported, c)
 	}
+	return scanFraming(&h, data, nil)
+}
+
+// RecordMeta is what produce validation needs of one record (KIP-467's
+// per-record checks); no value or header bytes are decoded for it.
+type RecordMeta struct {
+	// Index is the record's position in its batch (Kafka's batch_index).
+	Index int32
+	// Timestamp is the batch's base timestamp plus the record's delta, or
+	// the batch's max timestamp when the batch says LogAppendTime, as
+	// Kafka reads a record's timestamp.
+	Timestamp int64
+	// NullKey is true for a record without a key.
+	NullKey bool
+}
+
+// ScanRecords checks a batch's framing as CheckFraming does, and also that
+// each key length fits its record, and calls fn with each record's
+// RecordMeta, in order. A compressed batch is decompressed first, to at most
+// maxDecompressed bytes (see Decompress). The CRC is not checked (see
+// ValidateBatch). Errors wrap ErrCorrupt, ErrInvalid, ErrTooLarge or
+// ErrUnsupported; a structural error found after some records were passed
+// to fn is still returned, and the caller must not act on what fn saw.
+func ScanRecords(batch []byte, maxDecompressed int, fn func(RecordMeta)) error {
+	h, data, err := recordsOf(batch)
+	if err != nil {
+		return err
+	}
+	if c := h.Codec(); c != CodecNone {
+		data, err = Decompress(c, data, maxDecompressed)
+		if err != nil {
+			return fmt.Errorf("decompress records: %w", err)
+		}
+	}
+	if fn == nil {
+		fn = func(RecordMeta) {}
+	}
+	return scanFraming(&h, data, fn)
+}
+
+// scanFraming walks the uncompressed records of h. With fn nil it reads
+// three varints per record (CheckFraming); otherwise also the key length,
+// and passes each record's RecordMeta to fn.
+func scanFraming(h *Header, data []byte, fn func(RecordMeta)) error {
 	if err := checkRecordCount(h.NumRecords, len(data)); err != nil {
 		return err
 	}
@@ -118,17 +162,34 @@ func CheckFraming(batch []byte) error {
 		}
 		rec := data[n+1 : n+int(length)] // after the attributes byte
 		data = data[n+int(length):]
-		_, m := readVarlong(rec)
+		tsDelta, m := readVarlong(rec)
 		if m <= 0 {
 			return fmt.Errorf("record %d of %d: %w", i, h.NumRecords, varintError("timestamp delta", m))
 		}
-		delta, k := readVarint(rec[m:])
+		rec = rec[m:]
+		delta, k := readVarint(rec)
 		if k <= 0 {
 			return fmt.Errorf("record %d of %d: %w", i, h.NumRecords, varintError("offset delta", k))
 		}
 		if delta != i {
 			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, delta)
 		}
+		if fn == nil {
+			continue
+		}
+		rec = rec[k:]
+		keyLen, k := readVarint(rec)
+		if k <= 0 {
+			return fmt.Errorf("record %d of %d: %w", i, h.NumRecords, varintError("key length", k))
+		}
+		if keyLen < -1 || int(keyLen) > len(rec)-k {
+			return fmt.Errorf("%w: record %d of %d: key length %d with %d bytes left", ErrCorrupt, i, h.NumRecords, keyLen, len(rec)-k)
+		}
+		ts := h.BaseTimestamp + tsDelta
+		if h.IsLogAppendTime() {
+			ts = h.MaxTimestamp
+		}
+		fn(RecordMeta{Index: i, Timestamp: ts, NullKey: keyLen == -1})
 	}
 	if len(data) != 0 {
 		return fmt.Errorf("%w: %d bytes after %d records", ErrCorrupt, len(data), h.NumRecords)

@@ -302,6 +302,63 @@ func TestCheckFraming(t *testing.T) {
 	}
 }
 
+func TestScanRecords(t *testing.T) {
+	recs := sampleRecords() // record 1 has a null key; record 2 an empty one
+	want := func(base int64) []RecordMeta {
+		var out []RecordMeta
+		for i, r := range recs {
+			out = append(out, RecordMeta{Index: int32(i), Timestamp: base + r.TimestampDelta, NullKey: r.Key == nil})
+		}
+		return out
+	}
+	for _, codec := range allCodecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			batch := kmsgBatch(t, codec, recs, kmsgBatchOptions{baseTimestamp: 1000})
+			var got []RecordMeta
+			if err := ScanRecords(batch, 1<<20, func(m RecordMeta) { got = append(got, m) }); err != nil {
+				t.Fatalf("ScanRecords(%s batch) = %v, want nil", codec, err)
+			}
+			if diff := cmp.Diff(want(1000), got); diff != "" {
+				t.Errorf("ScanRecords(%s batch) records (-want +got):\n%s", codec, diff)
+			}
+		})
+	}
+	t.Run("log append time reads the max timestamp", func(t *testing.T) {
+		batch := kmsgBatch(t, CodecNone, recs[:2], kmsgBatchOptions{baseTimestamp: 1000, attributes: AttrTimestampType})
+		h, _ := ParseHeader(batch)
+		var got []int64
+		if err := ScanRecords(batch, 1<<20, func(m RecordMeta) { got = append(got, m.Timestamp) }); err != nil {
+			t.Fatalf("ScanRecords = %v, want nil", err)
+		}
+		if diff := cmp.Diff([]int64{h.MaxTimestamp, h.MaxTimestamp}, got); diff != "" {
+			t.Errorf("ScanRecords timestamps (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("framing errors", func(t *testing.T) {
+		good0 := withLength(goodBody(0))
+		tests := []struct {
+			name    string
+			records []byte
+			want    error
+		}{
+			{name: "key past record end", records: withLength(cat([]byte{0}, vi(0), vi(0), vi(50), vi(1), []byte("v"), vi(0))), want: ErrCorrupt},
+			{name: "key length below -1", records: withLength(cat([]byte{0}, vi(0), vi(0), vi(-2), vi(1), []byte("v"), vi(0))), want: ErrCorrupt},
+			{name: "trailing bytes", records: cat(good0, []byte{0}), want: ErrCorrupt},
+		}
+		for _, tt := range tests {
+			if err := ScanRecords(rawBatch(CodecNone, 1, tt.records), 1<<20, func(RecordMeta) {}); !errors.Is(err, tt.want) {
+				t.Errorf("ScanRecords(%s) = %v, want %v", tt.name, err, tt.want)
+			}
+		}
+	})
+	t.Run("decompression is bounded", func(t *testing.T) {
+		batch := kmsgBatch(t, CodecZstd, manyRecords(100, 1000), kmsgBatchOptions{})
+		if err := ScanRecords(batch, 10_000, nil); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("ScanRecords(100 KB of zstd records, limit 10 KB) = %v, want ErrTooLarge", err)
+		}
+	})
+}
+
 func TestReadVarintMatchesBinaryVarint(t *testing.T) {
 	for _, v := range []int64{0, 1, -1, 2, -2, 63, -64, 64, -65, 1 << 20, -(1 << 31), 1<<31 - 1, 1 << 40, -(1 << 62)} {
 		b := binary.AppendVarint(nil, v)

@@ -62,6 +62,7 @@ type keepHandler struct {
 func (h *keepHandler) ReusesFrame(protocol.RequestHeader) bool { return h.reuse }
 
 func (h *keepHandler) Handle(ctx context.Context, _ *Conn, hdr protocol.RequestHeader, _ kmsg.Request, body []byte) Response {
+	body = body[emptyProduceV3:] // what runFrames sent
 	h.mu.Lock()
 	h.mu.addrs[&body[0]]++
 	h.mu.Unlock()

@@ -330,7 +330,7 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 		}
 		hdr, req, body, err := protocol.ParseRequest(frame)
 		if err != nil {
-			c.Logger.Warn("closing connection: bad request header", "api_key", hdr.APIKey, "api_version", hdr.APIVersion, "client_id", hdr.ClientID, "err", err)
+			c.Logger.Warn("closing connection: bad request header or body claims", "api_key", hdr.APIKey, "api_version", hdr.APIVersion, "client_id", hdr.ClientID, "err", err)
 			return
 		}
 		reuse := s.reuser != nil && s.reuser.ReusesFrame(hdr)

@@ -28,8 +28,15 @@ func writeRaw(t testing.TB, c net.Conn, corr int32, clientID string, body []byte
 	}
 }
 
+// emptyProduceV3 is the size of the empty Produce v3 request sendRaw puts
+// before a body: transactional id "", acks 0, timeout 0, no topics.
+const emptyProduceV3 = 12
+
 // sendRaw is writeRaw for goroutines other than the test's.
+// The body follows an empty Produce v3 request (12 zero bytes), so that
+// protocol.ParseRequest finds it well formed; the body itself is padding.
 func sendRaw(c net.Conn, corr int32, clientID string, body []byte) error {
+	body = append(make([]byte, emptyProduceV3, emptyProduceV3+len(body)), body...)
 	b := make([]byte, 0, 14+len(clientID)+len(body))
 	b = binary.BigEndian.AppendUint32(b, uint32(10+len(clientID)+len(body)))
 	b = binary.BigEndian.AppendUint16(b, uint16(kmsg.Produce))
