@@ -1,0 +1,276 @@
+package node
+
+// End-to-end tests for the advertised APIs (and versions of them) that no
+// other test drives through a real client: each request goes through
+// franz-go (kadm, or a kmsg request issued by a kgo client at a pinned
+// version) against a real broker. docs/api-coverage.md maps every
+// advertised API key to the tests that cover it.
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// versionsAt returns franz-go's stable versions with key capped at max:
+// with kgo.MaxVersions, the client sends key at max (or lower, if the
+// broker's ceiling is lower).
+func versionsAt(key kmsg.Key, max int16) *kversion.Versions {
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(int16(key), max)
+	return vs
+}
+
+// versionsFrom is a kgo.MinVersions set holding only key at min: the client
+// refuses to send key below min instead of downgrading.
+func versionsFrom(key kmsg.Key, min int16) *kversion.Versions {
+	vs := new(kversion.Versions)
+	vs.SetMaxKeyVersion(int16(key), min)
+	return vs
+}
+
+// brokerRequest sends req to broker id through cl, as-is (no metadata
+// hijacking, no sharding), and fails the test on a transport error.
+func brokerRequest[R kmsg.Response](t *testing.T, cl *kgo.Client, id int32, req kmsg.Request) R {
+	t.Helper()
+	resp, err := cl.Broker(int(id)).Request(ctxTimeout(t, 15*time.Second), req)
+	if err != nil {
+		t.Fatalf("%s to broker %d: %v", kmsg.NameForKey(req.Key()), id, err)
+	}
+	return resp.(R)
+}
+
+// TestAPIE2ETopicAdminVariants: CreateTopics and CreatePartitions with
+// validate_only change nothing, Metadata answers v0 clients and lookups by
+// topic id (v12), and DeleteTopics v6 deletes by topic id.
+func TestAPIE2ETopicAdminVariants(t *testing.T) {
+	tn := startNode(t, withAutoCreate(false))
+	adm := tn.admin()
+	ctx := ctxTimeout(t, 60*time.Second)
+	id := tn.cfg.NodeID
+
+	// CreateTopics validate_only: the answer describes the topic, which is
+	// not created.
+	vres, err := adm.ValidateCreateTopics(ctx, 3, 1, nil, "dry")
+	if err != nil {
+		t.Fatalf("ValidateCreateTopics: %v", err)
+	}
+	if r := vres["dry"]; r.Err != nil || r.NumPartitions != 3 || r.ReplicationFactor != 1 {
+		t.Fatalf("ValidateCreateTopics(dry, 3, 1) = %+v, want no error, 3 partitions, RF 1", r)
+	}
+	vres, err = adm.ValidateCreateTopics(ctx, 1, 3, nil, "dry-rf3")
+	if err != nil || !errors.Is(vres["dry-rf3"].Err, kerr.InvalidReplicationFactor) {
+		t.Fatalf("ValidateCreateTopics(RF 3 on one broker) = (%+v, %v), want INVALID_REPLICATION_FACTOR", vres, err)
+	}
+	listed, err := adm.ListTopics(ctx, "dry")
+	if err != nil || !errors.Is(listed["dry"].Err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("after validate_only, ListTopics(dry) = (%+v, %v), want UNKNOWN_TOPIC_OR_PARTITION", listed, err)
+	}
+
+	// CreatePartitions validate_only: accepted, nothing added; a decrease
+	// is refused.
+	tn.createTopic("grow", 2, nil)
+	pres, err := adm.ValidateCreatePartitions(ctx, 2, "grow")
+	if err != nil || pres["grow"].Err != nil {
+		t.Fatalf("ValidateCreatePartitions(grow, +2) = (%+v, %v), want success", pres, err)
+	}
+	pres, err = adm.ValidateUpdatePartitions(ctx, 1, "grow")
+	if err != nil || !errors.Is(pres["grow"].Err, kerr.InvalidPartitions) {
+		t.Fatalf("ValidateUpdatePartitions(grow, 1) = (%+v, %v), want INVALID_PARTITIONS", pres, err)
+	}
+	listed, err = adm.ListTopics(ctx, "grow")
+	if err != nil || len(listed["grow"].Partitions) != 2 {
+		t.Fatalf("after validate_only, grow has %d partitions (err %v), want 2", len(listed["grow"].Partitions), err)
+	}
+	topicID := listed["grow"].ID
+
+	// Metadata v0, as an old client sends it: an empty topic list means
+	// every topic.
+	old := tn.client(kgo.MaxVersions(versionsAt(kmsg.Metadata, 0)))
+	m0 := kmsg.NewPtrMetadataRequest()
+	r0 := brokerRequest[*kmsg.MetadataResponse](t, old, id, m0)
+	if r0.Version != 0 || len(r0.Brokers) != 1 || r0.Brokers[0].NodeID != id {
+		t.Fatalf("Metadata v0: version %d, brokers %+v; want v0 and broker %d", r0.Version, r0.Brokers, id)
+	}
+	var names []string
+	for _, tp := range r0.Topics {
+		names = append(names, *tp.Topic)
+		if *tp.Topic == "grow" && (tp.ErrorCode != 0 || len(tp.Partitions) != 2 || tp.Partitions[0].Leader != id) {
+			t.Fatalf("Metadata v0 all topics: grow = %+v", tp)
+		}
+	}
+	if !slices.Contains(names, "grow") {
+		t.Fatalf("Metadata v0 with no topics listed %v, want every topic (grow among them)", names)
+	}
+	m0 = kmsg.NewPtrMetadataRequest()
+	m0.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("grow")}, {Topic: kmsg.StringPtr("absent")}}
+	r0 = brokerRequest[*kmsg.MetadataResponse](t, old, id, m0)
+	if len(r0.Topics) != 2 || *r0.Topics[0].Topic != "grow" || r0.Topics[0].ErrorCode != 0 || len(r0.Topics[0].Partitions) != 2 ||
+		*r0.Topics[1].Topic != "absent" || r0.Topics[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("Metadata v0 for [grow absent] = %+v, want grow with 2 partitions, absent UNKNOWN_TOPIC_OR_PARTITION", r0.Topics)
+	}
+
+	// Metadata v12 by topic id (null name): the name comes back; an
+	// unknown id gets UNKNOWN_TOPIC_ID.
+	cl := tn.client()
+	var unknownID [16]byte
+	unknownID[15] = 7
+	m12 := kmsg.NewPtrMetadataRequest()
+	m12.Topics = []kmsg.MetadataRequestTopic{{TopicID: topicID}, {TopicID: unknownID}}
+	r12 := brokerRequest[*kmsg.MetadataResponse](t, cl, id, m12)
+	if r12.Version != 12 || len(r12.Topics) != 2 {
+		t.Fatalf("Metadata v%d by topic id: %d topics, want v12 and 2", r12.Version, len(r12.Topics))
+	}
+	if got := r12.Topics[0]; got.Topic == nil || *got.Topic != "grow" || got.TopicID != topicID || got.ErrorCode != 0 || len(got.Partitions) != 2 {
+		t.Fatalf("Metadata v12 by grow's id = %+v, want grow with 2 partitions", got)
+	}
+	if got := r12.Topics[1]; got.ErrorCode != kerr.UnknownTopicID.Code || got.TopicID != unknownID {
+		t.Fatalf("Metadata v12 by an unknown id = %+v, want UNKNOWN_TOPIC_ID", got)
+	}
+
+	// DeleteTopics v6 by topic id.
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TimeoutMillis = 15000
+	del.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: topicID}, {TopicID: unknownID}}
+	dresp := brokerRequest[*kmsg.DeleteTopicsResponse](t, cl, id, del)
+	if dresp.Version != 6 || len(dresp.Topics) != 2 {
+		t.Fatalf("DeleteTopics v%d by id: %+v, want v6 with 2 topics", dresp.Version, dresp.Topics)
+	}
+	if got := dresp.Topics[0]; got.ErrorCode != 0 || got.Topic == nil || *got.Topic != "grow" || got.TopicID != topicID {
+		t.Fatalf("DeleteTopics v6 by grow's id = %+v, want grow deleted", got)
+	}
+	if got := dresp.Topics[1]; got.ErrorCode != kerr.UnknownTopicID.Code || got.TopicID != unknownID {
+		t.Fatalf("DeleteTopics v6 by an unknown id = %+v, want UNKNOWN_TOPIC_ID", got)
+	}
+	waitFor(t, "grow to be gone", 10*time.Second, func() bool {
+		listed, err := adm.ListTopics(ctx, "grow")
+		return err == nil && errors.Is(listed["grow"].Err, kerr.UnknownTopicOrPartition)
+	})
+}
+
+// TestAPIE2EOffsetsAndLogDirs: ListOffsets' earliest-local (-4) and
+// latest-tiered (-5) specs, OffsetForLeaderEpoch, and DescribeLogDirs, all
+// through kadm.
+func TestAPIE2EOffsetsAndLogDirs(t *testing.T) {
+	tn := startNode(t)
+	tn.createTopic("lo", 2, nil)
+	adm := tn.admin()
+	ctx := ctxTimeout(t, 60*time.Second)
+	p := tn.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	for i := range 10 {
+		if err := p.ProduceSync(ctx, &kgo.Record{Topic: "lo", Partition: 0, Value: []byte{byte('a' + i)}}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	dres, err := adm.DeleteRecords(ctx, kadm.Offsets{"lo": {0: {Topic: "lo", Partition: 0, At: 4}}})
+	if err != nil || dres["lo"][0].Err != nil {
+		t.Fatalf("DeleteRecords(lo-0 before 4) = (%+v, %v)", dres, err)
+	}
+
+	// -4: the earliest offset on local disk, here the log start offset
+	// (nothing is tiered). -5: the latest tiered offset, -1 as Kafka
+	// answers when remote storage is off.
+	local, err := adm.ListLocalLogStartOffsets(ctx, "lo")
+	if err != nil {
+		t.Fatalf("ListLocalLogStartOffsets: %v", err)
+	}
+	for part, want := range map[int32]int64{0: 4, 1: 0} {
+		if o, _ := local.Lookup("lo", part); o.Err != nil || o.Offset != want {
+			t.Errorf("ListOffsets(lo-%d, -4) = %d (err %v), want %d", part, o.Offset, o.Err, want)
+		}
+	}
+	tiered, err := adm.ListLatestRemoteOffsets(ctx, "lo")
+	if err != nil {
+		t.Fatalf("ListLatestRemoteOffsets: %v", err)
+	}
+	for _, part := range []int32{0, 1} {
+		if o, _ := tiered.Lookup("lo", part); o.Err != nil || o.Offset != -1 || o.Timestamp != -1 {
+			t.Errorf("ListOffsets(lo-%d, -5) = offset %d ts %d (err %v), want -1 / -1", part, o.Offset, o.Timestamp, o.Err)
+		}
+	}
+
+	// OffsetForLeaderEpoch: the current epoch ends at the log end offset;
+	// an epoch newer than any known gets -1 / -1 (UNDEFINED_EPOCH).
+	ends, err := adm.ListEndOffsets(ctx, "lo")
+	if err != nil {
+		t.Fatalf("ListEndOffsets: %v", err)
+	}
+	end0, _ := ends.Lookup("lo", 0)
+	epoch := end0.LeaderEpoch
+	if end0.Offset != 10 || epoch < 0 {
+		t.Fatalf("ListEndOffsets(lo-0) = offset %d epoch %d, want 10 and a known epoch", end0.Offset, epoch)
+	}
+	oe, err := adm.OffsetForLeaderEpoch(ctx, kadm.OffsetForLeaderEpochRequest{"lo": {0: epoch, 1: epoch + 5}})
+	if err != nil {
+		t.Fatalf("OffsetForLeaderEpoch: %v", err)
+	}
+	if got := oe["lo"][0]; got.Err != nil || got.LeaderEpoch != epoch || got.EndOffset != 10 || got.NodeID != tn.cfg.NodeID {
+		t.Errorf("OffsetForLeaderEpoch(lo-0, epoch %d) = %+v, want epoch %d ending at 10 from broker %d", epoch, got, epoch, tn.cfg.NodeID)
+	}
+	if got := oe["lo"][1]; got.Err != nil || got.LeaderEpoch != -1 || got.EndOffset != -1 {
+		t.Errorf("OffsetForLeaderEpoch(lo-1, epoch %d) = %+v, want -1 / -1", epoch+5, got)
+	}
+
+	// DescribeLogDirs: one directory under the data dir, each hosted
+	// partition with the size of its segment files.
+	all, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatalf("DescribeAllLogDirs: %v", err)
+	}
+	dirs := all[tn.cfg.NodeID]
+	if len(all) != 1 || len(dirs) != 1 {
+		t.Fatalf("DescribeAllLogDirs = %+v, want one broker with one directory", all)
+	}
+	for _, d := range dirs {
+		if d.Err != nil || !strings.HasPrefix(d.Dir, tn.cfg.DataDir) || d.TotalBytes <= 0 || d.UsableBytes <= 0 || d.UsableBytes > d.TotalBytes {
+			t.Fatalf("log dir %+v: want no error, under %s, with volume sizes", d, tn.cfg.DataDir)
+		}
+		for _, part := range []int32{0, 1} {
+			got, ok := d.Topics.Lookup("lo", part)
+			want := segmentBytes(t, filepath.Join(d.Dir, "lo-"+string(rune('0'+part))))
+			if !ok || got.Size != want || got.OffsetLag != 0 || got.IsFuture {
+				t.Errorf("DescribeLogDirs lo-%d = %+v (found %v), want size %d (its segment files), lag 0", part, got, ok, want)
+			}
+		}
+	}
+	one, err := adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{"lo": {1: {}}})
+	if err != nil {
+		t.Fatalf("DescribeAllLogDirs(lo-1): %v", err)
+	}
+	for _, d := range one[tn.cfg.NodeID] {
+		if _, ok := d.Topics.Lookup("lo", 0); ok || len(d.Topics["lo"]) != 1 {
+			t.Errorf("DescribeLogDirs(lo-1) described %+v, want lo-1 only", d.Topics)
+		}
+	}
+}
+
+// segmentBytes sums the sizes of the .log files in a partition directory.
+func segmentBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("read partition dir: %v", err)
+	}
+	var n int64
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".log") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += fi.Size()
+	}
+	return n
+}
