@@ -8,10 +8,12 @@ package node
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -273,4 +275,221 @@ func segmentBytes(t *testing.T, dir string) int64 {
 		n += fi.Size()
 	}
 	return n
+}
+
+// TestAPIE2EGroupAdmin drives the group admin APIs through kadm against
+// four groups: two that only hold committed offsets (Empty), a classic
+// group and a KIP-848 consumer group, each with one live member. ListGroups
+// with state (v4) and type (v5) filters, DescribeGroups (v5),
+// ConsumerGroupDescribe, OffsetFetch for several groups at once (v8+),
+// OffsetDelete and DeleteGroups answer exactly as Kafka does.
+func TestAPIE2EGroupAdmin(t *testing.T) {
+	tn := startNode(t, withFastGroups())
+	tn.createTopic("ga", 2, nil)
+	tn.createTopic("other", 1, nil)
+	produceToPartitions(t, tn, "ga", 2, 5, "r")
+	adm := tn.admin()
+	ctx := ctxTimeout(t, 90*time.Second)
+
+	commit := func(group string, offsets map[string]map[int32]int64) {
+		t.Helper()
+		os := make(kadm.Offsets)
+		for topic, ps := range offsets {
+			for p, at := range ps {
+				os.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
+			}
+		}
+		if err := adm.CommitAllOffsets(ctx, group, os); err != nil {
+			t.Fatalf("CommitOffsets(%s): %v", group, err)
+		}
+	}
+	commit("g-idle", map[string]map[int32]int64{"ga": {0: 3, 1: 5}, "other": {0: 0}})
+	commit("g-idle2", map[string]map[int32]int64{"ga": {0: 1}})
+
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var got []*kgo.Record
+	classic, consumer := newAssignments(), newAssignments()
+	wgs := []*sync.WaitGroup{
+		pollInto(t, groupMember(t, tn, "g-classic", "ga", classic, kgo.Balancers(kgo.RangeBalancer())), stop, &mu, &got),
+		pollInto(t, groupMember(t, tn, "g-848", "ga", consumer, kgo.Balancers(kgo.RangeBalancer()), kgo.ServerSideBalancer()), stop, &mu, &got),
+	}
+	defer func() {
+		close(stop)
+		for _, wg := range wgs {
+			wg.Wait()
+		}
+	}()
+	waitFor(t, "each live member to own both partitions", 30*time.Second, func() bool {
+		return slices.Equal(classic.get(), []int32{0, 1}) && slices.Equal(consumer.get(), []int32{0, 1})
+	})
+
+	// ListGroups: every group, then by state (v4), then by type (v5).
+	type listed struct{ state, protocolType string }
+	want := map[string]listed{
+		"g-idle": {"Empty", ""}, "g-idle2": {"Empty", ""},
+		"g-classic": {"Stable", "consumer"}, "g-848": {"Stable", "consumer"},
+	}
+	var last kadm.ListedGroups
+	defer func() {
+		if t.Failed() {
+			t.Logf("last ListGroups answer: %+v", last)
+		}
+	}()
+	waitFor(t, "ListGroups to show both live groups Stable", 15*time.Second, func() bool {
+		ls, err := adm.ListGroups(ctx)
+		if err != nil {
+			t.Fatalf("ListGroups: %v", err)
+		}
+		last = ls
+		if len(ls) != len(want) {
+			return false
+		}
+		for g, w := range want {
+			if l, ok := ls[g]; !ok || l.State != w.state || l.ProtocolType != w.protocolType || l.Coordinator != tn.cfg.NodeID {
+				return false
+			}
+		}
+		return true
+	})
+	v5 := kadm.NewClient(tn.client(kgo.MinVersions(versionsFrom(kmsg.ListGroups, 5))))
+	for _, tt := range []struct {
+		name   string
+		types  []string
+		states []string
+		want   []string
+	}{
+		{"state Empty", nil, []string{"Empty"}, []string{"g-idle", "g-idle2"}},
+		{"state Stable", nil, []string{"Stable"}, []string{"g-848", "g-classic"}},
+		{"states Stable and Empty", nil, []string{"Stable", "Empty"}, []string{"g-848", "g-classic", "g-idle", "g-idle2"}},
+		{"state Dead", nil, []string{"Dead"}, []string{}},
+		{"type consumer", []string{"consumer"}, nil, []string{"g-848"}},
+		{"type classic", []string{"classic"}, nil, []string{"g-classic", "g-idle", "g-idle2"}},
+		{"type classic, state Stable", []string{"classic"}, []string{"Stable"}, []string{"g-classic"}},
+	} {
+		ls, err := v5.ListGroupsByType(ctx, tt.types, tt.states...)
+		if err != nil {
+			t.Fatalf("%s: ListGroups: %v", tt.name, err)
+		}
+		if got := ls.Groups(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: ListGroups(types %v, states %v) = %v, want %v", tt.name, tt.types, tt.states, got, tt.want)
+		}
+	}
+
+	// DescribeGroups at the newest version both sides speak (v5): the
+	// classic group's member and assignment, an Empty group, and an
+	// unknown group (Dead, no error, before v6).
+	dg, err := adm.DescribeGroups(ctx, "g-classic", "g-idle", "g-nope")
+	if err != nil {
+		t.Fatalf("DescribeGroups: %v", err)
+	}
+	if g := dg["g-classic"]; g.Err != nil || g.State != "Stable" || g.ProtocolType != "consumer" || g.Protocol != "range" ||
+		len(g.Members) != 1 || g.Members[0].ClientID != "kgo" || !strings.HasPrefix(g.Members[0].ClientHost, "/127.0.0.1") ||
+		!maps.Equal(g.AssignedPartitions()["ga"], map[int32]struct{}{0: {}, 1: {}}) {
+		t.Errorf("DescribeGroups(g-classic) = %+v, want Stable range group, one kgo member from /127.0.0.1 owning ga-0 and ga-1", g)
+	}
+	if g := dg["g-idle"]; g.Err != nil || g.State != "Empty" || len(g.Members) != 0 {
+		t.Errorf("DescribeGroups(g-idle) = %+v, want Empty without members", g)
+	}
+	if g := dg["g-nope"]; g.Err != nil || g.State != "Dead" || len(g.Members) != 0 {
+		t.Errorf("DescribeGroups(g-nope) = %+v, want Dead without error", g)
+	}
+
+	// ConsumerGroupDescribe: the consumer group's member, its subscription
+	// and assignment; a classic group is not a consumer group.
+	cg, err := adm.DescribeConsumerGroups(ctx, "g-848", "g-classic")
+	if err != nil {
+		var se *kadm.ShardErrors
+		if !errors.As(err, &se) {
+			t.Fatalf("DescribeConsumerGroups: %v", err)
+		}
+	}
+	if g := cg["g-848"]; g.Err != nil || g.State != "Stable" || g.Epoch < 1 || g.AssignmentEpoch != g.Epoch || g.AssignorName != "range" ||
+		len(g.Members) != 1 || !slices.Equal(g.Members[0].SubscribedTopics, []string{"ga"}) || g.Members[0].ClientID != "kgo" ||
+		!maps.Equal(g.Members[0].Assignment["ga"], map[int32]struct{}{0: {}, 1: {}}) {
+		t.Errorf("DescribeConsumerGroups(g-848) = %+v, want Stable, assignor range, one member subscribed to ga owning ga-0 and ga-1", g)
+	}
+	if g := cg["g-classic"]; !errors.Is(g.Err, kerr.GroupIDNotFound) {
+		t.Errorf("DescribeConsumerGroups(g-classic) error = %v, want GROUP_ID_NOT_FOUND", g.Err)
+	}
+
+	// OffsetFetch v8+: several groups in one request.
+	many := kadm.NewClient(tn.client(kgo.MinVersions(versionsFrom(kmsg.OffsetFetch, 8))))
+	fetched := many.FetchManyOffsets(ctx, "g-idle", "g-idle2", "g-nope")
+	for _, tt := range []struct {
+		group string
+		want  map[string]map[int32]int64
+	}{
+		{"g-idle", map[string]map[int32]int64{"ga": {0: 3, 1: 5}, "other": {0: 0}}},
+		{"g-idle2", map[string]map[int32]int64{"ga": {0: 1}}},
+		{"g-nope", map[string]map[int32]int64{}},
+	} {
+		r := fetched[tt.group]
+		if r.Err != nil {
+			t.Errorf("OffsetFetch(%s) in a multi-group request: %v", tt.group, r.Err)
+			continue
+		}
+		if got := committedAt(r.Fetched); !maps.EqualFunc(got, tt.want, maps.Equal) {
+			t.Errorf("OffsetFetch(%s) in a multi-group request = %v, want %v", tt.group, got, tt.want)
+		}
+	}
+
+	// OffsetDelete: an Empty group's offsets go; a group whose members
+	// subscribe to the topic refuses per partition; an unknown group is
+	// refused as a whole.
+	del, err := adm.DeleteOffsets(ctx, "g-idle", kadm.TopicsSet{"ga": {0: {}}, "other": {0: {}}})
+	if err != nil || del["ga"][0] != nil || del["other"][0] != nil {
+		t.Fatalf("DeleteOffsets(g-idle, ga-0 other-0) = (%v, %v), want both deleted", del, err)
+	}
+	left, err := adm.FetchOffsets(ctx, "g-idle")
+	if err != nil {
+		t.Fatalf("FetchOffsets(g-idle): %v", err)
+	}
+	if got, want := committedAt(left), map[string]map[int32]int64{"ga": {1: 5}}; !maps.EqualFunc(got, want, maps.Equal) {
+		t.Errorf("after OffsetDelete, g-idle commits %v, want %v", got, want)
+	}
+	for _, g := range []string{"g-classic", "g-848"} {
+		del, err = adm.DeleteOffsets(ctx, g, kadm.TopicsSet{"ga": {0: {}}, "other": {0: {}}})
+		if err != nil || !errors.Is(del["ga"][0], kerr.GroupSubscribedToTopic) || del["other"][0] != nil {
+			t.Errorf("DeleteOffsets(%s, ga-0 other-0) = (%v, %v), want GROUP_SUBSCRIBED_TO_TOPIC for ga-0 only", g, del, err)
+		}
+	}
+	if _, err := adm.DeleteOffsets(ctx, "g-nope", kadm.TopicsSet{"ga": {0: {}}}); !errors.Is(err, kerr.GroupIDNotFound) {
+		t.Errorf("DeleteOffsets(g-nope) error = %v, want GROUP_ID_NOT_FOUND", err)
+	}
+
+	// DeleteGroups: Empty groups go with their offsets; groups with
+	// members and unknown groups are refused.
+	dels, err := adm.DeleteGroups(ctx, "g-idle", "g-classic", "g-848", "g-nope")
+	if err != nil {
+		t.Fatalf("DeleteGroups: %v", err)
+	}
+	for g, want := range map[string]error{"g-idle": nil, "g-classic": kerr.NonEmptyGroup, "g-848": kerr.NonEmptyGroup, "g-nope": kerr.GroupIDNotFound} {
+		if got := dels[g].Err; !errors.Is(got, want) || (want == nil && got != nil) {
+			t.Errorf("DeleteGroups(%s) = %v, want %v", g, got, want)
+		}
+	}
+	ls, err := adm.ListGroups(ctx)
+	if err != nil || !slices.Equal(ls.Groups(), []string{"g-848", "g-classic", "g-idle2"}) {
+		t.Errorf("after DeleteGroups, ListGroups = (%v, %v), want [g-848 g-classic g-idle2]", ls.Groups(), err)
+	}
+	if left, err := adm.FetchOffsets(ctx, "g-idle"); err != nil || len(committedAt(left)) != 0 {
+		t.Errorf("after DeleteGroups, FetchOffsets(g-idle) = (%v, %v), want nothing committed", committedAt(left), err)
+	}
+}
+
+// committedAt flattens fetched offsets to topic -> partition -> offset,
+// leaving out partitions with nothing committed (-1).
+func committedAt(os kadm.OffsetResponses) map[string]map[int32]int64 {
+	out := make(map[string]map[int32]int64)
+	os.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil || o.At < 0 {
+			return
+		}
+		if out[o.Topic] == nil {
+			out[o.Topic] = make(map[int32]int64)
+		}
+		out[o.Topic][o.Partition] = o.At
+	})
+	return out
 }
