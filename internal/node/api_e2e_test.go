@@ -7,6 +7,7 @@ package node
 // advertised API key to the tests that cover it.
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"os"
@@ -492,4 +493,70 @@ func committedAt(os kadm.OffsetResponses) map[string]map[int32]int64 {
 		out[o.Topic][o.Partition] = o.At
 	})
 	return out
+}
+
+// TestAPIE2ETransactionVersion1Offsets: a client capped at Kafka 3.9's
+// versions runs transactions under transaction version 1, so its
+// consume-transform-produce session adds the group to the transaction
+// with AddOffsetsToTxn (and partitions with AddPartitionsToTxn) before
+// TxnOffsetCommit; the offsets and the output commit together.
+func TestAPIE2ETransactionVersion1Offsets(t *testing.T) {
+	tn := startNode(t, withTxnPartitions(3), withFastGroups())
+	tn.createTopic("t1-in", 1, nil)
+	tn.createTopic("t1-out", 1, nil)
+	ctx := ctxTimeout(t, 90*time.Second)
+	in := tn.client(kgo.DefaultProduceTopic("t1-in"))
+	var want []string
+	for i := range 10 {
+		v := "in-" + string(rune('a'+i))
+		want = append(want, v)
+		if err := in.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hook := &requestKeys{}
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(tn.addr), kgo.MaxVersions(kversion.V3_9_0()),
+		kgo.TransactionalID("t1-copy"), kgo.ConsumerGroup("t1-group"), kgo.ConsumeTopics("t1-in"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets(),
+		kgo.DefaultProduceTopic("t1-out"), kgo.WithHooks(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	copied := 0
+	for copied < len(want) {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		fs := sess.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			t.Fatalf("copied %d of %d", copied, len(want))
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			sess.Produce(ctx, &kgo.Record{Value: r.Value}, nil)
+		})
+		if ok, err := sess.End(ctx, kgo.TryCommit); err != nil || !ok {
+			t.Fatalf("End(commit) = %v, %v", ok, err)
+		}
+		copied += n
+	}
+	for _, k := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.TxnOffsetCommit, kmsg.EndTxn} {
+		if hook.count(k) == 0 {
+			t.Errorf("the session sent no %s under transaction version 1", kmsg.NameForKey(int16(k)))
+		}
+	}
+	if got := valuesOf(t, tn.addr, "t1-out", len(want), kgo.ReadCommitted()); !slices.Equal(got[0], want) {
+		t.Errorf("read_committed t1-out = %v, want %v", got, want)
+	}
+	offs, err := tn.admin().FetchOffsets(ctx, "t1-group")
+	if err != nil {
+		t.Fatalf("FetchOffsets(t1-group): %v", err)
+	}
+	if o, ok := offs.Lookup("t1-in", 0); !ok || o.At != int64(len(want)) {
+		t.Errorf("t1-group committed %+v, want offset %d", o, len(want))
+	}
 }
