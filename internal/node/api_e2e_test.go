@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -560,3 +561,249 @@ func TestAPIE2ETransactionVersion1Offsets(t *testing.T) {
 		t.Errorf("t1-group committed %+v, want offset %d", o, len(want))
 	}
 }
+
+// TestAPIE2EControllerAPIsOnThreeNodes drives, through franz-go, the APIs
+// that only mean something on a cluster, on three combined nodes:
+// DescribeCluster (with endpoint types), DescribeQuorum, ElectLeaders,
+// and, from brokers that are not the active controller, the broker-to-
+// controller APIs over the Kafka listener: BrokerRegistration and
+// BrokerHeartbeat (all three brokers registered and unfenced),
+// AllocateProducerIDs (InitProducerID answered by each broker), and
+// AlterPartition (a reassignment led by such a broker completes only when
+// its ISR expansion reaches the controller).
+func TestAPIE2EControllerAPIsOnThreeNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	tc := startCluster(t, 3, "--offsets-topic-partitions", "1", "--replica-lag-time-max", "2s")
+	cl := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...))
+	adm := kadm.NewClient(cl)
+	ctx := ctxTimeout(t, 3*time.Minute)
+	all := []int32{1, 2, 3}
+
+	waitFor(t, "every broker's metadata to list three brokers", 30*time.Second, func() bool {
+		for _, addr := range tc.addrs {
+			req := kmsg.NewPtrMetadataRequest()
+			if len(metadataFrom(t, addr, req).Brokers) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// DescribeCluster, to each broker: the three registered brokers and
+	// their listeners, and one controller id.
+	describeCluster := func(id int32, endpointType int8) *kmsg.DescribeClusterResponse {
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.EndpointType = endpointType
+		return brokerRequest[*kmsg.DescribeClusterResponse](t, cl, id, req)
+	}
+	waitFor(t, "every broker to describe three unfenced brokers", 30*time.Second, func() bool {
+		for _, id := range all {
+			var ids []int32
+			for _, b := range describeCluster(id, 1).Brokers {
+				ids = append(ids, b.NodeID)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, all) {
+				return false
+			}
+		}
+		return true
+	})
+	controller := int32(-1)
+	for _, id := range all {
+		r := describeCluster(id, 1)
+		if r.Version != 2 || r.ErrorCode != 0 || r.EndpointType != 1 || r.ClusterID == "" || r.ControllerID < 1 || r.ControllerID > 3 {
+			t.Fatalf("DescribeCluster v%d to broker %d = %+v", r.Version, id, r)
+		}
+		if controller != -1 && r.ControllerID != controller {
+			t.Fatalf("brokers name controllers %d and %d", controller, r.ControllerID)
+		}
+		controller = r.ControllerID
+		for _, b := range r.Brokers {
+			if want := tc.addrs[b.NodeID-1]; b.Host+":"+itoa(b.Port) != want || b.IsFenced {
+				t.Errorf("DescribeCluster from %d lists broker %d at %s:%d (fenced %v), want %s unfenced", id, b.NodeID, b.Host, b.Port, b.IsFenced, want)
+			}
+		}
+		if r := describeCluster(id, 2); r.ErrorCode != kerr.MismatchedEndpointType.Code || len(r.Brokers) != 0 {
+			t.Errorf("DescribeCluster(controllers) to broker %d = code %d, %d brokers; want MISMATCHED_ENDPOINT_TYPE", id, r.ErrorCode, len(r.Brokers))
+		}
+		if r := describeCluster(id, 3); r.ErrorCode != kerr.UnsupportedEndpointType.Code {
+			t.Errorf("DescribeCluster(endpoint type 3) to broker %d = code %d, want UNSUPPORTED_ENDPOINT_TYPE", id, r.ErrorCode)
+		}
+	}
+	var others []int32 // brokers that are not the active controller
+	for _, id := range all {
+		if id != controller {
+			others = append(others, id)
+		}
+	}
+
+	// DescribeQuorum, sent to a broker that forwards it to the active
+	// controller: the controller leads, all three vote, each with its
+	// Kafka listener (v2).
+	qreq := kmsg.NewPtrDescribeQuorumRequest()
+	qreq.Topics = []kmsg.DescribeQuorumRequestTopic{{Topic: "__cluster_metadata", Partitions: []kmsg.DescribeQuorumRequestTopicPartition{{Partition: 0}, {Partition: 1}}}}
+	q := brokerRequest[*kmsg.DescribeQuorumResponse](t, cl, others[0], qreq)
+	if q.Version != 2 || q.ErrorCode != 0 || len(q.Topics) != 1 || len(q.Topics[0].Partitions) != 2 {
+		t.Fatalf("DescribeQuorum v%d = %+v", q.Version, q)
+	}
+	qp := q.Topics[0].Partitions[0]
+	var voters []int32
+	for _, v := range qp.CurrentVoters {
+		voters = append(voters, v.ReplicaID)
+	}
+	slices.Sort(voters)
+	if qp.ErrorCode != 0 || qp.LeaderID != controller || qp.LeaderEpoch < 1 || qp.HighWatermark < 1 || !slices.Equal(voters, all) || len(qp.Observers) != 0 {
+		t.Errorf("DescribeQuorum(__cluster_metadata-0) = %+v, want leader %d, voters %v, no observers", qp, controller, all)
+	}
+	if code := q.Topics[0].Partitions[1].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("DescribeQuorum(__cluster_metadata-1) code %d, want UNKNOWN_TOPIC_OR_PARTITION", code)
+	}
+	nodes := map[int32]string{}
+	for _, n := range q.Nodes {
+		if len(n.Listeners) == 1 {
+			nodes[n.NodeID] = n.Listeners[0].Host + ":" + itoa(int32(n.Listeners[0].Port))
+		}
+	}
+	if want := map[int32]string{1: tc.addrs[0], 2: tc.addrs[1], 3: tc.addrs[2]}; !maps.Equal(nodes, want) {
+		t.Errorf("DescribeQuorum nodes %v, want %v", nodes, want)
+	}
+
+	// InitProducerID without a transactional id, to each broker: each
+	// allocates its producer ids in a block the controller hands out
+	// (AllocateProducerIDs, over the wire from the two other brokers).
+	pids := map[int64]int32{}
+	for _, id := range all {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionTimeoutMillis = 60000
+		r := brokerRequest[*kmsg.InitProducerIDResponse](t, cl, id, req)
+		if r.ErrorCode != 0 || r.ProducerID < 0 || r.ProducerEpoch != 0 {
+			t.Fatalf("InitProducerID to broker %d = %+v", id, r)
+		}
+		if prev, dup := pids[r.ProducerID]; dup {
+			t.Fatalf("brokers %d and %d both handed out producer id %d", prev, id, r.ProducerID)
+		}
+		pids[r.ProducerID] = id
+	}
+
+	// ElectLeaders.
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "el", -1, -1
+	ct.ReplicaAssignment = []kmsg.CreateTopicsRequestTopicReplicaAssignment{{Partition: 0, Replicas: []int32{1, 2, 3}}, {Partition: 1, Replicas: []int32{2, 3, 1}}}
+	create.Topics = append(create.Topics, ct)
+	if cr, err := create.RequestWith(ctx, cl); err != nil || cr.Topics[0].ErrorCode != 0 {
+		t.Fatalf("CreateTopics(el) = (%+v, %v)", cr, err)
+	}
+	waitFor(t, "el's partitions to have full ISRs", 30*time.Second, func() bool {
+		for p := range int32(2) {
+			if l, isr := leaderOf(t, tc.addrs[0], "el", p); l != p+1 || len(isr) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	elect := func(how kadm.ElectLeadersHow, s kadm.TopicsSet) map[string]map[int32]error {
+		t.Helper()
+		res, err := adm.ElectLeaders(ctx, how, s)
+		if err != nil {
+			t.Fatalf("ElectLeaders(%d, %v): %v", how, s, err)
+		}
+		out := map[string]map[int32]error{}
+		for topic, ps := range res {
+			out[topic] = map[int32]error{}
+			for p, r := range ps {
+				out[topic][p] = r.Err
+			}
+		}
+		return out
+	}
+	sameErrs := func(a, b map[int32]error) bool { return maps.EqualFunc(a, b, func(x, y error) bool { return x == y }) }
+	for _, tt := range []struct {
+		name string
+		how  kadm.ElectLeadersHow
+		give kadm.TopicsSet
+		want map[string]map[int32]error
+	}{
+		{"preferred leaders lead", kadm.ElectPreferredReplica, kadm.TopicsSet{"el": {0: {}, 1: {}}},
+			map[string]map[int32]error{"el": {0: kerr.ElectionNotNeeded, 1: kerr.ElectionNotNeeded}}},
+		{"unclean with a live leader", kadm.ElectLiveReplica, kadm.TopicsSet{"el": {0: {}}},
+			map[string]map[int32]error{"el": {0: kerr.ElectionNotNeeded}}},
+		{"unknown partition", kadm.ElectPreferredReplica, kadm.TopicsSet{"el": {7: {}}, "nope": {0: {}}},
+			map[string]map[int32]error{"el": {7: kerr.UnknownTopicOrPartition}, "nope": {0: kerr.UnknownTopicOrPartition}}},
+		{"every partition, none needed", kadm.ElectPreferredReplica, nil, map[string]map[int32]error{}},
+	} {
+		if got := elect(tt.how, tt.give); !maps.EqualFunc(got, tt.want, sameErrs) {
+			t.Errorf("%s: ElectLeaders = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// Reordering el-0's replicas to [3 2 1] keeps leader 1 (in sync); a
+	// preferred election over every partition then moves it to 3 and
+	// reports only el-0.
+	var reorder kadm.AlterPartitionAssignmentsReq
+	reorder.Assign("el", 0, []int32{3, 2, 1})
+	if res, err := adm.AlterPartitionAssignments(ctx, reorder); err != nil || res["el"][0].Err != nil {
+		t.Fatalf("AlterPartitionAssignments(el-0 -> [3 2 1]) = (%+v, %v)", res, err)
+	}
+	waitFor(t, "el-0's replicas to read [3 2 1] on every broker", 10*time.Second, func() bool {
+		for _, addr := range tc.addrs {
+			if r, _ := replicasOf(t, addr, "el", 0); !slices.Equal(r, []int32{3, 2, 1}) {
+				return false
+			}
+		}
+		return true
+	})
+	if l, _ := leaderOf(t, tc.addrs[0], "el", 0); l != 1 {
+		t.Fatalf("after reordering el-0's replicas its leader is %d, want 1 still", l)
+	}
+	if got, want := elect(kadm.ElectPreferredReplica, nil), (map[string]map[int32]error{"el": {0: nil}}); !maps.EqualFunc(got, want, sameErrs) {
+		t.Fatalf("ElectLeaders(preferred, every partition) = %v, want %v", got, want)
+	}
+	waitFor(t, "every broker to see 3 lead el-0", 10*time.Second, func() bool {
+		for _, addr := range tc.addrs {
+			if l, _ := leaderOf(t, addr, "el", 0); l != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// AlterPartition: a partition led by a broker that is not the active
+	// controller gains a replica; the reassignment completes only once
+	// the leader's ISR expansion (AlterPartition, over the wire) commits.
+	leader, follower := others[0], others[1]
+	create = kmsg.NewPtrCreateTopicsRequest()
+	ct = kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "ap", -1, -1
+	ct.ReplicaAssignment = []kmsg.CreateTopicsRequestTopicReplicaAssignment{{Partition: 0, Replicas: []int32{leader}}}
+	create.Topics = append(create.Topics, ct)
+	if cr, err := create.RequestWith(ctx, cl); err != nil || cr.Topics[0].ErrorCode != 0 {
+		t.Fatalf("CreateTopics(ap) = (%+v, %v)", cr, err)
+	}
+	p := kgoClient(t, tc.addrs[0], kgo.SeedBrokers(tc.addrs...), kgo.DefaultProduceTopic("ap"))
+	for i := range 20 {
+		if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatalf("produce to ap: %v", err)
+		}
+	}
+	var grow kadm.AlterPartitionAssignmentsReq
+	grow.Assign("ap", 0, []int32{leader, follower})
+	if res, err := adm.AlterPartitionAssignments(ctx, grow); err != nil || res["ap"][0].Err != nil {
+		t.Fatalf("AlterPartitionAssignments(ap-0 -> [%d %d]) = (%+v, %v)", leader, follower, res, err)
+	}
+	waitFor(t, "ap-0's ISR to include the new replica", 30*time.Second, func() bool {
+		r, isr := replicasOf(t, tc.addrs[controller-1], "ap", 0)
+		slices.Sort(isr)
+		want := []int32{leader, follower}
+		slices.Sort(want)
+		return slices.Equal(r, []int32{leader, follower}) && slices.Equal(isr, want)
+	})
+	ongoing, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{"ap": {0: {}}, "el": {0: {}}})
+	if err != nil || len(ongoing.Sorted()) != 0 {
+		t.Errorf("ListPartitionReassignments after both completed = (%v, %v), want none", ongoing, err)
+	}
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
