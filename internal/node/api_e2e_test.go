@@ -11,6 +11,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -807,3 +808,33 @@ func TestAPIE2EControllerAPIsOnThreeNodes(t *testing.T) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestAPIE2EKafkaPythonAdmin runs test/compat/admin_python.py: kafka-python's
+// KafkaAdminClient, at the versions it picks, creates topics and
+// partitions (validate_only first), describes the cluster and the topic,
+// lists, describes and deletes a consumer group a kafka-python consumer
+// used, fetches its offsets, and deletes the topic. Skipped when
+// kafka-python is not installed.
+func TestAPIE2EKafkaPythonAdmin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Python client")
+	}
+	py, err := exec.LookPath("/usr/bin/python3")
+	if err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	if out, err := exec.Command(py, "-c", "import kafka").CombinedOutput(); err != nil {
+		t.Skipf("kafka-python not installed: %s", strings.TrimSpace(string(out)))
+	}
+	tn := startNode(t, withFastGroups())
+	ctx := ctxTimeout(t, 2*time.Minute)
+	out, err := exec.CommandContext(ctx, py, "../../test/compat/admin_python.py", "--bootstrap", tn.addr,
+		"--broker-id", strconv.Itoa(int(tn.cfg.NodeID)), "--topic", "py-admin", "--group", "py-group").CombinedOutput()
+	t.Logf("admin_python.py:\n%s", out)
+	if err != nil {
+		t.Fatalf("admin_python.py: %v", err)
+	}
+	if n := strings.Count(string(out), "PASS:"); n != 14 || strings.Contains(string(out), "FAIL:") {
+		t.Fatalf("admin_python.py passed %d checks, want 14 and no failure", n)
+	}
+}
