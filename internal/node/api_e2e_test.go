@@ -285,7 +285,8 @@ func segmentBytes(t *testing.T, dir string) int64 {
 // group and a KIP-848 consumer group, each with one live member. ListGroups
 // with state (v4) and type (v5) filters, DescribeGroups (v5),
 // ConsumerGroupDescribe, OffsetFetch for several groups at once (v8+),
-// OffsetDelete and DeleteGroups answer exactly as Kafka does.
+// OffsetDelete, DeleteGroups and LeaveGroup by instance id answer exactly
+// as Kafka does.
 func TestAPIE2EGroupAdmin(t *testing.T) {
 	tn := startNode(t, withFastGroups())
 	tn.createTopic("ga", 2, nil)
@@ -478,6 +479,34 @@ func TestAPIE2EGroupAdmin(t *testing.T) {
 	}
 	if left, err := adm.FetchOffsets(ctx, "g-idle"); err != nil || len(committedAt(left)) != 0 {
 		t.Errorf("after DeleteGroups, FetchOffsets(g-idle) = (%v, %v), want nothing committed", committedAt(left), err)
+	}
+
+	// LeaveGroup by instance id (KIP-345): a static member that stopped
+	// without leaving (its session is 60s) is removed at once; an unknown
+	// instance id gets UNKNOWN_MEMBER_ID.
+	sc, err := kgo.NewClient(kgo.SeedBrokers(tn.addr), kgo.ConsumerGroup("g-static"), kgo.ConsumeTopics("other"),
+		kgo.InstanceID("static-1"), kgo.SessionTimeout(60*time.Second), kgo.HeartbeatInterval(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopStatic := make(chan struct{})
+	wgStatic := pollInto(t, sc, stopStatic, &mu, &got)
+	waitFor(t, "the static member to join g-static", 30*time.Second, func() bool {
+		d, err := adm.DescribeGroups(ctx, "g-static")
+		return err == nil && d["g-static"].State == "Stable" && len(d["g-static"].Members) == 1
+	})
+	close(stopStatic)
+	wgStatic.Wait()
+	sc.Close() // NB: a static member does not send LeaveGroup when it closes
+	if d, err := adm.DescribeGroups(ctx, "g-static"); err != nil || len(d["g-static"].Members) != 1 {
+		t.Fatalf("after the static member closed, DescribeGroups(g-static) = (%+v, %v), want it still a member", d, err)
+	}
+	left2, err := adm.LeaveGroup(ctx, kadm.LeaveGroup("g-static").InstanceIDs("static-1", "static-absent"))
+	if err != nil || left2["static-1"].Err != nil || !errors.Is(left2["static-absent"].Err, kerr.UnknownMemberID) {
+		t.Fatalf("LeaveGroup(g-static, [static-1 static-absent]) = (%+v, %v), want static-1 removed, static-absent UNKNOWN_MEMBER_ID", left2, err)
+	}
+	if d, err := adm.DescribeGroups(ctx, "g-static"); err != nil || d["g-static"].State != "Empty" || len(d["g-static"].Members) != 0 {
+		t.Errorf("after LeaveGroup, DescribeGroups(g-static) = (%+v, %v), want Empty", d, err)
 	}
 }
 
