@@ -1,11 +1,14 @@
 package kafkaapi
 
 // DescribeCluster v0-v2 (KIP-700).
-//   v1 (KIP-919): endpoint type; only brokers (1) are served here, a request
-//   for controllers gets UNSUPPORTED_ENDPOINT_TYPE as from a Kafka broker.
+//   v1 (KIP-919): endpoint type; only brokers (1) are served here. As from a
+//   Kafka broker listener, a request for controllers (2) gets
+//   MISMATCHED_ENDPOINT_TYPE and any other type UNSUPPORTED_ENDPOINT_TYPE.
 //   v2 (KIP-1073): include fenced brokers, with an is_fenced flag.
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -17,7 +20,11 @@ func (h *Handler) describeCluster(rc *reqCtx, req *kmsg.DescribeClusterRequest) 
 	resp.EndpointType = 1
 	if req.Version >= 1 && req.EndpointType != 1 {
 		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
-		msg := "this endpoint serves brokers only"
+		msg := fmt.Sprintf("Unsupported endpoint type %d", req.EndpointType)
+		if req.EndpointType == 2 {
+			resp.ErrorCode = kerr.MismatchedEndpointType.Code
+			msg = "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"
+		}
 		resp.ErrorMessage = &msg
 		return done(resp)
 	}
