@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/auth"
 	"github.com/strata-io/strata/internal/protocol"
 )
 
@@ -66,7 +67,24 @@ type Conn struct {
 	// State belongs to the Handler, for per-connection bookkeeping. It is
 	// only touched from Handle, which runs on the reader goroutine.
 	State any
+
+	// principal is who the connection is authenticated as; nil means
+	// auth.Anonymous. Set by the connection layer (TLS, SASL) and read by
+	// any goroutine serving the connection's requests.
+	principal atomic.Pointer[auth.Principal]
 }
+
+// Principal returns who the connection is authenticated as
+// (auth.Anonymous until something authenticates it).
+func (c *Conn) Principal() auth.Principal {
+	if p := c.principal.Load(); p != nil {
+		return *p
+	}
+	return auth.Anonymous
+}
+
+// SetPrincipal records who the connection is authenticated as.
+func (c *Conn) SetPrincipal(p auth.Principal) { c.principal.Store(&p) }
 
 // Config configures a listener.
 type Config struct {
