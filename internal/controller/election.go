@@ -140,20 +140,22 @@ func buildPartitionState(p metadata.PartitionInfo, targetISR []int32, ch partiti
 		newLeader = first(func(r int32) bool { return e.ok(r) && !slices.Contains(p.AddingReplicas, r) })
 		uncleanElection = newLeader >= 0
 	}
-	if newLeader != p.Leader && newLeader >= 0 {
-		switch {
-		case slices.Contains(elr, newLeader) && !uncleanElection:
-			isr = []int32{newLeader}
-			elr = slices.DeleteFunc(slices.Clone(elr), func(r int32) bool { return r == newLeader })
-		case uncleanElection:
-			isr = []int32{newLeader}
-			elr = nil
-		}
+	// NB: also when the leader stays the same replica: a broker that
+	// restarted uncleanly and is elected again as the last known leader
+	// must get an ISR of itself, or no write ever commits.
+	switch {
+	case newLeader < 0:
+	case uncleanElection:
+		isr = []int32{newLeader}
+		elr = nil
+	case len(isr) == 0 && slices.Contains(elr, newLeader):
+		isr = []int32{newLeader}
+		elr = slices.DeleteFunc(slices.Clone(elr), func(r int32) bool { return r == newLeader })
 	}
 	if newLeader >= 0 {
 		lastKnown = nil
 	}
-	if newLeader == p.Leader && slices.Equal(isr, p.ISR) && slices.Equal(elr, p.ELR) && slices.Equal(lastKnown, p.LastKnownELR) {
+	if !uncleanElection && newLeader == p.Leader && slices.Equal(isr, p.ISR) && slices.Equal(elr, p.ELR) && slices.Equal(lastKnown, p.LastKnownELR) {
 		return p, false
 	}
 	next = p
@@ -161,8 +163,8 @@ func buildPartitionState(p metadata.PartitionInfo, targetISR []int32, ch partiti
 	next.ELR = nilIfEmpty(slices.Clone(elr))
 	next.LastKnownELR = nilIfEmpty(slices.Clone(lastKnown))
 	next.Leader = newLeader
-	if newLeader != p.Leader {
-		next.LeaderEpoch++
+	if newLeader != p.Leader || uncleanElection {
+		next.LeaderEpoch++ // an unclean election is a new term even for the same replica
 	}
 	next.PartitionEpoch++
 	return next, true

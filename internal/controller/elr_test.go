@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -224,5 +225,19 @@ func TestRegistrationNeedsFinalizedLevels(t *testing.T) {
 	}
 	if err := l.RegisterBroker(t.Context(), BrokerRegistration{NodeID: 4, Host: "h", Port: 4, Features: metadata.SupportedFeatures()}); err != nil {
 		t.Errorf("RegisterBroker(this software) = %v", err)
+	}
+}
+
+// TestUncleanRestartOfSoleReplicaLeadsAgainWithItselfAsISR: a single
+// broker killed with SIGKILL and restarted (unclean) leaves its ISR and is
+// elected again as the last known leader: with an ISR of itself (else no
+// write ever commits, and a single node's groups hang) and a new leader
+// epoch.
+func TestUncleanRestartOfSoleReplicaLeadsAgainWithItselfAsISR(t *testing.T) {
+	p := metadata.PartitionInfo{Partition: 0, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1, LeaderEpoch: 4, PartitionEpoch: 7}
+	e := eligibility{without: -1, with: 1}
+	next, changed := nextPartitionState(p, partitionChange{removeFromISR: 1, uncleanShutdown: 1, elr: true, minISR: 1}, e)
+	if !changed || next.Leader != 1 || !slices.Equal(next.ISR, []int32{1}) || next.LeaderEpoch != 5 || len(next.ELR) != 0 || len(next.LastKnownELR) != 0 {
+		t.Fatalf("after an unclean restart of the sole replica: %+v (changed %v), want leader 1, ISR [1], leader epoch 5, no ELR", next, changed)
 	}
 }
