@@ -16,7 +16,7 @@ func TestSSLPrincipalMapping(t *testing.T) {
 		{`RULE:^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$/$1/U`, "OU=x,CN=bob.smith,O=y", "BOB.SMITH"},
 		{` RULE:^CN=([^,]*)(,.*)?$/user-$1/ , DEFAULT `, "CN=svc", "user-svc"},
 		{`RULE:^CN=(.*)$/$1\/x/`, "CN=a", "a/x"},
-		{`RULE:^CN=(.*)$/$12/`, "CN=a", "a2"},       // $12 with one group: group 1, then "2"
+		{`RULE:^CN=(.*)$/$12/`, "CN=a", "a2"},            // $12 with one group: group 1, then "2"
 		{`RULE:^CN=.*$/literal$1/`, "CN=a", "literal$1"}, // no groups: literal
 	}
 	for _, tt := range tests {
