@@ -256,6 +256,15 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Close closes the listening socket of a server that Listen bound but
+// Run never ran (a later listener failed to bind).
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Close()
+}
+
 // Addr returns the bound address (after Listen).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 

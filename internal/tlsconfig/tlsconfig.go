@@ -10,12 +10,14 @@
 package tlsconfig
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -323,6 +325,18 @@ func (s *Store) ClientConfig(serverName string) *tls.Config {
 
 // verifyServer checks the server's chain against pool and, when host is
 // set, that the leaf names host.
+// DialContext dials addr (host:port) over TCP and runs the TLS client
+// handshake with ClientConfig(host), both bounded by ctx; its signature
+// is franz-go's kgo.Dialer.
+func (s *Store) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	d := tls.Dialer{Config: s.ClientConfig(host)}
+	return d.DialContext(ctx, network, addr)
+}
+
 func verifyServer(cs tls.ConnectionState, pool *x509.CertPool, host string) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("tls: server sent no certificate")
