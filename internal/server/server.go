@@ -416,6 +416,7 @@ func (s *Server) handshake(ctx context.Context, nc net.Conn, c *Conn) (*tls.Conn
 	}
 	c.SetPrincipal(auth.User(name))
 	c.Logger = c.Logger.With("principal", "User:"+name)
+	c.Logger.Debug("TLS client certificate authenticated", "subject", dn)
 	return tc, nil
 }
 
