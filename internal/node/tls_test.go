@@ -314,4 +314,3 @@ func TestSSLOnlyClusterReplicatesAndFailsOver(t *testing.T) {
 	}
 	t.Logf("leader %d killed; %d records acknowledged, %d read back over SSL", leader, load.acked.Load(), len(final[0]))
 }
-
