@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -313,4 +314,55 @@ func TestSSLOnlyClusterReplicatesAndFailsOver(t *testing.T) {
 		t.Fatalf("read back %d records, want at least the 4,000 acknowledged", len(final[0]))
 	}
 	t.Logf("leader %d killed; %d records acknowledged, %d read back over SSL", leader, load.acked.Load(), len(final[0]))
+}
+
+// TestRealClientsOverSSL: kcat (librdkafka), confluent-kafka-python and
+// kafka-python produce and consume over an SSL listener, with a client
+// certificate and without one. Skips clients that are not installed.
+func TestRealClientsOverSSL(t *testing.T) {
+	p := newTestPKI(t)
+	tn := startSSLNode(t, p, "requested", nil)
+	sslAddr := tn.node.ListenerAddr("SSL").String()
+	t.Run("kcat", func(t *testing.T) {
+		kcat, err := exec.LookPath("kcat")
+		if err != nil {
+			t.Skip("kcat not installed")
+		}
+		tn.createTopic("kcat-ssl", 1, nil)
+		var input strings.Builder
+		for i := range 1000 {
+			fmt.Fprintf(&input, "k%d:v%d\n", i, i)
+		}
+		prod := exec.Command(kcat, "-P", "-b", sslAddr, "-t", "kcat-ssl", "-K:", "-X", "acks=all",
+			"-X", "security.protocol=ssl", "-X", "ssl.ca.location="+p.ca,
+			"-X", "ssl.certificate.location="+p.client, "-X", "ssl.key.location="+p.client)
+		prod.Stdin = strings.NewReader(input.String())
+		if out, err := prod.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -P over SSL: %v\n%s", err, out)
+		}
+		cons := exec.Command(kcat, "-C", "-b", sslAddr, "-t", "kcat-ssl", "-o", "beginning", "-e", "-q", "-f", "%k:%s\n",
+			"-X", "security.protocol=ssl", "-X", "ssl.ca.location="+p.ca)
+		got, err := cons.Output()
+		if err != nil {
+			t.Fatalf("kcat -C over SSL without a client certificate: %v", err)
+		}
+		if string(got) != input.String() {
+			t.Fatalf("kcat read back %d bytes, want the %d produced, identical", len(got), input.Len())
+		}
+	})
+	t.Run("python", func(t *testing.T) {
+		py, err := exec.LookPath("/usr/bin/python3")
+		if err != nil {
+			t.Skip("no /usr/bin/python3")
+		}
+		if err := exec.Command(py, "-c", "import confluent_kafka, kafka").Run(); err != nil {
+			t.Skip("confluent_kafka or kafka-python not installed")
+		}
+		tn.createTopic("python-ssl", 1, nil)
+		out, err := exec.Command(py, "../../test/compat/tls_clients.py", "--bootstrap", sslAddr, "--ca", p.ca, "--cert", p.client, "python-ssl").CombinedOutput()
+		t.Logf("%s", out)
+		if err != nil || strings.Count(string(out), "PASS:") != 4 {
+			t.Fatalf("tls_clients.py: %v", err)
+		}
+	})
 }
