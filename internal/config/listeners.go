@@ -214,6 +214,12 @@ func (s *Static) validateTLS(ls []Listener) []error {
 	default:
 		errs = append(errs, fmt.Errorf("tls-client-auth %q: want none, requested or required", t.ClientAuth))
 	}
+	if p := s.ControllerSecurityProtocol(); p == "SSL" || p == "SASL_SSL" {
+		ls = append(ls, Listener{Name: "controller", SecurityProtocol: p})
+		if t.CAFile == "" && t.CAPEM == "" {
+			errs = append(errs, fmt.Errorf("controller listener (%s): needs a trust store to verify its peers: --tls-ca or ssl.truststore.location", p))
+		}
+	}
 	for _, l := range ls {
 		if l.TLS() && t.CertFile == "" && t.CertPEM == "" {
 			errs = append(errs, fmt.Errorf("listener %s (%s): needs a key store: --tls-cert or ssl.keystore.location", l.Name, l.SecurityProtocol))
@@ -241,4 +247,21 @@ func (s *Static) resolveControllerListener() {
 			return
 		}
 	}
+}
+
+// ControllerSecurityProtocol is the security protocol of the metadata
+// quorum's listener (--controller-listen): that of the first name in
+// controller.listener.names by listener.security.protocol.map, PLAINTEXT
+// when it maps to none. SSL and SASL_SSL secure the raft transport with
+// mutual TLS.
+func (s *Static) ControllerSecurityProtocol() string {
+	protocols, err := s.protocolMap()
+	names := ParseList(s.ControllerListenerNames)
+	if err != nil || len(names) == 0 {
+		return "PLAINTEXT"
+	}
+	if p, ok := protocols[strings.ToUpper(names[0])]; ok {
+		return p
+	}
+	return "PLAINTEXT"
 }

@@ -23,7 +23,7 @@ import (
 // or when the inter-broker listener does (the node then dials other
 // brokers with TLS); nil otherwise.
 func newTLSStore(st config.Static, listeners []config.Listener, log *slog.Logger) (*tlsconfig.Store, error) {
-	need := false
+	need := st.ControllerSecurityProtocol() == server.SSL || st.ControllerSecurityProtocol() == server.SASLSSL
 	for _, l := range listeners {
 		need = need || l.TLS()
 	}

@@ -255,7 +255,7 @@ func TestSSLClientAuthRequiredRefusesClientWithoutCertificate(t *testing.T) {
 
 // TestSSLOnlyClusterReplicatesAndFailsOver: three processes with only SSL
 // listeners (so replication, forwarding and the controller channel go over
-// TLS) replicate acks=all writes; after the leader is SIGKILLed everything
+// TLS) and the metadata quorum over mutual TLS replicate acks=all writes; after the leader is SIGKILLed everything
 // acknowledged is read back.
 func TestSSLOnlyClusterReplicatesAndFailsOver(t *testing.T) {
 	if testing.Short() {
@@ -264,6 +264,7 @@ func TestSSLOnlyClusterReplicatesAndFailsOver(t *testing.T) {
 	p := newTestPKI(t)
 	tc := startClusterWith(t, 3, func(_ int, addr string) []string {
 		return []string{"--listeners", "SSL://" + addr, "--tls-cert", p.broker, "--tls-ca", p.ca, "--tls-client-auth", "required",
+			"--controller-listener-names", "CONTROLLER", "--listener-security-protocol-map", "CONTROLLER:SSL",
 			"--offsets-topic-partitions", "1", "--broker-session-timeout", "2s", "--broker-heartbeat-interval", "300ms"}
 	})
 	opts := p.tlsOpts(t, p.client)

@@ -291,6 +291,25 @@ func (s *Store) ServerConfig() (*tls.Config, error) {
 	}, nil
 }
 
+// MutualServerConfig is ServerConfig with client certificates required
+// and verified whatever ClientAuth says: for the metadata quorum's port.
+func (s *Store) MutualServerConfig() (*tls.Config, error) {
+	if s.cfg.CAFile == "" && s.cfg.CAPEM == "" {
+		return nil, errors.New("mutual TLS needs a trust store (ssl.truststore.location or --tls-ca)")
+	}
+	c, err := s.ServerConfig()
+	if err != nil {
+		return nil, err
+	}
+	c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		_, _, sc := s.refresh()
+		sc = sc.Clone()
+		sc.ClientAuth = tls.RequireAndVerifyClientCert
+		return sc, nil
+	}
+	return c, nil
+}
+
 // ClientConfig returns the configuration for dialing serverName (a host,
 // without port): the server's chain is verified against the current trust
 // pool (the system roots without one) and, with VerifyHostname, must name
