@@ -33,7 +33,7 @@ func main() {
 		Version:       version.Get().String(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(serveCommand(), cli.NewVersionCommand())
+	root.AddCommand(serveCommand(), cli.NewVersionCommand(), cli.NewCertCommand())
 	root.AddCommand(cli.Commands()...)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)

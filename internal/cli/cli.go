@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-io/strata/internal/tlsconfig"
 )
 
 // DefaultBootstrap is the default value of every command's --bootstrap flag.
@@ -59,6 +61,13 @@ func ErrorLine(err error) string {
 type clientFlags struct {
 	bootstrap string
 	timeout   time.Duration
+	// TLS to the brokers: any of these turns it on.
+	useTLS         bool
+	tlsCA          string
+	tlsCert        string
+	tlsKey         string
+	verifyHostname bool
+	tls            *tlsconfig.Store // built by seeds; nil without TLS
 }
 
 // silence makes cobra leave error printing to main and print no usage on
@@ -101,6 +110,11 @@ func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
 	f := &clientFlags{}
 	fs.StringVar(&f.bootstrap, "bootstrap", DefaultBootstrap, "comma-separated host:port list of brokers to connect to first")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, timeoutUsage)
+	fs.BoolVar(&f.useTLS, "tls", false, "connect with TLS (an SSL or SASL_SSL listener), trusting the system CAs unless --tls-ca is set; implied by the other --tls-* flags")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust for the brokers' certificates (Kafka's ssl.truststore.location)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM file with a client certificate chain, and its key unless --tls-key is set (Kafka's ssl.keystore.location)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM file with the client certificate's private key")
+	fs.BoolVar(&f.verifyHostname, "tls-verify-hostname", true, "check that each broker's certificate names the host dialed (Kafka's ssl.endpoint.identification.algorithm=https)")
 	return f
 }
 
@@ -118,6 +132,13 @@ func (f *clientFlags) seeds() ([]string, error) {
 	}
 	if len(seeds) == 0 {
 		return nil, errors.New("--bootstrap is empty")
+	}
+	if f.useTLS || f.tlsCA != "" || f.tlsCert != "" || f.tlsKey != "" {
+		st, err := tlsconfig.New(tlsconfig.Config{CAFile: f.tlsCA, CertFile: f.tlsCert, KeyFile: f.tlsKey, VerifyHostname: f.verifyHostname, ReloadInterval: -1})
+		if err != nil {
+			return nil, fmt.Errorf("--tls-*: %w", err)
+		}
+		f.tls = st
 	}
 	return seeds, nil
 }
@@ -139,7 +160,11 @@ func (f *clientFlags) newClient(extra ...kgo.Opt) (*kgo.Client, error) {
 
 // connOpts are the connection options every client of a command gets.
 func (f *clientFlags) connOpts(seeds []string) []kgo.Opt {
-	return []kgo.Opt{
+	var opts []kgo.Opt
+	if f.tls != nil {
+		opts = append(opts, kgo.Dialer(f.tls.DialContext))
+	}
+	return append(opts,
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID(clientID),
 		kgo.DialTimeout(min(f.timeout, 10*time.Second)),
@@ -152,7 +177,7 @@ func (f *clientFlags) connOpts(seeds []string) []kgo.Opt {
 		// (retry.backoff.ms, retry.backoff.max.ms); do the same.
 		kgo.MetadataMinAge(time.Second),
 		kgo.RetryBackoffFn(retryBackoff),
-	}
+	)
 }
 
 // retryBackoff is the Java client's: 100ms, doubling, at most 1s.

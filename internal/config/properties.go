@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -206,69 +207,84 @@ func firstScaled(props map[string]string, pairs ...any) (string, bool) {
 	return "", false
 }
 
-// applyListeners maps listeners and advertised.listeners: the listener
-// named in controller.listener.names carries the metadata quorum
-// (--controller-listen), the one other listener serves clients (--listen).
-// Strata serves PLAINTEXT only, so a listener of another security protocol
-// is an error rather than silently left unprotected.
+// applyListeners maps listeners, advertised.listeners,
+// listener.security.protocol.map, inter.broker.listener.name (or
+// security.inter.broker.protocol, which names the listener of that name),
+// controller.listener.names and the ssl.* settings onto their flags. The
+// listener named in controller.listener.names carries the metadata quorum
+// (--controller-listen); the others serve clients and brokers (see
+// Static.Listeners).
 func applyListeners(s *Static, p map[string]string, assign func(flag, value, from string)) error {
 	controllerNames := map[string]bool{}
 	for _, n := range ParseList(p["controller.listener.names"]) {
 		controllerNames[strings.ToUpper(n)] = true
 	}
-	protocols := map[string]string{}
-	for _, kv := range ParseList(p["listener.security.protocol.map"]) {
-		name, proto, ok := strings.Cut(kv, ":")
-		if !ok {
-			return fmt.Errorf("listener.security.protocol.map: %q is not NAME:PROTOCOL", kv)
-		}
-		protocols[strings.ToUpper(name)] = strings.ToUpper(proto)
+	if v, ok := p["controller.listener.names"]; ok {
+		assign("controller-listener-names", v, "controller.listener.names")
 	}
-	protocolOf := func(name string) string {
-		if p, ok := protocols[name]; ok {
-			return p
-		}
-		if controllerNames[name] {
-			return "PLAINTEXT" // Kafka's default for controller listeners
-		}
-		return name
+	if v, ok := p["listener.security.protocol.map"]; ok {
+		assign("listener-security-protocol-map", v, "listener.security.protocol.map")
 	}
-	var client []listener
-	if v, ok := p["listeners"]; ok {
-		ls, err := parseListeners("listeners", v)
+	inter, hasInter := p["inter.broker.listener.name"]
+	if proto, ok := p["security.inter.broker.protocol"]; ok {
+		if hasInter {
+			return errors.New("inter.broker.listener.name and security.inter.broker.protocol: set only one, as in Kafka")
+		}
+		inter, hasInter = proto, true
+	}
+	if hasInter {
+		assign("inter-broker-listener-name", inter, "inter.broker.listener.name")
+	}
+	brokerOnly := func(key, v string) (string, error) {
+		ls, err := parseListeners(key, v)
 		if err != nil {
-			return err
+			return "", err
 		}
+		var out []string
 		for _, l := range ls {
-			if proto := protocolOf(l.name); proto != "PLAINTEXT" {
-				return fmt.Errorf("listeners: %s uses %s; Strata serves PLAINTEXT listeners only", l.name, proto)
-			}
 			if controllerNames[l.name] {
-				assign("controller-listen", l.addr, "listeners "+l.name)
+				if key == "listeners" {
+					assign("controller-listen", l.addr, "listeners "+l.name)
+				}
 				continue
 			}
-			client = append(client, l)
+			out = append(out, l.name+"://"+l.addr)
 		}
-		if len(client) != 1 {
-			return fmt.Errorf("listeners: Strata serves exactly one client listener (besides the controller.listener.names one); %q has %d", v, len(client))
-		}
-		assign("listen", client[0].addr, "listeners "+client[0].name)
+		return strings.Join(out, ","), nil
 	}
-	if v, ok := p["advertised.listeners"]; ok {
-		ls, err := parseListeners("advertised.listeners", v)
+	if v, ok := p["listeners"]; ok {
+		spec, err := brokerOnly("listeners", v)
 		if err != nil {
 			return err
 		}
-		var pick []listener
-		for _, l := range ls {
-			if !controllerNames[l.name] && (len(client) == 0 || l.name == client[0].name) {
-				pick = append(pick, l)
-			}
+		assign("listeners", spec, "listeners")
+	}
+	if v, ok := p["advertised.listeners"]; ok {
+		spec, err := brokerOnly("advertised.listeners", v)
+		if err != nil {
+			return err
 		}
-		if len(pick) != 1 {
-			return fmt.Errorf("advertised.listeners: want one entry for the client listener, %q has %d", v, len(pick))
+		assign("advertised-listeners", spec, "advertised.listeners")
+	}
+	for _, m := range []struct{ kafka, flag string }{
+		{"ssl.keystore.location", "tls-cert"},
+		{"ssl.truststore.location", "tls-ca"},
+		{"ssl.client.auth", "tls-client-auth"},
+		{"ssl.principal.mapping.rules", "tls-principal-mapping-rules"},
+		{"ssl.enabled.protocols", "tls-protocols"},
+	} {
+		if v, ok := p[m.kafka]; ok {
+			assign(m.flag, v, m.kafka)
 		}
-		assign("advertised-addr", pick[0].addr, "advertised.listeners")
+	}
+	if v, ok := p["ssl.endpoint.identification.algorithm"]; ok {
+		assign("tls-verify-hostname", strconv.FormatBool(strings.EqualFold(v, "https")), "ssl.endpoint.identification.algorithm")
+	}
+	// Inline PEM and store types have no flags.
+	s.TLS.KeyStoreType, s.TLS.TrustStoreType = p["ssl.keystore.type"], p["ssl.truststore.type"]
+	s.TLS.CertPEM, s.TLS.KeyPEM, s.TLS.CAPEM = p["ssl.keystore.certificate.chain"], p["ssl.keystore.key"], p["ssl.truststore.certificates"]
+	if p["ssl.key.password"] != "" || p["ssl.keystore.password"] != "" {
+		return errors.New("ssl.key.password / ssl.keystore.password: Strata reads unencrypted PEM keys only")
 	}
 	return nil
 }

@@ -28,6 +28,20 @@ type Static struct {
 	AdvertisedAddr string // host:port clients are told; defaults from Listen
 	Rack           string
 
+	// ListenersSpec is Kafka's listeners (NAME://host:port,...); empty
+	// means one PLAINTEXT listener on Listen. AdvertisedListeners,
+	// ListenerSecurityProtocolMap, InterBrokerListenerName and
+	// ControllerListenerNames are Kafka's settings of the same names; see
+	// Listeners for how they combine.
+	ListenersSpec               string
+	AdvertisedListeners         string
+	ListenerSecurityProtocolMap string
+	InterBrokerListenerName     string
+	ControllerListenerNames     string
+	// TLS is the key store, trust store and policy of TLS listeners and of
+	// this node's TLS connections to other brokers.
+	TLS TLSSettings
+
 	Roles            string // "broker,controller" (combined, the default), "broker" or "controller"
 	ControllerVoters string // "1@host:port,2@host:port,3@host:port"; empty = single voter in process
 	ControllerListen string // raft transport host:port; required with several voters and for broker-only nodes
@@ -132,6 +146,7 @@ func DefaultStatic() Static {
 		SocketRequestMaxBytes:      100 << 20,
 		QueuedMaxRequestBytes:      512 << 20,
 		ConnectionsMaxIdle:         10 * time.Minute,
+		TLS:                        TLSSettings{ClientAuth: "none", PrincipalRules: "DEFAULT", VerifyHostname: true},
 		LogLevel:                   "info",
 		LogFormat:                  "text",
 	}
@@ -217,6 +232,18 @@ func settings() []setting {
 		str("listen", "Kafka listener host:port", func(s *Static) *string { return &s.Listen }),
 		str("advertised-addr", "host:port given to clients (default: the listen address, 127.0.0.1 when it has no host)", func(s *Static) *string { return &s.AdvertisedAddr }),
 		str("rack", "rack of this node (broker.rack)", func(s *Static) *string { return &s.Rack }),
+		str("listeners", "Kafka listeners NAME://host:port,... (listeners), e.g. PLAINTEXT://:9092,SSL://:9093; replaces --listen", func(s *Static) *string { return &s.ListenersSpec }),
+		str("advertised-listeners", "NAME://host:port,... given to clients and other brokers per listener (advertised.listeners); default: each listener's address", func(s *Static) *string { return &s.AdvertisedListeners }),
+		str("listener-security-protocol-map", "NAME:PROTOCOL,... for listener names that are not a protocol name (listener.security.protocol.map); protocols PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL", func(s *Static) *string { return &s.ListenerSecurityProtocolMap }),
+		str("inter-broker-listener-name", "listener other brokers reach this one on, for replication and controller traffic (inter.broker.listener.name); default: the first listener", func(s *Static) *string { return &s.InterBrokerListenerName }),
+		str("controller-listener-names", "listener names in --listeners that carry the metadata quorum instead of clients (controller.listener.names); that address becomes --controller-listen", func(s *Static) *string { return &s.ControllerListenerNames }),
+		str("tls-cert", "PEM file with this node's certificate chain (leaf first) and, unless --tls-key is set, its private key; for SSL and SASL_SSL listeners and TLS connections to other brokers (ssl.keystore.location with ssl.keystore.type=PEM); reloaded when it changes", func(s *Static) *string { return &s.TLS.CertFile }),
+		str("tls-key", "PEM private key file, when --tls-cert holds only the certificates", func(s *Static) *string { return &s.TLS.KeyFile }),
+		str("tls-ca", "PEM file of trusted CA certificates: verifies client certificates and other brokers (ssl.truststore.location); reloaded when it changes", func(s *Static) *string { return &s.TLS.CAFile }),
+		str("tls-client-auth", "client certificates on SSL listeners: none, requested or required (ssl.client.auth)", func(s *Static) *string { return &s.TLS.ClientAuth }),
+		str("tls-principal-mapping-rules", "how a client certificate subject becomes the principal name: DEFAULT (the whole DN) and RULE:pattern/replacement/[LU] rules (ssl.principal.mapping.rules)", func(s *Static) *string { return &s.TLS.PrincipalRules }),
+		str("tls-protocols", "TLS versions: TLSv1.2,TLSv1.3 (ssl.enabled.protocols)", func(s *Static) *string { return &s.TLS.Protocols }),
+		boolean("tls-verify-hostname", "check that another broker's certificate names the host this node dials (ssl.endpoint.identification.algorithm=https)", func(s *Static) *bool { return &s.TLS.VerifyHostname }),
 		str("roles", "what this process runs (process.roles): broker,controller (combined), broker, or controller", func(s *Static) *string { return &s.Roles }),
 		str("controller-voters", "the metadata quorum: id@host:port,... with each voter's --controller-listen address (controller.quorum.voters); empty runs a single voter inside this process", func(s *Static) *string { return &s.ControllerVoters }),
 		str("controller-listen", "host:port for metadata quorum traffic (raft); required with --controller-voters and on broker-only nodes, which follow the quorum's log as non-voters", func(s *Static) *string { return &s.ControllerListen }),
@@ -332,6 +359,7 @@ func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
 			}
 		})
 	}
+	s.resolveControllerListener()
 	if err := s.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -357,13 +385,13 @@ func (s *Static) Validate() error {
 		}
 		seenDirs[clean] = true
 	}
-	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil && s.ListenersSpec == "" {
 		errs = append(errs, fmt.Errorf("listen %q: %v", s.Listen, err))
 	}
-	if s.AdvertisedAddr != "" {
-		if _, _, err := net.SplitHostPort(s.AdvertisedAddr); err != nil {
-			errs = append(errs, fmt.Errorf("advertised-addr %q: %v", s.AdvertisedAddr, err))
-		}
+	if ls, err := s.Listeners(); err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, s.validateTLS(ls)...)
 	}
 	if _, _, err := s.ParseRoles(); err != nil {
 		errs = append(errs, err)
@@ -532,24 +560,14 @@ func parseIDAddrs(name, v string) ([]Voter, error) {
 	return out, nil
 }
 
-// Advertised returns the host and port clients should use.
+// Advertised returns the host and port clients should use on the first
+// (inter-broker) listener.
 func (s *Static) Advertised() (string, int32, error) {
-	addr := s.AdvertisedAddr
-	if addr == "" {
-		addr = s.Listen
-	}
-	host, port, err := net.SplitHostPort(addr)
+	ls, err := s.Listeners()
 	if err != nil {
 		return "", 0, err
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	p, err := strconv.ParseInt(port, 10, 32)
-	if err != nil {
-		return "", 0, fmt.Errorf("port %q: %w", port, err)
-	}
-	return host, int32(p), nil
+	return ls[0].AdvertisedHost, ls[0].AdvertisedPort, nil
 }
 
 func msString(d time.Duration) string {
@@ -622,6 +640,14 @@ var kafkaSettings = map[string]string{
 	"transactional.id.expiration.ms":       "transactional-id-expiration",
 	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "transaction-abort-interval",
 	"log.flush.interval.messages":                                 "fsync",
+	"listener.security.protocol.map":                              "listener-security-protocol-map",
+	"inter.broker.listener.name":                                  "inter-broker-listener-name",
+	"controller.listener.names":                                   "controller-listener-names",
+	"ssl.keystore.location":                                       "tls-cert",
+	"ssl.truststore.location":                                     "tls-ca",
+	"ssl.client.auth":                                             "tls-client-auth",
+	"ssl.principal.mapping.rules":                                 "tls-principal-mapping-rules",
+	"ssl.endpoint.identification.algorithm":                       "tls-verify-hostname",
 	"log.flush.interval.ms":                                       "fsync-interval",
 }
 
@@ -632,7 +658,7 @@ func (s *Static) kafkaValues() map[string]string {
 		"node.id":                              strconv.Itoa(int(s.NodeID)),
 		"broker.id":                            strconv.Itoa(int(s.NodeID)),
 		"log.dirs":                             strings.Join(s.LogDirPaths(), ","),
-		"listeners":                            "PLAINTEXT://" + s.Listen,
+		"listeners":                            s.listenersString(false),
 		"process.roles":                        s.Roles,
 		"num.partitions":                       strconv.Itoa(int(s.DefaultPartitions)),
 		"default.replication.factor":           strconv.Itoa(int(s.DefaultReplicationFactor)),
@@ -663,11 +689,28 @@ func (s *Static) kafkaValues() map[string]string {
 		"transactional.id.expiration.ms":       msString(s.TransactionalIDExpiration),
 		"transaction.abort.timed.out.transaction.cleanup.interval.ms": msString(s.TransactionAbortInterval),
 	}
-	if s.AdvertisedAddr != "" {
-		m["advertised.listeners"] = "PLAINTEXT://" + s.AdvertisedAddr
+	if s.AdvertisedAddr != "" || s.AdvertisedListeners != "" {
+		m["advertised.listeners"] = s.listenersString(true)
 	}
 	if s.Rack != "" {
 		m["broker.rack"] = s.Rack
+	}
+	for k, v := range map[string]string{
+		"listener.security.protocol.map": s.ListenerSecurityProtocolMap,
+		"inter.broker.listener.name":     s.InterBrokerListenerName,
+		"controller.listener.names":      s.ControllerListenerNames,
+		"ssl.keystore.location":          s.TLS.CertFile,
+		"ssl.truststore.location":        s.TLS.CAFile,
+		"ssl.client.auth":                s.TLS.ClientAuth,
+		"ssl.principal.mapping.rules":    s.TLS.PrincipalRules,
+	} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	m["ssl.endpoint.identification.algorithm"] = ""
+	if s.TLS.VerifyHostname {
+		m["ssl.endpoint.identification.algorithm"] = "https"
 	}
 	if s.ControllerVoters != "" {
 		m["controller.quorum.voters"] = s.ControllerVoters

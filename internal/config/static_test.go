@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 )
 
@@ -123,7 +124,7 @@ fsync = never
 		t.Fatalf("Load: %v", err)
 	}
 	if got.NodeID != 3 || got.Roles != "broker,controller" || got.ControllerVoters != "3@127.0.0.1:9093" ||
-		got.Listen != "127.0.0.1:19092" || got.ControllerListen != "127.0.0.1:19093" || got.AdvertisedAddr != "localhost:19092" ||
+		got.ListenersSpec != "PLAINTEXT://127.0.0.1:19092" || got.ControllerListen != "127.0.0.1:19093" || got.AdvertisedListeners != "PLAINTEXT://localhost:19092" ||
 		got.DataDir != "/var/lib/kafka" || got.RetentionMs != 24*time.Hour || got.Fsync != "never" {
 		t.Errorf("Load(server.properties) = %+v", got)
 	}
@@ -150,13 +151,104 @@ fsync = never
 	}
 }
 
+func TestListeners(t *testing.T) {
+	tests := []struct {
+		name string
+		give string
+		env  []string
+		want []Listener
+	}{
+		{
+			name: "default: one PLAINTEXT listener on --listen",
+			want: []Listener{{Name: "PLAINTEXT", Addr: ":9092", AdvertisedHost: "127.0.0.1", AdvertisedPort: 9092, SecurityProtocol: "PLAINTEXT"}},
+		},
+		{
+			name: "Kafka properties with SSL and a custom name",
+			give: `listeners=PLAINTEXT://:9092,SSL://0.0.0.0:9093,INTERNAL://10.0.0.1:9094,CONTROLLER://:9095
+advertised.listeners=PLAINTEXT://kafka1:9092,SSL://kafka1:9093
+listener.security.protocol.map=INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL
+inter.broker.listener.name=INTERNAL
+controller.listener.names=CONTROLLER
+ssl.keystore.type=PEM
+ssl.keystore.location=/etc/strata/broker.pem
+ssl.truststore.location=/etc/strata/ca.pem
+ssl.client.auth=required
+`,
+			want: []Listener{
+				{Name: "INTERNAL", Addr: "10.0.0.1:9094", AdvertisedHost: "10.0.0.1", AdvertisedPort: 9094, SecurityProtocol: "SASL_SSL"},
+				{Name: "SSL", Addr: "0.0.0.0:9093", AdvertisedHost: "kafka1", AdvertisedPort: 9093, SecurityProtocol: "SSL"},
+				{Name: "PLAINTEXT", Addr: ":9092", AdvertisedHost: "kafka1", AdvertisedPort: 9092, SecurityProtocol: "PLAINTEXT"},
+			},
+		},
+		{
+			name: "environment",
+			env:  []string{"STRATA_LISTENERS=SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0", "STRATA_TLS_CERT=/x.pem", "STRATA_INTER_BROKER_LISTENER_NAME=ssl"},
+			want: []Listener{
+				{Name: "SSL", Addr: "127.0.0.1:0", AdvertisedHost: "127.0.0.1", SecurityProtocol: "SSL"},
+				{Name: "PLAINTEXT", Addr: "127.0.0.1:0", AdvertisedHost: "127.0.0.1", SecurityProtocol: "PLAINTEXT"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := ""
+			if tt.give != "" {
+				file = filepath.Join(t.TempDir(), "server.properties")
+				os.WriteFile(file, []byte(tt.give), 0o644)
+			}
+			s, err := Load(nil, file, tt.env)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			got, err := s.Listeners()
+			if err != nil {
+				t.Fatalf("Listeners: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Listeners() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadTLSSettingsFromServerProperties(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "server.properties")
+	os.WriteFile(file, []byte(`listeners=SSL://:9093
+ssl.keystore.type=PEM
+ssl.keystore.location=/etc/strata/broker.pem
+ssl.truststore.location=/etc/strata/ca.pem
+ssl.client.auth=requested
+ssl.principal.mapping.rules=RULE:^CN=(.*?),.*$/$1/,DEFAULT
+ssl.endpoint.identification.algorithm=
+ssl.enabled.protocols=TLSv1.3
+`), 0o644)
+	s, err := Load(nil, file, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := TLSSettings{CertFile: "/etc/strata/broker.pem", CAFile: "/etc/strata/ca.pem", ClientAuth: "requested",
+		PrincipalRules: "RULE:^CN=(.*?),.*$/$1/,DEFAULT", Protocols: "TLSv1.3", KeyStoreType: "PEM"}
+	if diff := cmp.Diff(want, s.TLS); diff != "" {
+		t.Errorf("TLS settings (-want +got):\n%s", diff)
+	}
+	if len(s.Unacted) != 0 {
+		t.Errorf("Unacted = %v, want none", s.Unacted)
+	}
+}
+
 func TestLoadServerPropertiesRejects(t *testing.T) {
 	tests := []struct {
 		give string
 		want string
 	}{
-		{"listeners=SASL_SSL://:9092\n", "PLAINTEXT listeners only"},
-		{"listeners=PLAINTEXT://:9092,OTHER://:9094\nlistener.security.protocol.map=OTHER:PLAINTEXT\n", "exactly one client listener"},
+		{"listeners=SASL_SSL://:9092\n", "needs a key store"},
+		{"listeners=PLAINTEXT://:9092,OTHER://:9094\n", "OTHER has no security protocol"},
+		{"listeners=PLAINTEXT://:9092,PLAINTEXT://:9094\n", "listed twice"},
+		{"listeners=PLAINTEXT://:9092\ninter.broker.listener.name=SSL\n", "no such listener"},
+		{"listeners=PLAINTEXT://:9092\nadvertised.listeners=SSL://h:1\n", "SSL is not in listeners"},
+		{"listeners=SSL://:9093\nssl.keystore.type=JKS\nssl.keystore.location=/k.jks\n", "PEM key and trust stores only"},
+		{"listeners=SSL://:9093\nssl.keystore.location=/k.pem\nssl.key.password=x\n", "unencrypted PEM keys only"},
+		{"ssl.client.auth=maybe\n", "ssl.client.auth"},
 		{"num.partitions=0\n", "num.partitions"},
 		{"node.id=1\nbroker.id=2\n", "differ"},
 	}

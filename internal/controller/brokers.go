@@ -117,9 +117,13 @@ type BrokerRegistration struct {
 	NodeID int32
 	// IncarnationID is random per process start; zero is allowed.
 	IncarnationID metadata.UUID
-	Host          string
-	Port          int32
-	Rack          string
+	// Host and Port are the broker's inter-broker listener; Listeners,
+	// when set, are all its advertised listeners with that one first.
+	// Empty Listeners means one PLAINTEXT listener on Host:Port.
+	Host      string
+	Port      int32
+	Listeners []metadata.Endpoint
+	Rack      string
 	// RaftAddr is set by broker-only nodes: the address of their metadata
 	// quorum observer, which the controller adds to the quorum as a
 	// non-voter so that the broker receives the metadata log.
@@ -150,6 +154,18 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 	}
 	if reg.Host == "" || reg.Port <= 0 || reg.Port > math.MaxUint16 {
 		return fmt.Errorf("%w: broker %d address %q:%d", ErrInvalidRequest, reg.NodeID, reg.Host, reg.Port)
+	}
+	names := map[string]bool{}
+	for i, l := range reg.Listeners {
+		switch {
+		case l.Name == "" || names[l.Name]:
+			return fmt.Errorf("%w: broker %d listener name %q empty or repeated", ErrInvalidRequest, reg.NodeID, l.Name)
+		case l.Host == "" || l.Port <= 0 || l.Port > math.MaxUint16:
+			return fmt.Errorf("%w: broker %d listener %s address %q:%d", ErrInvalidRequest, reg.NodeID, l.Name, l.Host, l.Port)
+		case i == 0 && (l.Host != reg.Host || l.Port != reg.Port):
+			return fmt.Errorf("%w: broker %d first listener %s is not %s:%d", ErrInvalidRequest, reg.NodeID, l.Name, reg.Host, reg.Port)
+		}
+		names[l.Name] = true
 	}
 	var opErr error
 	if err := c.do(ctx, func(ctx context.Context) {
@@ -194,6 +210,7 @@ func (c *Controller) registerBroker(ctx context.Context, reg BrokerRegistration)
 	recs := []metadata.Record{&metadata.RegisterBrokerRecord{
 		NodeID: id, IncarnationID: reg.IncarnationID, BrokerEpoch: epoch,
 		Host: reg.Host, Port: reg.Port, Rack: reg.Rack, Fenced: !local, Features: reg.Features,
+		Listeners: reg.Listeners,
 	}}
 	e := eligibleIn(img)
 	moved := 0

@@ -48,12 +48,22 @@ func (h *Handler) brokerRegistration(rc *reqCtx, req *kmsg.BrokerRegistrationReq
 		for _, f := range req.Features {
 			reg.Features = append(reg.Features, metadata.SupportedFeature{Name: f.Name, MinLevel: f.MinSupportedVersion, MaxLevel: f.MaxSupportedVersion})
 		}
+		// The first listener other than the raft one is the broker's
+		// inter-broker listener (Strata brokers send it first).
 		for _, l := range req.Listeners {
 			if l.Name == RaftListenerName {
 				reg.RaftAddr = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
-			} else if reg.Host == "" {
+				continue
+			}
+			proto := server.SecurityProtocolName(l.SecurityProtocol)
+			if proto == "" {
+				resp.ErrorCode = kerr.InvalidRequest.Code
+				return resp
+			}
+			if reg.Host == "" {
 				reg.Host, reg.Port = l.Host, int32(l.Port)
 			}
+			reg.Listeners = append(reg.Listeners, metadata.Endpoint{Name: l.Name, Host: l.Host, Port: int32(l.Port), SecurityProtocol: proto})
 		}
 		if req.Rack != nil {
 			reg.Rack = *req.Rack

@@ -39,8 +39,12 @@ func (h *Handler) describeCluster(rc *reqCtx, req *kmsg.DescribeClusterRequest) 
 		if b.Fenced && !req.IncludeFencedBrokers {
 			continue
 		}
+		e, ok := clientEndpoint(b, listenerOf(rc.conn))
+		if !ok {
+			continue // no endpoint on the client's listener: left out, as in Kafka
+		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port, rb.IsFenced = b.NodeID, b.Host, b.Port, b.Fenced
+		rb.NodeID, rb.Host, rb.Port, rb.IsFenced = b.NodeID, e.Host, e.Port, b.Fenced
 		if b.Rack != "" {
 			rack := b.Rack
 			rb.Rack = &rack

@@ -60,15 +60,17 @@ func (h *Handler) describeQuorum(rc *reqCtx, req *kmsg.DescribeQuorumRequest) se
 			img := h.ctrl.Image()
 			for _, id := range append(st.Voters, st.Observers...) {
 				host, port, ok := h.channel.ListenerOf(id)
+				name := "PLAINTEXT"
 				if b, registered := img.Broker(id); registered {
-					host, port, ok = b.Host, b.Port, true
+					e, _ := b.Endpoint("")
+					name, host, port, ok = e.Name, e.Host, e.Port, true
 				}
 				if !ok {
 					continue
 				}
 				n := kmsg.NewDescribeQuorumResponseNode()
 				n.NodeID = id
-				n.Listeners = []kmsg.DescribeQuorumResponseNodeListener{{Name: "PLAINTEXT", Host: host, Port: uint16(port)}}
+				n.Listeners = []kmsg.DescribeQuorumResponseNodeListener{{Name: name, Host: host, Port: uint16(port)}}
 				resp.Nodes = append(resp.Nodes, n)
 			}
 		}

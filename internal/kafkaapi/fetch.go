@@ -52,7 +52,7 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	if req.SessionID != 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return h.fetchAnswer(resp, nil)
+		return h.fetchAnswer(rc, resp, nil)
 	}
 	// Replicas fetch with their broker id (v15+: in the replica state).
 	replicaID, brokerEpoch := req.ReplicaID, int64(-1)
@@ -122,17 +122,17 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 		readCommitted: req.Version >= 4 && req.IsolationLevel == 1}
 	total, stop := h.readParts(rc, rd, parts, maxBytes)
 	if stop || total >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
-		return h.fetchAnswer(resp, parts)
+		return h.fetchAnswer(rc, resp, parts)
 	}
 	return fetchLater(rc, func() server.Response {
 		h.waitParts(rc, rd, parts, req, maxBytes)
-		return h.fetchAnswer(resp, parts)
+		return h.fetchAnswer(rc, resp, parts)
 	})
 }
 
 // fetchAnswer completes resp and encodes it with the parts' records.
-func (h *Handler) fetchAnswer(resp *kmsg.FetchResponse, parts []fetchPart) server.Response {
-	h.setFetchBrokers(resp)
+func (h *Handler) fetchAnswer(rc *reqCtx, resp *kmsg.FetchResponse, parts []fetchPart) server.Response {
+	h.setFetchBrokers(resp, listenerOf(rc.conn))
 	records := make([][]storage.Chunk, len(parts))
 	for i := range parts {
 		records[i] = parts[i].records
@@ -308,7 +308,7 @@ func setFetchHint(version int16, rp *kmsg.FetchResponseTopicPartition, hint lead
 
 // setFetchBrokers lists the endpoints of the leaders named in the
 // response's hints (v16+, KIP-951).
-func (h *Handler) setFetchBrokers(resp *kmsg.FetchResponse) {
+func (h *Handler) setFetchBrokers(resp *kmsg.FetchResponse, listener string) {
 	if resp.Version < 16 {
 		return
 	}
@@ -320,7 +320,7 @@ func (h *Handler) setFetchBrokers(resp *kmsg.FetchResponse) {
 			}
 		}
 	}
-	for _, b := range leaders.endpoints(h.ctrl.Image()) {
+	for _, b := range leaders.endpoints(h.ctrl.Image(), listener) {
 		rb := kmsg.NewFetchResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = b.NodeID, b.Host, b.Port
 		if b.Rack != "" {

@@ -32,7 +32,7 @@ type coordinatorAnswer struct {
 func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if req.Version < 4 {
-		a := h.coordinatorFor(req.CoordinatorType, req.CoordinatorKey)
+		a := h.coordinatorFor(listenerOf(rc.conn), req.CoordinatorType, req.CoordinatorKey)
 		resp.NodeID, resp.Host, resp.Port, resp.ErrorCode = a.nodeID, a.host, a.port, a.code
 		if a.msg != "" && req.Version >= 1 {
 			resp.ErrorMessage = &a.msg
@@ -40,7 +40,7 @@ func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) 
 		return done(resp)
 	}
 	for _, key := range req.CoordinatorKeys {
-		a := h.coordinatorFor(req.CoordinatorType, key)
+		a := h.coordinatorFor(listenerOf(rc.conn), req.CoordinatorType, key)
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Host, c.Port, c.ErrorCode = key, a.nodeID, a.host, a.port, a.code
 		if a.msg != "" {
@@ -51,7 +51,9 @@ func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) 
 	return done(resp)
 }
 
-func (h *Handler) coordinatorFor(keyType int8, key string) coordinatorAnswer {
+// coordinatorFor answers with the coordinator's endpoint on listener; a
+// coordinator without one is not available to this client.
+func (h *Handler) coordinatorFor(listener string, keyType int8, key string) coordinatorAnswer {
 	none := coordinatorAnswer{nodeID: -1, port: -1}
 	var topic string
 	var partition int32
@@ -93,5 +95,10 @@ func (h *Handler) coordinatorFor(keyType int8, key string) coordinatorAnswer {
 		none.code = kerr.CoordinatorNotAvailable.Code
 		return none
 	}
-	return coordinatorAnswer{nodeID: b.NodeID, host: b.Host, port: b.Port}
+	e, ok := clientEndpoint(b, listener)
+	if !ok {
+		none.code = kerr.CoordinatorNotAvailable.Code
+		return none
+	}
+	return coordinatorAnswer{nodeID: b.NodeID, host: e.Host, port: e.Port}
 }

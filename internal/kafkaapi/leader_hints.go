@@ -81,11 +81,13 @@ func (l *hintedLeaders) add(h leaderHint) {
 }
 
 // endpoints returns the registrations of the leaders the image knows.
-func (l hintedLeaders) endpoints(img *metadata.Image) []metadata.BrokerInfo {
-	var out []metadata.BrokerInfo
+func (l hintedLeaders) endpoints(img *metadata.Image, listener string) []brokerEndpoint {
+	var out []brokerEndpoint
 	for _, id := range l {
 		if b, ok := img.Broker(id); ok {
-			out = append(out, b)
+			if e, ok := clientEndpoint(b, listener); ok {
+				out = append(out, e)
+			}
 		}
 	}
 	return out

@@ -61,11 +61,11 @@ func (h *Handler) metadata(rc *reqCtx, req *kmsg.MetadataRequest) server.Respons
 		if len(missing) > 0 {
 			return later(rc, func() kmsg.Response {
 				errs := h.autoCreate(rc, missing)
-				return h.metadataResponse(req, allTopics, errs)
+				return h.metadataResponse(req, listenerOf(rc.conn), allTopics, errs)
 			})
 		}
 	}
-	return done(h.metadataResponse(req, allTopics, nil))
+	return done(h.metadataResponse(req, listenerOf(rc.conn), allTopics, nil))
 }
 
 // autoCreate creates topics with broker defaults and returns the error
@@ -89,7 +89,10 @@ func (h *Handler) autoCreate(rc *reqCtx, names []string) map[string]int16 {
 	return errs
 }
 
-func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, allTopics bool, createErrs map[string]int16) *kmsg.MetadataResponse {
+// metadataResponse answers for a client of listener: brokers appear with
+// their endpoint on that listener, and a broker without one is left out of
+// the broker list (as in Kafka; partitions still name it).
+func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, listener string, allTopics bool, createErrs map[string]int16) *kmsg.MetadataResponse {
 	img := h.ctrl.Image()
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	alive := make(map[int32]bool)
@@ -98,10 +101,14 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, allTopics bool, cr
 			continue
 		}
 		alive[b.NodeID] = true
+		e, ok := clientEndpoint(b, listener)
+		if !ok {
+			continue
+		}
 		rb := kmsg.NewMetadataResponseBroker()
-		rb.NodeID, rb.Host, rb.Port = b.NodeID, b.Host, b.Port
-		if b.Rack != "" {
-			rack := b.Rack
+		rb.NodeID, rb.Host, rb.Port = e.NodeID, e.Host, e.Port
+		if e.Rack != "" {
+			rack := e.Rack
 			rb.Rack = &rack
 		}
 		resp.Brokers = append(resp.Brokers, rb)

@@ -232,12 +232,12 @@ func (h *Handler) finishProduce(rc *reqCtx, req *kmsg.ProduceRequest, resp *kmsg
 		return server.Response{}
 	}
 	if len(waits) == 0 {
-		setProduceBrokers(resp, leaders, h.ctrl.Image())
+		setProduceBrokers(resp, leaders, h.ctrl.Image(), listenerOf(rc.conn))
 		return done(resp)
 	}
 	return later(rc, func() kmsg.Response {
 		h.waitProduced(rc, req, waits, &leaders)
-		setProduceBrokers(resp, leaders, h.ctrl.Image())
+		setProduceBrokers(resp, leaders, h.ctrl.Image(), listenerOf(rc.conn))
 		return resp
 	})
 }
@@ -268,8 +268,8 @@ func setProduceHint(version int16, rp *kmsg.ProduceResponseTopicPartition, hint 
 
 // setProduceBrokers lists the endpoints of the hinted leaders (v10+; leaders
 // is empty below v10).
-func setProduceBrokers(resp *kmsg.ProduceResponse, leaders hintedLeaders, img *metadata.Image) {
-	for _, b := range leaders.endpoints(img) {
+func setProduceBrokers(resp *kmsg.ProduceResponse, leaders hintedLeaders, img *metadata.Image, listener string) {
+	for _, b := range leaders.endpoints(img, listener) {
 		rb := kmsg.NewProduceResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = b.NodeID, b.Host, b.Port
 		if b.Rack != "" {

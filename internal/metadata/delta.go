@@ -300,6 +300,17 @@ func (b *builder) registerBroker(r *RegisterBrokerRecord) error {
 	if r.NodeID < 0 {
 		return fmt.Errorf("negative node id %d", r.NodeID)
 	}
+	listeners := slices.Clone(r.Listeners)
+	if len(listeners) == 0 {
+		listeners = []Endpoint{{Name: DefaultListener, Host: r.Host, Port: r.Port, SecurityProtocol: DefaultListener}}
+	}
+	seen := map[string]bool{}
+	for _, l := range listeners {
+		if seen[l.Name] {
+			return fmt.Errorf("broker %d lists listener %q twice", r.NodeID, l.Name)
+		}
+		seen[l.Name] = true
+	}
 	if !b.brokersCopied {
 		b.next.brokers = maps.Clone(b.next.brokers)
 		b.brokersCopied = true
@@ -313,6 +324,7 @@ func (b *builder) registerBroker(r *RegisterBrokerRecord) error {
 		Rack:          r.Rack,
 		Fenced:        r.Fenced,
 		Features:      nilIfNoFeatures(slices.Clone(r.Features)),
+		Listeners:     listeners,
 	}
 	b.keys.brokers[r.NodeID] = struct{}{}
 	return nil

@@ -25,12 +25,37 @@ type BrokerInfo struct {
 	// (nil for a broker that registered without them). Shared between
 	// images: do not modify.
 	Features []SupportedFeature
+	// Listeners are the broker's advertised endpoints, never empty: the
+	// first is Host:Port, the inter-broker listener (one PLAINTEXT
+	// listener for a registration without listeners). Shared between
+	// images: do not modify.
+	Listeners []Endpoint
+}
+
+// Endpoint returns the broker's endpoint on listener name; "" names the
+// first (inter-broker) listener. ok is false when the broker has no such
+// listener: Kafka then leaves the broker out of answers to clients of
+// that listener.
+func (b *BrokerInfo) Endpoint(name string) (Endpoint, bool) {
+	if name == "" {
+		if len(b.Listeners) > 0 {
+			return b.Listeners[0], true
+		}
+		return Endpoint{Name: DefaultListener, Host: b.Host, Port: b.Port, SecurityProtocol: DefaultListener}, true
+	}
+	for _, l := range b.Listeners {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return Endpoint{}, false
 }
 
 func (b *BrokerInfo) equal(o *BrokerInfo) bool {
 	return b.NodeID == o.NodeID && b.IncarnationID == o.IncarnationID && b.BrokerEpoch == o.BrokerEpoch &&
 		b.Host == o.Host && b.Port == o.Port && b.Rack == o.Rack && b.Fenced == o.Fenced &&
-		b.InControlledShutdown == o.InControlledShutdown && slices.Equal(b.Features, o.Features)
+		b.InControlledShutdown == o.InControlledShutdown && slices.Equal(b.Features, o.Features) &&
+		slices.Equal(b.Listeners, o.Listeners)
 }
 
 // PartitionInfo is the replica state of one partition. Its slices are shared

@@ -260,13 +260,61 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+func TestBrokerListeners(t *testing.T) {
+	ssl := Endpoint{Name: "SSL", Host: "h1", Port: 9093, SecurityProtocol: "SSL"}
+	plain := Endpoint{Name: "PLAINTEXT", Host: "h1", Port: 9092, SecurityProtocol: "PLAINTEXT"}
+	img, _, err := Empty().Apply(1, &RegisterBrokerRecord{NodeID: 1, Host: "h1", Port: 9093, Listeners: []Endpoint{ssl, plain}})
+	if err != nil {
+		t.Fatalf("Apply(RegisterBrokerRecord) error: %v", err)
+	}
+	b, _ := img.Broker(1)
+	tests := []struct {
+		give   string
+		want   Endpoint
+		wantOK bool
+	}{
+		{give: "", want: ssl, wantOK: true},
+		{give: "SSL", want: ssl, wantOK: true},
+		{give: "PLAINTEXT", want: plain, wantOK: true},
+		{give: "SASL_SSL"},
+	}
+	for _, tt := range tests {
+		got, ok := b.Endpoint(tt.give)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("Endpoint(%q) = %+v, %v, want %+v, %v", tt.give, got, ok, tt.want, tt.wantOK)
+		}
+	}
+	if _, _, err := img.Apply(2, &RegisterBrokerRecord{NodeID: 2, Host: "h1", Port: 9093, Listeners: []Endpoint{ssl, ssl}}); err == nil {
+		t.Errorf("Apply(RegisterBrokerRecord with SSL twice) succeeded, want an error")
+	}
+	// A version 1 record (no listeners) is one PLAINTEXT listener.
+	rec := &RegisterBrokerRecord{NodeID: 2, Host: "h2", Port: 9092, Listeners: []Endpoint{{Name: "PLAINTEXT", Host: "h2", Port: 9092, SecurityProtocol: "PLAINTEXT"}}}
+	if v := rec.Version(); v != 0 {
+		t.Errorf("Version() of a PLAINTEXT-only registration = %d, want 0", v)
+	}
+	enc, _ := Encode(rec)
+	dec, err := Decode(enc)
+	if err != nil {
+		t.Fatalf("Decode error: %v", err)
+	}
+	img, _, err = img.Apply(2, dec)
+	if err != nil {
+		t.Fatalf("Apply(decoded v0 record) error: %v", err)
+	}
+	b, _ = img.Broker(2)
+	if got, ok := b.Endpoint("PLAINTEXT"); !ok || got.Host != "h2" || got.Port != 9092 || got.SecurityProtocol != "PLAINTEXT" {
+		t.Errorf("Endpoint(PLAINTEXT) of a v0 registration = %+v, %v, want PLAINTEXT://h2:9092", got, ok)
+	}
+}
+
 func TestBrokerRegistrationChange(t *testing.T) {
 	img := sampleImage(t)
 	next, d, err := img.Apply(11, &BrokerRegistrationChangeRecord{NodeID: 2, BrokerEpoch: 2, Fenced: true, InControlledShutdown: true})
 	if err != nil {
 		t.Fatalf("Apply(BrokerRegistrationChangeRecord) error: %v", err)
 	}
-	want := BrokerInfo{NodeID: 2, Host: "h2", Port: 9092, BrokerEpoch: 2, Rack: "r2", Fenced: true, InControlledShutdown: true}
+	want := BrokerInfo{NodeID: 2, Host: "h2", Port: 9092, BrokerEpoch: 2, Rack: "r2", Fenced: true, InControlledShutdown: true,
+		Listeners: []Endpoint{{Name: "PLAINTEXT", Host: "h2", Port: 9092, SecurityProtocol: "PLAINTEXT"}}}
 	if got, _ := next.Broker(2); !cmp.Equal(got, want) {
 		t.Errorf("Broker(2) after change = %+v, want %+v", got, want)
 	}

@@ -107,8 +107,10 @@ type RegisterBrokerRecord struct {
 	IncarnationID UUID
 	// BrokerEpoch is assigned by the controller, increasing per registration.
 	BrokerEpoch int64
-	Host        string
-	Port        int32
+	// Host and Port are the broker's first listener: its inter-broker
+	// listener (what records before version 2 held as the only one).
+	Host string
+	Port int32
 	// Rack is "" when the broker has no rack.
 	Rack   string
 	Fenced bool
@@ -116,6 +118,33 @@ type RegisterBrokerRecord struct {
 	// (KIP-584), by name. Written at record version 1; a record without
 	// features is written at version 0.
 	Features []SupportedFeature
+	// Listeners are the broker's advertised endpoints (Kafka's
+	// RegisterBrokerRecord.EndPoints), the first being Host:Port. Written
+	// at record version 2; a record whose listeners are just
+	// PLAINTEXT://Host:Port (or none) is written at version 0 or 1, and
+	// such a record, or one older than version 2, decodes with nil
+	// Listeners, which the image reads as that one PLAINTEXT listener.
+	Listeners []Endpoint
+}
+
+// Endpoint is one advertised listener of a broker.
+type Endpoint struct {
+	// Name is the listener name, upper case (PLAINTEXT, SSL, INTERNAL...).
+	Name string
+	Host string
+	Port int32
+	// SecurityProtocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+	SecurityProtocol string
+}
+
+// DefaultListener is the one listener of a broker registered without
+// listeners (records before version 2): PLAINTEXT on its Host:Port.
+const DefaultListener = "PLAINTEXT"
+
+// onlyDefaultListener reports whether ls says no more than a record
+// without listeners: nothing, or PLAINTEXT://host:port.
+func onlyDefaultListener(ls []Endpoint, host string, port int32) bool {
+	return len(ls) == 0 || (len(ls) == 1 && ls[0] == Endpoint{Name: DefaultListener, Host: host, Port: port, SecurityProtocol: DefaultListener})
 }
 
 // SupportedFeature is a range of feature levels a node's software
@@ -223,6 +252,9 @@ func (*FeatureLevelRecord) Type() RecordType { return FeatureLevelRecordType }
 
 func (*ClusterIDRecord) Version() uint8 { return 0 }
 func (r *RegisterBrokerRecord) Version() uint8 {
+	if !onlyDefaultListener(r.Listeners, r.Host, r.Port) {
+		return 2
+	}
 	if len(r.Features) > 0 {
 		return 1
 	}
@@ -272,6 +304,15 @@ func (rec *RegisterBrokerRecord) appendFields(b []byte) []byte {
 			b = binary.BigEndian.AppendUint16(b, uint16(f.MaxLevel))
 		}
 	}
+	if rec.Version() >= 2 {
+		b = binary.AppendUvarint(b, uint64(len(rec.Listeners)))
+		for _, l := range rec.Listeners {
+			b = appendString(b, l.Name)
+			b = appendString(b, l.Host)
+			b = binary.BigEndian.AppendUint32(b, uint32(l.Port))
+			b = appendString(b, l.SecurityProtocol)
+		}
+	}
 	return b
 }
 
@@ -286,12 +327,25 @@ func (rec *RegisterBrokerRecord) decodeFields(r *reader, version uint8) {
 	if version >= 1 {
 		// Each feature takes at least 5 bytes: a name length and two levels.
 		n := r.length(5)
+		if r.err != nil {
+			return
+		}
+		if n > 0 {
+			rec.Features = make([]SupportedFeature, n)
+			for i := range rec.Features {
+				rec.Features[i] = SupportedFeature{Name: r.string(), MinLevel: r.int16(), MaxLevel: r.int16()}
+			}
+		}
+	}
+	if version >= 2 {
+		// Each listener takes at least 7 bytes: three string lengths and a port.
+		n := r.length(7)
 		if r.err != nil || n == 0 {
 			return
 		}
-		rec.Features = make([]SupportedFeature, n)
-		for i := range rec.Features {
-			rec.Features[i] = SupportedFeature{Name: r.string(), MinLevel: r.int16(), MaxLevel: r.int16()}
+		rec.Listeners = make([]Endpoint, n)
+		for i := range rec.Listeners {
+			rec.Listeners[i] = Endpoint{Name: r.string(), Host: r.string(), Port: r.int32(), SecurityProtocol: r.string()}
 		}
 	}
 }
@@ -444,7 +498,7 @@ func maxVersion(t RecordType) uint8 {
 	case PartitionRecordType:
 		return 2
 	case RegisterBrokerRecordType:
-		return 1
+		return 2
 	}
 	return 0
 }

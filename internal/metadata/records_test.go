@@ -36,6 +36,8 @@ func sampleRecords() []Record {
 		&PartitionRecord{TopicID: topicA, Partition: 2, Replicas: []int32{1, 2, 3}, Leader: -1, LeaderEpoch: 6, PartitionEpoch: 9,
 			ELR: []int32{2, 3}, LastKnownELR: []int32{1}},
 		&FeatureLevelRecord{Name: ELRVersionFeature, Level: 1},
+		&RegisterBrokerRecord{NodeID: 3, IncarnationID: topicA, BrokerEpoch: 9, Host: "h3", Port: 9093,
+			Listeners: []Endpoint{{Name: "INTERNAL", Host: "h3", Port: 9093, SecurityProtocol: "SSL"}, {Name: "PLAINTEXT", Host: "h3", Port: 9092, SecurityProtocol: "PLAINTEXT"}}},
 	}
 }
 

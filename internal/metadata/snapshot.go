@@ -34,6 +34,7 @@ func (img *Image) Records() []Record {
 		recs = append(recs, &RegisterBrokerRecord{
 			NodeID: b.NodeID, IncarnationID: b.IncarnationID, BrokerEpoch: b.BrokerEpoch,
 			Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: b.Fenced, Features: b.Features,
+			Listeners: b.Listeners,
 		})
 		if b.InControlledShutdown {
 			recs = append(recs, &BrokerRegistrationChangeRecord{

@@ -120,16 +120,16 @@ func (h *history) findProblems(final map[int32][]*kgo.Record, order func(v strin
 
 // readAll reads every partition of topic from offset 0 to its end at the
 // time of the call.
-func readAll(t *testing.T, addr, topic string) map[int32][]*kgo.Record {
+func readAll(t *testing.T, addr, topic string, opts ...kgo.Opt) map[int32][]*kgo.Record {
 	t.Helper()
-	ends, err := kadmClient(kgoClient(t, addr)).ListEndOffsets(ctxTimeout(t, 30*time.Second), topic)
+	ends, err := kadmClient(kgoClient(t, addr, opts...)).ListEndOffsets(ctxTimeout(t, 30*time.Second), topic)
 	if err != nil {
 		t.Fatalf("list end offsets: %v", err)
 	}
 	want := map[int32]int64{}
 	total := int64(0)
 	ends.Each(func(o kadmListedOffset) { want[o.Partition] = o.Offset; total += o.Offset })
-	c := kgoClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	c := kgoClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	out := map[int32][]*kgo.Record{}
 	got := int64(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -239,12 +239,12 @@ func (l *historyLoad) waitAcked(t *testing.T, what string, n int64) int64 {
 
 // stopAndCheck stops the load, reads topic back through addr and checks
 // the history against it. It returns the final log.
-func (l *historyLoad) stopAndCheck(t *testing.T, addr, topic string) map[int32][]*kgo.Record {
+func (l *historyLoad) stopAndCheck(t *testing.T, addr, topic string, opts ...kgo.Opt) map[int32][]*kgo.Record {
 	t.Helper()
 	l.cancel()
 	l.wg.Wait()
 	l.p.Flush(context.Background())
-	final := readAll(t, addr, topic)
+	final := readAll(t, addr, topic, opts...)
 	l.h.check(t, final, func(v string) (string, int) {
 		var n int
 		fmt.Sscanf(v, "p%d", &n)

@@ -30,6 +30,13 @@ type testCluster struct {
 
 func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, func(int, string) []string { return extra })
+}
+
+// startClusterWith is startCluster with per-node extra flags: args gets
+// the node's index and Kafka listener address.
+func startClusterWith(t *testing.T, n int, args func(i int, kafkaAddr string) []string) *testCluster {
+	t.Helper()
 	var kafka, raft []string
 	for range n {
 		kafka = append(kafka, freePort(t))
@@ -42,7 +49,7 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	tc := &testCluster{addrs: kafka}
 	for i := range n {
 		args := append([]string{"--node-id", fmt.Sprint(i + 1), "--controller-voters", strings.Join(voters, ","),
-			"--controller-listen", raft[i]}, extra...)
+			"--controller-listen", raft[i]}, args(i, kafka[i])...)
 		tc.nodes = append(tc.nodes, spawnChild(t, t.TempDir(), kafka[i], args...))
 	}
 	for _, c := range tc.nodes {

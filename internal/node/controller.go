@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"net"
 	"path/filepath"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/raft"
+	"github.com/strata-io/strata/internal/server"
 )
 
 // newController builds the metadata loader, the raft node that applies the
@@ -33,6 +35,14 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 		for _, v := range voters {
 			rcfg.Voters = append(rcfg.Voters, raft.Voter{ID: v.ID, Addr: v.Addr})
 		}
+	}
+	if p := st.ControllerSecurityProtocol(); p == server.SSL || p == server.SASLSSL {
+		// Mutual TLS: a peer of the quorum can vote and append, so it must
+		// present a certificate the trust store verifies.
+		if rcfg.TLS, err = n.tls.MutualServerConfig(); err != nil {
+			return nil, nil, fmt.Errorf("controller listener: %w", err)
+		}
+		rcfg.DialTLS = n.tls.DialContext
 	}
 	if _, controller, _ := st.ParseRoles(); !controller {
 		// A broker-only node follows the log as a non-voter.

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/raft"
+	"github.com/strata-io/strata/internal/server"
 )
 
 // errNoActiveController: the quorum has no leader, or its Kafka address is
@@ -64,7 +65,11 @@ func (c *controllerChannel) request(ctx context.Context, req kmsg.Request) (kmsg
 	}
 	addr, ok := c.bootstrap[id]
 	if b, registered := c.node.ctrl.Image().Broker(id); registered {
-		addr, ok = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), true
+		a, err := c.node.interBrokerAddr(b)
+		if err != nil {
+			return nil, err
+		}
+		addr, ok = a, true
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: controller %d is neither a registered broker nor in --controller-bootstrap", errNoActiveController, id)
@@ -115,7 +120,9 @@ func (c *controllerChannel) requestAddr(ctx context.Context, addr string, req km
 	cl, ok := c.clients[addr]
 	if !ok {
 		var err error
-		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(kafkaapi.ForwardClientIDPrefix+strconv.Itoa(int(c.node.cfg.Static.NodeID))))
+		opts := append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(kafkaapi.ForwardClientIDPrefix + strconv.Itoa(int(c.node.cfg.Static.NodeID)))},
+			c.node.interBrokerClientOpts()...)
+		cl, err = kgo.NewClient(opts...)
 		if err != nil {
 			c.mu.Unlock()
 			return nil, err
@@ -165,7 +172,10 @@ func (c *controllerChannel) RegisterBroker(ctx context.Context, reg controller.B
 	req.BrokerID = reg.NodeID
 	req.ClusterID = c.node.ctrl.Image().ClusterID()
 	req.IncarnationID = reg.IncarnationID
-	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: reg.Host, Port: uint16(reg.Port)}}
+	for _, l := range reg.Listeners {
+		proto, _ := server.SecurityProtocolID(l.SecurityProtocol)
+		req.Listeners = append(req.Listeners, kmsg.BrokerRegistrationRequestListener{Name: l.Name, Host: l.Host, Port: uint16(l.Port), SecurityProtocol: proto})
+	}
 	if reg.RaftAddr != "" {
 		host, port, err := net.SplitHostPort(reg.RaftAddr)
 		p, perr := strconv.ParseUint(port, 10, 16)
@@ -351,7 +361,11 @@ func (c *controllerChannel) RequestTo(ctx context.Context, id int32, req kmsg.Re
 	if !ok {
 		return nil, fmt.Errorf("broker %d is not registered", id)
 	}
-	return c.requestAddr(ctx, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), req)
+	addr, err := c.node.interBrokerAddr(b)
+	if err != nil {
+		return nil, err
+	}
+	return c.requestAddr(ctx, addr, req)
 }
 
 // AlterPartition sends a leader's ISR change to the active controller.

@@ -61,7 +61,12 @@ func startNodeWith(t testing.TB, cfg config.Static) *testNode {
 	if os.Getenv("STRATATEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	return startNodeLogging(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})))
+}
+
+// startNodeLogging is startNodeWith with the node logging to logger.
+func startNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger) *testNode {
+	t.Helper()
 	n, err := New(Config{Static: cfg, Logger: logger})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,8 +35,8 @@ import (
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/replication"
-	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
+	"github.com/strata-io/strata/internal/tlsconfig"
 	"github.com/strata-io/strata/internal/txn"
 )
 
@@ -53,7 +54,14 @@ type Node struct {
 	log   *slog.Logger
 	parts *partition.Table
 	ready chan struct{} // closed once the listener serves
-	addr  net.Addr      // set before ready is closed
+	addr  net.Addr      // the first listener's bound address; set before ready is closed
+	// listenerAddrs are the bound addresses by listener name; set before
+	// ready is closed.
+	listenerAddrs map[string]net.Addr
+	// tls is the key and trust store of TLS listeners and of TLS
+	// connections to other brokers; nil when no listener uses TLS. Set in
+	// runServices before anything dials.
+	tls *tlsconfig.Store
 
 	logDirs *storage.LogDirs // set in Run
 	mover   *logDirMover     // set in Run before serving
@@ -109,8 +117,13 @@ func New(cfg Config) (*Node, error) {
 // Ready is closed once the node serves Kafka requests.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
 
-// Addr is the bound Kafka listener address (valid after Ready).
+// Addr is the bound address of the first (inter-broker) Kafka listener
+// (valid after Ready).
 func (n *Node) Addr() net.Addr { return n.addr }
+
+// ListenerAddr is the bound address of the named listener (valid after
+// Ready); nil if the node has no such listener.
+func (n *Node) ListenerAddr(name string) net.Addr { return n.listenerAddrs[name] }
 
 // Run starts the node and serves until ctx is cancelled; it then stops the
 // listener, the metadata quorum and the background loops, and closes the log
@@ -191,9 +204,13 @@ func (n *Node) Run(ctx context.Context) error {
 
 func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	st := n.cfg.Static
-	host, port, err := st.Advertised()
+	listeners, err := st.Listeners()
 	if err != nil {
-		return fmt.Errorf("advertised address: %w", err)
+		return fmt.Errorf("listeners: %w", err)
+	}
+	host, port := listeners[0].AdvertisedHost, listeners[0].AdvertisedPort
+	if n.tls, err = newTLSStore(st, listeners, n.log); err != nil {
+		return err
 	}
 	ctrl, rn, err := n.newController()
 	if err != nil {
@@ -228,7 +245,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	channel := newControllerChannel(n, rn)
 	defer channel.Close()
 	reg := controller.BrokerRegistration{NodeID: st.NodeID, Host: host, Port: port, Rack: st.Rack,
-		CleanShutdown: n.cleanShutdown, Features: metadata.SupportedFeatures()}
+		CleanShutdown: n.cleanShutdown, Features: metadata.SupportedFeatures(), Listeners: endpoints(listeners, nil)}
 	if !isController {
 		// A broker-only node receives the metadata log once the active
 		// controller has added it to the quorum, which registering does.
@@ -283,24 +300,18 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	handler.SetTxnVerifier(verifier)
 	n.groups.SetTxnPartitionAdder(verifier.addOffsetsPartition)
 	handler.SetTxnMarkerGroups(n.groups)
-	srv := server.New(server.Config{
-		Addr:                  st.Listen,
-		MaxRequestBytes:       st.SocketRequestMaxBytes,
-		QueuedMaxRequestBytes: st.QueuedMaxRequestBytes,
-		IdleTimeout:           st.ConnectionsMaxIdle,
-		MaxInFlight:           64,
-		Logger:                n.log.With("component", "server"),
-	}, handler)
-	if err := srv.Listen(); err != nil {
+	servers, err := n.newServers(listeners, handler)
+	if err != nil {
 		return fail(err)
 	}
-	n.addr = srv.Addr()
-	if st.AdvertisedAddr == "" {
-		// An ephemeral listen port (tests) is advertised as bound.
-		if tcp, ok := n.addr.(*net.TCPAddr); ok {
-			port = int32(tcp.Port)
-		}
+	n.addr = servers[0].Addr()
+	n.listenerAddrs = map[string]net.Addr{}
+	for i, srv := range servers {
+		n.listenerAddrs[listeners[i].Name] = srv.Addr()
 	}
+	// An ephemeral listen port (tests) is advertised as bound.
+	reg.Listeners = endpoints(listeners, servers)
+	port = reg.Listeners[0].Port
 	reg.Port = port
 	if isBroker && isController {
 		if err := retryUntil(gctx, n.log, "register broker", func() error { return channel.RegisterBroker(gctx, reg) }); err != nil {
@@ -320,7 +331,9 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	}
 	n.log.Info("partitions hosted", "partitions", len(hosted), "leader_of", leading)
 
-	g.Go(func() error { return srv.Run(gctx) })
+	for _, srv := range servers {
+		g.Go(func() error { return srv.Run(gctx) })
+	}
 	g.Go(func() error { return n.logDirs.Run(gctx, n.onLogDirOffline) })
 	g.Go(func() error { return n.mover.Run(gctx) })
 	if isBroker {
@@ -328,7 +341,11 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		g.Go(func() error { return n.runTxnTopicCreator(gctx, channel) })
 		g.Go(func() error { return n.heartbeatLoop(gctx, channel, reg) })
 	}
-	n.log.Info("serving Kafka", "listen", n.addr.String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
+	var served []string
+	for i, l := range listeners {
+		served = append(served, fmt.Sprintf("%s://%s (%s, advertised %s:%d)", l.Name, servers[i].Addr(), l.SecurityProtocol, reg.Listeners[i].Host, reg.Listeners[i].Port))
+	}
+	n.log.Info("serving Kafka", "listeners", strings.Join(served, ", "), "inter_broker_listener", listeners[0].Name,
 		"node_id", st.NodeID, "roles", st.Roles, "cluster_id", ctrl.Image().ClusterID(), "fsync", st.Fsync, "startup", time.Since(start).Round(time.Millisecond))
 	close(n.ready)
 	serving.Store(true)

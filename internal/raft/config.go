@@ -1,6 +1,8 @@
 package raft
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +48,14 @@ type Config struct {
 	// building the voter list.
 	Listener net.Listener
 	Logger   *slog.Logger
+	// TLS, when set, secures the TCP transport: accepted connections run
+	// a TLS server handshake with it, which must finish within
+	// TransportTimeout. It should require and verify client certificates:
+	// any peer that gets in can vote and append to the metadata log.
+	// DialTLS then dials peers (a TLS client presenting this node's
+	// certificate).
+	TLS     *tls.Config
+	DialTLS func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// HeartbeatTimeout is how long a follower waits without hearing from a
 	// leader before it starts an election. Default: 50ms for a single voter

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -253,6 +254,12 @@ func (n *Node) transport(hlog *hclogAdapter) (transport, hraft.ServerAddress, er
 		advertise = ln.Addr().String()
 	}
 	stream := newStreamLayer(ln, advertise)
+	if n.cfg.TLS != nil {
+		if n.cfg.DialTLS == nil {
+			return nil, "", errors.New("raft: TLS without DialTLS")
+		}
+		stream.tls, stream.dialTLS, stream.handshakeTimeout = n.cfg.TLS, n.cfg.DialTLS, n.cfg.TransportTimeout
+	}
 	t := hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: n.cfg.MaxPool,
@@ -639,6 +646,12 @@ func (s fsmSnapshot) Release() {}
 type streamLayer struct {
 	net.Listener
 	advertise stringAddr
+	// tls and dialTLS, when set, make every connection TLS; an accepted
+	// one must finish its handshake within handshakeTimeout. Set before
+	// the transport starts.
+	tls              *tls.Config
+	dialTLS          func(ctx context.Context, network, addr string) (net.Conn, error)
+	handshakeTimeout time.Duration
 
 	mu struct {
 		sync.Mutex
@@ -658,12 +671,26 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.tls != nil {
+		// NB: the handshake runs on the connection's first read or write
+		// (raft's goroutine for it), not here in the accept loop; a peer
+		// that stalls it is cut off by the deadline.
+		c = &serverTLSConn{Conn: tls.Server(c, s.tls), timeout: s.handshakeTimeout}
+	}
 	return s.track(c)
 }
 
 func (s *streamLayer) Dial(addr hraft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.Dial("tcp", string(addr))
+	var c net.Conn
+	var err error
+	if s.dialTLS != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		c, err = s.dialTLS(ctx, "tcp", string(addr))
+		cancel()
+	} else {
+		d := net.Dialer{Timeout: timeout}
+		c, err = d.Dial("tcp", string(addr))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -746,4 +773,37 @@ func (n *Node) Quorum(ctx context.Context) (QuorumState, error) {
 	slices.Sort(st.Voters)
 	slices.Sort(st.Observers)
 	return st, nil
+}
+
+// serverTLSConn is an accepted TLS connection whose handshake runs, under
+// a deadline, on its first read or write.
+type serverTLSConn struct {
+	*tls.Conn
+	timeout time.Duration
+	once    sync.Once
+	err     error
+}
+
+func (c *serverTLSConn) handshake() error {
+	c.once.Do(func() {
+		c.Conn.SetDeadline(time.Now().Add(c.timeout))
+		if c.err = c.Conn.Handshake(); c.err == nil {
+			c.err = c.Conn.SetDeadline(time.Time{})
+		}
+	})
+	return c.err
+}
+
+func (c *serverTLSConn) Read(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *serverTLSConn) Write(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
 }

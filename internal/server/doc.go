@@ -31,7 +31,7 @@
 // file's and the socket's syscall.RawConn.
 //
 // Where sendfile is not available (Config.DisableSendfile, a connection
-// that is not a *net.TCPConn such as a future TLS listener, other systems,
+// that is not a *net.TCPConn such as a TLS one, other systems,
 // or a kernel that refuses it for a file), a section is read with pread
 // straight into the free space of the connection's write buffer. Small
 // sections (below sendfileMinBytes) take that path too: a flush plus a
@@ -40,6 +40,21 @@
 // A section that turns out shorter than promised (its segment was truncated
 // meanwhile) or unreadable leaves the response half-written, so the
 // connection is closed, as Kafka does.
+//
+// # Listeners and TLS
+//
+// A Server is one listener: Config.Listener and Config.SecurityProtocol
+// are copied into every Conn, so handlers know which listener a client
+// came in on (Metadata answers with that listener's endpoints) and whether
+// it must authenticate with SASL (Config.SASL, enforced by the Handler).
+// With Config.TLS the connection goroutine first runs the TLS handshake,
+// bounded by Config.HandshakeTimeout (a client that stalls mid-handshake
+// is closed, not kept for the idle timeout); a handshake that fails closes
+// the connection. On an SSL listener a verified client certificate's
+// subject, mapped by Config.TLSPrincipal, becomes the principal. TLS
+// connections write file sections through the buffered path: sendfile
+// cannot encrypt. The write buffer is the connection's own, reused for
+// every response, so the cost over plaintext is the copy and the cipher.
 //
 // # Request memory
 //

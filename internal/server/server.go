@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -60,10 +61,46 @@ type FrameReuser interface {
 	ReusesFrame(h protocol.RequestHeader) bool
 }
 
+// Security protocols of a listener, as Kafka names them.
+const (
+	Plaintext     = "PLAINTEXT"
+	SSL           = "SSL"
+	SASLPlaintext = "SASL_PLAINTEXT"
+	SASLSSL       = "SASL_SSL"
+)
+
+// SecurityProtocolID is Kafka's wire id of a security protocol (as in
+// BrokerRegistrationRequest listeners); ok is false for an unknown name.
+func SecurityProtocolID(name string) (id int16, ok bool) {
+	switch name {
+	case Plaintext:
+		return 0, true
+	case SSL:
+		return 1, true
+	case SASLPlaintext:
+		return 2, true
+	case SASLSSL:
+		return 3, true
+	}
+	return -1, false
+}
+
+// SecurityProtocolName is the inverse of SecurityProtocolID ("" if unknown).
+func SecurityProtocolName(id int16) string {
+	return [...]string{Plaintext, SSL, SASLPlaintext, SASLSSL, ""}[min(uint16(id), 4)]
+}
+
 // Conn describes a client connection to handlers.
 type Conn struct {
 	Remote net.Addr
 	Logger *slog.Logger // with the remote address
+	// Listener is the name of the listener the connection came in on
+	// (PLAINTEXT, SSL, INTERNAL...); "" in tests that build a Conn by
+	// hand, read as the broker's first listener. SecurityProtocol is that
+	// listener's protocol (Plaintext, SSL, SASLPlaintext or SASLSSL).
+	// Both are set before the first request and never change.
+	Listener         string
+	SecurityProtocol string
 	// State belongs to the Handler, for per-connection bookkeeping. It is
 	// only touched from Handle, which runs on the reader goroutine.
 	State any
@@ -101,6 +138,27 @@ type Config struct {
 	// Connections that are not *net.TCPConn never use sendfile.
 	DisableSendfile bool
 	Logger          *slog.Logger
+
+	// Listener names the listener (Kafka's listener name, upper case);
+	// SecurityProtocol is its protocol. Both are copied into every Conn.
+	Listener         string
+	SecurityProtocol string
+	// TLS, when set, makes every connection a TLS server connection (SSL
+	// and SASL_SSL listeners). The handshake must finish within
+	// HandshakeTimeout, or the connection is closed.
+	TLS              *tls.Config
+	HandshakeTimeout time.Duration
+	// TLSPrincipal maps a verified client certificate's subject (RFC 2253,
+	// "CN=alice,O=Acme") to the connection's principal name
+	// (ssl.principal.mapping.rules); an error closes the connection. Nil
+	// takes the subject as is. Only used on an SSL listener: on SASL_SSL
+	// the principal comes from SASL, as in Kafka.
+	TLSPrincipal func(dn string) (string, error)
+	// SASL marks a SASL_PLAINTEXT or SASL_SSL listener: its connections
+	// must authenticate with SASL before other requests are served. The
+	// server only carries the flag (and Conn.SecurityProtocol); the
+	// Handler enforces it.
+	SASL bool
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -112,6 +170,9 @@ func DefaultConfig() Config {
 		MaxInFlight:           64,
 		QueuedMaxRequestBytes: 500 << 20,
 		Logger:                slog.New(slog.DiscardHandler),
+		Listener:              Plaintext,
+		SecurityProtocol:      Plaintext,
+		HandshakeTimeout:      10 * time.Second,
 	}
 }
 
@@ -123,6 +184,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max in-flight requests %d is below 1", c.MaxInFlight))
+	}
+	if _, ok := SecurityProtocolID(c.SecurityProtocol); !ok && c.SecurityProtocol != "" {
+		errs = append(errs, fmt.Errorf("security protocol %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", c.SecurityProtocol))
+	}
+	if tlsProto := c.SecurityProtocol == SSL || c.SecurityProtocol == SASLSSL; tlsProto != (c.TLS != nil) {
+		errs = append(errs, fmt.Errorf("listener %s (%s): TLS configured %v", c.Listener, c.SecurityProtocol, c.TLS != nil))
 	}
 	return errors.Join(errs...)
 }
@@ -167,6 +234,12 @@ func New(cfg Config, h Handler) *Server {
 	if cfg.MaxInFlight < 1 {
 		cfg.MaxInFlight = 1
 	}
+	if cfg.SecurityProtocol == "" {
+		cfg.SecurityProtocol = Plaintext
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
 	s := &Server{cfg: cfg, handler: h, budget: newBudget(cfg.QueuedMaxRequestBytes), frames: newFramePool()}
 	s.reuser, _ = h.(FrameReuser)
 	s.mu.conns = make(map[net.Conn]struct{})
@@ -181,6 +254,15 @@ func (s *Server) Listen() error {
 	}
 	s.ln = ln
 	return nil
+}
+
+// Close closes the listening socket of a server that Listen bound but
+// Run never ran (a later listener failed to bind).
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Close()
 }
 
 // Addr returns the bound address (after Listen).
@@ -283,7 +365,18 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cs := &connState{c: &Conn{Remote: nc.RemoteAddr(), Logger: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}}
+	c := &Conn{Remote: nc.RemoteAddr(), Logger: s.cfg.Logger.With("remote", nc.RemoteAddr().String()),
+		Listener: s.cfg.Listener, SecurityProtocol: s.cfg.SecurityProtocol}
+	if s.cfg.TLS != nil {
+		tc, err := s.handshake(ctx, nc, c)
+		if err != nil {
+			c.Logger.Info("closing connection: TLS handshake failed", "listener", s.cfg.Listener, "err", err)
+			nc.Close()
+			return
+		}
+		nc = tc
+	}
+	cs := &connState{c: c}
 	// The buffer bounds how far the reader runs ahead of the writer.
 	pending := make(chan slot, s.cfg.MaxInFlight)
 	writerDone := make(chan struct{})
@@ -295,6 +388,36 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	close(pending)
 	<-writerDone
 	nc.Close()
+}
+
+// handshake runs the TLS server handshake within HandshakeTimeout and,
+// on an SSL listener, sets the principal from the client certificate.
+// NB: the handshake is bounded by its own deadline, not by the idle
+// timeout: a client that opens a connection and stalls mid-handshake must
+// not hold a goroutine and its buffers for connections.max.idle.ms.
+func (s *Server) handshake(ctx context.Context, nc net.Conn, c *Conn) (*tls.Conn, error) {
+	tc := tls.Server(nc, s.cfg.TLS)
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		return nil, err
+	}
+	st := tc.ConnectionState()
+	if s.cfg.SecurityProtocol != SSL || len(st.PeerCertificates) == 0 {
+		return tc, nil // User:ANONYMOUS until SASL says otherwise
+	}
+	dn := st.PeerCertificates[0].Subject.String()
+	name := dn
+	if s.cfg.TLSPrincipal != nil {
+		var err error
+		if name, err = s.cfg.TLSPrincipal(dn); err != nil {
+			return nil, err
+		}
+	}
+	c.SetPrincipal(auth.User(name))
+	c.Logger = c.Logger.With("principal", "User:"+name)
+	c.Logger.Debug("TLS client certificate authenticated", "subject", dn)
+	return tc, nil
 }
 
 // release gives back what a request held once it no longer needs it;
