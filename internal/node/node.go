@@ -283,12 +283,22 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	handler.SetTxnVerifier(verifier)
 	n.groups.SetTxnPartitionAdder(verifier.addOffsetsPartition)
 	handler.SetTxnMarkerGroups(n.groups)
+	saslCfg, requireSASL, jwks, err := n.saslServerConfig(gctx, ctrl.Image)
+	if err != nil {
+		return fail(fmt.Errorf("sasl: %w", err))
+	}
+	if jwks != nil {
+		_, _, _, _, _, _, refresh := st.OAuthBearer()
+		g.Go(func() error { return jwks.RefreshLoop(gctx, refresh, n.log.With("component", "sasl")) })
+	}
 	srv := server.New(server.Config{
 		Addr:                  st.Listen,
 		MaxRequestBytes:       st.SocketRequestMaxBytes,
 		QueuedMaxRequestBytes: st.QueuedMaxRequestBytes,
 		IdleTimeout:           st.ConnectionsMaxIdle,
 		MaxInFlight:           64,
+		RequireSASL:           requireSASL,
+		SASL:                  saslCfg,
 		Logger:                n.log.With("component", "server"),
 	}, handler)
 	if err := srv.Listen(); err != nil {

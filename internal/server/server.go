@@ -36,6 +36,11 @@ type Response struct {
 	Later <-chan Response
 	// Close closes the connection after writing Msg or Body (if any).
 	Close bool
+
+	// raw, when isRaw, is written as a size-prefixed SASL token without a
+	// response header (after SaslHandshake v0; see sasl.go).
+	raw   []byte
+	isRaw bool
 }
 
 // Handler serves decoded requests. Handle runs on the connection's reader
@@ -100,7 +105,12 @@ type Config struct {
 	// space (pread) even on connections that could sendfile them.
 	// Connections that are not *net.TCPConn never use sendfile.
 	DisableSendfile bool
-	Logger          *slog.Logger
+	// RequireSASL makes the listener SASL_PLAINTEXT: connections must
+	// authenticate with SASL (configured by SASL) before anything but
+	// ApiVersions is served. See sasl.go.
+	RequireSASL bool
+	SASL        SASLConfig
+	Logger      *slog.Logger
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -123,6 +133,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max in-flight requests %d is below 1", c.MaxInFlight))
+	}
+	if c.RequireSASL && c.SASL.Authenticator == nil {
+		errs = append(errs, errors.New("a SASL listener needs SASL mechanisms"))
 	}
 	return errors.Join(errs...)
 }
@@ -166,6 +179,12 @@ func New(cfg Config, h Handler) *Server {
 	}
 	if cfg.MaxInFlight < 1 {
 		cfg.MaxInFlight = 1
+	}
+	if cfg.SASL.MaxReceiveBytes <= 0 {
+		cfg.SASL.MaxReceiveBytes = DefaultSASLMaxReceiveBytes
+	}
+	if cfg.SASL.Now == nil {
+		cfg.SASL.Now = time.Now
 	}
 	s := &Server{cfg: cfg, handler: h, budget: newBudget(cfg.QueuedMaxRequestBytes), frames: newFramePool()}
 	s.reuser, _ = h.(FrameReuser)
@@ -273,6 +292,9 @@ type connState struct {
 	// held is the budget bytes of this connection's unanswered requests:
 	// added by the reader, subtracted by the writer.
 	held atomic.Int64
+	// sasl is the SASL state of a RequireSASL connection, else nil; owned
+	// by the reader.
+	sasl *saslConn
 }
 
 // serveConn runs the reader loop on the calling goroutine and the writer
@@ -284,6 +306,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cs := &connState{c: &Conn{Remote: nc.RemoteAddr(), Logger: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}}
+	if s.cfg.RequireSASL {
+		cs.sasl = &saslConn{}
+	}
 	// The buffer bounds how far the reader runs ahead of the writer.
 	pending := make(chan slot, s.cfg.MaxInFlight)
 	writerDone := make(chan struct{})
@@ -326,7 +351,18 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 		if s.cfg.IdleTimeout > 0 {
 			nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 		}
-		n, err := protocol.ReadFrameSize(br, &scratch, s.cfg.MaxRequestBytes)
+		var n int32
+		var err error
+		switch sc := cs.sasl; {
+		case sc == nil:
+			n, err = protocol.ReadFrameSize(br, &scratch, s.cfg.MaxRequestBytes)
+		case sc.phase == saslWantRawToken:
+			n, err = readRawTokenSize(br, &scratch, s.saslFrameLimit(sc))
+		default:
+			// Before authentication frames are capped before anything is
+			// allocated for them.
+			n, err = protocol.ReadFrameSize(br, &scratch, s.saslFrameLimit(sc))
+		}
 		if err != nil {
 			s.logReadErr(c, err)
 			return
@@ -345,6 +381,26 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 		if _, err := io.ReadFull(br, frame); err != nil {
 			s.logReadErr(c, err)
 			return
+		}
+		if cs.sasl != nil {
+			out := s.saslIntercept(ctx, cs, cs.sasl, frame)
+			if !out.pass {
+				resp := out.resp
+				resp.Close = out.close
+				if resp.Msg == nil && !resp.isRaw {
+					return // close without an answer; the deferred release frees the frame's budget
+				}
+				select {
+				case pending <- slot{correlationID: out.correlationID, resp: resp, held: held}:
+					held = 0
+				case <-ctx.Done():
+					return
+				}
+				if out.close {
+					return
+				}
+				continue
+			}
 		}
 		hdr, req, body, err := protocol.ParseRequest(frame)
 		if err != nil {
