@@ -37,6 +37,7 @@ func Commands() []*cobra.Command {
 		newClusterCommand(),
 		newConfigCommand(),
 		newBenchCommand(),
+		newUserCommand(),
 	}
 }
 
@@ -59,6 +60,7 @@ func ErrorLine(err error) string {
 type clientFlags struct {
 	bootstrap string
 	timeout   time.Duration
+	sasl      saslFlags
 }
 
 // silence makes cobra leave error printing to main and print no usage on
@@ -101,6 +103,7 @@ func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
 	f := &clientFlags{}
 	fs.StringVar(&f.bootstrap, "bootstrap", DefaultBootstrap, "comma-separated host:port list of brokers to connect to first")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, timeoutUsage)
+	f.sasl.bind(fs)
 	return f
 }
 
@@ -108,6 +111,9 @@ func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
 func (f *clientFlags) seeds() ([]string, error) {
 	if f.timeout <= 0 {
 		return nil, fmt.Errorf("--timeout must be positive, got %s", f.timeout)
+	}
+	if f.sasl.mechanism != "" && f.sasl.opts() == nil {
+		return nil, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", f.sasl.mechanism)
 	}
 	var seeds []string
 	for s := range strings.SplitSeq(f.bootstrap, ",") {
@@ -139,7 +145,7 @@ func (f *clientFlags) newClient(extra ...kgo.Opt) (*kgo.Client, error) {
 
 // connOpts are the connection options every client of a command gets.
 func (f *clientFlags) connOpts(seeds []string) []kgo.Opt {
-	return []kgo.Opt{
+	return append(f.sasl.opts(), []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID(clientID),
 		kgo.DialTimeout(min(f.timeout, 10*time.Second)),
@@ -152,7 +158,7 @@ func (f *clientFlags) connOpts(seeds []string) []kgo.Opt {
 		// (retry.backoff.ms, retry.backoff.max.ms); do the same.
 		kgo.MetadataMinAge(time.Second),
 		kgo.RetryBackoffFn(retryBackoff),
-	}
+	}...)
 }
 
 // retryBackoff is the Java client's: 100ms, doubling, at most 1s.

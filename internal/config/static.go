@@ -326,7 +326,7 @@ func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
 	}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "STRATA_") || k == "STRATA_BOOTSTRAP" {
+		if !strings.HasPrefix(k, "STRATA_") || k == "STRATA_BOOTSTRAP" || k == "STRATA_SASL_PASSWORD" { // the CLI's, not serve's
 			continue
 		}
 		name := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "STRATA_")), "_", "-")
