@@ -176,11 +176,12 @@ func (s *Server) saslIntercept(ctx context.Context, cs *connState, sc *saslConn,
 			return s.saslAuthenticate(ctx, c, sc, frame, now)
 		case kmsg.ApiVersions:
 			resp := kmsg.NewPtrApiVersionsResponse()
+			resp.Version = clampVersion(frame, kmsg.ApiVersions)
 			resp.ErrorCode = kerr.IllegalSaslState.Code
 			return saslOutcome{resp: Response{Msg: resp}, correlationID: correlationID, close: true}
 		case kmsg.SASLHandshake:
 			resp := kmsg.NewPtrSASLHandshakeResponse()
-			resp.Version = versionOf(frame)
+			resp.Version = clampVersion(frame, kmsg.SASLHandshake)
 			resp.ErrorCode = kerr.IllegalSaslState.Code
 			return saslOutcome{resp: Response{Msg: resp}, correlationID: correlationID, close: true}
 		}
@@ -199,7 +200,14 @@ func (s *Server) saslIntercept(ctx context.Context, cs *connState, sc *saslConn,
 	return saslOutcome{pass: true}
 }
 
-func versionOf(frame []byte) int16 { return int16(binary.BigEndian.Uint16(frame[2:])) }
+// clampVersion is frame's API version when served, else the lowest.
+func clampVersion(frame []byte, key kmsg.Key) int16 {
+	v := int16(binary.BigEndian.Uint16(frame[2:]))
+	if vr, ok := protocol.Accepted(int16(key)); ok && !vr.Contains(v) {
+		return vr.Min
+	}
+	return v
+}
 
 // parseSASLRequest decodes a SASL request frame at a served version.
 func parseSASLRequest(frame []byte) (protocol.RequestHeader, kmsg.Request, error) {
