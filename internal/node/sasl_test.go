@@ -430,3 +430,55 @@ func TestSASLReauthentication(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestSASLClusterScramUsersWorkOnEveryNode: three `strata serve`
+// processes whose one listener is SASL_PLAINTEXT, talking to each other
+// with PLAIN (sasl.mechanism.inter.broker.protocol); a SCRAM user created
+// through one node logs in on every node, and an RF=3 topic replicates.
+func TestSASLClusterScramUsersWorkOnEveryNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	tc := startCluster(t, 3, "--offsets-topic-partitions", "3",
+		"--sasl-mechanisms", "PLAIN,SCRAM-SHA-512", "--sasl-mechanism-inter-broker", "PLAIN", "--sasl-jaas-config", testPlainJAAS)
+	adm := kadm.NewClient(kgoClient(t, tc.addrs[1], adminSASL()))
+	waitFor(t, "creating a SCRAM user through node 2", 30*time.Second, func() bool {
+		resps, err := adm.AlterUserSCRAMs(ctxTimeout(t, 10*time.Second), nil, []kadm.UpsertSCRAM{
+			{User: "grace", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "grace-pw"}})
+		return err == nil && resps["grace"].Err == nil
+	})
+	waitFor(t, "an RF=3 topic", 30*time.Second, func() bool {
+		r, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 1, 3, nil, "sasl-replicated")
+		return err == nil && (r.Err == nil || errors.Is(r.Err, kerr.TopicAlreadyExists))
+	})
+	// AlterUserScramCredentials answers once the live brokers applied it,
+	// so every node knows grace at once.
+	for i, addr := range tc.addrs {
+		cl := kgoClient(t, addr, kgo.SASL(scram.Auth{User: "grace", Pass: "grace-pw"}.AsSha512Mechanism()))
+		req := kmsg.NewPtrMetadataRequest()
+		if _, err := cl.Broker(i+1).Request(ctxTimeout(t, 10*time.Second), req); err != nil {
+			t.Fatalf("node %d: SCRAM login of a user created through node 2: %v", i+1, err)
+		}
+		if err := authError(t, addr, scram.Auth{User: "grace", Pass: "wrong"}.AsSha512Mechanism()); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Fatalf("node %d: wrong password: %v, want SASL_AUTHENTICATION_FAILED", i+1, err)
+		}
+	}
+	mech := scram.Auth{User: "grace", Pass: "grace-pw"}.AsSha512Mechanism()
+	p := kgoClient(t, tc.addrs[0], kgo.SASL(mech), kgo.DefaultProduceTopic("sasl-replicated"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	for i := range 5 {
+		if err := p.ProduceSync(ctxTimeout(t, 30*time.Second), kgo.StringRecord(fmt.Sprint("r", i))).FirstErr(); err != nil {
+			t.Fatalf("acks=all produce %d: %v", i, err)
+		}
+	}
+	waitFor(t, "the ISR to hold all three replicas", 30*time.Second, func() bool {
+		var isr []int32
+		md, err := adm.Metadata(ctxTimeout(t, 10*time.Second), "sasl-replicated")
+		if err == nil {
+			isr = md.Topics["sasl-replicated"].Partitions[0].ISR
+		}
+		return len(isr) == 3
+	})
+	for _, c := range tc.nodes {
+		c.terminate()
+	}
+}
