@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -480,5 +481,79 @@ func TestSASLClusterScramUsersWorkOnEveryNode(t *testing.T) {
 	})
 	for _, c := range tc.nodes {
 		c.terminate()
+	}
+}
+
+// TestSASLPythonClients runs confluent-kafka-python (librdkafka) and
+// kafka-python (SaslHandshake v0, raw tokens) with PLAIN and
+// SCRAM-SHA-512 (test/compat/sasl_python.py).
+func TestSASLPythonClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Python clients")
+	}
+	py, err := exec.LookPath("/usr/bin/python3")
+	if err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	if out, err := exec.Command(py, "-c", "import confluent_kafka, kafka").CombinedOutput(); err != nil {
+		t.Skipf("kafka-python or confluent-kafka-python not installed: %s", strings.TrimSpace(string(out)))
+	}
+	tn := startNode(t, withSASL(newJWTIssuer(t), nil))
+	createScramUser(t, kadm.NewClient(tn.client(adminSASL())), "heidi", "heidi-pw")
+	tn.createTopicSASL(t, "sasl-python")
+	ctx := ctxTimeout(t, 3*time.Minute)
+	out, err := exec.CommandContext(ctx, py, "../../test/compat/sasl_python.py", "--bootstrap", tn.addr, "--topic", "sasl-python",
+		"--plain", "alice:alice-secret", "--scram", "heidi:heidi-pw").CombinedOutput()
+	t.Logf("sasl_python.py:\n%s", out)
+	if err != nil {
+		t.Fatalf("sasl_python.py: %v", err)
+	}
+	if n := strings.Count(string(out), "PASS:"); n != 12 || strings.Contains(string(out), "FAIL:") {
+		t.Fatalf("sasl_python.py passed %d checks, want 12 and no failure", n)
+	}
+}
+
+// TestSASLKcat produces and consumes with kcat (librdkafka) over
+// SASL_PLAINTEXT with SCRAM-SHA-512 and PLAIN, and sees a wrong password
+// refused.
+func TestSASLKcat(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat not installed (.ci/run installs it)")
+	}
+	tn := startNode(t, withSASL(newJWTIssuer(t), nil))
+	createScramUser(t, kadm.NewClient(tn.client(adminSASL())), "ivan", "ivan-pw")
+	tn.createTopicSASL(t, "sasl-kcat")
+	for _, tt := range []struct{ mech, user, pass string }{
+		{"SCRAM-SHA-512", "ivan", "ivan-pw"},
+		{"PLAIN", "alice", "alice-secret"},
+	} {
+		t.Run(tt.mech, func(t *testing.T) {
+			args := []string{"-b", tn.addr, "-X", "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=" + tt.mech,
+				"-X", "sasl.username=" + tt.user, "-X", "sasl.password=" + tt.pass}
+			prod := exec.Command(kcat, append(args, "-P", "-t", "sasl-kcat", "-X", "acks=all")...)
+			prod.Stdin = strings.NewReader(tt.mech + "-a\n" + tt.mech + "-b\n")
+			if out, err := prod.CombinedOutput(); err != nil {
+				t.Fatalf("kcat -P: %v\n%s", err, out)
+			}
+			out, err := exec.Command(kcat, append(args, "-C", "-t", "sasl-kcat", "-o", "beginning", "-e", "-q")...).Output()
+			if err != nil || !strings.Contains(string(out), tt.mech+"-a\n"+tt.mech+"-b\n") {
+				t.Fatalf("kcat -C = %q, %v; want the two records", out, err)
+			}
+			bad := append(args[:len(args)-1:len(args)-1], "sasl.password=wrong", "-L", "-m", "5")
+			out, err = exec.Command(kcat, bad...).CombinedOutput()
+			if err == nil || !strings.Contains(strings.ToLower(string(out)), "authentication") {
+				t.Fatalf("kcat -L with a wrong password = %v\n%s; want an authentication failure", err, out)
+			}
+		})
+	}
+}
+
+// createTopicSASL creates a one-partition topic as the PLAIN admin.
+func (tn *testNode) createTopicSASL(t *testing.T, name string) {
+	t.Helper()
+	resp, err := kadm.NewClient(tn.client(adminSASL())).CreateTopic(ctxTimeout(t, 10*time.Second), 1, 1, nil, name)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("CreateTopic %s: %v / %v", name, err, resp.Err)
 	}
 }

@@ -301,7 +301,14 @@ func (e *scramExchange) Step(token []byte) ([]byte, bool, error) {
 		}
 		// A client-final from another exchange (a replay) carries that
 		// exchange's server nonce, never this one's.
-		if subtle.ConstantTimeCompare([]byte(final.nonce), []byte(e.nonce)) != 1 {
+		// NB: the nonce must end with this exchange's nonce rather than
+		// equal it, as Kafka checks (ScramSaslServer: endsWith):
+		// librdkafka sends its client nonce followed by the whole server
+		// nonce, which already starts with the client nonce. The random
+		// server part still has to match, and the proof covers what was
+		// sent.
+		if len(final.nonce) < len(e.nonce) ||
+			subtle.ConstantTimeCompare([]byte(final.nonce[len(final.nonce)-len(e.nonce):]), []byte(e.nonce)) != 1 {
 			return nil, false, failf("Authentication failed: SCRAM nonce does not match")
 		}
 		if len(final.proof) != e.mech.size {
