@@ -43,7 +43,9 @@ type jwtIssuer struct {
 	skew time.Duration
 }
 
-func newJWTIssuer(t *testing.T) *jwtIssuer {
+func newJWTIssuer(t *testing.T) *jwtIssuer { return newJWTIssuerTB(t) }
+
+func newJWTIssuerTB(t testing.TB) *jwtIssuer {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -61,7 +63,9 @@ func newJWTIssuer(t *testing.T) *jwtIssuer {
 	return &jwtIssuer{key: key, url: "file://" + path, kid: "test-key", iss: "https://idp.test", aud: "strata"}
 }
 
-func (j *jwtIssuer) token(t *testing.T, sub string, exp time.Time) string {
+func (j *jwtIssuer) token(t *testing.T, sub string, exp time.Time) string { return j.tokenTB(t, sub, exp) }
+
+func (j *jwtIssuer) tokenTB(t testing.TB, sub string, exp time.Time) string {
 	t.Helper()
 	h, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": j.kid, "typ": "JWT"})
 	p, _ := json.Marshal(map[string]any{"sub": sub, "iss": j.iss, "aud": j.aud, "iat": time.Now().Unix(), "exp": exp.Unix()})
