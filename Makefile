@@ -37,3 +37,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateBatch -fuzztime 30s ./internal/record
 	$(GO) test -run '^$$' -fuzz FuzzDecompress -fuzztime 30s ./internal/record
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./internal/txn
+	$(GO) test -run '^$$' -fuzz '^FuzzScramClientFirst$$' -fuzztime 30s ./internal/auth/sasl
+	$(GO) test -run '^$$' -fuzz '^FuzzScramClientFinal$$' -fuzztime 30s ./internal/auth/sasl
+	$(GO) test -run '^$$' -fuzz '^FuzzScramExchange$$' -fuzztime 30s ./internal/auth/sasl
+	$(GO) test -run '^$$' -fuzz '^FuzzOAuthClientResponse$$' -fuzztime 30s ./internal/auth/sasl
+	$(GO) test -run '^$$' -fuzz '^FuzzJWT$$' -fuzztime 30s ./internal/auth/sasl
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKeySet$$' -fuzztime 30s ./internal/auth/sasl

@@ -25,6 +25,7 @@ func main() {
 	if b := os.Getenv("STRATA_BOOTSTRAP"); b != "" {
 		cli.DefaultBootstrap = b
 	}
+	cli.DefaultSASLPassword = os.Getenv("STRATA_SASL_PASSWORD")
 	root := &cobra.Command{
 		Use:           "strata",
 		Short:         "Strata: a Kafka-compatible streaming log in one binary",

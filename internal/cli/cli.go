@@ -39,6 +39,7 @@ func Commands() []*cobra.Command {
 		newClusterCommand(),
 		newConfigCommand(),
 		newBenchCommand(),
+		newUserCommand(),
 	}
 }
 
@@ -68,6 +69,7 @@ type clientFlags struct {
 	tlsKey         string
 	verifyHostname bool
 	tls            *tlsconfig.Store // built by seeds; nil without TLS
+	sasl      saslFlags
 }
 
 // silence makes cobra leave error printing to main and print no usage on
@@ -115,6 +117,7 @@ func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM file with a client certificate chain, and its key unless --tls-key is set (Kafka's ssl.keystore.location)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM file with the client certificate's private key")
 	fs.BoolVar(&f.verifyHostname, "tls-verify-hostname", true, "check that each broker's certificate names the host dialed (Kafka's ssl.endpoint.identification.algorithm=https)")
+	f.sasl.bind(fs)
 	return f
 }
 
@@ -122,6 +125,9 @@ func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
 func (f *clientFlags) seeds() ([]string, error) {
 	if f.timeout <= 0 {
 		return nil, fmt.Errorf("--timeout must be positive, got %s", f.timeout)
+	}
+	if f.sasl.mechanism != "" && f.sasl.opts() == nil {
+		return nil, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", f.sasl.mechanism)
 	}
 	var seeds []string
 	for s := range strings.SplitSeq(f.bootstrap, ",") {
@@ -160,7 +166,7 @@ func (f *clientFlags) newClient(extra ...kgo.Opt) (*kgo.Client, error) {
 
 // connOpts are the connection options every client of a command gets.
 func (f *clientFlags) connOpts(seeds []string) []kgo.Opt {
-	var opts []kgo.Opt
+	opts := f.sasl.opts()
 	if f.tls != nil {
 		opts = append(opts, kgo.Dialer(f.tls.DialContext))
 	}

@@ -75,6 +75,11 @@ func (s *Static) Listeners() ([]Listener, error) {
 	var ls []Listener
 	if strings.TrimSpace(s.ListenersSpec) == "" {
 		l := Listener{Name: "PLAINTEXT", Addr: s.Listen, SecurityProtocol: "PLAINTEXT"}
+		if len(s.SASLMechanisms()) > 0 {
+			// --sasl-mechanisms alone turns the one default listener into
+			// SASL_PLAINTEXT (with --listeners, the protocol map decides).
+			l.Name, l.SecurityProtocol = "SASL_PLAINTEXT", "SASL_PLAINTEXT"
+		}
 		adv := s.AdvertisedAddr
 		if adv == "" {
 			adv = s.Listen

@@ -66,9 +66,13 @@ func isKafkaName(key string) bool { return strings.Contains(key, ".") || key == 
 func applyKafkaProps(s *Static, props map[string]string, byName map[string]setting, set func(flag string)) error {
 	var errs []error
 	s.KafkaProps = map[string]string{}
+	saslKeys := applySASLProps(s, props)
 	for _, name := range slices.Sorted(maps.Keys(props)) {
 		v := props[name]
 		e, ok := Lookup(ScopeBroker, name)
+		if slices.Contains(saslKeys, name) {
+			continue
+		}
 		if !ok {
 			s.Unacted = append(s.Unacted, name)
 			continue
@@ -124,6 +128,8 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 		{"socket.request.max.bytes", "socket-request-max-bytes"},
 		{"queued.max.request.bytes", "queued-max-request-bytes"},
 		{"connections.max.idle.ms", "connections-max-idle"},
+		{"sasl.enabled.mechanisms", "sasl-mechanisms"},
+		{"sasl.mechanism.inter.broker.protocol", "sasl-mechanism-inter-broker"},
 	} {
 		if v, ok := p[m.kafka]; ok {
 			assign(m.flag, v, m.kafka)

@@ -89,6 +89,10 @@ type Static struct {
 	LogLevel  string // debug | info | warn | error
 	LogFormat string // text | json
 
+	// SASL, when it enables mechanisms, makes the listener SASL_PLAINTEXT
+	// (see sasl.go).
+	SASL SASL
+
 	// KafkaProps are the Kafka broker configs the config file gave by
 	// Kafka's names (server.properties), validated against the registry.
 	// They are static broker configs: DescribeConfigs reports them as
@@ -280,6 +284,9 @@ func settings() []setting {
 		dur("connections-max-idle", "close connections idle this long (connections.max.idle.ms)", func(s *Static) *time.Duration { return &s.ConnectionsMaxIdle }),
 		str("log-level", "debug, info, warn or error", func(s *Static) *string { return &s.LogLevel }),
 		str("log-format", "text or json", func(s *Static) *string { return &s.LogFormat }),
+		str("sasl-mechanisms", "SASL mechanisms the listener requires (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER; empty: PLAINTEXT", func(s *Static) *string { return &s.SASL.Mechanisms }),
+		str("sasl-mechanism-inter-broker", "SASL mechanism this node uses to reach other nodes (sasl.mechanism.inter.broker.protocol)", func(s *Static) *string { return &s.SASL.InterBrokerMechanism }),
+		str("sasl-jaas-config", "JAAS entry for mechanisms without listener.name.<l>.<mechanism>.sasl.jaas.config: PLAIN users (user_NAME=\"pw\") and this node's username/password", func(s *Static) *string { return &s.SASL.JAASConfig }),
 	}
 }
 
@@ -346,7 +353,7 @@ func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
 	}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "STRATA_") || k == "STRATA_BOOTSTRAP" {
+		if !strings.HasPrefix(k, "STRATA_") || k == "STRATA_BOOTSTRAP" || k == "STRATA_SASL_PASSWORD" { // the CLI's, not serve's
 			continue
 		}
 		name := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "STRATA_")), "_", "-")
@@ -487,6 +494,7 @@ func (s *Static) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log-format %q: want text or json", s.LogFormat))
 	}
+	errs = append(errs, s.validateSASL()...)
 	return errors.Join(errs...)
 }
 

@@ -36,4 +36,8 @@ var extraCodes = []struct {
 	{controller.ErrInvalidRequest, kerr.InvalidRequest},
 	{controller.ErrTopicDeletionDisabled, kerr.TopicDeletionDisabled},
 	{controller.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{controller.ErrDuplicateResource, kerr.DuplicateResource},
+	{controller.ErrResourceNotFound, kerr.ResourceNotFound},
+	{controller.ErrUnacceptableCredential, kerr.UnacceptableCredential},
+	{controller.ErrUnsupportedSaslMechanism, kerr.UnsupportedSaslMechanism},
 }

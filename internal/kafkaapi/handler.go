@@ -235,6 +235,14 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.groupRequest(rc, req)
 	case *kmsg.TxnOffsetCommitRequest:
 		return h.txnOffsetCommit(rc, r)
+	case *kmsg.SASLHandshakeRequest:
+		return h.saslHandshake(rc, r)
+	case *kmsg.SASLAuthenticateRequest:
+		return h.saslAuthenticate(rc, r)
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		return h.describeUserScramCredentials(rc, r)
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return h.alterUserScramCredentials(rc, r)
 	}
 	// The version table lists an API this switch does not serve: a bug,
 	// not bad input. Close rather than answer something invented.

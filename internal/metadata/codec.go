@@ -22,6 +22,12 @@ func appendNullableString(b []byte, s *string) []byte {
 	return append(b, *s...)
 }
 
+// appendBytes appends a byte string as uvarint length + bytes.
+func appendBytes(b []byte, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
 func appendInt32s(b []byte, vs []int32) []byte {
 	b = binary.AppendUvarint(b, uint64(len(vs)))
 	for _, v := range vs {
@@ -144,6 +150,16 @@ func (r *reader) length(unit int) int {
 func (r *reader) string() string {
 	n := r.length(1)
 	return string(r.take(n))
+}
+
+// bytes reads a byte string (a copy: records outlive their input); an
+// empty one is nil.
+func (r *reader) bytes() []byte {
+	n := r.length(1)
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	return append([]byte(nil), r.take(n)...)
 }
 
 func (r *reader) nullableString() *string {

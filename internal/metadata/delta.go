@@ -41,13 +41,15 @@ type Delta struct {
 	ProducerIDsChanged bool
 	// FeaturesChanged is set when a finalized feature level changed.
 	FeaturesChanged bool
+	// ScramChanged is set when a SCRAM credential was set or removed.
+	ScramChanged bool
 }
 
 // Empty reports whether nothing changed.
 func (d *Delta) Empty() bool {
 	return !d.ClusterIDChanged && len(d.ChangedBrokers) == 0 && len(d.CreatedTopics) == 0 &&
 		len(d.DeletedTopics) == 0 && len(d.ChangedPartitions) == 0 && len(d.ChangedTopicConfigs) == 0 &&
-		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged
+		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged && !d.ScramChanged
 }
 
 // TopicCreated reports whether the topic with id was created by this delta.
@@ -78,6 +80,7 @@ type touched struct {
 	brokerConfigs map[string]struct{}
 	producerIDs   bool
 	features      bool
+	scram         bool
 }
 
 func newTouched() *touched {
@@ -86,7 +89,7 @@ func newTouched() *touched {
 
 func allKeys(prev, next *Image) *touched {
 	t := newTouched()
-	t.clusterID, t.producerIDs, t.features = true, true, true
+	t.clusterID, t.producerIDs, t.features, t.scram = true, true, true, true
 	for _, img := range []*Image{prev, next} {
 		for id := range img.brokers {
 			t.brokers[id] = struct{}{}
@@ -106,6 +109,7 @@ func diff(prev, next *Image, keys *touched) *Delta {
 	d.ClusterIDChanged = keys.clusterID && prev.clusterID != next.clusterID
 	d.ProducerIDsChanged = keys.producerIDs && prev.nextProducerID != next.nextProducerID
 	d.FeaturesChanged = keys.features && !maps.Equal(prev.features, next.features)
+	d.ScramChanged = keys.scram && !scramEqual(prev.scram, next.scram)
 	for id := range keys.brokers {
 		pb, inPrev := prev.brokers[id]
 		nb, inNext := next.brokers[id]
@@ -222,6 +226,10 @@ type builder struct {
 	keys       *touched
 
 	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied bool
+	// scramCopied marks the outer SCRAM map, scramOwned the per-mechanism
+	// maps, cloned by this batch.
+	scramCopied bool
+	scramOwned  map[int8]bool
 	// owned marks topics cloned by this batch, safe to modify in place.
 	owned map[UUID]bool
 	// ownedConfigs marks broker config maps cloned by this batch.
@@ -280,6 +288,16 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.featureLevel(r)
+	case *UserScramCredentialRecord:
+		if r == nil {
+			break
+		}
+		return b.userScramCredential(r)
+	case *RemoveUserScramCredentialRecord:
+		if r == nil {
+			break
+		}
+		return b.removeUserScramCredential(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }
@@ -606,4 +624,74 @@ func nilIfNoFeatures(s []SupportedFeature) []SupportedFeature {
 		return nil
 	}
 	return s
+}
+
+// scramMechanism returns the map of credentials of mechanism, owned by
+// this batch.
+func (b *builder) scramMechanism(mechanism int8) map[string]ScramCredential {
+	if !b.scramCopied {
+		b.next.scram = maps.Clone(b.next.scram)
+		if b.next.scram == nil {
+			b.next.scram = map[int8]map[string]ScramCredential{}
+		}
+		b.scramCopied = true
+		b.scramOwned = map[int8]bool{}
+	}
+	if !b.scramOwned[mechanism] {
+		b.next.scram[mechanism] = maps.Clone(b.next.scram[mechanism])
+		if b.next.scram[mechanism] == nil {
+			b.next.scram[mechanism] = map[string]ScramCredential{}
+		}
+		b.scramOwned[mechanism] = true
+	}
+	b.keys.scram = true
+	return b.next.scram[mechanism]
+}
+
+func checkScramMechanism(m int8) error {
+	if m != ScramSHA256 && m != ScramSHA512 {
+		return fmt.Errorf("unknown SCRAM mechanism %d", m)
+	}
+	return nil
+}
+
+func (b *builder) userScramCredential(r *UserScramCredentialRecord) error {
+	if r.Name == "" {
+		return fmt.Errorf("SCRAM credential without a user name")
+	}
+	if err := checkScramMechanism(r.Mechanism); err != nil {
+		return err
+	}
+	if r.Iterations <= 0 || len(r.Salt) == 0 || len(r.StoredKey) == 0 || len(r.ServerKey) == 0 {
+		return fmt.Errorf("SCRAM credential of %s without salt, keys or iterations", r.Name)
+	}
+	b.scramMechanism(r.Mechanism)[r.Name] = ScramCredential{
+		Salt: slices.Clone(r.Salt), StoredKey: slices.Clone(r.StoredKey), ServerKey: slices.Clone(r.ServerKey), Iterations: r.Iterations,
+	}
+	return nil
+}
+
+func (b *builder) removeUserScramCredential(r *RemoveUserScramCredentialRecord) error {
+	if err := checkScramMechanism(r.Mechanism); err != nil {
+		return err
+	}
+	if _, ok := b.next.scram[r.Mechanism][r.Name]; !ok {
+		return fmt.Errorf("no SCRAM credential of %s for mechanism %d", r.Name, r.Mechanism)
+	}
+	m := b.scramMechanism(r.Mechanism)
+	delete(m, r.Name)
+	if len(m) == 0 {
+		delete(b.next.scram, r.Mechanism)
+		delete(b.scramOwned, r.Mechanism)
+	}
+	return nil
+}
+
+func scramEqual(a, b map[int8]map[string]ScramCredential) bool {
+	return maps.EqualFunc(a, b, func(x, y map[string]ScramCredential) bool {
+		return maps.EqualFunc(x, y, func(p, q ScramCredential) bool {
+			return p.Iterations == q.Iterations && slices.Equal(p.Salt, q.Salt) &&
+				slices.Equal(p.StoredKey, q.StoredKey) && slices.Equal(p.ServerKey, q.ServerKey)
+		})
+	})
 }

@@ -152,6 +152,37 @@ type Image struct {
 	nextProducerID int64
 	// features holds the finalized feature levels; level 0 is absent.
 	features map[string]int16
+	// scram holds SCRAM credentials by mechanism, then user; nil until
+	// one is set. Inner maps are shared between images: copy on write.
+	scram map[int8]map[string]ScramCredential
+}
+
+// ScramCredential is one user's SCRAM credential for one mechanism (see
+// UserScramCredentialRecord). Its slices are shared: do not modify.
+type ScramCredential struct {
+	Salt       []byte
+	StoredKey  []byte
+	ServerKey  []byte
+	Iterations int32
+}
+
+// ScramCredential returns the credential of user for mechanism
+// (ScramSHA256 or ScramSHA512).
+func (img *Image) ScramCredential(mechanism int8, user string) (ScramCredential, bool) {
+	c, ok := img.scram[mechanism][user]
+	return c, ok
+}
+
+// ScramUsers returns every user with a SCRAM credential, sorted, each with
+// the mechanisms it has credentials for (ascending).
+func (img *Image) ScramUsers() map[string][]int8 {
+	out := map[string][]int8{}
+	for _, mech := range slices.Sorted(maps.Keys(img.scram)) {
+		for user := range img.scram[mech] {
+			out[user] = append(out[user], mech)
+		}
+	}
+	return out
 }
 
 // Empty is the image before any record: no cluster id, brokers or topics.

@@ -39,6 +39,10 @@ const (
 	// FeatureLevelRecordType takes Kafka's number for the record (12), away
 	// from the dense range other record types grow into.
 	FeatureLevelRecordType RecordType = 12
+	// UserScramCredentialRecordType and RemoveUserScramCredentialRecordType
+	// hold SCRAM credentials (KIP-554); added in format version 1 like type 8.
+	UserScramCredentialRecordType       RecordType = 20
+	RemoveUserScramCredentialRecordType RecordType = 21
 )
 
 func (t RecordType) String() string {
@@ -63,6 +67,10 @@ func (t RecordType) String() string {
 		return "UnregisterBrokerRecord"
 	case FeatureLevelRecordType:
 		return "FeatureLevelRecord"
+	case UserScramCredentialRecordType:
+		return "UserScramCredentialRecord"
+	case RemoveUserScramCredentialRecordType:
+		return "RemoveUserScramCredentialRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -163,6 +171,34 @@ type FeatureLevelRecord struct {
 	Level int16
 }
 
+// Mechanism numbers of SCRAM credentials, as Kafka's ScramMechanism
+// (DescribeUserScramCredentials and AlterUserScramCredentials use them).
+const (
+	ScramSHA256 int8 = 1
+	ScramSHA512 int8 = 2
+)
+
+// UserScramCredentialRecord sets the SCRAM credential of user Name for one
+// mechanism (Kafka's UserScramCredentialRecord): never the password, only
+// the salt, the iteration count and the keys RFC 5802 derives from the
+// salted password (StoredKey = H(HMAC(SaltedPassword, "Client Key")),
+// ServerKey = HMAC(SaltedPassword, "Server Key")).
+type UserScramCredentialRecord struct {
+	Name       string
+	Mechanism  int8
+	Salt       []byte
+	StoredKey  []byte
+	ServerKey  []byte
+	Iterations int32
+}
+
+// RemoveUserScramCredentialRecord deletes the SCRAM credential of user
+// Name for one mechanism.
+type RemoveUserScramCredentialRecord struct {
+	Name      string
+	Mechanism int8
+}
+
 // TopicRecord creates a topic with no partitions; PartitionRecords follow.
 type TopicRecord struct {
 	Name    string
@@ -249,6 +285,14 @@ func (*BrokerRegistrationChangeRecord) Type() RecordType {
 	return BrokerRegistrationChangeRecordType
 }
 func (*FeatureLevelRecord) Type() RecordType { return FeatureLevelRecordType }
+func (*UserScramCredentialRecord) Type() RecordType {
+	return UserScramCredentialRecordType
+}
+func (*RemoveUserScramCredentialRecord) Type() RecordType {
+	return RemoveUserScramCredentialRecordType
+}
+func (*UserScramCredentialRecord) Version() uint8       { return 0 }
+func (*RemoveUserScramCredentialRecord) Version() uint8 { return 0 }
 
 func (*ClusterIDRecord) Version() uint8 { return 0 }
 func (r *RegisterBrokerRecord) Version() uint8 {
@@ -358,6 +402,34 @@ func (rec *FeatureLevelRecord) appendFields(b []byte) []byte {
 func (rec *FeatureLevelRecord) decodeFields(r *reader, _ uint8) {
 	rec.Name = r.string()
 	rec.Level = r.int16()
+}
+
+func (rec *UserScramCredentialRecord) appendFields(b []byte) []byte {
+	b = appendString(b, rec.Name)
+	b = append(b, byte(rec.Mechanism))
+	b = appendBytes(b, rec.Salt)
+	b = appendBytes(b, rec.StoredKey)
+	b = appendBytes(b, rec.ServerKey)
+	return binary.BigEndian.AppendUint32(b, uint32(rec.Iterations))
+}
+
+func (rec *UserScramCredentialRecord) decodeFields(r *reader, _ uint8) {
+	rec.Name = r.string()
+	rec.Mechanism = r.int8()
+	rec.Salt = r.bytes()
+	rec.StoredKey = r.bytes()
+	rec.ServerKey = r.bytes()
+	rec.Iterations = r.int32()
+}
+
+func (rec *RemoveUserScramCredentialRecord) appendFields(b []byte) []byte {
+	b = appendString(b, rec.Name)
+	return append(b, byte(rec.Mechanism))
+}
+
+func (rec *RemoveUserScramCredentialRecord) decodeFields(r *reader, _ uint8) {
+	rec.Name = r.string()
+	rec.Mechanism = r.int8()
 }
 
 func (rec *TopicRecord) appendFields(b []byte) []byte {
@@ -487,6 +559,10 @@ func newRecord(t RecordType) Record {
 		return &UnregisterBrokerRecord{}
 	case FeatureLevelRecordType:
 		return &FeatureLevelRecord{}
+	case UserScramCredentialRecordType:
+		return &UserScramCredentialRecord{}
+	case RemoveUserScramCredentialRecordType:
+		return &RemoveUserScramCredentialRecord{}
 	default:
 		return nil
 	}
@@ -539,6 +615,10 @@ func isNilRecord(r Record) bool {
 	case *UnregisterBrokerRecord:
 		return v == nil
 	case *FeatureLevelRecord:
+		return v == nil
+	case *UserScramCredentialRecord:
+		return v == nil
+	case *RemoveUserScramCredentialRecord:
 		return v == nil
 	default:
 		return true

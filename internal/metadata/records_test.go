@@ -38,6 +38,8 @@ func sampleRecords() []Record {
 		&FeatureLevelRecord{Name: ELRVersionFeature, Level: 1},
 		&RegisterBrokerRecord{NodeID: 3, IncarnationID: topicA, BrokerEpoch: 9, Host: "h3", Port: 9093,
 			Listeners: []Endpoint{{Name: "INTERNAL", Host: "h3", Port: 9093, SecurityProtocol: "SSL"}, {Name: "PLAINTEXT", Host: "h3", Port: 9092, SecurityProtocol: "PLAINTEXT"}}},
+		&UserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA512, Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096},
+		&RemoveUserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA256},
 	}
 }
 
@@ -75,6 +77,9 @@ func TestEncodingIsStable(t *testing.T) {
 		{&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "k"}, "010600" + "04" + "00" + "016b" + "00"},
 		{&RemoveTopicRecord{TopicID: topicA}, "010500" + "0102030405060708090a0b0c0d0e0f10"},
 		{&ProducerIDsRecord{NextProducerID: 1000}, "010700" + "00000000000003e8"},
+		{&UserScramCredentialRecord{Name: "a", Mechanism: ScramSHA256, Salt: []byte{1}, StoredKey: []byte{2}, ServerKey: []byte{3}, Iterations: 4096},
+			"011400" + "0161" + "01" + "0101" + "0102" + "0103" + "00001000"},
+		{&RemoveUserScramCredentialRecord{Name: "a", Mechanism: ScramSHA512}, "011500" + "0161" + "02"},
 		{&RegisterBrokerRecord{NodeID: 1, IncarnationID: topicA, BrokerEpoch: 2, Host: "h", Port: 9092, Rack: "", Fenced: false},
 			"010200" + "00000001" + "0102030405060708090a0b0c0d0e0f10" + "0000000000000002" + "0168" + "00002384" + "00" + "00"},
 		{&BrokerRegistrationChangeRecord{NodeID: 3, BrokerEpoch: 9, Fenced: true, InControlledShutdown: false},

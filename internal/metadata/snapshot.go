@@ -21,7 +21,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // RegisterBrokerRecord followed by a BrokerRegistrationChangeRecord when the
 // broker is in controlled shutdown), then per topic by
 // name its TopicRecord, PartitionRecords and ConfigRecords, then broker
-// configs, then the producer id counter.
+// configs, then the producer id counter, then SCRAM credentials by
+// mechanism and user.
 func (img *Image) Records() []Record {
 	var recs []Record
 	if img.clusterID != "" {
@@ -73,6 +74,14 @@ func (img *Image) Records() []Record {
 	}
 	if img.nextProducerID > 0 {
 		recs = append(recs, &ProducerIDsRecord{NextProducerID: img.nextProducerID})
+	}
+	for _, mech := range slices.Sorted(maps.Keys(img.scram)) {
+		m := img.scram[mech]
+		for _, user := range slices.Sorted(maps.Keys(m)) {
+			c := m[user]
+			recs = append(recs, &UserScramCredentialRecord{Name: user, Mechanism: mech, Salt: c.Salt,
+				StoredKey: c.StoredKey, ServerKey: c.ServerKey, Iterations: c.Iterations})
+		}
 	}
 	return recs
 }

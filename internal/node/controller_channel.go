@@ -119,9 +119,16 @@ func (c *controllerChannel) requestAddr(ctx context.Context, addr string, req km
 	}
 	cl, ok := c.clients[addr]
 	if !ok {
-		var err error
 		opts := append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(kafkaapi.ForwardClientIDPrefix + strconv.Itoa(int(c.node.cfg.Static.NodeID)))},
 			c.node.interBrokerClientOpts()...)
+		saslOpt, err := interBrokerSASL(c.node.cfg.Static)
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		if saslOpt != nil {
+			opts = append(opts, saslOpt)
+		}
 		cl, err = kgo.NewClient(opts...)
 		if err != nil {
 			c.mu.Unlock()

@@ -46,7 +46,7 @@ func newTLSStore(st config.Static, listeners []config.Listener, log *slog.Logger
 }
 
 // newServers builds and binds one server per listener, in order.
-func (n *Node) newServers(listeners []config.Listener, handler server.Handler) ([]*server.Server, error) {
+func (n *Node) newServers(listeners []config.Listener, handler server.Handler, saslCfg server.SASLConfig) ([]*server.Server, error) {
 	st := n.cfg.Static
 	mapper, err := auth.ParseSSLPrincipalMappingRules(st.TLS.PrincipalRules)
 	if err != nil {
@@ -63,7 +63,8 @@ func (n *Node) newServers(listeners []config.Listener, handler server.Handler) (
 			Logger:                n.log.With("component", "server", "listener", l.Name),
 			Listener:              l.Name,
 			SecurityProtocol:      l.SecurityProtocol,
-			SASL:                  l.SASL(),
+			RequireSASL:           l.SASL(),
+			SASL:                  saslCfg,
 			TLSPrincipal:          mapper.Name,
 		}
 		if l.TLS() {

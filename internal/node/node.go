@@ -300,7 +300,15 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	handler.SetTxnVerifier(verifier)
 	n.groups.SetTxnPartitionAdder(verifier.addOffsetsPartition)
 	handler.SetTxnMarkerGroups(n.groups)
-	servers, err := n.newServers(listeners, handler)
+	saslCfg, _, jwks, err := n.saslServerConfig(gctx, ctrl.Image)
+	if err != nil {
+		return fail(fmt.Errorf("sasl: %w", err))
+	}
+	if jwks != nil {
+		_, _, _, _, _, _, refresh := st.OAuthBearer()
+		g.Go(func() error { return jwks.RefreshLoop(gctx, refresh, n.log.With("component", "sasl")) })
+	}
+	servers, err := n.newServers(listeners, handler, saslCfg)
 	if err != nil {
 		return fail(err)
 	}

@@ -79,6 +79,12 @@ var supported = map[kmsg.Key]VersionRange{
 	// brokers tell the controller where their offline replicas were.
 	kmsg.AlterReplicaLogDirs:  {1, 2},
 	kmsg.AssignReplicasToDirs: {0, 0},
+	// SASL (KIP-43, KIP-152, KIP-368); the exchange runs in the connection
+	// layer (internal/server/sasl.go). SCRAM credentials (KIP-554).
+	kmsg.SASLHandshake:                {0, 1},
+	kmsg.SASLAuthenticate:             {0, 2},
+	kmsg.DescribeUserSCRAMCredentials: {0, 0},
+	kmsg.AlterUserSCRAMCredentials:    {0, 0},
 }
 
 // advertisedMin overrides the advertised floor where a client quirk needs it.

@@ -37,6 +37,11 @@ type Response struct {
 	Later <-chan Response
 	// Close closes the connection after writing Msg or Body (if any).
 	Close bool
+
+	// raw, when isRaw, is written as a size-prefixed SASL token without a
+	// response header (after SaslHandshake v0; see sasl.go).
+	raw   []byte
+	isRaw bool
 }
 
 // Handler serves decoded requests. Handle runs on the connection's reader
@@ -154,11 +159,11 @@ type Config struct {
 	// takes the subject as is. Only used on an SSL listener: on SASL_SSL
 	// the principal comes from SASL, as in Kafka.
 	TLSPrincipal func(dn string) (string, error)
-	// SASL marks a SASL_PLAINTEXT or SASL_SSL listener: its connections
-	// must authenticate with SASL before other requests are served. The
-	// server only carries the flag (and Conn.SecurityProtocol); the
-	// Handler enforces it.
-	SASL bool
+	// RequireSASL marks a SASL_PLAINTEXT or SASL_SSL listener:
+	// connections must authenticate with SASL (configured by SASL) before
+	// anything but ApiVersions is served. See sasl.go.
+	RequireSASL bool
+	SASL        SASLConfig
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -190,6 +195,9 @@ func (c Config) Validate() error {
 	}
 	if tlsProto := c.SecurityProtocol == SSL || c.SecurityProtocol == SASLSSL; tlsProto != (c.TLS != nil) {
 		errs = append(errs, fmt.Errorf("listener %s (%s): TLS configured %v", c.Listener, c.SecurityProtocol, c.TLS != nil))
+	}
+	if c.RequireSASL && c.SASL.Authenticator == nil {
+		errs = append(errs, errors.New("a SASL listener needs SASL mechanisms"))
 	}
 	return errors.Join(errs...)
 }
@@ -239,6 +247,12 @@ func New(cfg Config, h Handler) *Server {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.SASL.MaxReceiveBytes <= 0 {
+		cfg.SASL.MaxReceiveBytes = DefaultSASLMaxReceiveBytes
+	}
+	if cfg.SASL.Now == nil {
+		cfg.SASL.Now = time.Now
 	}
 	s := &Server{cfg: cfg, handler: h, budget: newBudget(cfg.QueuedMaxRequestBytes), frames: newFramePool()}
 	s.reuser, _ = h.(FrameReuser)
@@ -355,6 +369,9 @@ type connState struct {
 	// held is the budget bytes of this connection's unanswered requests:
 	// added by the reader, subtracted by the writer.
 	held atomic.Int64
+	// sasl is the SASL state of a RequireSASL connection, else nil; owned
+	// by the reader.
+	sasl *saslConn
 }
 
 // serveConn runs the reader loop on the calling goroutine and the writer
@@ -377,6 +394,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		nc = tc
 	}
 	cs := &connState{c: c}
+	if s.cfg.RequireSASL {
+		cs.sasl = &saslConn{}
+	}
 	// The buffer bounds how far the reader runs ahead of the writer.
 	pending := make(chan slot, s.cfg.MaxInFlight)
 	writerDone := make(chan struct{})
@@ -449,7 +469,18 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 		if s.cfg.IdleTimeout > 0 {
 			nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 		}
-		n, err := protocol.ReadFrameSize(br, &scratch, s.cfg.MaxRequestBytes)
+		var n int32
+		var err error
+		switch sc := cs.sasl; {
+		case sc == nil:
+			n, err = protocol.ReadFrameSize(br, &scratch, s.cfg.MaxRequestBytes)
+		case sc.phase == saslWantRawToken:
+			n, err = readRawTokenSize(br, &scratch, s.saslFrameLimit(sc))
+		default:
+			// Before authentication frames are capped before anything is
+			// allocated for them.
+			n, err = protocol.ReadFrameSize(br, &scratch, s.saslFrameLimit(sc))
+		}
 		if err != nil {
 			s.logReadErr(c, err)
 			return
@@ -468,6 +499,26 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 		if _, err := io.ReadFull(br, frame); err != nil {
 			s.logReadErr(c, err)
 			return
+		}
+		if cs.sasl != nil {
+			out := s.saslIntercept(ctx, cs, cs.sasl, frame)
+			if !out.pass {
+				resp := out.resp
+				resp.Close = out.close
+				if resp.Msg == nil && !resp.isRaw {
+					return // close without an answer; the deferred release frees the frame's budget
+				}
+				select {
+				case pending <- slot{correlationID: out.correlationID, resp: resp, held: held}:
+					held = 0
+				case <-ctx.Done():
+					return
+				}
+				if out.close {
+					return
+				}
+				continue
+			}
 		}
 		hdr, req, body, err := protocol.ParseRequest(frame)
 		if err != nil {

@@ -141,6 +141,14 @@ func (s *Server) writeLoop(ctx context.Context, cancel context.CancelFunc, nc ne
 // write writes one response frame, if resp has one.
 func (w *connWriter) write(correlationID int32, resp Response) error {
 	switch {
+	case resp.isRaw:
+		var size [4]byte
+		binary.BigEndian.PutUint32(size[:], uint32(len(resp.raw)))
+		if _, err := w.bw.Write(size[:]); err != nil {
+			return err
+		}
+		_, err := w.bw.Write(resp.raw)
+		return err
 	case resp.Body != nil:
 		return w.writeBody(correlationID, resp.Body)
 	case resp.Msg != nil:
