@@ -41,13 +41,17 @@ type Delta struct {
 	ProducerIDsChanged bool
 	// FeaturesChanged is set when a finalized feature level changed.
 	FeaturesChanged bool
+	// ClientQuotasChanged is set when a client quota was set, changed or
+	// removed.
+	ClientQuotasChanged bool
 }
 
 // Empty reports whether nothing changed.
 func (d *Delta) Empty() bool {
 	return !d.ClusterIDChanged && len(d.ChangedBrokers) == 0 && len(d.CreatedTopics) == 0 &&
 		len(d.DeletedTopics) == 0 && len(d.ChangedPartitions) == 0 && len(d.ChangedTopicConfigs) == 0 &&
-		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged
+		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged &&
+		!d.ClientQuotasChanged
 }
 
 // TopicCreated reports whether the topic with id was created by this delta.
@@ -78,6 +82,7 @@ type touched struct {
 	brokerConfigs map[string]struct{}
 	producerIDs   bool
 	features      bool
+	clientQuotas  bool
 }
 
 func newTouched() *touched {
@@ -86,7 +91,7 @@ func newTouched() *touched {
 
 func allKeys(prev, next *Image) *touched {
 	t := newTouched()
-	t.clusterID, t.producerIDs, t.features = true, true, true
+	t.clusterID, t.producerIDs, t.features, t.clientQuotas = true, true, true, true
 	for _, img := range []*Image{prev, next} {
 		for id := range img.brokers {
 			t.brokers[id] = struct{}{}
@@ -106,6 +111,7 @@ func diff(prev, next *Image, keys *touched) *Delta {
 	d.ClusterIDChanged = keys.clusterID && prev.clusterID != next.clusterID
 	d.ProducerIDsChanged = keys.producerIDs && prev.nextProducerID != next.nextProducerID
 	d.FeaturesChanged = keys.features && !maps.Equal(prev.features, next.features)
+	d.ClientQuotasChanged = keys.clientQuotas && !clientQuotasEqual(prev.clientQuotas, next.clientQuotas)
 	for id := range keys.brokers {
 		pb, inPrev := prev.brokers[id]
 		nb, inNext := next.brokers[id]
@@ -222,6 +228,7 @@ type builder struct {
 	keys       *touched
 
 	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied bool
+	clientQuotasCopied                                                                   bool
 	// owned marks topics cloned by this batch, safe to modify in place.
 	owned map[UUID]bool
 	// ownedConfigs marks broker config maps cloned by this batch.
@@ -280,6 +287,11 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.featureLevel(r)
+	case *ClientQuotaRecord:
+		if r == nil {
+			break
+		}
+		return b.clientQuota(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }

@@ -127,6 +127,9 @@ type Image struct {
 	nextProducerID int64
 	// features holds the finalized feature levels; level 0 is absent.
 	features map[string]int16
+	// clientQuotas holds quota values by QuotaEntityKey; nil until one is
+	// set.
+	clientQuotas map[string]*ClientQuota
 }
 
 // Empty is the image before any record: no cluster id, brokers or topics.

@@ -63,6 +63,8 @@ func (t RecordType) String() string {
 		return "UnregisterBrokerRecord"
 	case FeatureLevelRecordType:
 		return "FeatureLevelRecord"
+	case ClientQuotaRecordType:
+		return "ClientQuotaRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -433,6 +435,8 @@ func newRecord(t RecordType) Record {
 		return &UnregisterBrokerRecord{}
 	case FeatureLevelRecordType:
 		return &FeatureLevelRecord{}
+	case ClientQuotaRecordType:
+		return &ClientQuotaRecord{}
 	default:
 		return nil
 	}
@@ -485,6 +489,8 @@ func isNilRecord(r Record) bool {
 	case *UnregisterBrokerRecord:
 		return v == nil
 	case *FeatureLevelRecord:
+		return v == nil
+	case *ClientQuotaRecord:
 		return v == nil
 	default:
 		return true
