@@ -4,7 +4,7 @@ package kafkaapi
 // only the active controller can serve — CreateTopics, DeleteTopics,
 // CreatePartitions, ElectLeaders, AlterPartitionReassignments,
 // ListPartitionReassignments, IncrementalAlterConfigs, AlterConfigs,
-// DescribeQuorum, UnregisterBroker, UpdateFeatures — are
+// DescribeQuorum, UnregisterBroker, UpdateFeatures, AlterClientQuotas — are
 // sent on by any other node to the active controller at the client's
 // version, and its answer is relayed. Metadata names as controller the
 // active controller when it is also a broker, else this broker (as Kafka
@@ -43,7 +43,7 @@ func forwardable(req kmsg.Request) bool {
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
 		*kmsg.IncrementalAlterConfigsRequest, *kmsg.AlterConfigsRequest, *kmsg.DescribeQuorumRequest,
-		*kmsg.UnregisterBrokerRequest, *kmsg.UpdateFeaturesRequest:
+		*kmsg.UnregisterBrokerRequest, *kmsg.UpdateFeaturesRequest, *kmsg.AlterClientQuotasRequest:
 		return true
 	}
 	return false
@@ -154,6 +154,8 @@ func forwardError(req kmsg.Request, code int16) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.UnregisterBrokerResponse)
 		resp.ErrorCode = code
 		return resp
+	case *kmsg.AlterClientQuotasRequest:
+		return alterClientQuotasError(r, code)
 	}
 	return nil
 }

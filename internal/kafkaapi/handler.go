@@ -235,6 +235,10 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.groupRequest(rc, req)
 	case *kmsg.TxnOffsetCommitRequest:
 		return h.txnOffsetCommit(rc, r)
+	case *kmsg.DescribeClientQuotasRequest:
+		return h.describeClientQuotas(rc, r)
+	case *kmsg.AlterClientQuotasRequest:
+		return h.alterClientQuotas(rc, r)
 	}
 	// The version table lists an API this switch does not serve: a bug,
 	// not bad input. Close rather than answer something invented.

@@ -21,8 +21,6 @@ var notServed = map[kmsg.Key]string{
 	kmsg.RenewDelegationToken:         "delegation tokens are not built",
 	kmsg.ExpireDelegationToken:        "delegation tokens are not built",
 	kmsg.DescribeDelegationToken:      "delegation tokens are not built",
-	kmsg.DescribeClientQuotas:         "client quotas are not built yet",
-	kmsg.AlterClientQuotas:            "client quotas are not built yet",
 	kmsg.DescribeUserSCRAMCredentials: "SCRAM credentials are not built yet",
 	kmsg.AlterUserSCRAMCredentials:    "SCRAM credentials are not built yet",
 
