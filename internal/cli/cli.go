@@ -36,6 +36,7 @@ func Commands() []*cobra.Command {
 		newConsumeCommand(),
 		newClusterCommand(),
 		newConfigCommand(),
+		newQuotaCommand(),
 		newBenchCommand(),
 	}
 }
