@@ -41,6 +41,17 @@
 // meanwhile) or unreadable leaves the response half-written, so the
 // connection is closed, as Kafka does.
 //
+// # Throttling (quotas)
+//
+// A Response with Throttle set is written at once with its
+// throttle_time_ms raised to the throttle (KIP-219); then the connection
+// is muted: the reader handles no further request until the throttle time
+// has passed (it waits on a timer itself, so unread requests stay in the
+// socket and the client sees backpressure). A response-less request
+// (acks=0) mutes the connection at once. Config.AcceptThrottle refuses new
+// connections over a connection_creation_rate quota: they are held unread
+// and closed when their throttle time ends, as Kafka's acceptor does.
+//
 // # Request memory
 //
 // Config.QueuedMaxRequestBytes (Kafka's queued.max.request.bytes) bounds
