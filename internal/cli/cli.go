@@ -38,6 +38,7 @@ func Commands() []*cobra.Command {
 		newConsumeCommand(),
 		newClusterCommand(),
 		newConfigCommand(),
+		newQuotaCommand(),
 		newBenchCommand(),
 		newUserCommand(),
 	}
@@ -69,7 +70,7 @@ type clientFlags struct {
 	tlsKey         string
 	verifyHostname bool
 	tls            *tlsconfig.Store // built by seeds; nil without TLS
-	sasl      saslFlags
+	sasl           saslFlags
 }
 
 // silence makes cobra leave error printing to main and print no usage on

@@ -52,7 +52,7 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	if req.SessionID != 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return h.fetchAnswer(rc, resp, nil)
+		return h.fetchAnswer(rc, resp, nil, false)
 	}
 	// Replicas fetch with their broker id (v15+: in the replica state).
 	replicaID, brokerEpoch := req.ReplicaID, int64(-1)
@@ -118,26 +118,37 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 	if maxBytes <= 0 || maxBytes > h.cfg.FetchMaxBytes {
 		maxBytes = h.cfg.FetchMaxBytes
 	}
+	consumer := replicaID < 0
+	if consumer {
+		maxBytes = h.fetchQuotaMaxBytes(rc, maxBytes)
+	}
 	rd := partReader{replicaID: replicaID, brokerEpoch: brokerEpoch, now: h.cfg.Now(), version: req.Version,
 		readCommitted: req.Version >= 4 && req.IsolationLevel == 1}
 	total, stop := h.readParts(rc, rd, parts, maxBytes)
 	if stop || total >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 {
-		return h.fetchAnswer(rc, resp, parts)
+		return h.fetchAnswer(rc, resp, parts, consumer)
 	}
 	return fetchLater(rc, func() server.Response {
 		h.waitParts(rc, rd, parts, req, maxBytes)
-		return h.fetchAnswer(rc, resp, parts)
+		return h.fetchAnswer(rc, resp, parts, consumer)
 	})
 }
 
-// fetchAnswer completes resp and encodes it with the parts' records.
-func (h *Handler) fetchAnswer(rc *reqCtx, resp *kmsg.FetchResponse, parts []fetchPart) server.Response {
+// fetchAnswer completes resp and encodes it with the parts' records; a
+// consumer's answer is counted against its consumer_byte_rate.
+func (h *Handler) fetchAnswer(rc *reqCtx, resp *kmsg.FetchResponse, parts []fetchPart, consumer bool) server.Response {
 	h.setFetchBrokers(resp, listenerOf(rc.conn))
 	records := make([][]storage.Chunk, len(parts))
 	for i := range parts {
 		records[i] = parts[i].records
 	}
-	return server.Response{Msg: resp, Body: encodeFetchResponse(resp, records)}
+	body := encodeFetchResponse(resp, records)
+	if consumer {
+		if throttled, ok := h.fetchQuotaAnswer(rc, resp, body); ok {
+			return throttled
+		}
+	}
+	return server.Response{Msg: resp, Body: body}
 }
 
 // fetchLater is later for a fetch, whose answer carries a Body: fn runs on

@@ -72,7 +72,9 @@ func encodeFetchResponse(resp *kmsg.FetchResponse, records [][]storage.Chunk) *s
 			e.brokers(resp.Brokers)
 		}
 	}
-	return e.body()
+	b := e.body()
+	b.ThrottleAtStart = v >= 1
+	return b
 }
 
 // fetchEncoder accumulates framing bytes and the file sections between

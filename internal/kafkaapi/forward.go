@@ -5,7 +5,7 @@ package kafkaapi
 // CreatePartitions, ElectLeaders, AlterPartitionReassignments,
 // ListPartitionReassignments, IncrementalAlterConfigs, AlterConfigs,
 // DescribeQuorum, UnregisterBroker, UpdateFeatures,
-// AlterUserScramCredentials — are
+// AlterUserScramCredentials, AlterClientQuotas — are
 // sent on by any other node to the active controller at the client's
 // version, and its answer is relayed. Metadata names as controller the
 // active controller when it is also a broker, else this broker (as Kafka
@@ -44,7 +44,8 @@ func forwardable(req kmsg.Request) bool {
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
 		*kmsg.IncrementalAlterConfigsRequest, *kmsg.AlterConfigsRequest, *kmsg.DescribeQuorumRequest,
-		*kmsg.UnregisterBrokerRequest, *kmsg.UpdateFeaturesRequest, *kmsg.AlterUserSCRAMCredentialsRequest:
+		*kmsg.UnregisterBrokerRequest, *kmsg.UpdateFeaturesRequest, *kmsg.AlterUserSCRAMCredentialsRequest,
+		*kmsg.AlterClientQuotasRequest:
 		return true
 	}
 	return false
@@ -157,6 +158,8 @@ func forwardError(req kmsg.Request, code int16) kmsg.Response {
 		return resp
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return alterScramError(r, code)
+	case *kmsg.AlterClientQuotasRequest:
+		return alterClientQuotasError(r, code)
 	}
 	return nil
 }

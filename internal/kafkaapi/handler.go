@@ -25,6 +25,7 @@ import (
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/protocol"
+	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
@@ -91,6 +92,9 @@ type Handler struct {
 	wantTxnTopic func()
 	// mover serves AlterReplicaLogDirs; set before serving, nil in tests.
 	mover ReplicaMover
+	// quotas measures clients against their quotas; set before serving
+	// (SetQuotas), nil when nothing is enforced.
+	quotas *quota.Manager
 
 	pidMu struct {
 		sync.Mutex
@@ -150,6 +154,13 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		c.Logger.Error("closing connection: transaction API without a transaction coordinator", "api", key.Name())
 		return server.Response{Close: true}
 	}
+	return h.serveWithQuotas(rc, req, len(body))
+}
+
+// dispatch serves a decoded request: forwards it to the active controller
+// or runs its API function.
+func (h *Handler) dispatch(rc *reqCtx, req kmsg.Request) server.Response {
+	c := rc.conn
 	if resp, ok := h.maybeForward(rc, req); ok {
 		return resp
 	}
@@ -243,10 +254,14 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		return h.describeUserScramCredentials(rc, r)
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return h.alterUserScramCredentials(rc, r)
+	case *kmsg.DescribeClientQuotasRequest:
+		return h.describeClientQuotas(rc, r)
+	case *kmsg.AlterClientQuotasRequest:
+		return h.alterClientQuotas(rc, r)
 	}
 	// The version table lists an API this switch does not serve: a bug,
 	// not bad input. Close rather than answer something invented.
-	c.Logger.Error("api advertised but not dispatched", "api", key.Name())
+	c.Logger.Error("api advertised but not dispatched", "api", kmsg.Key(rc.hdr.APIKey).Name())
 	return server.Response{Close: true}
 }
 

@@ -43,13 +43,17 @@ type Delta struct {
 	FeaturesChanged bool
 	// ScramChanged is set when a SCRAM credential was set or removed.
 	ScramChanged bool
+	// ClientQuotasChanged is set when a client quota was set, changed or
+	// removed.
+	ClientQuotasChanged bool
 }
 
 // Empty reports whether nothing changed.
 func (d *Delta) Empty() bool {
 	return !d.ClusterIDChanged && len(d.ChangedBrokers) == 0 && len(d.CreatedTopics) == 0 &&
 		len(d.DeletedTopics) == 0 && len(d.ChangedPartitions) == 0 && len(d.ChangedTopicConfigs) == 0 &&
-		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged && !d.ScramChanged
+		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged && !d.ScramChanged &&
+		!d.ClientQuotasChanged
 }
 
 // TopicCreated reports whether the topic with id was created by this delta.
@@ -81,6 +85,7 @@ type touched struct {
 	producerIDs   bool
 	features      bool
 	scram         bool
+	clientQuotas  bool
 }
 
 func newTouched() *touched {
@@ -89,7 +94,7 @@ func newTouched() *touched {
 
 func allKeys(prev, next *Image) *touched {
 	t := newTouched()
-	t.clusterID, t.producerIDs, t.features, t.scram = true, true, true, true
+	t.clusterID, t.producerIDs, t.features, t.scram, t.clientQuotas = true, true, true, true, true
 	for _, img := range []*Image{prev, next} {
 		for id := range img.brokers {
 			t.brokers[id] = struct{}{}
@@ -110,6 +115,7 @@ func diff(prev, next *Image, keys *touched) *Delta {
 	d.ProducerIDsChanged = keys.producerIDs && prev.nextProducerID != next.nextProducerID
 	d.FeaturesChanged = keys.features && !maps.Equal(prev.features, next.features)
 	d.ScramChanged = keys.scram && !scramEqual(prev.scram, next.scram)
+	d.ClientQuotasChanged = keys.clientQuotas && !clientQuotasEqual(prev.clientQuotas, next.clientQuotas)
 	for id := range keys.brokers {
 		pb, inPrev := prev.brokers[id]
 		nb, inNext := next.brokers[id]
@@ -228,8 +234,9 @@ type builder struct {
 	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied bool
 	// scramCopied marks the outer SCRAM map, scramOwned the per-mechanism
 	// maps, cloned by this batch.
-	scramCopied bool
-	scramOwned  map[int8]bool
+	scramCopied        bool
+	scramOwned         map[int8]bool
+	clientQuotasCopied bool
 	// owned marks topics cloned by this batch, safe to modify in place.
 	owned map[UUID]bool
 	// ownedConfigs marks broker config maps cloned by this batch.
@@ -298,6 +305,11 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.removeUserScramCredential(r)
+	case *ClientQuotaRecord:
+		if r == nil {
+			break
+		}
+		return b.clientQuota(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }

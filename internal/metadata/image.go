@@ -152,6 +152,9 @@ type Image struct {
 	nextProducerID int64
 	// features holds the finalized feature levels; level 0 is absent.
 	features map[string]int16
+	// clientQuotas holds quota values by QuotaEntityKey; nil until one is
+	// set.
+	clientQuotas map[string]*ClientQuota
 	// scram holds SCRAM credentials by mechanism, then user; nil until
 	// one is set. Inner maps are shared between images: copy on write.
 	scram map[int8]map[string]ScramCredential

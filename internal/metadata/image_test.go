@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -28,6 +29,8 @@ func sampleImage(t testing.TB) *Image {
 		&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "log.retention.ms", Value: strp("5")},
 		&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "2", Name: "log.segment.bytes", Value: strp("100")},
 		&ProducerIDsRecord{NextProducerID: 2000},
+		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityUser, Name: strp("alice")}}, Key: "producer_byte_rate", Value: 1024},
+		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityClientID}, {Type: QuotaEntityUser}}, Key: "request_percentage", Value: 50.5},
 	)
 	if err != nil {
 		t.Fatalf("building sample image: %v", err)
@@ -43,6 +46,7 @@ type imageState struct {
 	Topics         []Topic
 	BrokerConfigs  map[string]map[string]string
 	NextProducerID int64
+	ClientQuotas   []ClientQuota
 }
 
 func stateOf(img *Image) imageState {
@@ -58,6 +62,9 @@ func stateOf(img *Image) imageState {
 	}
 	for _, r := range img.BrokerConfigResources() {
 		s.BrokerConfigs[r] = maps.Clone(img.BrokerConfigs(r))
+	}
+	for _, q := range img.ClientQuotas() {
+		s.ClientQuotas = append(s.ClientQuotas, ClientQuota{Entity: slices.Clone(q.Entity), Values: maps.Clone(q.Values)})
 	}
 	return s
 }
@@ -460,4 +467,57 @@ func randomBatch(rng *rand.Rand, img *Image) []Record {
 		recs = append(recs, &ClusterIDRecord{ClusterID: fmt.Sprint("c", rng.IntN(2))})
 	}
 	return recs
+}
+
+func TestClientQuotaRecordsSetAndRemove(t *testing.T) {
+	alice := []QuotaEntityComponent{{Type: QuotaEntityClientID, Name: strp("app")}, {Type: QuotaEntityUser, Name: strp("alice")}}
+	img, d, err := Empty().Apply(1,
+		&ClientQuotaRecord{Entity: alice, Key: "producer_byte_rate", Value: 100},
+		&ClientQuotaRecord{Entity: alice, Key: "consumer_byte_rate", Value: 200},
+		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityIP}}, Key: "connection_creation_rate", Value: 3},
+	)
+	if err != nil {
+		t.Fatalf("Apply(set quotas) error: %v", err)
+	}
+	if !d.ClientQuotasChanged {
+		t.Errorf("Apply(set quotas) delta ClientQuotasChanged = false, want true")
+	}
+	// Component order does not matter.
+	reversed := []QuotaEntityComponent{alice[1], alice[0]}
+	q := img.ClientQuota(reversed)
+	if q == nil || !maps.Equal(q.Values, map[string]float64{"producer_byte_rate": 100, "consumer_byte_rate": 200}) {
+		t.Fatalf("ClientQuota(alice/app) = %+v, want both byte rates", q)
+	}
+	next, d, err := img.Apply(2,
+		&ClientQuotaRecord{Entity: reversed, Key: "producer_byte_rate", Remove: true},
+		&ClientQuotaRecord{Entity: alice, Key: "consumer_byte_rate", Remove: true},
+	)
+	if err != nil {
+		t.Fatalf("Apply(remove quotas) error: %v", err)
+	}
+	if next.ClientQuota(alice) != nil || len(next.ClientQuotas()) != 1 || !d.ClientQuotasChanged {
+		t.Errorf("after removing alice/app's quotas: ClientQuotas() = %+v, changed %v; want only the ip default", next.ClientQuotas(), d.ClientQuotasChanged)
+	}
+	if q := img.ClientQuota(alice); q == nil || len(q.Values) != 2 {
+		t.Errorf("Apply modified the previous image: %+v", q)
+	}
+	_, d, _ = next.Apply(3, &ClientQuotaRecord{Entity: alice, Key: "producer_byte_rate", Remove: true})
+	if d.ClientQuotasChanged {
+		t.Errorf("removing an absent quota: ClientQuotasChanged = true, want false")
+	}
+	tests := []struct {
+		name string
+		give *ClientQuotaRecord
+	}{
+		{"no entity", &ClientQuotaRecord{Key: "k", Value: 1}},
+		{"type twice", &ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: "user"}, {Type: "user", Name: strp("a")}}, Key: "k", Value: 1}},
+		{"empty type", &ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: ""}}, Key: "k", Value: 1}},
+		{"empty key", &ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: "user"}}, Value: 1}},
+		{"infinite value", &ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: "user"}}, Key: "k", Value: math.Inf(1)}},
+	}
+	for _, tt := range tests {
+		if _, _, err := Empty().Apply(1, tt.give); !errors.Is(err, ErrInconsistent) {
+			t.Errorf("%s: Apply(%+v) = %v, want ErrInconsistent", tt.name, tt.give, err)
+		}
+	}
 }

@@ -71,6 +71,8 @@ func (t RecordType) String() string {
 		return "UserScramCredentialRecord"
 	case RemoveUserScramCredentialRecordType:
 		return "RemoveUserScramCredentialRecord"
+	case ClientQuotaRecordType:
+		return "ClientQuotaRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -563,6 +565,8 @@ func newRecord(t RecordType) Record {
 		return &UserScramCredentialRecord{}
 	case RemoveUserScramCredentialRecordType:
 		return &RemoveUserScramCredentialRecord{}
+	case ClientQuotaRecordType:
+		return &ClientQuotaRecord{}
 	default:
 		return nil
 	}
@@ -619,6 +623,8 @@ func isNilRecord(r Record) bool {
 	case *UserScramCredentialRecord:
 		return v == nil
 	case *RemoveUserScramCredentialRecord:
+		return v == nil
+	case *ClientQuotaRecord:
 		return v == nil
 	default:
 		return true

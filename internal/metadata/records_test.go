@@ -40,6 +40,8 @@ func sampleRecords() []Record {
 			Listeners: []Endpoint{{Name: "INTERNAL", Host: "h3", Port: 9093, SecurityProtocol: "SSL"}, {Name: "PLAINTEXT", Host: "h3", Port: 9092, SecurityProtocol: "PLAINTEXT"}}},
 		&UserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA512, Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096},
 		&RemoveUserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA256},
+		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityUser, Name: strp("alice")}, {Type: QuotaEntityClientID}}, Key: "producer_byte_rate", Value: 5e6},
+		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityIP}}, Key: "connection_creation_rate", Remove: true},
 	}
 }
 
@@ -90,6 +92,10 @@ func TestEncodingIsStable(t *testing.T) {
 		{&RegisterBrokerRecord{NodeID: 1, IncarnationID: topicA, BrokerEpoch: 2, Host: "h", Port: 9092, Features: []SupportedFeature{{Name: "f", MinLevel: 0, MaxLevel: 2}}},
 			"010201" + "00000001" + "0102030405060708090a0b0c0d0e0f10" + "0000000000000002" + "0168" + "00002384" + "00" + "00" + "01" + "0166" + "0000" + "0002"},
 		{&FeatureLevelRecord{Name: "f", Level: 258}, "010c00" + "0166" + "0102"},
+		{&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: "u", Name: strp("a")}, {Type: "c"}}, Key: "k", Value: 1.5},
+			"011800" + "02" + "0175" + "0261" + "0163" + "00" + "016b" + "3ff8000000000000" + "00"},
+		{&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: "ip"}}, Key: "k", Remove: true},
+			"011800" + "01" + "026970" + "00" + "016b" + "0000000000000000" + "01"},
 	}
 	for _, tt := range tests {
 		b, err := Encode(tt.give)

@@ -21,8 +21,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // RegisterBrokerRecord followed by a BrokerRegistrationChangeRecord when the
 // broker is in controlled shutdown), then per topic by
 // name its TopicRecord, PartitionRecords and ConfigRecords, then broker
-// configs, then the producer id counter, then SCRAM credentials by
-// mechanism and user.
+// configs, then client quotas by entity, then the producer id counter,
+// then SCRAM credentials by mechanism and user.
 func (img *Image) Records() []Record {
 	var recs []Record
 	if img.clusterID != "" {
@@ -72,6 +72,7 @@ func (img *Image) Records() []Record {
 			recs = append(recs, &ConfigRecord{ResourceType: ResourceGroup, ResourceName: group, Name: name, Value: &v})
 		}
 	}
+	recs = append(recs, img.clientQuotaRecords()...)
 	if img.nextProducerID > 0 {
 		recs = append(recs, &ProducerIDsRecord{NextProducerID: img.nextProducerID})
 	}

@@ -18,6 +18,7 @@ import (
 func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 	st := n.cfg.Static
 	loader := metadata.NewLoader(metadata.LoaderConfig{Logger: n.log})
+	loader.Subscribe(n.onQuotas)
 	loader.Subscribe(n.onMetadata)
 	voters, err := st.Voters()
 	if err != nil {

@@ -64,6 +64,7 @@ func (n *Node) newServers(listeners []config.Listener, handler server.Handler, s
 			Listener:              l.Name,
 			SecurityProtocol:      l.SecurityProtocol,
 			RequireSASL:           l.SASL(),
+			AcceptThrottle:        n.quotas.RecordConnection,
 			SASL:                  saslCfg,
 			TLSPrincipal:          mapper.Name,
 		}

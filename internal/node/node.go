@@ -34,6 +34,7 @@ import (
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
+	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/storage"
 	"github.com/strata-io/strata/internal/tlsconfig"
@@ -89,6 +90,9 @@ type Node struct {
 	registeredEpoch atomic.Int64
 	// topicCache is the group coordinator's topic view (topicInfos).
 	topicCache atomic.Pointer[topicView]
+	// quotas enforces client quotas; set in New, updated from the
+	// metadata image (onQuotas).
+	quotas *quota.Manager
 
 	reconcileMu sync.Mutex
 	reconciling bool // guarded by reconcileMu: false until the first full reconcile
@@ -110,8 +114,15 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	qcfg := quota.DefaultConfig()
+	qcfg.Now = cfg.Now
+	quotas, err := quota.New(qcfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
-		heartbeatNow: make(chan struct{}, 1), replicaPolls: kafkaapi.NewReplicaPolls(cfg.Now), wantTxnTopic: make(chan struct{}, 1)}, nil
+		heartbeatNow: make(chan struct{}, 1), replicaPolls: kafkaapi.NewReplicaPolls(cfg.Now), wantTxnTopic: make(chan struct{}, 1),
+		quotas: quotas}, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -308,6 +319,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		_, _, _, _, _, _, refresh := st.OAuthBearer()
 		g.Go(func() error { return jwks.RefreshLoop(gctx, refresh, n.log.With("component", "sasl")) })
 	}
+	handler.SetQuotas(n.quotas)
 	servers, err := n.newServers(listeners, handler, saslCfg)
 	if err != nil {
 		return fail(err)
@@ -380,6 +392,14 @@ func (n *Node) brokerEpoch() int64 {
 	}
 	b, _ := n.ctrl.Image().Broker(n.cfg.Static.NodeID)
 	return b.BrokerEpoch
+}
+
+// onQuotas installs changed client quotas; it runs on raft's apply
+// goroutine, before onMetadata reports the image applied.
+func (n *Node) onQuotas(img *metadata.Image, d *metadata.Delta) {
+	if d.ClientQuotasChanged {
+		n.quotas.Update(img)
+	}
 }
 
 // onMetadata is the controller subscription: it runs on raft's apply

@@ -11,8 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,7 +63,9 @@ func newJWTIssuerTB(t testing.TB) *jwtIssuer {
 	return &jwtIssuer{key: key, url: "file://" + path, kid: "test-key", iss: "https://idp.test", aud: "strata"}
 }
 
-func (j *jwtIssuer) token(t *testing.T, sub string, exp time.Time) string { return j.tokenTB(t, sub, exp) }
+func (j *jwtIssuer) token(t *testing.T, sub string, exp time.Time) string {
+	return j.tokenTB(t, sub, exp)
+}
 
 func (j *jwtIssuer) tokenTB(t testing.TB, sub string, exp time.Time) string {
 	t.Helper()

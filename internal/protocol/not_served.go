@@ -19,8 +19,6 @@ var notServed = map[kmsg.Key]string{
 	kmsg.RenewDelegationToken:    "delegation tokens are not built",
 	kmsg.ExpireDelegationToken:   "delegation tokens are not built",
 	kmsg.DescribeDelegationToken: "delegation tokens are not built",
-	kmsg.DescribeClientQuotas:    "client quotas are not built yet",
-	kmsg.AlterClientQuotas:       "client quotas are not built yet",
 
 	kmsg.Vote:             "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",
 	kmsg.BeginQuorumEpoch: "KRaft's own quorum RPC: Strata's metadata quorum is hashicorp/raft on the controller listener",

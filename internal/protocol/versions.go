@@ -38,6 +38,8 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.AlterConfigs:               {0, 2},
 	kmsg.DescribeQuorum:             {0, 2},
 	kmsg.UnregisterBroker:           {0, 0},
+	kmsg.DescribeClientQuotas:       {0, 1},
+	kmsg.AlterClientQuotas:          {0, 1},
 	kmsg.DescribeLogDirs:            {1, 4},
 	kmsg.DescribeTopicPartitions:    {0, 0},
 	kmsg.UpdateFeatures:             {0, 2},

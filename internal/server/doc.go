@@ -55,6 +55,16 @@
 // connections write file sections through the buffered path: sendfile
 // cannot encrypt. The write buffer is the connection's own, reused for
 // every response, so the cost over plaintext is the copy and the cipher.
+// # Throttling (quotas)
+//
+// A Response with Throttle set is written at once with its
+// throttle_time_ms raised to the throttle (KIP-219); then the connection
+// is muted: the reader handles no further request until the throttle time
+// has passed (it waits on a timer itself, so unread requests stay in the
+// socket and the client sees backpressure). A response-less request
+// (acks=0) mutes the connection at once. Config.AcceptThrottle refuses new
+// connections over a connection_creation_rate quota: they are held unread
+// and closed when their throttle time ends, as Kafka's acceptor does.
 //
 // # Request memory
 //

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,14 @@ type Response struct {
 	// response header (after SaslHandshake v0; see sasl.go).
 	raw   []byte
 	isRaw bool
+
+	// Throttle, when positive, is a quota's throttle time (KIP-219): the
+	// response's throttle_time_ms is raised to it (in Msg, or in a Body
+	// with ThrottleAtStart), and once the response is written the
+	// connection reads no further request for that long. Without a
+	// response (acks=0) the connection is muted at once. On a Response
+	// with Later, it adds to the throttle of the Response Later yields.
+	Throttle time.Duration
 }
 
 // Handler serves decoded requests. Handle runs on the connection's reader
@@ -164,6 +173,11 @@ type Config struct {
 	// anything but ApiVersions is served. See sasl.go.
 	RequireSASL bool
 	SASL        SASLConfig
+	// AcceptThrottle, when set, is asked about every accepted connection:
+	// a positive answer (a connection_creation_rate quota exceeded,
+	// KIP-612) means the connection is not served but held unread for
+	// that long and then closed, as Kafka's acceptor does.
+	AcceptThrottle func(ip netip.Addr) time.Duration
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -217,6 +231,7 @@ type Stats struct {
 // Server accepts Kafka connections.
 type Server struct {
 	cfg     Config       // set in New, never changed
+	epoch   time.Time    // set in New; connection mutes count from it
 	handler Handler      // set in New
 	reuser  FrameReuser  // the handler's, or nil; set in New
 	budget  *budget      // set in New
@@ -228,8 +243,11 @@ type Server struct {
 
 	mu struct {
 		sync.Mutex
-		conns  map[net.Conn]struct{}
-		closed bool
+		conns map[net.Conn]struct{}
+		// throttled holds connections refused by AcceptThrottle until
+		// their timer closes them.
+		throttled map[net.Conn]*time.Timer
+		closed    bool
 	}
 	wg sync.WaitGroup // connection goroutines
 }
@@ -254,9 +272,10 @@ func New(cfg Config, h Handler) *Server {
 	if cfg.SASL.Now == nil {
 		cfg.SASL.Now = time.Now
 	}
-	s := &Server{cfg: cfg, handler: h, budget: newBudget(cfg.QueuedMaxRequestBytes), frames: newFramePool()}
+	s := &Server{cfg: cfg, handler: h, budget: newBudget(cfg.QueuedMaxRequestBytes), frames: newFramePool(), epoch: time.Now()}
 	s.reuser, _ = h.(FrameReuser)
 	s.mu.conns = make(map[net.Conn]struct{})
+	s.mu.throttled = make(map[net.Conn]*time.Timer)
 	return s
 }
 
@@ -327,6 +346,12 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			break
 		}
+		if s.cfg.AcceptThrottle != nil {
+			if d := s.cfg.AcceptThrottle(remoteIP(c)); d > 0 {
+				s.closeLater(c, d)
+				continue
+			}
+		}
 		s.mu.Lock()
 		if s.mu.closed {
 			s.mu.Unlock()
@@ -350,9 +375,44 @@ func (s *Server) Run(ctx context.Context) error {
 	for c := range s.mu.conns {
 		c.Close()
 	}
+	for c, t := range s.mu.throttled {
+		t.Stop()
+		c.Close()
+		delete(s.mu.throttled, c)
+	}
 	s.mu.Unlock()
 	s.wg.Wait()
 	return err
+}
+
+// closeLater holds a throttled connection unread for d, then closes it.
+// Run stops the timer and closes the connection if it ends first.
+func (s *Server) closeLater(c net.Conn, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		c.Close()
+		return
+	}
+	s.mu.throttled[c] = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		_, ok := s.mu.throttled[c]
+		delete(s.mu.throttled, c)
+		s.mu.Unlock()
+		if ok {
+			c.Close()
+		}
+	})
+}
+
+// remoteIP is the address a connection comes from (the zero Addr when it
+// is not an IP connection).
+func remoteIP(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
 }
 
 // slot is one request between the reader and the writer.
@@ -372,6 +432,46 @@ type connState struct {
 	// sasl is the SASL state of a RequireSASL connection, else nil; owned
 	// by the reader.
 	sasl *saslConn
+	// mutedUntil is when a quota's throttle ends, as time since the
+	// server's epoch (0: never muted): the reader handles no request
+	// before then. Raised by whoever learns of a throttle (the writer
+	// after writing a throttled response, the reader for one without a
+	// response); read by the reader.
+	mutedUntil atomic.Int64
+}
+
+// mute makes the connection read nothing for d from now.
+func (s *Server) mute(cs *connState, d time.Duration) {
+	until := int64(s.sinceEpoch() + d)
+	for {
+		cur := cs.mutedUntil.Load()
+		if cur >= until || cs.mutedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+func (s *Server) sinceEpoch() time.Duration { return time.Since(s.epoch) }
+
+// waitUnmuted returns once the connection's throttle has ended, or false
+// when ctx ends first. No goroutine: the reader itself waits.
+func (s *Server) waitUnmuted(ctx context.Context, cs *connState) bool {
+	until := cs.mutedUntil.Load()
+	if until == 0 {
+		return true
+	}
+	d := time.Duration(until) - s.sinceEpoch()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // serveConn runs the reader loop on the calling goroutine and the writer
@@ -526,9 +626,18 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 			return
 		}
 		reuse := s.reuser != nil && s.reuser.ReusesFrame(hdr)
+		// A throttled connection is muted (KIP-219): a request that
+		// arrived meanwhile waits here, unread requests wait in the
+		// socket, and the client sees TCP backpressure.
+		if !s.waitUnmuted(ctx, cs) {
+			return
+		}
 		resp := s.handler.Handle(ctx, c, hdr, req, body)
 		if resp.Msg == nil && resp.Body == nil && resp.Later == nil && !resp.Close {
 			// No response expected (acks=0): the handler is done with it.
+			if resp.Throttle > 0 {
+				s.mute(cs, resp.Throttle)
+			}
 			s.release(cs, held, frame, reuse)
 			held = 0
 			continue

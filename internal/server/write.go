@@ -11,6 +11,9 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/protocol"
 )
@@ -30,6 +33,10 @@ type Body struct {
 	// correlation id), as for a flexible version of the API.
 	Flexible bool
 	Pieces   []Piece
+	// ThrottleAtStart says the body starts with the response's
+	// throttle_time_ms (int32, in Pieces[0].Bytes), so that a Response's
+	// Throttle can raise it.
+	ThrottleAtStart bool
 }
 
 // Piece is part of a Body: Bytes, or, when File is set, the Size bytes of
@@ -94,6 +101,7 @@ func (s *Server) writeLoop(ctx context.Context, cancel context.CancelFunc, nc ne
 			continue
 		}
 		resp := sl.resp
+		throttle := resp.Throttle
 		if resp.Later != nil {
 			select {
 			case resp = <-resp.Later:
@@ -114,9 +122,18 @@ func (s *Server) writeLoop(ctx context.Context, cancel context.CancelFunc, nc ne
 				}
 			}
 		}
+		throttle = max(throttle, resp.Throttle)
+		if throttle > 0 {
+			setThrottle(&resp, throttle)
+		}
 		err := w.write(sl.correlationID, resp)
 		// The response exists, so the handler is done with the frame.
 		s.release(cs, sl.held, sl.frame, true)
+		if throttle > 0 {
+			// KIP-219: the response leaves at once; the connection is
+			// muted from now on for the throttle time.
+			s.mute(cs, throttle)
+		}
 		if err != nil {
 			if clientGone(err) {
 				cs.c.Logger.Debug("connection closed while writing", "err", err)
@@ -134,6 +151,24 @@ func (s *Server) writeLoop(ctx context.Context, cancel context.CancelFunc, nc ne
 		}
 		if resp.Close {
 			fail()
+		}
+	}
+}
+
+// setThrottle raises the throttle_time_ms of resp's message to d.
+func setThrottle(resp *Response, d time.Duration) {
+	ms := int32(min(d.Milliseconds(), math.MaxInt32))
+	if b := resp.Body; b != nil {
+		if b.ThrottleAtStart && len(b.Pieces) > 0 && len(b.Pieces[0].Bytes) >= 4 && b.Pieces[0].File == nil {
+			if cur := int32(binary.BigEndian.Uint32(b.Pieces[0].Bytes)); cur < ms {
+				binary.BigEndian.PutUint32(b.Pieces[0].Bytes, uint32(ms))
+			}
+		}
+		return
+	}
+	if t, ok := resp.Msg.(kmsg.ThrottleResponse); ok {
+		if cur, _ := t.Throttle(); cur < ms {
+			resp.Msg.(kmsg.SetThrottleResponse).SetThrottle(ms)
 		}
 	}
 }
