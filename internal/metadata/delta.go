@@ -41,13 +41,15 @@ type Delta struct {
 	ProducerIDsChanged bool
 	// FeaturesChanged is set when a finalized feature level changed.
 	FeaturesChanged bool
+	// ACLsChanged is set when an ACL was added or removed.
+	ACLsChanged bool
 }
 
 // Empty reports whether nothing changed.
 func (d *Delta) Empty() bool {
 	return !d.ClusterIDChanged && len(d.ChangedBrokers) == 0 && len(d.CreatedTopics) == 0 &&
 		len(d.DeletedTopics) == 0 && len(d.ChangedPartitions) == 0 && len(d.ChangedTopicConfigs) == 0 &&
-		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged
+		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged && !d.ACLsChanged
 }
 
 // TopicCreated reports whether the topic with id was created by this delta.
@@ -78,6 +80,7 @@ type touched struct {
 	brokerConfigs map[string]struct{}
 	producerIDs   bool
 	features      bool
+	acls          bool
 }
 
 func newTouched() *touched {
@@ -86,7 +89,7 @@ func newTouched() *touched {
 
 func allKeys(prev, next *Image) *touched {
 	t := newTouched()
-	t.clusterID, t.producerIDs, t.features = true, true, true
+	t.clusterID, t.producerIDs, t.features, t.acls = true, true, true, true
 	for _, img := range []*Image{prev, next} {
 		for id := range img.brokers {
 			t.brokers[id] = struct{}{}
@@ -106,6 +109,7 @@ func diff(prev, next *Image, keys *touched) *Delta {
 	d.ClusterIDChanged = keys.clusterID && prev.clusterID != next.clusterID
 	d.ProducerIDsChanged = keys.producerIDs && prev.nextProducerID != next.nextProducerID
 	d.FeaturesChanged = keys.features && !maps.Equal(prev.features, next.features)
+	d.ACLsChanged = keys.acls && !maps.Equal(prev.ACLs().byID, next.ACLs().byID)
 	for id := range keys.brokers {
 		pb, inPrev := prev.brokers[id]
 		nb, inNext := next.brokers[id]
@@ -221,7 +225,7 @@ type builder struct {
 	prev, next *Image
 	keys       *touched
 
-	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied bool
+	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied, aclsCopied bool
 	// owned marks topics cloned by this batch, safe to modify in place.
 	owned map[UUID]bool
 	// ownedConfigs marks broker config maps cloned by this batch.
@@ -280,6 +284,16 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.featureLevel(r)
+	case *AccessControlEntryRecord:
+		if r == nil {
+			break
+		}
+		return b.accessControlEntry(r)
+	case *RemoveAccessControlEntryRecord:
+		if r == nil {
+			break
+		}
+		return b.removeAccessControlEntry(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }

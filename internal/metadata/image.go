@@ -127,6 +127,8 @@ type Image struct {
 	nextProducerID int64
 	// features holds the finalized feature levels; level 0 is absent.
 	features map[string]int16
+	// acls is shared between images until an ACL changes; nil is empty.
+	acls *ACLs
 }
 
 // Empty is the image before any record: no cluster id, brokers or topics.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-io/strata/internal/acl"
 )
 
 // sampleImage builds an image with a cluster id, two brokers, two topics
@@ -28,6 +30,8 @@ func sampleImage(t testing.TB) *Image {
 		&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "log.retention.ms", Value: strp("5")},
 		&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "2", Name: "log.segment.bytes", Value: strp("100")},
 		&ProducerIDsRecord{NextProducerID: 2000},
+		&AccessControlEntryRecord{ID: topicA, Binding: acl.Binding{ResourceType: acl.ResourceTopic, ResourceName: "orders",
+			PatternType: acl.PatternLiteral, Principal: "User:alice", Host: "*", Operation: acl.OpRead, Permission: acl.PermissionAllow}},
 	)
 	if err != nil {
 		t.Fatalf("building sample image: %v", err)
@@ -43,6 +47,7 @@ type imageState struct {
 	Topics         []Topic
 	BrokerConfigs  map[string]map[string]string
 	NextProducerID int64
+	ACLs           []string
 }
 
 func stateOf(img *Image) imageState {
@@ -58,6 +63,10 @@ func stateOf(img *Image) imageState {
 	}
 	for _, r := range img.BrokerConfigResources() {
 		s.BrokerConfigs[r] = maps.Clone(img.BrokerConfigs(r))
+	}
+	for _, id := range img.ACLs().IDs() {
+		b, _ := img.ACLs().Get(id)
+		s.ACLs = append(s.ACLs, fmt.Sprint(id, b))
 	}
 	return s
 }
@@ -406,6 +415,16 @@ func randomBatch(rng *rand.Rand, img *Image) []Record {
 			recs = append(recs, &BrokerRegistrationChangeRecord{NodeID: rng.Int32N(4), BrokerEpoch: rng.Int64N(5), Fenced: rng.IntN(2) == 0, InControlledShutdown: rng.IntN(2) == 0})
 		case 9:
 			recs = append(recs, &UnregisterBrokerRecord{NodeID: rng.Int32N(4), BrokerEpoch: rng.Int64N(5)})
+		}
+		if rng.IntN(4) == 0 {
+			id := UUID{0xac, byte(rng.IntN(8))}
+			if rng.IntN(2) == 0 {
+				recs = append(recs, &RemoveAccessControlEntryRecord{ID: id})
+			} else {
+				recs = append(recs, &AccessControlEntryRecord{ID: id, Binding: acl.Binding{ResourceType: acl.ResourceTopic,
+					ResourceName: fmt.Sprint("t", rng.IntN(3)), PatternType: acl.PatternLiteral, Principal: "User:u", Host: "*",
+					Operation: acl.OpRead, Permission: acl.PermissionAllow}})
+			}
 		}
 	}
 	if rng.IntN(20) == 0 {

@@ -63,6 +63,10 @@ func (t RecordType) String() string {
 		return "UnregisterBrokerRecord"
 	case FeatureLevelRecordType:
 		return "FeatureLevelRecord"
+	case AccessControlEntryRecordType:
+		return "AccessControlEntryRecord"
+	case RemoveAccessControlEntryRecordType:
+		return "RemoveAccessControlEntryRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -433,6 +437,10 @@ func newRecord(t RecordType) Record {
 		return &UnregisterBrokerRecord{}
 	case FeatureLevelRecordType:
 		return &FeatureLevelRecord{}
+	case AccessControlEntryRecordType:
+		return &AccessControlEntryRecord{}
+	case RemoveAccessControlEntryRecordType:
+		return &RemoveAccessControlEntryRecord{}
 	default:
 		return nil
 	}
@@ -485,6 +493,10 @@ func isNilRecord(r Record) bool {
 	case *UnregisterBrokerRecord:
 		return v == nil
 	case *FeatureLevelRecord:
+		return v == nil
+	case *AccessControlEntryRecord:
+		return v == nil
+	case *RemoveAccessControlEntryRecord:
 		return v == nil
 	default:
 		return true

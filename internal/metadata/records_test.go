@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-io/strata/internal/acl"
 )
 
 func strp(s string) *string { return &s }
@@ -36,6 +38,9 @@ func sampleRecords() []Record {
 		&PartitionRecord{TopicID: topicA, Partition: 2, Replicas: []int32{1, 2, 3}, Leader: -1, LeaderEpoch: 6, PartitionEpoch: 9,
 			ELR: []int32{2, 3}, LastKnownELR: []int32{1}},
 		&FeatureLevelRecord{Name: ELRVersionFeature, Level: 1},
+		&AccessControlEntryRecord{ID: topicB, Binding: acl.Binding{ResourceType: acl.ResourceTopic, ResourceName: "orders-",
+			PatternType: acl.PatternPrefixed, Principal: "User:alice", Host: "*", Operation: acl.OpWrite, Permission: acl.PermissionAllow}},
+		&RemoveAccessControlEntryRecord{ID: topicB},
 	}
 }
 
@@ -83,6 +88,10 @@ func TestEncodingIsStable(t *testing.T) {
 		{&RegisterBrokerRecord{NodeID: 1, IncarnationID: topicA, BrokerEpoch: 2, Host: "h", Port: 9092, Features: []SupportedFeature{{Name: "f", MinLevel: 0, MaxLevel: 2}}},
 			"010201" + "00000001" + "0102030405060708090a0b0c0d0e0f10" + "0000000000000002" + "0168" + "00002384" + "00" + "00" + "01" + "0166" + "0000" + "0002"},
 		{&FeatureLevelRecord{Name: "f", Level: 258}, "010c00" + "0166" + "0102"},
+		{&AccessControlEntryRecord{ID: topicA, Binding: acl.Binding{ResourceType: acl.ResourceGroup, ResourceName: "g",
+			PatternType: acl.PatternLiteral, Principal: "User:a", Host: "*", Operation: acl.OpRead, Permission: acl.PermissionDeny}},
+			"011600" + "0102030405060708090a0b0c0d0e0f10" + "03" + "0167" + "03" + "06557365723a61" + "012a" + "03" + "02"},
+		{&RemoveAccessControlEntryRecord{ID: topicA}, "011700" + "0102030405060708090a0b0c0d0e0f10"},
 	}
 	for _, tt := range tests {
 		b, err := Encode(tt.give)

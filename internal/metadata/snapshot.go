@@ -21,7 +21,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // RegisterBrokerRecord followed by a BrokerRegistrationChangeRecord when the
 // broker is in controlled shutdown), then per topic by
 // name its TopicRecord, PartitionRecords and ConfigRecords, then broker
-// configs, then the producer id counter.
+// configs, then the producer id counter, then the ACLs.
 func (img *Image) Records() []Record {
 	var recs []Record
 	if img.clusterID != "" {
@@ -73,7 +73,7 @@ func (img *Image) Records() []Record {
 	if img.nextProducerID > 0 {
 		recs = append(recs, &ProducerIDsRecord{NextProducerID: img.nextProducerID})
 	}
-	return recs
+	return append(recs, img.aclRecords()...)
 }
 
 // MarshalSnapshot encodes the image as a snapshot: a header, the image's
