@@ -14,9 +14,6 @@ var notServed = map[kmsg.Key]string{
 
 	kmsg.SASLHandshake:                "security (SASL) is not built yet",
 	kmsg.SASLAuthenticate:             "security (SASL) is not built yet",
-	kmsg.DescribeACLs:                 "ACLs are not built yet",
-	kmsg.CreateACLs:                   "ACLs are not built yet",
-	kmsg.DeleteACLs:                   "ACLs are not built yet",
 	kmsg.CreateDelegationToken:        "delegation tokens are not built",
 	kmsg.RenewDelegationToken:         "delegation tokens are not built",
 	kmsg.ExpireDelegationToken:        "delegation tokens are not built",
