@@ -68,6 +68,11 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 	for _, name := range slices.Sorted(maps.Keys(props)) {
 		v := props[name]
 		e, ok := Lookup(ScopeBroker, name)
+		if authorizerProps[name] != "" {
+			// The authorizer's own configs, not broker configs in Kafka's
+			// table; applied below.
+			continue
+		}
 		if !ok {
 			s.Unacted = append(s.Unacted, name)
 			continue
@@ -123,9 +128,15 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 		{"socket.request.max.bytes", "socket-request-max-bytes"},
 		{"queued.max.request.bytes", "queued-max-request-bytes"},
 		{"connections.max.idle.ms", "connections-max-idle"},
+		{"authorizer.class.name", "authorizer"},
 	} {
 		if v, ok := p[m.kafka]; ok {
 			assign(m.flag, v, m.kafka)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(authorizerProps)) {
+		if v, ok := props[name]; ok {
+			assign(authorizerProps[name], v, name)
 		}
 	}
 	// node.id, with the deprecated broker.id as an alias.
@@ -288,4 +299,11 @@ func parseListeners(key, v string) ([]listener, error) {
 		out = append(out, listener{name: strings.ToUpper(name), addr: addr})
 	}
 	return out, nil
+}
+
+// authorizerProps are the StandardAuthorizer's configs, read from a
+// server.properties, and the settings they set.
+var authorizerProps = map[string]string{
+	"super.users":                    "super-users",
+	"allow.everyone.if.no.acl.found": "allow-everyone-if-no-acl-found",
 }

@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-io/strata/internal/auth"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
@@ -45,6 +46,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for request handling; nil means time.Now.
 	Now func() time.Time
+
+	// testPrincipalFor, set only by this package's tests, gives each
+	// request the principal of its client id (see principalHook).
+	testPrincipalFor func(clientID string) auth.Principal
 }
 
 // Node is one Strata process: broker and controller.
@@ -273,6 +278,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		BrokerConfigs:    st.KafkaConfigs(),
 		LogDirs:          n.logDirs,
 		ReplicaPolls:     n.replicaPolls,
+		Authorizer:       st.ACL(),
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
@@ -283,6 +289,10 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	handler.SetTxnVerifier(verifier)
 	n.groups.SetTxnPartitionAdder(verifier.addOffsetsPartition)
 	handler.SetTxnMarkerGroups(n.groups)
+	var apis server.Handler = handler
+	if n.cfg.testPrincipalFor != nil {
+		apis = principalHook{Handler: handler, principalFor: n.cfg.testPrincipalFor}
+	}
 	srv := server.New(server.Config{
 		Addr:                  st.Listen,
 		MaxRequestBytes:       st.SocketRequestMaxBytes,
@@ -290,7 +300,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		IdleTimeout:           st.ConnectionsMaxIdle,
 		MaxInFlight:           64,
 		Logger:                n.log.With("component", "server"),
-	}, handler)
+	}, apis)
 	if err := srv.Listen(); err != nil {
 		return fail(err)
 	}
