@@ -25,7 +25,7 @@ const defaultTimeout = 30 * time.Second
 const clientID = "strata-cli"
 
 // Commands returns the client subcommands (topic, group, txn, produce,
-// consume, cluster, bench), built fresh on each call so that flag state is never shared
+// consume, cluster, config, acl, bench), built fresh on each call so that flag state is never shared
 // between runs.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
@@ -36,6 +36,7 @@ func Commands() []*cobra.Command {
 		newConsumeCommand(),
 		newClusterCommand(),
 		newConfigCommand(),
+		newACLCommand(),
 		newBenchCommand(),
 	}
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -397,4 +398,61 @@ func TestACLsOnThreeNodes(t *testing.T) {
 			t.Errorf("alice produce to shared[%d]: %v", p, err)
 		}
 	}
+}
+
+// TestACLCLI runs `strata acl create|list|delete` against a node with the
+// authorizer on (the CLI's client id makes it User:ANONYMOUS here, a super
+// user of this test).
+func TestACLCLI(t *testing.T) {
+	cfg := aclStatic(t)
+	cfg.SuperUsers += ";User:ANONYMOUS"
+	tn := startNodeWith(t, cfg, withTestPrincipals)
+	b := "--bootstrap=" + tn.addr
+	out, err := runCLI(t, "acl", "create", "--allow-principal", "User:alice", "--operation", "Read", "--operation", "Describe", "--topic", "orders", b)
+	if err != nil {
+		t.Fatalf("acl create: %v\n%s", err, out)
+	}
+	if want := "created ACL ALLOW READ to User:alice from host * on LITERAL TOPIC \"orders\"\ncreated ACL ALLOW DESCRIBE to User:alice from host * on LITERAL TOPIC \"orders\"\n"; out != want {
+		t.Errorf("acl create output:\n%s\nwant:\n%s", out, want)
+	}
+	if out, err := runCLI(t, "acl", "create", "--deny-principal", "User:bob", "--operation", "All", "--group", "app-", "--resource-pattern-type", "prefixed", b); err != nil {
+		t.Fatalf("acl create prefixed deny: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "acl", "list", b)
+	if err != nil {
+		t.Fatalf("acl list: %v", err)
+	}
+	wantRows := []string{
+		`TOPIC +LITERAL +orders +User:alice +\* +READ +ALLOW`,
+		`TOPIC +LITERAL +orders +User:alice +\* +DESCRIBE +ALLOW`,
+		`GROUP +PREFIXED +app- +User:bob +\* +ALL +DENY`,
+	}
+	for _, re := range wantRows {
+		if !regexp.MustCompile(`(?m)^` + re + ` *$`).MatchString(out) {
+			t.Errorf("acl list output:\n%s\nhas no row matching %s", out, re)
+		}
+	}
+	out, err = runCLI(t, "acl", "list", "--group", "app-7", "--resource-pattern-type", "match", b)
+	if err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, "User:bob") {
+		t.Errorf("acl list --group app-7 --resource-pattern-type match: %v\n%s\nwant only bob's prefixed deny", err, out)
+	}
+	if _, err := runCLI(t, "acl", "delete", b); err == nil {
+		t.Errorf("acl delete without filters: want an error asking for --all")
+	}
+	out, err = runCLI(t, "acl", "delete", "--principal", "User:alice", b)
+	if err != nil || strings.Count(out, "deleted ACL") != 2 {
+		t.Errorf("acl delete --principal User:alice: %v\n%s\nwant two ACLs deleted", err, out)
+	}
+	out, err = runCLI(t, "acl", "list", b)
+	if err != nil || strings.Contains(out, "User:alice") || !strings.Contains(out, "User:bob") {
+		t.Errorf("acl list after delete: %v\n%s\nwant only bob's ACL", err, out)
+	}
+	if _, err := runCLI(t, "acl", "create", "--allow-principal", "alice", "--operation", "Read", "--topic", "t", b); err == nil || !strings.Contains(err.Error(), "principal") {
+		t.Errorf("acl create with principal alice: %v, want a principal error", err)
+	}
+	// A non-super user may not list ACLs.
+	alice := as(t, "alice", []string{tn.addr})
+	req := kmsg.NewPtrDescribeACLsRequest()
+	req.ResourceType, req.ResourcePatternType, req.Operation, req.PermissionType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny, kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+	wantCode(t, "alice DescribeACLs", request[*kmsg.DescribeACLsResponse](t, alice, req).ErrorCode, kerr.ClusterAuthorizationFailed)
 }
