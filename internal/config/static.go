@@ -639,9 +639,9 @@ var kafkaSettings = map[string]string{
 	"transaction.max.timeout.ms":           "transaction-max-timeout",
 	"transactional.id.expiration.ms":       "transactional-id-expiration",
 	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "transaction-abort-interval",
-	"authorizer.class.name":                                       "authorizer",
-	"log.flush.interval.messages":                                 "fsync",
-	"log.flush.interval.ms":                                       "fsync-interval",
+	"authorizer.class.name":       "authorizer",
+	"log.flush.interval.messages": "fsync",
+	"log.flush.interval.ms":       "fsync-interval",
 }
 
 // kafkaValues renders every setting that stands for a Kafka broker config
