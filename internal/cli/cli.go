@@ -27,7 +27,7 @@ const defaultTimeout = 30 * time.Second
 const clientID = "strata-cli"
 
 // Commands returns the client subcommands (topic, group, txn, produce,
-// consume, cluster, bench), built fresh on each call so that flag state is never shared
+// consume, cluster, config, acl, bench), built fresh on each call so that flag state is never shared
 // between runs.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
@@ -39,6 +39,7 @@ func Commands() []*cobra.Command {
 		newClusterCommand(),
 		newConfigCommand(),
 		newQuotaCommand(),
+		newACLCommand(),
 		newBenchCommand(),
 		newUserCommand(),
 	}

@@ -70,7 +70,8 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 	for _, name := range slices.Sorted(maps.Keys(props)) {
 		v := props[name]
 		e, ok := Lookup(ScopeBroker, name)
-		if slices.Contains(saslKeys, name) {
+		if slices.Contains(saslKeys, name) || authorizerProps[name] != "" {
+			// SASL's and the authorizer's own configs: applied below.
 			continue
 		}
 		if !ok {
@@ -130,9 +131,15 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 		{"connections.max.idle.ms", "connections-max-idle"},
 		{"sasl.enabled.mechanisms", "sasl-mechanisms"},
 		{"sasl.mechanism.inter.broker.protocol", "sasl-mechanism-inter-broker"},
+		{"authorizer.class.name", "authorizer"},
 	} {
 		if v, ok := p[m.kafka]; ok {
 			assign(m.flag, v, m.kafka)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(authorizerProps)) {
+		if v, ok := props[name]; ok {
+			assign(authorizerProps[name], v, name)
 		}
 	}
 	// node.id, with the deprecated broker.id as an alias.
@@ -310,4 +317,11 @@ func parseListeners(key, v string) ([]listener, error) {
 		out = append(out, listener{name: strings.ToUpper(name), addr: addr})
 	}
 	return out, nil
+}
+
+// authorizerProps are the StandardAuthorizer's configs, read from a
+// server.properties, and the settings they set.
+var authorizerProps = map[string]string{
+	"super.users":                    "super-users",
+	"allow.everyone.if.no.acl.found": "allow-everyone-if-no-acl-found",
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/strata-io/strata/internal/acl"
 )
 
 // Static is the node's static configuration: what `strata serve` reads from
@@ -85,6 +87,13 @@ type Static struct {
 	SocketRequestMaxBytes int32         // socket.request.max.bytes
 	QueuedMaxRequestBytes int64         // queued.max.request.bytes; <= 0 means no limit
 	ConnectionsMaxIdle    time.Duration // connections.max.idle.ms
+
+	// Authorization (package acl). Authorizer is authorizer.class.name:
+	// empty (no authorization), Kafka's StandardAuthorizer or AclAuthorizer
+	// class, or "acl". SuperUsers is super.users ("User:a;User:b").
+	Authorizer                string
+	SuperUsers                string
+	AllowEveryoneIfNoACLFound bool // allow.everyone.if.no.acl.found
 
 	LogLevel  string // debug | info | warn | error
 	LogFormat string // text | json
@@ -282,6 +291,9 @@ func settings() []setting {
 		i32("socket-request-max-bytes", "largest request frame; larger ones close the connection (socket.request.max.bytes)", func(s *Static) *int32 { return &s.SocketRequestMaxBytes }),
 		i64("queued-max-request-bytes", "bytes of requests read but not yet answered, over all connections; beyond it sockets are not read (queued.max.request.bytes); -1 = no limit", func(s *Static) *int64 { return &s.QueuedMaxRequestBytes }),
 		dur("connections-max-idle", "close connections idle this long (connections.max.idle.ms)", func(s *Static) *time.Duration { return &s.ConnectionsMaxIdle }),
+		str("authorizer", "authorizer.class.name: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or acl) turns ACL authorization on; empty allows every request", func(s *Static) *string { return &s.Authorizer }),
+		str("super-users", "principals allowed everything, separated by semicolons (super.users), e.g. User:admin;User:broker", func(s *Static) *string { return &s.SuperUsers }),
+		boolean("allow-everyone-if-no-acl-found", "with the authorizer on, allow an operation on a resource no ACL names (allow.everyone.if.no.acl.found)", func(s *Static) *bool { return &s.AllowEveryoneIfNoACLFound }),
 		str("log-level", "debug, info, warn or error", func(s *Static) *string { return &s.LogLevel }),
 		str("log-format", "text or json", func(s *Static) *string { return &s.LogFormat }),
 		str("sasl-mechanisms", "SASL mechanisms the listener requires (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER; empty: PLAINTEXT", func(s *Static) *string { return &s.SASL.Mechanisms }),
@@ -484,6 +496,12 @@ func (s *Static) Validate() error {
 	if s.CleanerBackoff <= 0 {
 		errs = append(errs, errors.New("log-cleaner-backoff: must be positive"))
 	}
+	if _, err := acl.EnabledBy(s.Authorizer); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := acl.ParseSuperUsers(s.SuperUsers); err != nil {
+		errs = append(errs, err)
+	}
 	switch s.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -647,16 +665,17 @@ var kafkaSettings = map[string]string{
 	"transaction.max.timeout.ms":           "transaction-max-timeout",
 	"transactional.id.expiration.ms":       "transactional-id-expiration",
 	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "transaction-abort-interval",
-	"log.flush.interval.messages":                                 "fsync",
-	"listener.security.protocol.map":                              "listener-security-protocol-map",
-	"inter.broker.listener.name":                                  "inter-broker-listener-name",
-	"controller.listener.names":                                   "controller-listener-names",
-	"ssl.keystore.location":                                       "tls-cert",
-	"ssl.truststore.location":                                     "tls-ca",
-	"ssl.client.auth":                                             "tls-client-auth",
-	"ssl.principal.mapping.rules":                                 "tls-principal-mapping-rules",
-	"ssl.endpoint.identification.algorithm":                       "tls-verify-hostname",
-	"log.flush.interval.ms":                                       "fsync-interval",
+	"authorizer.class.name":                 "authorizer",
+	"log.flush.interval.messages":           "fsync",
+	"listener.security.protocol.map":        "listener-security-protocol-map",
+	"inter.broker.listener.name":            "inter-broker-listener-name",
+	"controller.listener.names":             "controller-listener-names",
+	"ssl.keystore.location":                 "tls-cert",
+	"ssl.truststore.location":               "tls-ca",
+	"ssl.client.auth":                       "tls-client-auth",
+	"ssl.principal.mapping.rules":           "tls-principal-mapping-rules",
+	"ssl.endpoint.identification.algorithm": "tls-verify-hostname",
+	"log.flush.interval.ms":                 "fsync-interval",
 }
 
 // kafkaValues renders every setting that stands for a Kafka broker config
@@ -700,6 +719,7 @@ func (s *Static) kafkaValues() map[string]string {
 	if s.AdvertisedAddr != "" || s.AdvertisedListeners != "" {
 		m["advertised.listeners"] = s.listenersString(true)
 	}
+	m["authorizer.class.name"] = s.Authorizer
 	if s.Rack != "" {
 		m["broker.rack"] = s.Rack
 	}
@@ -732,4 +752,14 @@ func (s *Static) kafkaValues() map[string]string {
 		m["log.flush.interval.ms"] = maxLong
 	}
 	return m
+}
+
+// ACL returns the authorizer's configuration, nil when authorization is
+// off (Authorizer empty). Call it on a validated Static.
+func (s *Static) ACL() *acl.Config {
+	if on, _ := acl.EnabledBy(s.Authorizer); !on {
+		return nil
+	}
+	supers, _ := acl.ParseSuperUsers(s.SuperUsers)
+	return &acl.Config{SuperUsers: supers, AllowEveryoneIfNoACLFound: s.AllowEveryoneIfNoACLFound}
 }

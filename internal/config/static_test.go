@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -280,6 +281,38 @@ func TestLoadServerPropertiesSeveralLogDirs(t *testing.T) {
 		}
 		if got := s.LogDirPaths(); !slices.Equal(got, []string{"/a", "/b"}) || s.DataDir != tt.dataDir {
 			t.Errorf("Load(%q): log dirs %v, data dir %q; want [/a /b], %q", tt.give, got, s.DataDir, tt.dataDir)
+		}
+	}
+}
+
+// TestLoadAuthorizerProperties: Kafka's authorizer settings in a
+// server.properties turn ACL authorization on; an unknown authorizer class
+// or a malformed super user is refused rather than left open.
+func TestLoadAuthorizerProperties(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "server.properties")
+	os.WriteFile(file, []byte("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"+
+		"super.users=User:admin;User:broker\nallow.everyone.if.no.acl.found=true\n"), 0o644)
+	s, err := Load(nil, file, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	got := s.ACL()
+	if got == nil || fmt.Sprint(got.SuperUsers) != "[User:admin User:broker]" || !got.AllowEveryoneIfNoACLFound {
+		t.Errorf("ACL() = %+v, want super users admin and broker, allow everyone", got)
+	}
+	if slices.Contains(s.Unacted, "super.users") || slices.Contains(s.Unacted, "authorizer.class.name") {
+		t.Errorf("Unacted = %v, want the authorizer settings acted on", s.Unacted)
+	}
+	if d := DefaultStatic(); d.ACL() != nil {
+		t.Errorf("default ACL() = %+v, want nil (no authorizer)", d.ACL())
+	}
+	for give, want := range map[string]string{
+		"authorizer.class.name=com.example.Custom\n": "Strata implements only the ACL authorizer",
+		"super.users=admin\n":                        "super.users",
+	} {
+		os.WriteFile(file, []byte(give), 0o644)
+		if _, err := Load(nil, file, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(%q) error = %v, want one mentioning %q", give, err, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/txn"
@@ -18,6 +19,14 @@ import (
 
 func (h *Handler) addOffsetsToTxn(rc *reqCtx, req *kmsg.AddOffsetsToTxnRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+	switch {
+	case !h.allowed(rc, acl.OpWrite, acl.ResourceTransactionalID, req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return done(resp)
+	case !h.allowed(rc, acl.OpRead, acl.ResourceGroup, req.Group):
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return done(resp)
+	}
 	if _, ok := h.ctrl.Image().TopicByName(group.OffsetsTopic); !ok {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return done(resp)

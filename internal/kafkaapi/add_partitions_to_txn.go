@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/txn"
 )
@@ -48,6 +49,9 @@ func (h *Handler) addPartitionsToTxn(rc *reqCtx, req *kmsg.AddPartitionsToTxnReq
 			t.topics[rt.Topic] = append(t.topics[rt.Topic], rt.Partitions...)
 		}
 		txns = append(txns, t)
+		if refused := h.authorizeAddPartitions(rc, req, t); refused != nil {
+			return done(refused)
+		}
 	} else {
 		for _, rtx := range req.Transactions {
 			t := txnPartitionRequest{id: rtx.TransactionalID, pe: txn.ProducerIDAndEpoch{ID: rtx.ProducerID, Epoch: rtx.ProducerEpoch}, verifyOnly: rtx.VerifyOnly, topics: map[string][]int32{}}
@@ -157,4 +161,41 @@ func (h *Handler) addPartitionsOne(rc *reqCtx, t txnPartitionRequest, version in
 		codes[p.Topic][p.Partition] = txnCode(rc, perr, version, 2)
 	}
 	return codes
+}
+
+// authorizeAddPartitions checks a client's AddPartitionsToTxn (v0-v3) as
+// Kafka: WRITE on the transactional id, else every partition fails with
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; WRITE on each topic, else its
+// partitions fail with TOPIC_AUTHORIZATION_FAILED and the others with
+// OPERATION_NOT_ATTEMPTED (nothing is added). It returns nil when the
+// request may go on.
+func (h *Handler) authorizeAddPartitions(rc *reqCtx, req *kmsg.AddPartitionsToTxnRequest, t txnPartitionRequest) *kmsg.AddPartitionsToTxnResponse {
+	idOK := h.allowed(rc, acl.OpWrite, acl.ResourceTransactionalID, t.id)
+	codes := map[string]int16{}
+	refused := !idOK
+	for _, topic := range t.order {
+		switch {
+		case !idOK:
+			codes[topic] = kerr.TransactionalIDAuthorizationFailed.Code
+		case !h.allowed(rc, acl.OpWrite, acl.ResourceTopic, topic):
+			codes[topic], refused = kerr.TopicAuthorizationFailed.Code, true
+		default:
+			codes[topic] = kerr.OperationNotAttempted.Code
+		}
+	}
+	if !refused {
+		return nil
+	}
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	for _, topic := range t.order {
+		rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+		rt.Topic = topic
+		for _, p := range t.topics[topic] {
+			rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p, codes[topic]
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }

@@ -15,8 +15,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/server"
 )
@@ -34,10 +36,15 @@ func (h *Handler) deleteRecords(rc *reqCtx, req *kmsg.DeleteRecordsRequest) serv
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
 		rt.Partitions = make([]kmsg.DeleteRecordsResponseTopicPartition, len(t.Partitions))
+		deletable := h.allowed(rc, acl.OpDelete, acl.ResourceTopic, t.Topic)
 		for i, tp := range t.Partitions {
 			rp := &rt.Partitions[i]
 			*rp = kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition, rp.LowWatermark = tp.Partition, -1
+			if !deletable {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
 				rp.ErrorCode = notHostedCode(img, t.Topic, tp.Partition)

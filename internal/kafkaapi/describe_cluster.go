@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 )
 
@@ -33,7 +34,11 @@ func (h *Handler) describeCluster(rc *reqCtx, req *kmsg.DescribeClusterRequest) 
 	resp.ControllerID = h.controllerIDForClients()
 	resp.ClusterAuthorizedOperations = operationsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = allClusterOperations
+		// As Kafka: 0 to a client that may not DESCRIBE the cluster.
+		resp.ClusterAuthorizedOperations = 0
+		if h.allowedCluster(rc, acl.OpDescribe) {
+			resp.ClusterAuthorizedOperations = h.authorizedOps(rc, acl.ResourceCluster, acl.ClusterName)
+		}
 	}
 	for _, b := range img.Brokers() {
 		if b.Fenced && !req.IncludeFencedBrokers {

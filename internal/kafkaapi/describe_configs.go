@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/server"
@@ -49,6 +50,11 @@ func (h *Handler) describeConfigs(rc *reqCtx, req *kmsg.DescribeConfigsRequest) 
 	for _, r := range req.Resources {
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
+		if code := h.configResourceCode(rc, acl.OpDescribeConfigs, r.ResourceType, r.ResourceName); code != 0 {
+			rr.ErrorCode = code
+			resp.Resources = append(resp.Resources, rr)
+			continue
+		}
 		switch r.ResourceType {
 		case resourceTopic:
 			t, ok := img.TopicByName(r.ResourceName)

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 )
 
@@ -21,11 +22,14 @@ func (h *Handler) describeProducers(rc *reqCtx, req *kmsg.DescribeProducersReque
 	for _, t := range req.Topics {
 		rt := kmsg.NewDescribeProducersResponseTopic()
 		rt.Topic = t.Topic
+		readable := h.allowed(rc, acl.OpRead, acl.ResourceTopic, t.Topic)
 		for _, index := range t.Partitions {
 			rp := kmsg.NewDescribeProducersResponseTopicPartition()
 			rp.Partition = index
 			p, ok := h.partitions.Get(t.Topic, index)
 			switch {
+			case !readable:
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !ok:
 				rp.ErrorCode = notHostedCode(img, t.Topic, index)
 			case !p.IsLeader():

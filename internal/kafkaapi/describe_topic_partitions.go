@@ -12,9 +12,10 @@ package kafkaapi
 //   named topic that does not exist is answered UNKNOWN_TOPIC_OR_PARTITION
 //   and takes no room in the limit; a cursor naming a topic outside a
 //   non-empty topic list is INVALID_REQUEST (the whole request).
-// Topic authorized operations are always filled, every operation allowed
-// (no authorizer), as Metadata does when asked. The answer comes from this
-// node's metadata image.
+// Topic authorized operations (KIP-430) are always filled, as Metadata does
+// when asked. As Kafka, the full listing leaves out topics the client may
+// not DESCRIBE, and a named one answers TOPIC_AUTHORIZATION_FAILED. The
+// answer comes from this node's metadata image.
 
 import (
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/server"
 )
@@ -31,16 +33,18 @@ import (
 const maxDescribePartitions = 2000
 
 func (h *Handler) describeTopicPartitions(rc *reqCtx, req *kmsg.DescribeTopicPartitionsRequest) server.Response {
-	return done(h.describeTopicPartitionsResponse(req))
+	return done(h.describeTopicPartitionsResponse(rc, req))
 }
 
-func (h *Handler) describeTopicPartitionsResponse(req *kmsg.DescribeTopicPartitionsRequest) *kmsg.DescribeTopicPartitionsResponse {
+func (h *Handler) describeTopicPartitionsResponse(rc *reqCtx, req *kmsg.DescribeTopicPartitionsRequest) *kmsg.DescribeTopicPartitionsResponse {
 	img := h.ctrl.Image()
 	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
 	var names []string
 	if len(req.Topics) == 0 {
 		for _, t := range img.Topics() {
-			names = append(names, t.Name)
+			if h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, t.Name) {
+				names = append(names, t.Name)
+			}
 		}
 	} else {
 		for _, t := range req.Topics {
@@ -77,9 +81,12 @@ func (h *Handler) describeTopicPartitionsResponse(req *kmsg.DescribeTopicPartiti
 			start = 0
 		}
 		t, ok := img.TopicByName(name)
-		if !ok {
+		if described := h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, name); !ok || !described {
 			rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 			rt.Topic, rt.ErrorCode = kmsg.StringPtr(name), kerr.UnknownTopicOrPartition.Code
+			if !described {
+				rt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			}
 			rt.AuthorizedOperations = operationsNotRequested
 			resp.Topics = append(resp.Topics, rt)
 			continue
@@ -91,7 +98,7 @@ func (h *Handler) describeTopicPartitionsResponse(req *kmsg.DescribeTopicPartiti
 		rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 		rt.Topic, rt.TopicID = kmsg.StringPtr(t.Name), t.ID
 		rt.IsInternal = isInternalTopic(t.Name)
-		rt.AuthorizedOperations = allTopicOperations
+		rt.AuthorizedOperations = h.authorizedOps(rc, acl.ResourceTopic, t.Name)
 		for p := start; int(p) < len(t.Partitions); p++ {
 			if limit == 0 {
 				resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: p}

@@ -5,8 +5,10 @@ package kafkaapi
 // each id's coordinator), TRANSACTIONAL_ID_NOT_FOUND for unknown ids.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 )
 
@@ -16,6 +18,12 @@ func (h *Handler) describeTransactions(rc *reqCtx, req *kmsg.DescribeTransaction
 		for _, id := range req.TransactionalIDs {
 			st := kmsg.NewDescribeTransactionsResponseTransactionState()
 			st.TransactionalID = id
+			if !h.allowed(rc, acl.OpDescribe, acl.ResourceTransactionalID, id) {
+				st.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
+				resp.TransactionStates = append(resp.TransactionStates, st)
+				continue
+			}
 			d, err := h.txns.Describe(rc.ctx, id)
 			if err != nil {
 				st.ErrorCode = txnCode(rc, err, req.Version, 0)
@@ -27,6 +35,9 @@ func (h *Handler) describeTransactions(rc *reqCtx, req *kmsg.DescribeTransaction
 			st.ProducerID, st.ProducerEpoch = d.ProducerID, d.ProducerEpoch
 			at := map[string]int{}
 			for _, p := range d.Partitions {
+				if !h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, p.Topic) {
+					continue // as Kafka: topics the client may not describe are left out
+				}
 				i, ok := at[p.Topic]
 				if !ok {
 					i = len(st.Topics)

@@ -14,14 +14,21 @@ package kafkaapi
 // and calls for the id meanwhile get CONCURRENT_TRANSACTIONS.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/txn"
 )
 
 func (h *Handler) endTxn(rc *reqCtx, req *kmsg.EndTxnRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	if !h.allowed(rc, acl.OpWrite, acl.ResourceTransactionalID, req.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		return done(resp)
+	}
 	pe := txn.ProducerIDAndEpoch{ID: req.ProducerID, Epoch: req.ProducerEpoch}
 	return later(rc, func() kmsg.Response {
 		if req.Version < 5 {

@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
@@ -60,6 +61,10 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 		replicaID, brokerEpoch = req.ReplicaState.ID, req.ReplicaState.Epoch
 	}
 	img := h.ctrl.Image()
+	// A replica's fetch needs CLUSTER_ACTION (CVE-2018-1288); without it
+	// Kafka answers TOPIC_AUTHORIZATION_FAILED on every partition. A
+	// consumer's needs READ on each topic.
+	replicaDenied := replicaID >= 0 && !h.allowedCluster(rc, acl.OpClusterAction)
 	var parts []fetchPart
 	for i := range req.Topics {
 		t := &req.Topics[i]
@@ -78,6 +83,9 @@ func (h *Handler) fetch(rc *reqCtx, req *kmsg.FetchRequest) server.Response {
 				}
 			}
 			name = n
+		}
+		if replicaDenied || (topicErr == 0 && replicaID < 0 && !h.allowed(rc, acl.OpRead, acl.ResourceTopic, name)) {
+			topicErr = kerr.TopicAuthorizationFailed.Code
 		}
 		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
 		resp.Topics = append(resp.Topics, rt)

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/txn"
@@ -32,7 +33,7 @@ type coordinatorAnswer struct {
 func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if req.Version < 4 {
-		a := h.coordinatorFor(listenerOf(rc.conn), req.CoordinatorType, req.CoordinatorKey)
+		a := h.authorizedCoordinatorFor(rc, req.CoordinatorType, req.CoordinatorKey)
 		resp.NodeID, resp.Host, resp.Port, resp.ErrorCode = a.nodeID, a.host, a.port, a.code
 		if a.msg != "" && req.Version >= 1 {
 			resp.ErrorMessage = &a.msg
@@ -40,7 +41,7 @@ func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) 
 		return done(resp)
 	}
 	for _, key := range req.CoordinatorKeys {
-		a := h.coordinatorFor(listenerOf(rc.conn), req.CoordinatorType, key)
+		a := h.authorizedCoordinatorFor(rc, req.CoordinatorType, key)
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Host, c.Port, c.ErrorCode = key, a.nodeID, a.host, a.port, a.code
 		if a.msg != "" {
@@ -49,6 +50,21 @@ func (h *Handler) findCoordinator(rc *reqCtx, req *kmsg.FindCoordinatorRequest) 
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
 	return done(resp)
+}
+
+// authorizedCoordinatorFor is coordinatorFor for a client that may
+// DESCRIBE the group or transactional id, as Kafka requires.
+func (h *Handler) authorizedCoordinatorFor(rc *reqCtx, keyType int8, key string) coordinatorAnswer {
+	denied := coordinatorAnswer{nodeID: -1, port: -1}
+	switch {
+	case keyType == 0 && !h.allowed(rc, acl.OpDescribe, acl.ResourceGroup, key):
+		denied.code = kerr.GroupAuthorizationFailed.Code
+		return denied
+	case keyType == 1 && !h.allowed(rc, acl.OpDescribe, acl.ResourceTransactionalID, key):
+		denied.code = kerr.TransactionalIDAuthorizationFailed.Code
+		return denied
+	}
+	return h.coordinatorFor(listenerOf(rc.conn), keyType, key)
 }
 
 // coordinatorFor answers with the coordinator's endpoint on listener; a

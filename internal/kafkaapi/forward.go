@@ -5,7 +5,7 @@ package kafkaapi
 // CreatePartitions, ElectLeaders, AlterPartitionReassignments,
 // ListPartitionReassignments, IncrementalAlterConfigs, AlterConfigs,
 // DescribeQuorum, UnregisterBroker, UpdateFeatures,
-// AlterUserScramCredentials, AlterClientQuotas — are
+// AlterUserScramCredentials, AlterClientQuotas, CreateAcls, DeleteAcls — are
 // sent on by any other node to the active controller at the client's
 // version, and its answer is relayed. Metadata names as controller the
 // active controller when it is also a broker, else this broker (as Kafka
@@ -13,6 +13,23 @@ package kafkaapi
 // send these requests anywhere. A forwarded request is never forwarded
 // again: a node that receives one from another node and is not the active
 // controller answers NOT_CONTROLLER, and the client retries.
+//
+// Authorization of forwarded requests. Kafka wraps a forwarded request in
+// an Envelope carrying the client's principal, and the controller
+// authorizes the request as that principal once it has checked that the
+// envelope's sender may CLUSTER_ACTION. Strata forwards the client's
+// request itself, over the node's own connection, so the controller sees
+// the forwarding node's principal. The node that receives the client's
+// request therefore authorizes it as the client before forwarding
+// (Handler.gate: the cluster operation, then per resource for
+// CreateTopics, DeleteTopics, CreatePartitions and the config APIs),
+// forwards only the part the client may do, and adds the refused part's
+// errors to the controller's answer. The controller trusts a request
+// from another node (client id ForwardClientIDPrefix) whose principal may
+// CLUSTER_ACTION, the same condition Kafka puts on an Envelope, and does
+// not authorize it again; the same prefix from any other principal buys
+// nothing. The receiving node decides on its own image's ACLs, which
+// every broker has applied by the time an ACL change is acknowledged.
 //
 // The controller answers once it has committed the change and every live
 // broker has applied it (controller.awaitBrokers), so the forwarding
@@ -45,7 +62,7 @@ func forwardable(req kmsg.Request) bool {
 		*kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
 		*kmsg.IncrementalAlterConfigsRequest, *kmsg.AlterConfigsRequest, *kmsg.DescribeQuorumRequest,
 		*kmsg.UnregisterBrokerRequest, *kmsg.UpdateFeaturesRequest, *kmsg.AlterUserSCRAMCredentialsRequest,
-		*kmsg.AlterClientQuotasRequest:
+		*kmsg.AlterClientQuotasRequest, *kmsg.CreateACLsRequest, *kmsg.DeleteACLsRequest:
 		return true
 	}
 	return false
@@ -131,6 +148,7 @@ func forwardError(req kmsg.Request, code int16) kmsg.Response {
 		return resp
 	case *kmsg.DescribeQuorumRequest:
 		resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
+		resp.ErrorCode = code
 		for _, t := range r.Topics {
 			rt := kmsg.NewDescribeQuorumResponseTopic()
 			rt.Topic = t.Topic
@@ -160,6 +178,10 @@ func forwardError(req kmsg.Request, code int16) kmsg.Response {
 		return alterScramError(r, code)
 	case *kmsg.AlterClientQuotasRequest:
 		return alterClientQuotasError(r, code)
+	case *kmsg.CreateACLsRequest:
+		return createACLsError(r, code, nil)
+	case *kmsg.DeleteACLsRequest:
+		return deleteACLsError(r, code, nil)
 	}
 	return nil
 }

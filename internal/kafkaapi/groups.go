@@ -37,6 +37,14 @@ type connState struct {
 }
 
 func (h *Handler) groupRequest(rc *reqCtx, req kmsg.Request) server.Response {
+	req, merge, refused := h.authorizeGroup(rc, req)
+	if refused != nil {
+		return done(refused)
+	}
+	return mergeResponse(h.serveGroupRequest(rc, req), merge)
+}
+
+func (h *Handler) serveGroupRequest(rc *reqCtx, req kmsg.Request) server.Response {
 	cs, _ := rc.conn.State.(*connState)
 	if cs == nil {
 		cs = &connState{}

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/partition"
@@ -51,8 +52,11 @@ type Config struct {
 	// ReplicaPolls, when set, is how the node hurries the followers of
 	// partitions this broker starts leading (see ReplicaPolls).
 	ReplicaPolls *ReplicaPolls
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Authorizer turns ACL authorization on (authz.go); nil leaves every
+	// request allowed, as Kafka without authorizer.class.name.
+	Authorizer *acl.Config
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // ControllerChannel reaches the active controller from any node: the local
@@ -95,6 +99,7 @@ type Handler struct {
 	// quotas measures clients against their quotas; set before serving
 	// (SetQuotas), nil when nothing is enforced.
 	quotas *quota.Manager
+	authz  authz
 
 	pidMu struct {
 		sync.Mutex
@@ -111,7 +116,9 @@ func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller, c
 	if cfg.FetchMaxBytes <= 0 {
 		cfg.FetchMaxBytes = 55 << 20
 	}
-	return &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, channel: channel, groups: groups, log: cfg.Logger}
+	h := &Handler{cfg: cfg, partitions: partitions, ctrl: ctrl, channel: channel, groups: groups, log: cfg.Logger}
+	h.authz.cfg = cfg.Authorizer
+	return h
 }
 
 // SetTransactions gives the handler the node's transaction coordinator
@@ -154,7 +161,12 @@ func (h *Handler) Handle(ctx context.Context, c *server.Conn, hdr protocol.Reque
 		c.Logger.Error("closing connection: transaction API without a transaction coordinator", "api", key.Name())
 		return server.Response{Close: true}
 	}
-	return h.serveWithQuotas(rc, req, len(body))
+	h.identify(rc)
+	req, merge, refused := h.gate(rc, req)
+	if refused != nil {
+		return done(refused)
+	}
+	return mergeResponse(h.serveWithQuotas(rc, req, len(body)), merge)
 }
 
 // dispatch serves a decoded request: forwards it to the active controller
@@ -258,6 +270,12 @@ func (h *Handler) dispatch(rc *reqCtx, req kmsg.Request) server.Response {
 		return h.describeClientQuotas(rc, r)
 	case *kmsg.AlterClientQuotasRequest:
 		return h.alterClientQuotas(rc, r)
+	case *kmsg.DescribeACLsRequest:
+		return h.describeACLs(rc, r)
+	case *kmsg.CreateACLsRequest:
+		return h.createACLs(rc, r)
+	case *kmsg.DeleteACLsRequest:
+		return h.deleteACLs(rc, r)
 	}
 	// The version table lists an API this switch does not serve: a bug,
 	// not bad input. Close rather than answer something invented.
@@ -280,6 +298,10 @@ type reqCtx struct {
 	conn *server.Conn
 	hdr  protocol.RequestHeader
 	log  *slog.Logger
+	// who asks, and whether the request was authorized by the node that
+	// forwarded it; set by identify when an authorizer is configured.
+	who     acl.Request
+	trusted bool
 }
 
 // done wraps an immediate response.

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/txn"
 )
@@ -28,8 +29,20 @@ const producerIDBlockSize = 1000
 func (h *Handler) initProducerID(rc *reqCtx, req *kmsg.InitProducerIDRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	// A transactional producer needs WRITE on its transactional id; an
+	// idempotent one IDEMPOTENT_WRITE on the cluster or, since Kafka 3.0
+	// (KIP-679), WRITE on some topic. Kafka checks idempotent writes here
+	// only: the producer id is what makes a produce idempotent.
 	if req.TransactionalID != nil {
+		if !h.allowed(rc, acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionalID) {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return done(resp)
+		}
 		return h.initTransactionalProducerID(rc, req, resp)
+	}
+	if !h.allowedCluster(rc, acl.OpIdempotentWrite) && !h.allowedByType(rc, acl.OpWrite, acl.ResourceTopic) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return done(resp)
 	}
 	return later(rc, func() kmsg.Response {
 		id, err := h.AllocateProducerID(rc.ctx)

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 )
 
@@ -22,10 +23,16 @@ func (h *Handler) listOffsets(rc *reqCtx, req *kmsg.ListOffsetsRequest) server.R
 	for _, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
+		described := h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, t.Topic)
 		for _, tp := range t.Partitions {
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition = tp.Partition
 			rp.Timestamp, rp.Offset, rp.LeaderEpoch = -1, -1, -1
+			if !described {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			if !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/txn"
 )
@@ -50,6 +51,9 @@ func (h *Handler) listTransactions(rc *reqCtx, req *kmsg.ListTransactionsRequest
 			return resp
 		}
 		for _, l := range ls {
+			if !h.allowed(rc, acl.OpDescribe, acl.ResourceTransactionalID, l.ID) {
+				continue // as Kafka: only the ids the client may describe
+			}
 			st := kmsg.NewListTransactionsResponseTransactionState()
 			st.TransactionalID, st.ProducerID, st.TransactionState = l.ID, l.ProducerID, l.State.String()
 			resp.TransactionStates = append(resp.TransactionStates, st)

@@ -13,6 +13,11 @@ package kafkaapi
 // forwards the creation to it. The controller id is the active controller
 // when it is a broker, else a broker that forwards admin APIs to it
 // (forward.go).
+// Authorization (Kafka's handleTopicMetadataRequest): the full listing
+// leaves out topics the client may not DESCRIBE; a named one answers
+// TOPIC_AUTHORIZATION_FAILED (by id: without its name). Auto-creation needs
+// CREATE on the cluster or on the topic, else TOPIC_AUTHORIZATION_FAILED.
+// Authorized operations (KIP-430) are the client's, when asked.
 
 import (
 	"errors"
@@ -20,21 +25,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/server"
 )
-
-// allTopicOperations is the KIP-430 bitfield of every topic operation
-// (READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS,
-// ALTER_CONFIGS): with no authorizer, everything is allowed.
-const allTopicOperations = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
-
-// allClusterOperations: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
-// DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS,
-// DESCRIBE_TOKENS.
-const allClusterOperations = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<13 | 1<<14
 
 // operationsNotRequested is Kafka's INT32_MIN sentinel.
 const operationsNotRequested = -2147483648
@@ -50,22 +46,32 @@ func (h *Handler) metadata(rc *reqCtx, req *kmsg.MetadataRequest) server.Respons
 	if !allTopics && autoCreate {
 		img := h.ctrl.Image()
 		var missing []string
+		denied := map[string]int16{}
+		clusterCreate := h.allowedCluster(rc, acl.OpCreate)
 		for _, t := range req.Topics {
-			if t.Topic == nil {
+			if t.Topic == nil || !h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, *t.Topic) {
 				continue
 			}
 			if _, ok := img.TopicByName(*t.Topic); !ok {
+				if !clusterCreate && !h.allowed(rc, acl.OpCreate, acl.ResourceTopic, *t.Topic) {
+					denied[*t.Topic] = kerr.TopicAuthorizationFailed.Code
+					continue
+				}
 				missing = append(missing, *t.Topic)
 			}
 		}
 		if len(missing) > 0 {
 			return later(rc, func() kmsg.Response {
 				errs := h.autoCreate(rc, missing)
-				return h.metadataResponse(req, listenerOf(rc.conn), allTopics, errs)
+				for name, code := range denied {
+					errs[name] = code
+				}
+				return h.metadataResponse(rc, req, listenerOf(rc.conn), allTopics, errs)
 			})
 		}
+		return done(h.metadataResponse(rc, req, listenerOf(rc.conn), allTopics, denied))
 	}
-	return done(h.metadataResponse(req, listenerOf(rc.conn), allTopics, nil))
+	return done(h.metadataResponse(rc, req, listenerOf(rc.conn), allTopics, nil))
 }
 
 // autoCreate creates topics with broker defaults and returns the error
@@ -92,7 +98,7 @@ func (h *Handler) autoCreate(rc *reqCtx, names []string) map[string]int16 {
 // metadataResponse answers for a client of listener: brokers appear with
 // their endpoint on that listener, and a broker without one is left out of
 // the broker list (as in Kafka; partitions still name it).
-func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, listener string, allTopics bool, createErrs map[string]int16) *kmsg.MetadataResponse {
+func (h *Handler) metadataResponse(rc *reqCtx, req *kmsg.MetadataRequest, listener string, allTopics bool, createErrs map[string]int16) *kmsg.MetadataResponse {
 	img := h.ctrl.Image()
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	alive := make(map[int32]bool)
@@ -119,7 +125,10 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, listener string, a
 	resp.ControllerID = h.controllerIDForClients()
 	resp.AuthorizedOperations = operationsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = allClusterOperations
+		resp.AuthorizedOperations = 0
+		if h.allowedCluster(rc, acl.OpDescribe) {
+			resp.AuthorizedOperations = h.authorizedOps(rc, acl.ResourceCluster, acl.ClusterName)
+		}
 	}
 	addTopic := func(t *metadata.Topic) {
 		rt := kmsg.NewMetadataResponseTopic()
@@ -129,7 +138,7 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, listener string, a
 		rt.IsInternal = isInternalTopic(t.Name)
 		rt.AuthorizedOperations = operationsNotRequested
 		if req.IncludeTopicAuthorizedOperations {
-			rt.AuthorizedOperations = allTopicOperations
+			rt.AuthorizedOperations = h.authorizedOps(rc, acl.ResourceTopic, t.Name)
 		}
 		for _, p := range t.Partitions {
 			rp := kmsg.NewMetadataResponseTopicPartition()
@@ -151,7 +160,9 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, listener string, a
 	}
 	if allTopics {
 		for _, t := range img.Topics() {
-			addTopic(t)
+			if h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, t.Name) {
+				addTopic(t)
+			}
 		}
 		return resp
 	}
@@ -164,7 +175,14 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, listener string, a
 		case rtReq.TopicID != [16]byte{}:
 			t, ok = img.TopicByID(metadata.UUID(rtReq.TopicID))
 		}
-		if ok {
+		described := true
+		switch {
+		case ok:
+			described = h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, t.Name)
+		case rtReq.Topic != nil:
+			described = h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, *rtReq.Topic)
+		}
+		if ok && described {
 			addTopic(t)
 			continue
 		}
@@ -172,6 +190,13 @@ func (h *Handler) metadataResponse(req *kmsg.MetadataRequest, listener string, a
 		rt.Topic, rt.TopicID = rtReq.Topic, rtReq.TopicID
 		rt.AuthorizedOperations = operationsNotRequested
 		switch {
+		case !described:
+			// Topic ids are not secret; names of topics one may not
+			// describe are, so an id asked for gets no name back.
+			rt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			if rtReq.Topic == nil {
+				rt.TopicID = t.ID
+			}
 		case rtReq.Topic == nil:
 			rt.ErrorCode = kerr.UnknownTopicID.Code
 		case createErrs[*rtReq.Topic] != 0:

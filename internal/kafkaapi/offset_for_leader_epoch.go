@@ -12,23 +12,31 @@ package kafkaapi
 // were truncated while the new leader's high watermark catches up.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/server"
 )
 
 func (h *Handler) offsetForLeaderEpoch(rc *reqCtx, req *kmsg.OffsetForLeaderEpochRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	img := h.ctrl.Image()
+	// Replicas need CLUSTER_ACTION, consumers (KIP-320) DESCRIBE on the
+	// topic; as Kafka, either one serves.
+	clusterAction := h.allowedCluster(rc, acl.OpClusterAction)
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
+		described := clusterAction || h.allowed(rc, acl.OpDescribe, acl.ResourceTopic, t.Topic)
 		for _, tp := range t.Partitions {
 			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			rp.Partition = tp.Partition
 			rp.LeaderEpoch, rp.EndOffset = -1, -1
 			p, ok := h.partitions.Get(t.Topic, tp.Partition)
 			switch {
+			case !described:
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !ok:
 				rp.ErrorCode = notHostedCode(img, t.Topic, tp.Partition)
 			default:

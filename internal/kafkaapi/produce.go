@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/acl"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/server"
@@ -100,9 +101,15 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		written := h.allowed(rc, acl.OpWrite, acl.ResourceTopic, t.Topic)
 		for i, tp := range t.Partitions {
 			rp := &rt.Partitions[i]
 			*rp = newProducePartition(tp.Partition)
+			if !written {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				failed = true
+				continue
+			}
 			if isInternalTopic(t.Topic) {
 				rp.ErrorCode = kerr.InvalidTopicException.Code
 				failed = true
@@ -134,7 +141,11 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 	// producer (ReplicaManager's InvalidPidMappingException). NB: as in
 	// Kafka, a request with a transactional id may carry batches that are
 	// not transactional; they append as idempotent or plain batches.
-	if code := txnProducer.requestError(req.TransactionID); code != 0 {
+	code := txnProducer.requestError(req.TransactionID)
+	if code == 0 && txnProducer.n > 0 && !h.allowed(rc, acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionID) {
+		code = kerr.TransactionalIDAuthorizationFailed.Code
+	}
+	if code != 0 {
 		if req.Acks == 0 {
 			return server.Response{Close: true}
 		}

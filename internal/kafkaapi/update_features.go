@@ -12,8 +12,7 @@ package kafkaapi
 // downgrade type and any metadata.version downgrade are refused with
 // INVALID_UPDATE_VERSION. At v0-v1 the valid updates of a request are
 // applied, as Kafka does, and the others report their error.
-// Deliberate difference: there is no authorizer (Kafka needs ALTER on the
-// cluster).
+// With the authorizer on it needs ALTER on the cluster (authz.go).
 
 import (
 	"errors"

@@ -46,6 +46,8 @@ type Delta struct {
 	// ClientQuotasChanged is set when a client quota was set, changed or
 	// removed.
 	ClientQuotasChanged bool
+	// ACLsChanged is set when an ACL was added or removed.
+	ACLsChanged bool
 }
 
 // Empty reports whether nothing changed.
@@ -53,7 +55,7 @@ func (d *Delta) Empty() bool {
 	return !d.ClusterIDChanged && len(d.ChangedBrokers) == 0 && len(d.CreatedTopics) == 0 &&
 		len(d.DeletedTopics) == 0 && len(d.ChangedPartitions) == 0 && len(d.ChangedTopicConfigs) == 0 &&
 		len(d.ChangedBrokerConfigs) == 0 && !d.ProducerIDsChanged && !d.FeaturesChanged && !d.ScramChanged &&
-		!d.ClientQuotasChanged
+		!d.ClientQuotasChanged && !d.ACLsChanged
 }
 
 // TopicCreated reports whether the topic with id was created by this delta.
@@ -86,6 +88,7 @@ type touched struct {
 	features      bool
 	scram         bool
 	clientQuotas  bool
+	acls          bool
 }
 
 func newTouched() *touched {
@@ -94,7 +97,7 @@ func newTouched() *touched {
 
 func allKeys(prev, next *Image) *touched {
 	t := newTouched()
-	t.clusterID, t.producerIDs, t.features, t.scram, t.clientQuotas = true, true, true, true, true
+	t.clusterID, t.producerIDs, t.features, t.scram, t.clientQuotas, t.acls = true, true, true, true, true, true
 	for _, img := range []*Image{prev, next} {
 		for id := range img.brokers {
 			t.brokers[id] = struct{}{}
@@ -116,6 +119,7 @@ func diff(prev, next *Image, keys *touched) *Delta {
 	d.FeaturesChanged = keys.features && !maps.Equal(prev.features, next.features)
 	d.ScramChanged = keys.scram && !scramEqual(prev.scram, next.scram)
 	d.ClientQuotasChanged = keys.clientQuotas && !clientQuotasEqual(prev.clientQuotas, next.clientQuotas)
+	d.ACLsChanged = keys.acls && !maps.Equal(prev.ACLs().byID, next.ACLs().byID)
 	for id := range keys.brokers {
 		pb, inPrev := prev.brokers[id]
 		nb, inNext := next.brokers[id]
@@ -231,7 +235,7 @@ type builder struct {
 	prev, next *Image
 	keys       *touched
 
-	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied bool
+	brokersCopied, topicsCopied, brokerConfigsCopied, groupConfigsCopied, featuresCopied, aclsCopied bool
 	// scramCopied marks the outer SCRAM map, scramOwned the per-mechanism
 	// maps, cloned by this batch.
 	scramCopied        bool
@@ -310,6 +314,16 @@ func (b *builder) apply(r Record) error {
 			break
 		}
 		return b.clientQuota(r)
+	case *AccessControlEntryRecord:
+		if r == nil {
+			break
+		}
+		return b.accessControlEntry(r)
+	case *RemoveAccessControlEntryRecord:
+		if r == nil {
+			break
+		}
+		return b.removeAccessControlEntry(r)
 	}
 	return fmt.Errorf("nil or unknown record")
 }

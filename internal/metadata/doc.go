@@ -14,6 +14,9 @@
 //     BrokerRegistrationChangeRecord (fence/unfence, controlled shutdown),
 //     UnregisterBrokerRecord, FeatureLevelRecord, ClientQuotaRecord
 //     (client quotas by user, client id and ip entity).
+//     UnregisterBrokerRecord, FeatureLevelRecord, AccessControlEntryRecord
+//     and RemoveAccessControlEntryRecord (ACLs, kept as ACLs: one value
+//     shared by images until an ACL changes).
 //   - Image: an immutable snapshot of the metadata at one raft index.
 //     Image.Apply returns a new Image (copy-on-write: maps and topics are
 //     copied when a batch first writes them) and a Delta.

@@ -152,6 +152,8 @@ type Image struct {
 	nextProducerID int64
 	// features holds the finalized feature levels; level 0 is absent.
 	features map[string]int16
+	// acls is shared between images until an ACL changes; nil is empty.
+	acls *ACLs
 	// clientQuotas holds quota values by QuotaEntityKey; nil until one is
 	// set.
 	clientQuotas map[string]*ClientQuota

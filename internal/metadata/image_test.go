@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-io/strata/internal/acl"
 )
 
 // sampleImage builds an image with a cluster id, two brokers, two topics
@@ -31,6 +33,8 @@ func sampleImage(t testing.TB) *Image {
 		&ProducerIDsRecord{NextProducerID: 2000},
 		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityUser, Name: strp("alice")}}, Key: "producer_byte_rate", Value: 1024},
 		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityClientID}, {Type: QuotaEntityUser}}, Key: "request_percentage", Value: 50.5},
+		&AccessControlEntryRecord{ID: topicA, Binding: acl.Binding{ResourceType: acl.ResourceTopic, ResourceName: "orders",
+			PatternType: acl.PatternLiteral, Principal: "User:alice", Host: "*", Operation: acl.OpRead, Permission: acl.PermissionAllow}},
 	)
 	if err != nil {
 		t.Fatalf("building sample image: %v", err)
@@ -47,6 +51,7 @@ type imageState struct {
 	BrokerConfigs  map[string]map[string]string
 	NextProducerID int64
 	ClientQuotas   []ClientQuota
+	ACLs           []string
 }
 
 func stateOf(img *Image) imageState {
@@ -65,6 +70,10 @@ func stateOf(img *Image) imageState {
 	}
 	for _, q := range img.ClientQuotas() {
 		s.ClientQuotas = append(s.ClientQuotas, ClientQuota{Entity: slices.Clone(q.Entity), Values: maps.Clone(q.Values)})
+	}
+	for _, id := range img.ACLs().IDs() {
+		b, _ := img.ACLs().Get(id)
+		s.ACLs = append(s.ACLs, fmt.Sprint(id, b))
 	}
 	return s
 }
@@ -461,6 +470,16 @@ func randomBatch(rng *rand.Rand, img *Image) []Record {
 			recs = append(recs, &BrokerRegistrationChangeRecord{NodeID: rng.Int32N(4), BrokerEpoch: rng.Int64N(5), Fenced: rng.IntN(2) == 0, InControlledShutdown: rng.IntN(2) == 0})
 		case 9:
 			recs = append(recs, &UnregisterBrokerRecord{NodeID: rng.Int32N(4), BrokerEpoch: rng.Int64N(5)})
+		}
+		if rng.IntN(4) == 0 {
+			id := UUID{0xac, byte(rng.IntN(8))}
+			if rng.IntN(2) == 0 {
+				recs = append(recs, &RemoveAccessControlEntryRecord{ID: id})
+			} else {
+				recs = append(recs, &AccessControlEntryRecord{ID: id, Binding: acl.Binding{ResourceType: acl.ResourceTopic,
+					ResourceName: fmt.Sprint("t", rng.IntN(3)), PatternType: acl.PatternLiteral, Principal: "User:u", Host: "*",
+					Operation: acl.OpRead, Permission: acl.PermissionAllow}})
+			}
 		}
 	}
 	if rng.IntN(20) == 0 {

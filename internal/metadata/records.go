@@ -73,6 +73,10 @@ func (t RecordType) String() string {
 		return "RemoveUserScramCredentialRecord"
 	case ClientQuotaRecordType:
 		return "ClientQuotaRecord"
+	case AccessControlEntryRecordType:
+		return "AccessControlEntryRecord"
+	case RemoveAccessControlEntryRecordType:
+		return "RemoveAccessControlEntryRecord"
 	default:
 		return fmt.Sprintf("RecordType(%d)", uint8(t))
 	}
@@ -567,6 +571,10 @@ func newRecord(t RecordType) Record {
 		return &RemoveUserScramCredentialRecord{}
 	case ClientQuotaRecordType:
 		return &ClientQuotaRecord{}
+	case AccessControlEntryRecordType:
+		return &AccessControlEntryRecord{}
+	case RemoveAccessControlEntryRecordType:
+		return &RemoveAccessControlEntryRecord{}
 	default:
 		return nil
 	}
@@ -625,6 +633,10 @@ func isNilRecord(r Record) bool {
 	case *RemoveUserScramCredentialRecord:
 		return v == nil
 	case *ClientQuotaRecord:
+		return v == nil
+	case *AccessControlEntryRecord:
+		return v == nil
+	case *RemoveAccessControlEntryRecord:
 		return v == nil
 	default:
 		return true

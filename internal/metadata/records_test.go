@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-io/strata/internal/acl"
 )
 
 func strp(s string) *string { return &s }
@@ -42,6 +44,9 @@ func sampleRecords() []Record {
 		&RemoveUserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA256},
 		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityUser, Name: strp("alice")}, {Type: QuotaEntityClientID}}, Key: "producer_byte_rate", Value: 5e6},
 		&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: QuotaEntityIP}}, Key: "connection_creation_rate", Remove: true},
+		&AccessControlEntryRecord{ID: topicB, Binding: acl.Binding{ResourceType: acl.ResourceTopic, ResourceName: "orders-",
+			PatternType: acl.PatternPrefixed, Principal: "User:alice", Host: "*", Operation: acl.OpWrite, Permission: acl.PermissionAllow}},
+		&RemoveAccessControlEntryRecord{ID: topicB},
 	}
 }
 
@@ -96,6 +101,10 @@ func TestEncodingIsStable(t *testing.T) {
 			"011800" + "02" + "0175" + "0261" + "0163" + "00" + "016b" + "3ff8000000000000" + "00"},
 		{&ClientQuotaRecord{Entity: []QuotaEntityComponent{{Type: "ip"}}, Key: "k", Remove: true},
 			"011800" + "01" + "026970" + "00" + "016b" + "0000000000000000" + "01"},
+		{&AccessControlEntryRecord{ID: topicA, Binding: acl.Binding{ResourceType: acl.ResourceGroup, ResourceName: "g",
+			PatternType: acl.PatternLiteral, Principal: "User:a", Host: "*", Operation: acl.OpRead, Permission: acl.PermissionDeny}},
+			"011600" + "0102030405060708090a0b0c0d0e0f10" + "03" + "0167" + "03" + "06557365723a61" + "012a" + "03" + "02"},
+		{&RemoveAccessControlEntryRecord{ID: topicA}, "011700" + "0102030405060708090a0b0c0d0e0f10"},
 	}
 	for _, tt := range tests {
 		b, err := Encode(tt.give)

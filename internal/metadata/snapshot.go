@@ -22,7 +22,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // broker is in controlled shutdown), then per topic by
 // name its TopicRecord, PartitionRecords and ConfigRecords, then broker
 // configs, then client quotas by entity, then the producer id counter,
-// then SCRAM credentials by mechanism and user.
+// then SCRAM credentials by mechanism and user, then the ACLs.
 func (img *Image) Records() []Record {
 	var recs []Record
 	if img.clusterID != "" {
@@ -84,7 +84,7 @@ func (img *Image) Records() []Record {
 				StoredKey: c.StoredKey, ServerKey: c.ServerKey, Iterations: c.Iterations})
 		}
 	}
-	return recs
+	return append(recs, img.aclRecords()...)
 }
 
 // MarshalSnapshot encodes the image as a snapshot: a header, the image's

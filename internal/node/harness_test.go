@@ -55,35 +55,55 @@ func startNode(t testing.TB, opts ...nodeOption) *testNode {
 	return startNodeWith(t, cfg)
 }
 
-func startNodeWith(t testing.TB, cfg config.Static) *testNode {
+func startNodeWith(t testing.TB, cfg config.Static, hooks ...func(*Config)) *testNode {
+	t.Helper()
+	tn := launchNode(t, cfg, hooks...)
+	tn.waitReady()
+	return tn
+}
+
+// launchNode starts a node without waiting for it to serve (the nodes of
+// an in-process cluster serve only once their quorum has formed); hooks
+// adjust its Config.
+func launchNode(t testing.TB, cfg config.Static, hooks ...func(*Config)) *testNode {
 	t.Helper()
 	level := slog.LevelWarn
 	if os.Getenv("STRATATEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	return startNodeLogging(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})))
+	return startNodeLogging(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})), hooks...)
 }
 
 // startNodeLogging is startNodeWith with the node logging to logger.
-func startNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger) *testNode {
+func startNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hooks ...func(*Config)) *testNode {
 	t.Helper()
-	n, err := New(Config{Static: cfg, Logger: logger})
+	ncfg := Config{Static: cfg, Logger: logger}
+	for _, h := range hooks {
+		h(&ncfg)
+	}
+	n, err := New(ncfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{t: t, cfg: cfg, node: n, cancel: cancel, done: make(chan error, 1)}
 	go func() { tn.done <- n.Run(ctx) }()
-	select {
-	case <-n.Ready():
-	case err := <-tn.done:
-		t.Fatalf("node stopped before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node not ready after 30s")
-	}
-	tn.addr = n.Addr().String()
 	t.Cleanup(tn.stop)
 	return tn
+}
+
+// waitReady waits until the node serves Kafka requests.
+func (tn *testNode) waitReady() {
+	tn.t.Helper()
+	select {
+	case <-tn.node.Ready():
+	case err := <-tn.done:
+		tn.done <- err // for stop
+		tn.t.Fatalf("node stopped before serving: %v", err)
+	case <-time.After(30 * time.Second):
+		tn.t.Fatalf("node not ready after 30s")
+	}
+	tn.addr = tn.node.Addr().String()
 }
 
 var stopOnce sync.Map

@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-io/strata/internal/auth"
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
@@ -36,6 +37,7 @@ import (
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/quota"
 	"github.com/strata-io/strata/internal/replication"
+	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
 	"github.com/strata-io/strata/internal/tlsconfig"
 	"github.com/strata-io/strata/internal/txn"
@@ -47,6 +49,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for request handling; nil means time.Now.
 	Now func() time.Time
+
+	// testPrincipalFor, set only by this package's tests, gives each
+	// request the principal of its client id (see principalHook).
+	testPrincipalFor func(clientID string) auth.Principal
 }
 
 // Node is one Strata process: broker and controller.
@@ -301,6 +307,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		BrokerConfigs:    st.KafkaConfigs(),
 		LogDirs:          n.logDirs,
 		ReplicaPolls:     n.replicaPolls,
+		Authorizer:       st.ACL(),
 		Logger:           n.log.With("component", "kafkaapi"),
 		Now:              n.cfg.Now,
 	}, n.parts, ctrl, channel, n.groups)
@@ -320,7 +327,11 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 		g.Go(func() error { return jwks.RefreshLoop(gctx, refresh, n.log.With("component", "sasl")) })
 	}
 	handler.SetQuotas(n.quotas)
-	servers, err := n.newServers(listeners, handler, saslCfg)
+	var apis server.Handler = handler
+	if n.cfg.testPrincipalFor != nil {
+		apis = principalHook{Handler: handler, principalFor: n.cfg.testPrincipalFor}
+	}
+	servers, err := n.newServers(listeners, apis, saslCfg)
 	if err != nil {
 		return fail(err)
 	}

@@ -12,9 +12,6 @@ var notServed = map[kmsg.Key]string{
 	kmsg.UpdateMetadata:     "ZooKeeper-era inter-broker API, removed in Kafka 4.0",
 	kmsg.ControlledShutdown: "ZooKeeper-era inter-broker API, removed in Kafka 4.0 (brokers shut down through BrokerHeartbeat)",
 
-	kmsg.DescribeACLs:            "ACLs are not built yet",
-	kmsg.CreateACLs:              "ACLs are not built yet",
-	kmsg.DeleteACLs:              "ACLs are not built yet",
 	kmsg.CreateDelegationToken:   "delegation tokens are not built",
 	kmsg.RenewDelegationToken:    "delegation tokens are not built",
 	kmsg.ExpireDelegationToken:   "delegation tokens are not built",

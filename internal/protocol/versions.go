@@ -43,7 +43,11 @@ var supported = map[kmsg.Key]VersionRange{
 	kmsg.DescribeLogDirs:            {1, 4},
 	kmsg.DescribeTopicPartitions:    {0, 0},
 	kmsg.UpdateFeatures:             {0, 2},
-	kmsg.InitProducerID:             {0, 5},
+	// ACLs (KIP-11, KIP-290); floors as Kafka 4.0 (KIP-896).
+	kmsg.DescribeACLs:   {1, 3},
+	kmsg.CreateACLs:     {2, 3},
+	kmsg.DeleteACLs:     {2, 3},
+	kmsg.InitProducerID: {0, 5},
 	// Transactions (KIP-98). EndTxn v5 and TxnOffsetCommit v5 belong to
 	// transaction version 2 (KIP-890 part 2), finalized in ApiVersions.
 	kmsg.AddPartitionsToTxn:   {0, 5},
