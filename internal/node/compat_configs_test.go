@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestPythonClientsSeeConfigSources(t *testing.T) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, py, "../../test/compat/configs_python.py", "--bootstrap", tn.addr,
 		"--broker-id", "1", "--topic", "compat-configs",
-		"--static", "log.dirs="+tn.cfg.DataDir,
+		"--static", "log.dirs="+filepath.Join(tn.cfg.DataDir, "logs"),
 		"--static", "listeners=PLAINTEXT://"+tn.cfg.Listen,
 		"--static", "log.retention.check.interval.ms=100",
 	).CombinedOutput()

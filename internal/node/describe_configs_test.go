@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func TestDescribeConfigsSources(t *testing.T) {
 	ctx := ctxTimeout(t, 30*time.Second)
 	tn.createTopic("src", 1, nil)
 
-	dir, listen := tn.cfg.DataDir, "PLAINTEXT://"+tn.cfg.Listen
+	dir, listen := filepath.Join(tn.cfg.DataDir, "logs"), "PLAINTEXT://"+tn.cfg.Listen // log.dirs: DATA_DIR/logs
 	want := map[string]string{
 		// set by the test harness, as an operator's flags would
 		"log.dirs":                        "STATIC_BROKER_CONFIG " + dir,
