@@ -71,11 +71,19 @@ func launchNode(t testing.TB, cfg config.Static, hooks ...func(*Config)) *testNo
 	if os.Getenv("STRATATEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	return startNodeLogging(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})), hooks...)
+	return launchNodeLogging(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})), hooks...)
 }
 
 // startNodeLogging is startNodeWith with the node logging to logger.
 func startNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hooks ...func(*Config)) *testNode {
+	t.Helper()
+	tn := launchNodeLogging(t, cfg, logger, hooks...)
+	tn.waitReady()
+	return tn
+}
+
+// launchNodeLogging is launchNode with the node logging to logger.
+func launchNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hooks ...func(*Config)) *testNode {
 	t.Helper()
 	ncfg := Config{Static: cfg, Logger: logger}
 	for _, h := range hooks {
