@@ -279,15 +279,18 @@ type meter interface {
 	idleSince() time.Duration
 }
 
-// newMeter returns the meter of kind k: a token bucket for the byte rates
-// and the controller mutation rate, Kafka's sampled rate otherwise.
-func newMeter(k Kind) meter {
-	switch k {
-	case Produce, Fetch, ControllerMutation:
-		return &bucket{}
-	}
-	return &rate{}
+// newMeters makes the meter of each kind: a token bucket for the byte
+// rates and the controller mutation rate, Kafka's sampled rate for
+// request_percentage.
+var newMeters = [numKinds]func() meter{
+	Produce:            newBucket,
+	Fetch:              newBucket,
+	Request:            newRate,
+	ControllerMutation: newBucket,
 }
+
+func newBucket() meter { return &bucket{} }
+func newRate() meter   { return &rate{} }
 
 // sensor returns the meter of key (a sensorKey or ipSensorKey), creating
 // it with newMeter.
@@ -303,7 +306,7 @@ func (m *Manager) sensor(key any, now time.Duration, newMeter func() meter) mete
 }
 
 func (m *Manager) ucSensor(key sensorKey, now time.Duration) meter {
-	return m.sensor(key, now, func() meter { return newMeter(key.kind) })
+	return m.sensor(key, now, newMeters[key.kind])
 }
 
 // maybeSweep drops sensors idle for sensorIdleExpiry, at most once a
@@ -397,7 +400,7 @@ func (m *Manager) RecordConnection(ip netip.Addr) time.Duration {
 		return 0
 	}
 	now := m.now()
-	r := m.sensor(ipSensorKey{ip}, now, func() meter { return &rate{} })
+	r := m.sensor(ipSensorKey{ip}, now, newRate)
 	d := min(r.record(&m.cfg, bound, 1, now), m.cfg.Window)
 	if d > 0 {
 		r.record(&m.cfg, bound, -1, now)
