@@ -261,9 +261,9 @@ func TestQuotasHoldClientsToTheirByteRates(t *testing.T) {
 	// The limited producer and the free one side by side.
 	limitedHook := &throttleHook{}
 	limited := tn.client(append(producerOpts, kgo.ClientID("limited-producer"), kgo.WithHooks(limitedHook))...)
-	// Kafka's rate counts a new client's first bytes over (samples-1)
-	// windows, so a fresh client may burst quota × 10 s at once: measure
-	// after one full measurement window (11 s) of warm-up.
+	// A fresh client may burst quota × 11 s at once (the byte-rate token
+	// bucket starts full): measure after 11 s of warm-up, by when that
+	// burst is spent.
 	warmBytes, _ := produceFor(t, limited, "quota-limited", quotaWarmUp)
 	var wg sync.WaitGroup
 	var freeBytes int64

@@ -13,15 +13,30 @@
 //
 // # Measurement
 //
-// As Kafka's Sensor with a Rate of a SampledStat: quota.window.num samples
-// (11) of quota.window.size.seconds (1s) each. A sample starts when the
-// first value after the previous sample's window lands; samples older than
-// the whole window are reset. The rate is the sum of the samples over the
-// time since the oldest one started, but over at least (samples-1) windows.
-// When a recorded value makes the rate exceed the quota, the throttle time
-// is (rate-quota)/quota times that window (Kafka's QuotaUtils.throttleTime);
-// request_percentage and connection_creation_rate bound it by one window
-// (boundedThrottleTime), byte rates do not.
+// request_percentage and connection_creation_rate are measured as Kafka's
+// Sensor with a Rate of a SampledStat (rate.go), as of Kafka 3.8 (KIP-less
+// fix apache/kafka#15889): quota.window.num samples (11) of
+// quota.window.size.seconds (1s) each, plus one. A sample starts with the
+// first value after the previous sample's span; a sample is dropped once
+// its last value is a whole window old, and the rate is the sum of the
+// samples over the time since the oldest kept one started, but over at
+// least (samples-1) spans. When a value takes the rate over the quota the
+// throttle time is (rate-quota)/quota times that window (Kafka's
+// QuotaUtils.throttleTime), bounded by one span for these two quotas.
+//
+// producer_byte_rate, consumer_byte_rate and controller_mutation_rate are
+// measured with Kafka's TokenBucket (bucket.go, KIP-599): credits refill at
+// the quota per second up to quota × samples × span, each value spends its
+// size, and a client below zero credits is throttled -credits/quota.
+// Deliberate difference: Kafka uses the token bucket only for
+// controller_mutation_rate and the sampled Rate for the byte rates. With
+// the Rate a client that always has data (a pipelining producer, a
+// consumer behind) is let through in bursts: its first burst fills one
+// sample, and every time that sample leaves the window the rate falls far
+// below the quota and a new burst of about quota × window goes through, so
+// over 30 s such a producer measured 5.7 MB/s against 5 MB/s, depending on
+// how many bursts fell inside. The bucket allows the same first burst,
+// then holds the client at the quota in every span.
 //
 // # Cost
 //

@@ -268,16 +268,45 @@ func (t *table) resolve(k Kind, user, client string) (bound float64, key sensorK
 
 func (m *Manager) now() time.Duration { return m.cfg.Now().Sub(m.epoch) }
 
-// sensor returns the rate measuring key (a sensorKey or ipSensorKey).
-func (m *Manager) sensor(key any, now time.Duration) *rate {
+// meter measures one client's usage of one kind of quota.
+type meter interface {
+	// record adds v (takes it back when negative) at now and returns how
+	// long the client must wait to be back within bound.
+	record(cfg *Config, bound, v float64, now time.Duration) time.Duration
+	// wait is record without a value.
+	wait(cfg *Config, bound float64, now time.Duration) time.Duration
+	// idleSince is when the meter last saw a value.
+	idleSince() time.Duration
+}
+
+// newMeters makes the meter of each kind: a token bucket for the byte
+// rates and the controller mutation rate, Kafka's sampled rate for
+// request_percentage.
+var newMeters = [numKinds]func() meter{
+	Produce:            newBucket,
+	Fetch:              newBucket,
+	Request:            newRate,
+	ControllerMutation: newBucket,
+}
+
+func newBucket() meter { return &bucket{} }
+func newRate() meter   { return &rate{} }
+
+// sensor returns the meter of key (a sensorKey or ipSensorKey), creating
+// it with newMeter.
+func (m *Manager) sensor(key any, now time.Duration, newMeter func() meter) meter {
 	if r, ok := m.sensors.Load(key); ok {
-		return r.(*rate)
+		return r.(meter)
 	}
-	r, loaded := m.sensors.LoadOrStore(key, &rate{})
+	r, loaded := m.sensors.LoadOrStore(key, newMeter())
 	if !loaded {
 		m.maybeSweep(now)
 	}
-	return r.(*rate)
+	return r.(meter)
+}
+
+func (m *Manager) ucSensor(key sensorKey, now time.Duration) meter {
+	return m.sensor(key, now, newMeters[key.kind])
 }
 
 // maybeSweep drops sensors idle for sensorIdleExpiry, at most once a
@@ -291,7 +320,7 @@ func (m *Manager) maybeSweep(now time.Duration) {
 	m.sweep.last = now
 	m.sweep.Unlock()
 	m.sensors.Range(func(k, v any) bool {
-		if now-v.(*rate).idleSince() > sensorIdleExpiry {
+		if now-v.(meter).idleSince() > sensorIdleExpiry {
 			m.sensors.Delete(k)
 		}
 		return true
@@ -306,8 +335,7 @@ func (m *Manager) Record(k Kind, user, client string, v float64) time.Duration {
 		return 0
 	}
 	now := m.now()
-	perSec, window := m.sensor(key, now).record(&m.cfg, v, now)
-	d := throttleTime(perSec, bound, window)
+	d := m.ucSensor(key, now).record(&m.cfg, bound, v, now)
 	if k == Request {
 		d = min(d, m.cfg.Window) // Kafka bounds request throttling by one window
 	}
@@ -317,12 +345,12 @@ func (m *Manager) Record(k Kind, user, client string, v float64) time.Duration {
 // Unrecord takes back v recorded for a response that was not sent (a
 // throttled fetch answers empty, as Kafka's unrecordQuotaSensor).
 func (m *Manager) Unrecord(k Kind, user, client string, v float64) {
-	_, key, ok := m.table.Load().resolve(k, user, client)
+	bound, key, ok := m.table.Load().resolve(k, user, client)
 	if !ok {
 		return
 	}
 	now := m.now()
-	m.sensor(key, now).record(&m.cfg, -v, now)
+	m.ucSensor(key, now).record(&m.cfg, bound, -v, now)
 }
 
 // RecordStrict is KIP-599's strict mode for controller mutations: if the
@@ -335,12 +363,11 @@ func (m *Manager) RecordStrict(k Kind, user, client string, v float64) (throttle
 		return 0, false
 	}
 	now := m.now()
-	r := m.sensor(key, now)
-	if perSec, window := r.measure(&m.cfg, now); perSec > bound {
-		return throttleTime(perSec, bound, window), true
+	s := m.ucSensor(key, now)
+	if d := s.wait(&m.cfg, bound, now); d > 0 {
+		return d, true
 	}
-	perSec, window := r.record(&m.cfg, v, now)
-	return throttleTime(perSec, bound, window), false
+	return s.record(&m.cfg, bound, v, now), false
 }
 
 // MaxValueInWindow is the most of kind k the client may use in one
@@ -373,11 +400,10 @@ func (m *Manager) RecordConnection(ip netip.Addr) time.Duration {
 		return 0
 	}
 	now := m.now()
-	r := m.sensor(ipSensorKey{ip}, now)
-	perSec, window := r.record(&m.cfg, 1, now)
-	d := min(throttleTime(perSec, bound, window), m.cfg.Window)
+	r := m.sensor(ipSensorKey{ip}, now, newRate)
+	d := min(r.record(&m.cfg, bound, 1, now), m.cfg.Window)
 	if d > 0 {
-		r.record(&m.cfg, -1, now)
+		r.record(&m.cfg, bound, -1, now)
 	}
 	return d
 }

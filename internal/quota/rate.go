@@ -12,60 +12,71 @@ import (
 type rate struct {
 	mu struct {
 		sync.Mutex
-		samples []sample // at most Config.Samples; ring once full
+		samples []sample // at most Config.Samples+1; ring once full
 		current int      // index of the newest sample
 		last    time.Duration
 	}
 }
 
 type sample struct {
-	start time.Duration
-	value float64
+	start     time.Duration // when the sample's first value came
+	lastEvent time.Duration // when its latest value came
+	value     float64
 }
 
-// record adds v at now and returns the rate after it and the window it was
-// measured over.
-func (r *rate) record(cfg *Config, v float64, now time.Duration) (perSec float64, window time.Duration) {
+// record adds v at now and returns how long the client must wait for the
+// rate to come back to bound.
+func (r *rate) record(cfg *Config, bound, v float64, now time.Duration) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.mu.last = now
 	r.recordLocked(cfg, v, now)
-	return r.measureLocked(cfg, now)
+	perSec, window := r.measureLocked(cfg, now)
+	return throttleTime(perSec, bound, window)
 }
 
-// measure returns the rate at now without recording.
-func (r *rate) measure(cfg *Config, now time.Duration) (perSec float64, window time.Duration) {
+// wait is record without a value.
+func (r *rate) wait(cfg *Config, bound float64, now time.Duration) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.measureLocked(cfg, now)
+	perSec, window := r.measureLocked(cfg, now)
+	return throttleTime(perSec, bound, window)
 }
 
 func (r *rate) recordLocked(cfg *Config, v float64, now time.Duration) {
 	if len(r.mu.samples) == 0 {
-		r.mu.samples = append(r.mu.samples, sample{start: now})
+		r.mu.samples = append(r.mu.samples, sample{start: now, lastEvent: now})
 		r.mu.current = 0
 	}
 	cur := &r.mu.samples[r.mu.current]
 	if now-cur.start >= cfg.Window {
-		r.mu.current = (r.mu.current + 1) % cfg.Samples
+		// One sample more than quota.window.num: the oldest may still
+		// overlap the measured window (Kafka's SampledStat since 3.8).
+		r.mu.current = (r.mu.current + 1) % (cfg.Samples + 1)
 		if r.mu.current >= len(r.mu.samples) {
-			r.mu.samples = append(r.mu.samples, sample{start: now})
+			r.mu.samples = append(r.mu.samples, sample{start: now, lastEvent: now})
 		} else {
-			r.mu.samples[r.mu.current] = sample{start: now}
+			r.mu.samples[r.mu.current] = sample{start: now, lastEvent: now}
 		}
 		cur = &r.mu.samples[r.mu.current]
 	}
 	cur.value += v
+	cur.lastEvent = now
 }
 
+// measureLocked returns the rate at now and the window it is measured
+// over. A sample is dropped once its last value is a whole window
+// (Samples × Window) old; one that started earlier but still overlaps the
+// window is kept whole, and the window reaches back to its start, so the
+// sum and the span it is divided by always cover the same samples.
 func (r *rate) measureLocked(cfg *Config, now time.Duration) (float64, time.Duration) {
 	expire := time.Duration(cfg.Samples) * cfg.Window
 	var total float64
 	oldest := now
 	for i := range r.mu.samples {
 		s := &r.mu.samples[i]
-		if now-s.start >= expire {
-			*s = sample{start: now}
+		if now-s.lastEvent >= expire {
+			*s = sample{start: now, lastEvent: now}
 		}
 		total += s.value
 		oldest = min(oldest, s.start)

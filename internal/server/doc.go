@@ -61,7 +61,10 @@
 // throttle_time_ms raised to the throttle (KIP-219); then the connection
 // is muted: the reader handles no further request until the throttle time
 // has passed (it waits on a timer itself, so unread requests stay in the
-// socket and the client sees backpressure). A response-less request
+// socket and the client sees backpressure). Requests the client pipelined
+// behind a throttled one also wait while its response is not yet written
+// (a produce waiting for acks): the throttle counts from the response, as
+// on a Kafka channel, which reads nothing while it serves a request. A response-less request
 // (acks=0) mutes the connection at once. Config.AcceptThrottle refuses new
 // connections over a connection_creation_rate quota: they are held unread
 // and closed when their throttle time ends, as Kafka's acceptor does.

@@ -421,6 +421,9 @@ type slot struct {
 	resp          Response
 	held          int64  // bytes of the request budget, released once answered
 	frame         []byte // returned to the pool once answered; nil if not reusable
+	// throttled says the reader counted this response in
+	// connState.throttledUnwritten; the writer uncounts it once written.
+	throttled bool
 }
 
 // connState is shared by a connection's reader and writer.
@@ -438,6 +441,15 @@ type connState struct {
 	// after writing a throttled response, the reader for one without a
 	// response); read by the reader.
 	mutedUntil atomic.Int64
+	// throttledUnwritten counts responses the handler throttled that the
+	// writer has not written yet: the reader handles nothing while it is
+	// above zero, since the throttle starts only once the response is out
+	// (KIP-219). Raised by the reader, lowered by the writer, which then
+	// signals wake.
+	throttledUnwritten atomic.Int32
+	// wake tells a reader waiting on throttledUnwritten to look again;
+	// buffer of one, sent to without blocking.
+	wake chan struct{}
 }
 
 // mute makes the connection read nothing for d from now.
@@ -453,24 +465,35 @@ func (s *Server) mute(cs *connState, d time.Duration) {
 
 func (s *Server) sinceEpoch() time.Duration { return time.Since(s.epoch) }
 
-// waitUnmuted returns once the connection's throttle has ended, or false
-// when ctx ends first. No goroutine: the reader itself waits.
+// waitUnmuted returns once no throttled response is waiting to be written
+// and the connection's throttle has ended, or false when ctx ends first.
+// No goroutine: the reader itself waits.
 func (s *Server) waitUnmuted(ctx context.Context, cs *connState) bool {
-	until := cs.mutedUntil.Load()
-	if until == 0 {
-		return true
-	}
-	d := time.Duration(until) - s.sinceEpoch()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+	for {
+		if cs.throttledUnwritten.Load() > 0 {
+			select {
+			case <-cs.wake:
+				continue
+			case <-ctx.Done():
+				return false
+			}
+		}
+		until := cs.mutedUntil.Load()
+		if until == 0 {
+			return true
+		}
+		d := time.Duration(until) - s.sinceEpoch()
+		if d <= 0 {
+			return true
+		}
+		// The writer may extend the mute meanwhile: look again after.
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
 	}
 }
 
@@ -493,7 +516,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		}
 		nc = tc
 	}
-	cs := &connState{c: c}
+	cs := &connState{c: c, wake: make(chan struct{}, 1)}
 	if s.cfg.RequireSASL {
 		cs.sasl = &saslConn{}
 	}
@@ -645,6 +668,14 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 		sl := slot{correlationID: hdr.CorrelationID, resp: resp, held: held}
 		if reuse {
 			sl.frame = frame
+		}
+		if resp.Throttle > 0 {
+			// Requests the client pipelined behind this one wait until
+			// its response is out and the throttle has passed, as on a
+			// Kafka channel, which reads nothing while it serves a
+			// request and is muted once the throttled response is sent.
+			sl.throttled = true
+			cs.throttledUnwritten.Add(1)
 		}
 		select {
 		case pending <- sl:

@@ -30,11 +30,20 @@ func (h *throttleHandler) Handle(ctx context.Context, c *Conn, hdr protocol.Requ
 	h.handled = append(h.handled, time.Now())
 	h.mu.Unlock()
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	if hdr.ClientID == "throttled" {
+	switch hdr.ClientID {
+	case "throttled":
 		return Response{Msg: resp, Throttle: testThrottle}
+	case "throttled-later":
+		// Throttled at once, answered only after testAnswerDelay, as a
+		// produce waiting for acks.
+		later := make(chan Response, 1)
+		time.AfterFunc(testAnswerDelay, func() { later <- Response{Msg: resp} })
+		return Response{Later: later, Throttle: testThrottle}
 	}
 	return Response{Msg: resp}
 }
+
+const testAnswerDelay = 200 * time.Millisecond
 
 // TestThrottledConnectionIsMuted checks KIP-219's order: the throttled
 // response comes at once, with throttle_time_ms set, and the next request,
@@ -65,6 +74,37 @@ func TestThrottledConnectionIsMuted(t *testing.T) {
 	}
 	if gap := h.handled[1].Sub(h.handled[0]); gap < testThrottle-10*time.Millisecond {
 		t.Errorf("second request handled %v after the throttled one, want at least %v", gap, testThrottle)
+	}
+}
+
+// TestPipelinedRequestWaitsForThrottledResponse checks that a request
+// the client pipelined behind a throttled one whose response is not ready
+// yet is handled only once that response is out and its throttle has
+// passed (the channel is muted from the response on, as in Kafka), not as
+// soon as the reader gets to it.
+func TestPipelinedRequestWaitsForThrottledResponse(t *testing.T) {
+	h := &throttleHandler{}
+	addr := startServer(t, h, DefaultConfig())
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	writeMetadata(t, c, 1, "throttled-later")
+	writeMetadata(t, c, 2, "other")
+	_, resp := readResponse(t, c)
+	if resp.ThrottleMillis != int32(testThrottle.Milliseconds()) {
+		t.Errorf("throttle_time_ms = %d, want %d", resp.ThrottleMillis, testThrottle.Milliseconds())
+	}
+	readResponse(t, c)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.handled) != 2 {
+		t.Fatalf("handled %d requests, want 2", len(h.handled))
+	}
+	want := testAnswerDelay + testThrottle - 10*time.Millisecond
+	if gap := h.handled[1].Sub(h.handled[0]); gap < want {
+		t.Errorf("pipelined request handled %v after the throttled one, want at least %v (answer delay + throttle)", gap, want)
 	}
 }
 

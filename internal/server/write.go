@@ -134,6 +134,13 @@ func (s *Server) writeLoop(ctx context.Context, cancel context.CancelFunc, nc ne
 			// muted from now on for the throttle time.
 			s.mute(cs, throttle)
 		}
+		if sl.throttled {
+			cs.throttledUnwritten.Add(-1)
+			select {
+			case cs.wake <- struct{}{}:
+			default:
+			}
+		}
 		if err != nil {
 			if clientGone(err) {
 				cs.c.Logger.Debug("connection closed while writing", "err", err)
