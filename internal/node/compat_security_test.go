@@ -386,3 +386,48 @@ func franzGroupConsume(t *testing.T, addr, topic, group, prefix string, n int, o
 	}
 	return got
 }
+
+// pythonWith returns /usr/bin/python3 when it imports module, or skips.
+func pythonWith(t *testing.T, module string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs a Python client")
+	}
+	py, err := exec.LookPath("/usr/bin/python3")
+	if err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	if out, err := exec.Command(py, "-c", "import "+module).CombinedOutput(); err != nil {
+		t.Skipf("%s not installed: %s", module, strings.TrimSpace(string(out)))
+	}
+	return py
+}
+
+// TestSecurityConfluentKafkaPython runs test/compat/security_python.py
+// with confluent-kafka-python (librdkafka).
+func TestSecurityConfluentKafkaPython(t *testing.T) {
+	py := pythonWith(t, "confluent_kafka")
+	s := startSecurityCompatNode(t)
+	cmd := exec.Command(py, append([]string{filepath.Join(compatDir(t), "security_python.py"), "--client", "confluent-kafka"}, s.args()...)...)
+	s.runSecurityScript(t, "confluent-kafka", cmd)
+}
+
+// TestSecurityKafkaPython runs test/compat/security_python.py with
+// kafka-python. kafka-python 2.0 has no idempotent producer, and raises
+// KafkaTimeoutError for a produce to a topic it may not describe (it drops
+// the TOPIC_AUTHORIZATION_FAILED of a one-topic Metadata answer, which the
+// script checks it got): the script says so (SKIP) and checks the rest; a
+// later kafka-python must pass those checks too.
+func TestSecurityKafkaPython(t *testing.T) {
+	py := pythonWith(t, "kafka")
+	var skips []string
+	if out, _ := exec.Command(py, "-c", "import kafka; print(kafka.__version__)").Output(); strings.HasPrefix(string(out), "2.0.") {
+		skips = append(skips, secChecks[5])
+	}
+	if exec.Command(py, "-c", "import sys, kafka; sys.exit('enable_idempotence' not in kafka.KafkaProducer.DEFAULT_CONFIG)").Run() != nil {
+		skips = append(skips, secChecks[8], secChecks[10])
+	}
+	s := startSecurityCompatNode(t)
+	cmd := exec.Command(py, append([]string{filepath.Join(compatDir(t), "security_python.py"), "--client", "kafka-python"}, s.args()...)...)
+	s.runSecurityScript(t, "kafka-python", cmd, skips...)
+}
