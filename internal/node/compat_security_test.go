@@ -431,3 +431,20 @@ func TestSecurityKafkaPython(t *testing.T) {
 	cmd := exec.Command(py, append([]string{filepath.Join(compatDir(t), "security_python.py"), "--client", "kafka-python"}, s.args()...)...)
 	s.runSecurityScript(t, "kafka-python", cmd, skips...)
 }
+
+// TestSecurityKcat runs test/compat/security_kcat.sh with kcat
+// (librdkafka).
+func TestSecurityKcat(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat not installed (.ci/run installs it)")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	s := startSecurityCompatNode(t)
+	cmd := exec.Command(bash, append([]string{filepath.Join(compatDir(t), "security_kcat.sh")}, s.args()...)...)
+	cmd.Env = append(os.Environ(), "KCAT="+kcat)
+	s.runSecurityScript(t, "kcat", cmd)
+}
