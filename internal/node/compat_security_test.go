@@ -472,3 +472,26 @@ func TestSecurityKafkajs(t *testing.T) {
 	// group coordinator"; the script checks its debug log for the code.
 	s.runSecurityScript(t, "kafkajs", cmd, secChecks[7])
 }
+
+// TestSecuritySarama builds test/compat/sarama (its own Go module) and runs
+// its security checks with IBM/sarama. Skipped when the module's
+// dependencies cannot be downloaded.
+func TestSecuritySarama(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the sarama client")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	dir := filepath.Join(compatDir(t), "sarama")
+	if out, err := exec.Command(goTool, "-C", dir, "mod", "download").CombinedOutput(); err != nil {
+		t.Skipf("sarama's module dependencies are not available: %v\n%s", err, out)
+	}
+	bin := filepath.Join(t.TempDir(), "sarama-compat")
+	if out, err := exec.Command(goTool, "-C", dir, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build test/compat/sarama: %v\n%s", err, out)
+	}
+	s := startSecurityCompatNode(t)
+	s.runSecurityScript(t, "sarama", exec.Command(bin, append([]string{"security"}, s.args()...)...))
+}
