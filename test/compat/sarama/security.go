@@ -47,8 +47,10 @@ func (c *scramClient) Begin(user, pass, authzID string) error {
 	return nil
 }
 
-func (c *scramClient) Step(challenge string) (string, error) { return c.ClientConversation.Step(challenge) }
-func (c *scramClient) Done() bool                           { return c.ClientConversation.Done() }
+func (c *scramClient) Step(challenge string) (string, error) {
+	return c.ClientConversation.Step(challenge)
+}
+func (c *scramClient) Done() bool { return c.ClientConversation.Done() }
 
 type secArgs struct {
 	ssl, saslSSL, ca, cert, topic, groupPrefix, scram, plain, noacl, noaclTopic, noaclGroup string
