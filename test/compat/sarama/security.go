@@ -32,7 +32,8 @@ import (
 	"github.com/xdg-go/scram"
 )
 
-// scramClient is sarama.SCRAMClient over xdg-go/scram.
+// scramClient is sarama.SCRAMClient over xdg-go/scram: Begin starts a
+// conversation, whose Step and Done it promotes.
 type scramClient struct {
 	*scram.ClientConversation
 	hash scram.HashGeneratorFcn
@@ -46,11 +47,6 @@ func (c *scramClient) Begin(user, pass, authzID string) error {
 	c.ClientConversation = cl.NewConversation()
 	return nil
 }
-
-func (c *scramClient) Step(challenge string) (string, error) {
-	return c.ClientConversation.Step(challenge)
-}
-func (c *scramClient) Done() bool { return c.ClientConversation.Done() }
 
 type secArgs struct {
 	ssl, saslSSL, ca, cert, topic, groupPrefix, scram, plain, noacl, noaclTopic, noaclGroup string
