@@ -35,7 +35,9 @@ import (
 // the Produce request (TOPIC_AUTHORIZATION_FAILED), his group join
 // (GROUP_AUTHORIZATION_FAILED) and his idempotent producer's InitProducerId
 // (CLUSTER_AUTHORIZATION_FAILED: neither IDEMPOTENT_WRITE on the cluster
-// nor WRITE on a topic, KIP-679). Then `strata acl create` grants bob WRITE
+// nor WRITE on a topic, KIP-679). Granted DESCRIBE on his group too, he
+// finds its coordinator, and JoinGroup (which needs READ) refuses him with
+// GROUP_AUTHORIZATION_FAILED. Then `strata acl create` grants bob WRITE
 // and READ on his topic and READ on his group, and the same calls succeed
 // against the same, never restarted, node.
 //
@@ -46,7 +48,7 @@ import (
 //
 // Every script under test/compat takes the same flags (secCompat.args) and
 // prints one PASS:, FAIL: or SKIP: line per check. At each grant step it
-// prints "GRANT describe" or "GRANT all" and waits for a line on its
+// prints "GRANT describe", "GRANT group-describe" or "GRANT all" and waits for a line on its
 // standard input, which the test writes once the ACLs exist.
 
 const (
@@ -115,14 +117,18 @@ func (s *secCompat) acl(t *testing.T, args ...string) error {
 	return nil
 }
 
-// grantBob gives bob DESCRIBE on his topic (step "describe"), or what his
+// grantBob gives bob DESCRIBE on his topic (step "describe"), DESCRIBE on
+// his group (step "group-describe": FindCoordinator, not JoinGroup), or what his
 // produce, idempotent produce and group consume need (step "all"): WRITE
 // and READ on his topic (WRITE on a topic also allows an idempotent
 // producer, KIP-679) and READ on his group. It may run on a goroutine
 // other than the test's.
 func (s *secCompat) grantBob(t *testing.T, step string) error {
-	if step == "describe" {
+	switch step {
+	case "describe":
 		return s.acl(t, "--allow-principal", "User:bob", "--operation", "Describe", "--topic", secBobTopic)
+	case "group-describe":
+		return s.acl(t, "--allow-principal", "User:bob", "--operation", "Describe", "--group", secBobGroup)
 	}
 	if err := s.acl(t, "--allow-principal", "User:bob", "--operation", "Write", "--operation", "Read", "--topic", secBobTopic); err != nil {
 		return err
@@ -151,6 +157,8 @@ var secChecks = []string{
 	"DESCRIBE only: produce gets TOPIC_AUTHORIZATION_FAILED",
 	"DESCRIBE only: group join gets GROUP_AUTHORIZATION_FAILED",
 	"DESCRIBE only: idempotent producer gets CLUSTER_AUTHORIZATION_FAILED",
+	// GRANT group-describe
+	"DESCRIBE on the group: JoinGroup gets GROUP_AUTHORIZATION_FAILED",
 	// GRANT all
 	"after the grant: produce succeeds",
 	"after the grant: idempotent produce succeeds",
@@ -190,7 +198,7 @@ func (s *secCompat) runSecurityScript(t *testing.T, client string, cmd *exec.Cmd
 		for sc.Scan() {
 			line := sc.Text()
 			out.WriteString(line + "\n")
-			if step, ok := strings.CutPrefix(line, "GRANT "); ok && (step == "describe" || step == "all") {
+			if step, ok := strings.CutPrefix(line, "GRANT "); ok && (step == "describe" || step == "group-describe" || step == "all") {
 				granted = append(granted, step)
 				if err := s.grantBob(t, step); err != nil {
 					t.Errorf("%s: %v", client, err)
@@ -207,8 +215,8 @@ func (s *secCompat) runSecurityScript(t *testing.T, client string, cmd *exec.Cmd
 	if runErr != nil && !strings.Contains(out.String(), "FAIL:") {
 		t.Fatalf("%s: %v (and no FAIL line)", client, runErr)
 	}
-	if strings.Join(granted, ",") != "describe,all" {
-		t.Errorf("%s asked for grants %v, want [describe all]", client, granted)
+	if strings.Join(granted, ",") != "describe,group-describe,all" {
+		t.Errorf("%s asked for grants %v, want [describe group-describe all]", client, granted)
 	}
 	text := out.String()
 	for _, check := range secChecks {
@@ -299,22 +307,7 @@ func TestSecurityFranzGo(t *testing.T) {
 			t.Fatalf("produce: %v, want TOPIC_AUTHORIZATION_FAILED", err)
 		}
 	})
-	t.Run(secChecks[7], func(t *testing.T) {
-		c := kgoClient(t, s.saslSSL, append(bob, kgo.ConsumerGroup(secBobGroup), kgo.ConsumeTopics(secBobTopic))...)
-		ctx := ctxTimeout(t, 20*time.Second)
-		var seen []error
-		for ctx.Err() == nil {
-			for _, fe := range c.PollFetches(ctx).Errors() {
-				if errors.Is(fe.Err, kerr.GroupAuthorizationFailed) {
-					return
-				}
-				if ctx.Err() == nil {
-					seen = append(seen, fe.Err)
-				}
-			}
-		}
-		t.Fatalf("group consumer saw %v, want GROUP_AUTHORIZATION_FAILED", seen)
-	})
+	t.Run(secChecks[7], func(t *testing.T) { franzGroupRefused(t, s.saslSSL, bob) })
 	t.Run(secChecks[8], func(t *testing.T) {
 		idemProducer := kgoClient(t, s.saslSSL, bob...)
 		err := idemProducer.ProduceSync(ctxTimeout(t, 20*time.Second), &kgo.Record{Topic: secBobTopic, Value: []byte("never")}).FirstErr()
@@ -322,17 +315,21 @@ func TestSecurityFranzGo(t *testing.T) {
 			t.Fatalf("idempotent produce: %v, want CLUSTER_AUTHORIZATION_FAILED", err)
 		}
 	})
+	if err := s.grantBob(t, "group-describe"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run(secChecks[9], func(t *testing.T) { franzGroupRefused(t, s.saslSSL, bob) })
 	if err := s.grantBob(t, "all"); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
-	t.Run(secChecks[9], func(t *testing.T) {
+	t.Run(secChecks[10], func(t *testing.T) {
 		if err := plainProducer.ProduceSync(ctxTimeout(t, 20*time.Second), &kgo.Record{Topic: secBobTopic, Value: []byte("franz-bob-0")}).FirstErr(); err != nil {
 			t.Fatalf("produce after the grant: %v", err)
 		}
 		want = append(want, "franz-bob-0")
 	})
-	t.Run(secChecks[10], func(t *testing.T) {
+	t.Run(secChecks[11], func(t *testing.T) {
 		// NB: kgo keeps a non-retriable InitProducerId error for the
 		// client's life (as librdkafka makes it fatal), so the same
 		// call is made by a new client; the node was not restarted.
@@ -342,12 +339,32 @@ func TestSecurityFranzGo(t *testing.T) {
 		}
 		want = append(want, "franz-bob-1")
 	})
-	t.Run(secChecks[11], func(t *testing.T) {
+	t.Run(secChecks[12], func(t *testing.T) {
 		got := franzGroupConsume(t, s.saslSSL, secBobTopic, secBobGroup, "franz-bob-", len(want), bob...)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Fatalf("consumed %v, want %v", got, want)
 		}
 	})
+}
+
+// franzGroupRefused runs bob's group consumer until it reports
+// GROUP_AUTHORIZATION_FAILED.
+func franzGroupRefused(t *testing.T, addr string, bob []kgo.Opt) {
+	t.Helper()
+	c := kgoClient(t, addr, append(bob, kgo.ConsumerGroup(secBobGroup), kgo.ConsumeTopics(secBobTopic))...)
+	ctx := ctxTimeout(t, 20*time.Second)
+	var seen []error
+	for ctx.Err() == nil {
+		for _, fe := range c.PollFetches(ctx).Errors() {
+			if errors.Is(fe.Err, kerr.GroupAuthorizationFailed) {
+				return
+			}
+			if ctx.Err() == nil {
+				seen = append(seen, fe.Err)
+			}
+		}
+	}
+	t.Fatalf("group consumer saw %v, want GROUP_AUTHORIZATION_FAILED", seen)
 }
 
 // franzProduce writes five records prefix-0..4 to topic and returns their
@@ -426,7 +443,7 @@ func TestSecurityKafkaPython(t *testing.T) {
 		skips = append(skips, secChecks[5])
 	}
 	if exec.Command(py, "-c", "import sys, kafka; sys.exit('enable_idempotence' not in kafka.KafkaProducer.DEFAULT_CONFIG)").Run() != nil {
-		skips = append(skips, secChecks[8], secChecks[10])
+		skips = append(skips, secChecks[8], secChecks[11])
 	}
 	s := startSecurityCompatNode(t)
 	cmd := exec.Command(py, append([]string{filepath.Join(compatDir(t), "security_python.py"), "--client", "kafka-python"}, s.args()...)...)

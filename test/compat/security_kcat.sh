@@ -9,7 +9,8 @@
 # TestSecurityKcat: produce and read back exact records in a consumer group
 # over SSL, SASL_SSL with SCRAM-SHA-512 and with PLAIN; wrong passwords fail
 # to authenticate; the --noacl user is refused, then granted (the script
-# prints "GRANT describe" / "GRANT all" and waits for a line on stdin).
+# prints "GRANT describe" / "GRANT group-describe" / "GRANT all" and waits
+# for a line on stdin).
 # Prints one PASS: or FAIL: line per check; exits non-zero when any failed.
 set -u
 
@@ -100,6 +101,9 @@ out=$(group_consume "$bob" "$noacl_topic" "$noacl_group" 15 1)
 expect_refusal "DESCRIBE only: group join gets GROUP_AUTHORIZATION_FAILED" "Broker: Group authorization failed" "$out"
 out=$(produce "$bob -X enable.idempotence=true" "$noacl_topic" never)
 expect_refusal "DESCRIBE only: idempotent producer gets CLUSTER_AUTHORIZATION_FAILED" "Fatal error: Broker: Cluster authorization failed" "$out"
+wait_grant group-describe
+out=$(group_consume "$bob" "$noacl_topic" "$noacl_group" 15 1)
+expect_refusal "DESCRIBE on the group: JoinGroup gets GROUP_AUTHORIZATION_FAILED" "Broker: Group authorization failed" "$out"
 wait_grant all
 
 prefix="kcat-$run-bob-"

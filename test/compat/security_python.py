@@ -23,8 +23,11 @@ any ACL. The script:
     prints "GRANT describe" and waits for a line on stdin (the test grants
     DESCRIBE on T2); a produce fails with TOPIC_AUTHORIZATION_FAILED, a
     group join with GROUP_AUTHORIZATION_FAILED and an idempotent producer
-    with CLUSTER_AUTHORIZATION_FAILED; prints "GRANT all" and waits (the test
-    grants WRITE and READ on T2 and READ on G2); the same calls succeed.
+    with CLUSTER_AUTHORIZATION_FAILED; prints "GRANT group-describe" and
+    waits (DESCRIBE on G2: the coordinator is found, JoinGroup needs READ):
+    a group join fails with GROUP_AUTHORIZATION_FAILED; prints "GRANT all"
+    and waits (the test grants WRITE and READ on T2 and READ on G2); the
+    same calls succeed.
 
 Prints one PASS:, FAIL: or SKIP: line per check (SKIP: with the reason the
 client cannot do it) and exits non-zero when any failed. Debian:
@@ -319,6 +322,9 @@ def run(c, a):
             check(name, c.is_code(e, "CLUSTER_AUTHORIZATION_FAILED"), repr(e))
     else:
         report("SKIP", name, idem_why)
+    wait_grant("group-describe")
+    refused("DESCRIBE on the group: JoinGroup gets GROUP_AUTHORIZATION_FAILED", "GROUP_AUTHORIZATION_FAILED",
+            lambda: c.group_consume(bob, a.noacl_topic, a.noacl_group, "", 1, timeout=20)[1])
     wait_grant("all")
 
     prefix = "%s-%s-bob-" % (CLIENT, run_id)

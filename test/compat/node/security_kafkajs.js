@@ -11,9 +11,9 @@
 // internal/node's TestSecurityKafkajs: produce and read back exact records
 // in a consumer group over SSL, SASL_SSL with SCRAM-SHA-512 and with PLAIN;
 // wrong passwords fail to authenticate; the --noacl user is refused, then
-// granted (the script prints "GRANT describe" / "GRANT all" and waits for a
-// line on stdin). Prints one PASS: or FAIL: line per check; exits non-zero
-// when any failed.
+// granted (the script prints "GRANT describe" / "GRANT group-describe" /
+// "GRANT all" and waits for a line on stdin). Prints one PASS:, FAIL: or
+// SKIP: line per check; exits non-zero when any failed.
 'use strict'
 
 const crypto = require('crypto')
@@ -211,6 +211,8 @@ async function main () {
   await refused('DESCRIBE only: produce gets TOPIC_AUTHORIZATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', () => produce(bob, topic, ['never']))
   await groupRefused(kafka(a, 'scram-sha-512', a.noacl, 1, []), topic, group)
   await refused('DESCRIBE only: idempotent producer gets CLUSTER_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', () => produce(bob, topic, ['never'], true))
+  await waitGrant('group-describe')
+  await refused('DESCRIBE on the group: JoinGroup gets GROUP_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', () => groupConsume(bob, topic, group, '', 1, 20000))
   await waitGrant('all')
 
   const prefix = `kafkajs-${run}-bob-`

@@ -10,7 +10,8 @@ package main
 // group over SSL, SASL_SSL with SCRAM-SHA-512 (sarama's SCRAMClient from
 // xdg-go/scram, as sarama's own example does) and with PLAIN; wrong
 // passwords fail to authenticate; the --noacl user is refused, then granted
-// (it prints "GRANT describe" / "GRANT all" and waits for a line on stdin).
+// (it prints "GRANT describe" / "GRANT group-describe" / "GRANT all" and
+// waits for a line on stdin).
 
 import (
 	"bufio"
@@ -266,6 +267,10 @@ func runSecurity(args []string) {
 	refusedWith("DESCRIBE only: group join gets GROUP_AUTHORIZATION_FAILED", err, sarama.ErrGroupAuthorizationFailed)
 	cfg, brokers = bob()
 	refusedWith("DESCRIBE only: idempotent producer gets CLUSTER_AUTHORIZATION_FAILED", secProduce(cfg, brokers, a.noaclTopic, []string{"never"}, true), sarama.ErrClusterAuthorizationFailed)
+	waitGrant(in, "group-describe")
+	cfg, brokers = bob()
+	_, err = secGroupConsume(cfg, brokers, a.noaclTopic, a.noaclGroup, "", 1, 20*time.Second)
+	refusedWith("DESCRIBE on the group: JoinGroup gets GROUP_AUTHORIZATION_FAILED", err, sarama.ErrGroupAuthorizationFailed)
 	waitGrant(in, "all")
 
 	prefix := fmt.Sprintf("sarama-%s-bob-", run)
