@@ -4,6 +4,9 @@
 //
 //	cd test/compat/sarama && go run . --bootstrap HOST:PORT TOPIC
 //
+// `go run . security ...` runs the TLS, SASL and ACL checks instead
+// (security.go).
+//
 // (a) A transactional producer commits K records, aborts K records, then
 // commits one "end" record. A ReadCommitted consumer sees exactly the
 // committed records; a ReadUncommitted one sees all of them.
@@ -258,6 +261,10 @@ func ensureTopic(brokers []string, topic string) error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "security" {
+		runSecurity(os.Args[2:])
+		return
+	}
 	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "comma-separated host:port list")
 	flag.Parse()
 	if flag.NArg() != 1 {
