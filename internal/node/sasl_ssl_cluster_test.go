@@ -136,6 +136,17 @@ func TestSASLSSLClusterWithACLsReplicatesAndFailsOver(t *testing.T) {
 	if got := metadataTopics(t, aliceBare, topic); got[topic] != kerr.TopicAuthorizationFailed.Code {
 		t.Errorf("alice Metadata(%s) without ACLs = %v, want TOPIC_AUTHORIZATION_FAILED", topic, got)
 	}
+	// Nor may she make users (ALTER on the cluster) or read them.
+	resps, err := kadm.NewClient(aliceBare).AlterUserSCRAMs(ctxTimeout(t, 10*time.Second), nil, []kadm.UpsertSCRAM{
+		{User: "mallory", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "pw"}})
+	if err == nil {
+		err = resps["mallory"].Err // kadm returns an authorization failure as the call's error
+	}
+	if !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Errorf("alice AlterUserScramCredentials: %v, want CLUSTER_AUTHORIZATION_FAILED", err)
+	}
+	describe := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	wantCode(t, "alice DescribeUserScramCredentials", request[*kmsg.DescribeUserSCRAMCredentialsResponse](t, aliceBare, describe).ErrorCode, kerr.ClusterAuthorizationFailed)
 
 	// The admin grants Write and Read on the topic and Read on the group,
 	// through node 3.
