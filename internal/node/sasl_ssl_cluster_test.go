@@ -282,3 +282,37 @@ func controllerOfWith(cl *kgo.Client) int32 {
 	}
 	return resp.(*kmsg.MetadataResponse).ControllerID
 }
+
+// TestSASLClientListenerWithSSLBetweenBrokers: clients log in with SASL on
+// a SASL_SSL listener while the brokers reach each other on an SSL
+// listener (inter.broker.listener.name), authenticated by their
+// certificates: the brokers' own clients must not start a SASL exchange
+// there, which a listener without SASL refuses.
+func TestSASLClientListenerWithSSLBetweenBrokers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	p := newTestPKI(t)
+	tc := startClusterWith(t, 3, func(_ int, addr string) []string {
+		return []string{"--listeners", "SASL_SSL://" + addr + ",INTERNAL://" + freePort(t),
+			"--listener-security-protocol-map", "INTERNAL:SSL", "--inter-broker-listener-name", "INTERNAL",
+			"--tls-cert", p.broker, "--tls-ca", p.ca, "--tls-client-auth", "requested",
+			"--sasl-mechanisms", "PLAIN,SCRAM-SHA-512", "--sasl-jaas-config", brokerPlainJAAS, "--offsets-topic-partitions", "1"}
+	})
+	opts := append(p.tlsOpts(t, ""), kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism()))
+	adm := kadm.NewClient(kgoClient(t, tc.addrs[0], opts...))
+	waitFor(t, "an RF=3 topic", 60*time.Second, func() bool {
+		r, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 1, 3, nil, "mixed")
+		return err == nil && (r.Err == nil || errors.Is(r.Err, kerr.TopicAlreadyExists))
+	})
+	waitFor(t, "all three replicas in sync (replication over the SSL listener)", 60*time.Second, func() bool {
+		md, err := adm.Metadata(ctxTimeout(t, 10*time.Second), "mixed")
+		return err == nil && len(md.Topics["mixed"].Partitions[0].ISR) == 3
+	})
+	pr := kgoClient(t, tc.addrs[1], append(slices.Clip(opts), kgo.DefaultProduceTopic("mixed"), kgo.RequiredAcks(kgo.AllISRAcks()))...)
+	for i := range 5 {
+		if err := pr.ProduceSync(ctxTimeout(t, 30*time.Second), kgo.StringRecord(fmt.Sprint("r", i))).FirstErr(); err != nil {
+			t.Fatalf("acks=all produce %d over SASL_SSL: %v", i, err)
+		}
+	}
+}
