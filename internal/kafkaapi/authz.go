@@ -126,7 +126,9 @@ func (h *Handler) authorizedOps(rc *reqCtx, t acl.ResourceType, name string) int
 
 // clusterOperation is the cluster operation that a request needs as a
 // whole, as Kafka checks it: CLUSTER_ACTION for the requests brokers send
-// each other, ALTER or DESCRIBE for cluster-wide admin APIs.
+// each other, ALTER or DESCRIBE for cluster-wide admin APIs (SCRAM
+// credentials included), ALTER_CONFIGS or DESCRIBE_CONFIGS for client
+// quotas.
 func clusterOperation(req kmsg.Request) (acl.Operation, bool) {
 	switch r := req.(type) {
 	case *kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.AllocateProducerIDsRequest,
@@ -136,11 +138,16 @@ func clusterOperation(req kmsg.Request) (acl.Operation, bool) {
 		// v4+ (KIP-890) is the brokers' verification request.
 		return acl.OpClusterAction, r.Version >= 4
 	case *kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.UnregisterBrokerRequest,
-		*kmsg.UpdateFeaturesRequest, *kmsg.AlterReplicaLogDirsRequest, *kmsg.CreateACLsRequest, *kmsg.DeleteACLsRequest:
+		*kmsg.UpdateFeaturesRequest, *kmsg.AlterReplicaLogDirsRequest, *kmsg.CreateACLsRequest, *kmsg.DeleteACLsRequest,
+		*kmsg.AlterUserSCRAMCredentialsRequest:
 		return acl.OpAlter, true
 	case *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest, *kmsg.DescribeLogDirsRequest,
-		*kmsg.DescribeACLsRequest:
+		*kmsg.DescribeACLsRequest, *kmsg.DescribeUserSCRAMCredentialsRequest:
 		return acl.OpDescribe, true
+	case *kmsg.AlterClientQuotasRequest:
+		return acl.OpAlterConfigs, true
+	case *kmsg.DescribeClientQuotasRequest:
+		return acl.OpDescribeConfigs, true
 	}
 	return 0, false
 }
@@ -229,6 +236,21 @@ func errorResponse(req kmsg.Request, code int16) kmsg.Response {
 	case *kmsg.DescribeACLsRequest:
 		resp := r.ResponseKind().(*kmsg.DescribeACLsResponse)
 		resp.ErrorCode = code
+		return resp
+	case *kmsg.DescribeClientQuotasRequest:
+		resp := r.ResponseKind().(*kmsg.DescribeClientQuotasResponse)
+		resp.ErrorCode = code
+		return resp
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		// As Kafka: the code at the top and on one result per user asked
+		// for (Kafka leaves those results' names empty; they are kept).
+		resp := r.ResponseKind().(*kmsg.DescribeUserSCRAMCredentialsResponse)
+		resp.ErrorCode = code
+		for _, u := range r.Users {
+			rr := kmsg.NewDescribeUserSCRAMCredentialsResponseResult()
+			rr.User, rr.ErrorCode = u.Name, code
+			resp.Results = append(resp.Results, rr)
+		}
 		return resp
 	case *kmsg.WriteTxnMarkersRequest:
 		resp := r.ResponseKind().(*kmsg.WriteTxnMarkersResponse)

@@ -119,16 +119,12 @@ func (c *controllerChannel) requestAddr(ctx context.Context, addr string, req km
 	}
 	cl, ok := c.clients[addr]
 	if !ok {
-		opts := append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(kafkaapi.ForwardClientIDPrefix + strconv.Itoa(int(c.node.cfg.Static.NodeID)))},
-			c.node.interBrokerClientOpts()...)
-		saslOpt, err := interBrokerSASL(c.node.cfg.Static)
+		opts, err := c.node.interBrokerClientOpts()
 		if err != nil {
 			c.mu.Unlock()
 			return nil, err
 		}
-		if saslOpt != nil {
-			opts = append(opts, saslOpt)
-		}
+		opts = append(opts, kgo.SeedBrokers(addr), kgo.ClientID(kafkaapi.ForwardClientIDPrefix+strconv.Itoa(int(c.node.cfg.Static.NodeID))))
 		cl, err = kgo.NewClient(opts...)
 		if err != nil {
 			c.mu.Unlock()

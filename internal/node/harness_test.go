@@ -74,7 +74,8 @@ func launchNode(t testing.TB, cfg config.Static, hooks ...func(*Config)) *testNo
 	return launchNodeLogging(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})), hooks...)
 }
 
-// startNodeLogging is startNodeWith with the node logging to logger.
+// startNodeLogging is launchNode with the node logging to logger: it does
+// not wait for the node to serve (waitReady).
 func startNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hooks ...func(*Config)) *testNode {
 	t.Helper()
 	tn := launchNodeLogging(t, cfg, logger, hooks...)

@@ -115,18 +115,26 @@ func (n *Node) interBrokerListener() config.Listener {
 // interBrokerClientOpts are the options of every franz-go client this
 // node opens to another broker (replica fetches, forwarded admin
 // requests, the controller channel): TLS with the node's key store as
-// client certificate when the inter-broker listener is SSL or SASL_SSL.
-//
-// NB: this is the hook for SASL inter-broker authentication
-// (sasl.mechanism.inter.broker.protocol): a SASL_PLAINTEXT or SASL_SSL
-// inter-broker listener appends its kgo.SASL option here.
-func (n *Node) interBrokerClientOpts() []kgo.Opt {
+// client certificate when the inter-broker listener is SSL or SASL_SSL,
+// and a SASL login (sasl.mechanism.inter.broker.protocol) only when it is
+// SASL_PLAINTEXT or SASL_SSL: a listener without SASL refuses a SASL
+// exchange with ILLEGAL_SASL_STATE.
+func (n *Node) interBrokerClientOpts() ([]kgo.Opt, error) {
 	l := n.interBrokerListener()
 	var opts []kgo.Opt
 	if l.TLS() {
 		opts = append(opts, kgo.Dialer(n.tls.DialContext))
 	}
-	return opts
+	if l.SASL() {
+		saslOpt, err := interBrokerSASL(n.cfg.Static)
+		if err != nil {
+			return nil, err
+		}
+		if saslOpt != nil {
+			opts = append(opts, saslOpt)
+		}
+	}
+	return opts, nil
 }
 
 // interBrokerAddr returns broker b's endpoint on the inter-broker listener.

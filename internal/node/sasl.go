@@ -3,8 +3,8 @@ package node
 // SASL wiring: the listener's authenticator (users from the JAAS config,
 // SCRAM credentials from the metadata image, OAUTHBEARER keys from the
 // allow-listed JWKS) and the SASL option of this node's own clients to
-// other nodes (interBrokerSASL). Until listeners are bound per name, SASL
-// applies to the one client listener (config.SASL).
+// other nodes (interBrokerSASL), used when the inter-broker listener is
+// SASL_PLAINTEXT or SASL_SSL (interBrokerClientOpts).
 
 import (
 	"context"
@@ -88,14 +88,10 @@ func (n *Node) saslServerConfig(ctx context.Context, image func() *metadata.Imag
 // interBrokerSASL returns the kgo option that authenticates this node's
 // clients to other nodes (forwarding, controller RPCs, replication) with
 // sasl.mechanism.inter.broker.protocol and the username and password of
-// that mechanism's JAAS entry; nil when the cluster's listener has no
-// SASL. Without an explicit mechanism the first enabled one with
-// credentials is used. OAUTHBEARER needs a token provider Strata does not
-// have, so it cannot be the inter-broker mechanism.
-//
-// NB: this is where the listeners work binds the inter-broker listener's
-// security protocol; until then every node's listener is SASL when this
-// node's is.
+// that mechanism's JAAS entry; nil when no mechanism is enabled. Without
+// an explicit mechanism the first enabled one with credentials is used.
+// OAUTHBEARER needs a token provider Strata does not have, so it cannot be
+// the inter-broker mechanism.
 func interBrokerSASL(st config.Static) (kgo.Opt, error) {
 	mechs := st.SASLMechanisms()
 	if len(mechs) == 0 {

@@ -144,7 +144,10 @@ func startSSLNode(t *testing.T, p testPKI, clientAuth string, log slog.Handler) 
 	if log == nil {
 		return startNodeWith(t, cfg)
 	}
-	return startNodeLogging(t, cfg, slog.New(log))
+	// NB: startNodeLogging does not wait for the listeners to be bound.
+	tn := startNodeLogging(t, cfg, slog.New(log))
+	tn.waitReady()
+	return tn
 }
 
 func portOf(a net.Addr) int32 { return int32(a.(*net.TCPAddr).Port) }
