@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/tlsconfig"
 )
@@ -158,12 +159,38 @@ func (f *clientFlags) newClient(extra ...kgo.Opt) (*kgo.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.checkLogin(seeds); err != nil {
+		return nil, err
+	}
 	opts := append(f.connOpts(seeds), extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create client: %w", err)
 	}
 	return cl, nil
+}
+
+// checkLogin, with SASL flags, logs in once before the command runs: a
+// franz-go client retries a refused login until its retry timeout (a
+// produce with a wrong password only ended when interrupted), so a wrong
+// password or unknown mechanism is reported at once instead.
+func (f *clientFlags) checkLogin(seeds []string) error {
+	if len(f.sasl.opts()) == 0 {
+		return nil
+	}
+	probe, err := kgo.NewClient(append(f.connOpts(seeds), kgo.RequestRetries(0))...)
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	defer probe.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), min(f.timeout, 30*time.Second))
+	defer cancel()
+	_, err = probe.Request(ctx, kmsg.NewPtrMetadataRequest())
+	var ke *kerr.Error
+	if errors.As(err, &ke) && (ke == kerr.SaslAuthenticationFailed || ke == kerr.UnsupportedSaslMechanism || ke == kerr.IllegalSaslState) {
+		return fmt.Errorf("login to %s as %q with %s: %w", f.bootstrap, f.sasl.username, f.sasl.mechanism, err)
+	}
+	return nil // anything else is the command's to report, with its own retries
 }
 
 // connOpts are the connection options every client of a command gets.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -561,5 +562,33 @@ func (tn *testNode) createTopicSASL(t *testing.T, name string) {
 	resp, err := kadm.NewClient(tn.client(adminSASL())).CreateTopic(ctxTimeout(t, 10*time.Second), 1, 1, nil, name)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("CreateTopic %s: %v / %v", name, err, resp.Err)
+	}
+}
+
+// TestCLIWrongPasswordFailsAtOnce: a CLI command with a wrong SASL
+// password reports the refused login at once (franz-go alone would retry
+// the produce until interrupted).
+func TestCLIWrongPasswordFailsAtOnce(t *testing.T) {
+	tn := startNode(t, withSASL(newJWTIssuer(t), nil))
+	cmd := exec.Command(strataBinary(t), "produce", "anything", "--bootstrap", tn.addr,
+		"--sasl-mechanism", "PLAIN", "--sasl-username", "admin", "--sasl-password", "wrong", "--timeout", "60s")
+	cmd.Stdin = strings.NewReader("v\n")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "STRATA_") })
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(stderr.String(), "SASL_AUTHENTICATION_FAILED") {
+			t.Fatalf("strata produce with a wrong password: %v, stderr %q; want a SASL_AUTHENTICATION_FAILED failure", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("strata produce with a wrong password still running after 30s (its --timeout is 60s)")
 	}
 }
