@@ -20,6 +20,11 @@ type history struct {
 	acked    map[int32]map[int64]string // partition → offset → value acknowledged there
 	consumed map[int32]map[int64]string // partition → offset → value a consumer saw there
 	problems []string
+	// lastAck is when the latest write was acknowledged; longestPause the
+	// longest time between two acknowledgements (how long writes stopped
+	// during the faults), reported by check, never asserted.
+	lastAck      time.Time
+	longestPause time.Duration
 }
 
 func newHistory() *history {
@@ -37,6 +42,11 @@ func (h *history) ack(p int32, off int64, v string) {
 	if h.acked[p] == nil {
 		h.acked[p] = map[int64]string{}
 	}
+	now := time.Now()
+	if !h.lastAck.IsZero() {
+		h.longestPause = max(h.longestPause, now.Sub(h.lastAck))
+	}
+	h.lastAck = now
 	if prev, ok := h.acked[p][off]; ok && prev != v {
 		h.problem("partition %d offset %d acknowledged for two records: %q and %q", p, off, prev, v)
 	}
@@ -64,6 +74,14 @@ func (h *history) consume(p int32, off int64, v string) {
 // producer out of order within a partition (order).
 func (h *history) check(t *testing.T, final map[int32][]*kgo.Record, order func(v string) (producer string, seq int)) {
 	t.Helper()
+	h.mu.Lock()
+	n := 0
+	for _, m := range h.acked {
+		n += len(m)
+	}
+	t.Logf("history: %d acknowledged writes; writes stopped for at most %v (longest time between two acknowledgements)",
+		n, h.longestPause.Round(time.Millisecond))
+	h.mu.Unlock()
 	problems := h.findProblems(final, order)
 	for i, pr := range problems {
 		if i == 20 {
