@@ -318,7 +318,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	handler.SetTxnVerifier(verifier)
 	n.groups.SetTxnPartitionAdder(verifier.addOffsetsPartition)
 	handler.SetTxnMarkerGroups(n.groups)
-	saslCfg, _, jwks, err := n.saslServerConfig(gctx, ctrl.Image)
+	saslCfg, jwks, err := n.saslServerConfig(gctx, ctrl.Image)
 	if err != nil {
 		return fail(fmt.Errorf("sasl: %w", err))
 	}

@@ -33,14 +33,14 @@ func scramMechanismNumber(name string) int8 {
 	return 0
 }
 
-// saslServerConfig builds the listener's SASL settings; enabled is false
-// when no mechanism is enabled (PLAINTEXT). keys, when set, is the
+// saslServerConfig builds the SASL settings of the SASL listeners (a zero
+// config when no mechanism is enabled). keys, when set, is the
 // OAUTHBEARER key set to refresh (KeySet.RefreshLoop) while serving.
-func (n *Node) saslServerConfig(ctx context.Context, image func() *metadata.Image) (cfg server.SASLConfig, enabled bool, keys *sasl.KeySet, err error) {
+func (n *Node) saslServerConfig(ctx context.Context, image func() *metadata.Image) (cfg server.SASLConfig, keys *sasl.KeySet, err error) {
 	st := n.cfg.Static
 	mechs := st.SASLMechanisms()
 	if len(mechs) == 0 {
-		return cfg, false, nil, nil
+		return cfg, nil, nil
 	}
 	acfg := sasl.Config{Mechanisms: mechs}
 	for _, m := range mechs {
@@ -48,7 +48,7 @@ func (n *Node) saslServerConfig(ctx context.Context, image func() *metadata.Imag
 		case sasl.Plain:
 			j, _, err := st.SASLJAAS(m)
 			if err != nil {
-				return cfg, false, nil, err
+				return cfg, nil, err
 			}
 			acfg.PlainUsers = j.Users()
 		case sasl.ScramSHA256, sasl.ScramSHA512:
@@ -63,18 +63,18 @@ func (n *Node) saslServerConfig(ctx context.Context, image func() *metadata.Imag
 			url, aud, iss, sub, scope, skew, _ := st.OAuthBearer()
 			keys, err = sasl.LoadKeySet(ctx, url, st.SASLOAuthAllowedURLs())
 			if err != nil {
-				return cfg, false, nil, fmt.Errorf("sasl.oauthbearer.jwks.endpoint.url: %w", err)
+				return cfg, nil, fmt.Errorf("sasl.oauthbearer.jwks.endpoint.url: %w", err)
 			}
 			acfg.JWT, err = sasl.NewJWTValidator(sasl.JWTConfig{Keys: keys, ExpectedAudience: aud, ExpectedIssuer: iss,
 				SubClaim: sub, ScopeClaim: scope, ClockSkew: skew, Now: n.cfg.Now})
 			if err != nil {
-				return cfg, false, nil, err
+				return cfg, nil, err
 			}
 		}
 	}
 	a, err := sasl.NewAuthenticator(acfg)
 	if err != nil {
-		return cfg, false, nil, err
+		return cfg, nil, err
 	}
 	return server.SASLConfig{
 		Authenticator:   a,
@@ -82,7 +82,7 @@ func (n *Node) saslServerConfig(ctx context.Context, image func() *metadata.Imag
 		MaxReauth:       st.SASLMaxReauth(),
 		FailedAuthDelay: st.SASLFailedAuthDelay(),
 		Now:             n.cfg.Now,
-	}, true, keys, nil
+	}, keys, nil
 }
 
 // interBrokerSASL returns the kgo option that authenticates this node's
