@@ -40,7 +40,7 @@ type clusterSpec struct {
 	nodes int      // 3 or 5; each is broker and controller
 	flags []string // extra `strata serve` flags for every node
 	// tmpfsLogDir, when >= 0, puts that node's partition logs (--log-dirs)
-	// on a tmpfs of tmpfsSize bytes.
+	// on a tmpfs of tmpfsSize bytes; its metadata log stays on disk.
 	tmpfsLogDir int
 	tmpfsSize   int64
 	binary      string // default: the tree under test
@@ -55,6 +55,7 @@ type node struct {
 	addr    string // Kafka listener, host:port
 	dataDir string
 	logDirs string // "" = DATA_DIR/logs
+	tmpfs   string // a log directory on a small tmpfs, or ""
 	args    []string
 	logPath string
 
@@ -99,7 +100,8 @@ func startCluster(t *testing.T, spec clusterSpec, artifacts string) *cluster {
 			logPath: filepath.Join(artifacts, fmt.Sprintf("node%d.log", i+1)),
 		}
 		if i == spec.tmpfsLogDir {
-			n.logDirs = mountTmpfs(t, spec.tmpfsSize)
+			n.tmpfs = mountTmpfs(t, spec.tmpfsSize)
+			n.logDirs = n.tmpfs
 		}
 		n.args = []string{
 			"serve", "--node-id", fmt.Sprint(n.id), "--data-dir", n.dataDir,

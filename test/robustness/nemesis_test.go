@@ -3,6 +3,7 @@
 package robustness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -414,32 +415,33 @@ func diskFullSetup(t *testing.T, r *chaosRun, spec *clusterSpec) {
 	spec.tmpfsSize = 64 << 20
 }
 
-// diskFull fills the tmpfs holding one broker's partition logs with a
-// ballast file, waits until the broker has taken that log directory
-// offline (its partitions' leadership moves away), frees the space and
-// restarts the broker, which a failed log directory needs.
+// diskFull fills the tmpfs holding a broker's partition logs with a
+// ballast file and waits until the broker has given up on it: with its
+// only log directory offline the broker stops, as Kafka's does (the
+// leadership of its partitions moves away as for a crash; if it kept
+// running with the directory offline, DescribeLogDirs would show it).
+// Then it frees the space and starts the broker again.
 func diskFull(ctx context.Context, r *chaosRun, rec recorder) error {
 	victim := r.c.nodes[r.c.spec.tmpfsLogDir]
-	ballast := filepath.Join(victim.logDirs, "chaos-ballast")
-	var offline int
+	ballast := filepath.Join(victim.tmpfs, "chaos-ballast")
+	var effect int
 	err := r.loop(ctx, rec, func(ctx context.Context, rec recorder) (time.Time, time.Duration, error) {
 		end := r.begin(rec, fmt.Sprintf("fill the disk of %v's log directory", victim))
 		err := fill(ballast)
-		seen := r.waitLogDirFailed(ctx, victim, 15*time.Second)
-		if seen {
-			offline++
+		how := r.waitDiskFullSeen(ctx, victim, 20*time.Second)
+		if how != "" {
+			effect++
 		}
 		r.hold(ctx, r.between(time.Second, 3*time.Second))
 		err = errors.Join(err, os.Remove(ballast))
-		r.logf("freed the disk of %v (log directory offline: %v); restarting it", victim, seen)
+		r.logf("freed the disk of %v (%s); starting it again", victim, cmp.Or(how, "no effect seen"))
 		err = errors.Join(err, victim.terminate(30*time.Second))
 		err = errors.Join(err, victim.restart(""))
 		end()
 		return time.Now(), 0, err
 	})
-	r.note("the full disk took %v's log directory offline in %d rounds", victim, offline)
-	if err == nil && offline == 0 {
-		err = fmt.Errorf("the broker never reported its full log directory offline: the fault did not happen")
+	if err == nil && effect == 0 {
+		err = fmt.Errorf("%v neither stopped nor reported its full log directory offline: the fault did not happen", victim)
 	}
 	return err
 }
@@ -462,22 +464,27 @@ func fill(path string) error {
 	}
 }
 
-// waitLogDirFailed reports whether the node's log directory shows as
-// failed (KAFKA_STORAGE_ERROR in DescribeLogDirs) within timeout.
-func (r *chaosRun) waitLogDirFailed(ctx context.Context, n *node, timeout time.Duration) bool {
-	err := poll(ctx, "the log directory to fail", timeout, func(ctx context.Context) (bool, error) {
+// waitDiskFullSeen waits until the node has stopped or reports its log
+// directory failed (KAFKA_STORAGE_ERROR in DescribeLogDirs), and says
+// which; "" if neither happened within timeout.
+func (r *chaosRun) waitDiskFullSeen(ctx context.Context, n *node, timeout time.Duration) string {
+	var how string
+	poll(ctx, "the full disk to take effect", timeout, func(ctx context.Context) (bool, error) {
+		if !n.alive() {
+			how = "it stopped"
+			return true, nil
+		}
 		dirs, err := r.c.adm.DescribeBrokerLogDirs(ctx, n.id, nil)
 		if err != nil {
 			return false, err
 		}
-		for dir, d := range dirs {
-			if strings.HasPrefix(dir, n.logDirs) && d.Err != nil {
-				return true, nil
-			}
+		if d, ok := dirs[n.tmpfs]; ok && d.Err != nil {
+			how = "its log directory is offline"
+			return true, nil
 		}
 		return false, errors.New("log directory online")
 	})
-	return err == nil
+	return how
 }
 
 // rollingRestart: SIGTERM each node in turn (a controlled shutdown), start
