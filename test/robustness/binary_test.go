@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,4 +116,41 @@ func olderBinary(t *testing.T) (string, string) {
 		t.Fatal(oldErr)
 	}
 	return oldBin, oldNote
+}
+
+var (
+	flagsMu  sync.Mutex
+	flagsRes = map[string]bool{}
+)
+
+// binarySupports reports whether `strata serve` of binary accepts the
+// (possibly hidden) flag with value: with --help after it, serve prints
+// its usage and exits 0, unless the flag is unknown.
+func binarySupports(binary, flag, value string) bool {
+	flagsMu.Lock()
+	defer flagsMu.Unlock()
+	key := binary + " " + flag
+	if ok, done := flagsRes[key]; done {
+		return ok
+	}
+	cmd := exec.Command(binary, "serve", flag, value, "--help")
+	cmd.Env = childEnv()
+	ok := cmd.Run() == nil
+	flagsRes[key] = ok
+	return ok
+}
+
+// requireFlag skips the test unless the binary under test has the flag.
+func requireFlag(t *testing.T, flag, value, from string) {
+	t.Helper()
+	if !binarySupports(strataBinary(t), flag, value) {
+		t.Skipf("strata serve has no %s yet (it comes from %s)", flag, from)
+	}
+}
+
+// childEnv is the environment of strata processes. NB: strata serve takes
+// every STRATA_* variable for a setting (and refuses unknown ones): the
+// suite's own STRATA_CHAOS_* must not reach it.
+func childEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "STRATA_") })
 }

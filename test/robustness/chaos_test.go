@@ -24,7 +24,7 @@ import (
 //
 //	STRATA_CHAOS_SEEDS     seeds per scenario (default 1; `make chaos` sets 5)
 //	STRATA_CHAOS_SEED      run only this seed (as printed by a failure)
-//	STRATA_CHAOS_DURATION  load phase per run (default 30s with one seed, 45s with more)
+//	STRATA_CHAOS_DURATION  load phase per run (default 25s with one seed, 45s with more)
 //	STRATA_CHAOS_KEEP      keep node logs of passing runs too
 const (
 	envSeeds    = "STRATA_CHAOS_SEEDS"
@@ -77,12 +77,12 @@ var scenarios = []scenario{
 	{name: "loss-jitter", nodes: 3, setup: needIptables, nemesis: lossAndJitter},
 	{name: "disk-full", nodes: 3, setup: diskFullSetup, nemesis: diskFull},
 	{name: "corrupt-segment", nodes: 3, missing: "CRC repair of corrupt follower segments (branch h/vfs) is not in main yet"},
-	{name: "power-loss", nodes: 3, missing: "the storage seam's power-loss mode (branch h/vfs) is not in main yet"},
+	{name: "power-loss", nodes: 3, setup: powerLossSetup, nemesis: powerLoss},
 	{name: "rolling-restart", nodes: 3, nemesis: rollingRestart},
 	{name: "rolling-upgrade", nodes: 3, setup: rollingUpgradeSetup, nemesis: rollingUpgrade},
 	{name: "group-coordinator-kill", nodes: 3, nemesis: groupCoordinatorKill},
 	{name: "txn-coordinator-kill", nodes: 3, workload: func(cfg *verify.Config) { cfg.Transactional = 2 }, nemesis: txnCoordinatorKill},
-	{name: "clock-jump", nodes: 3, missing: "the broker's test clock offset (branch h/failpoints) is not in main yet"},
+	{name: "clock-jump", nodes: 3, setup: clockJumpSetup, nemesis: clockJump},
 }
 
 // chaosRun is one scenario with one seed.
@@ -170,7 +170,7 @@ func loadDuration() time.Duration {
 	if n, _ := strconv.Atoi(os.Getenv(envSeeds)); n > 1 {
 		return 45 * time.Second
 	}
-	return 30 * time.Second
+	return 25 * time.Second
 }
 
 // TestChaos runs every scenario with each seed: TestChaos/<scenario>/seed=N.
@@ -245,7 +245,7 @@ func runScenario(t *testing.T, sc scenario, seed int64, dir string) {
 		Duration:  d,
 		Rate:      300,
 		Seed:      seed,
-		Logf:      func(format string, args ...any) { r.logf("verify: "+format, args...) },
+		Logf:      r.logf,
 	}
 	if sc.workload != nil {
 		sc.workload(&cfg)

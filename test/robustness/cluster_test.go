@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,6 +43,8 @@ type clusterSpec struct {
 	tmpfsLogDir int
 	tmpfsSize   int64
 	binary      string // default: the tree under test
+	// clockFiles gives each node a --test-clock-offset-file (node.clockFile).
+	clockFiles bool
 }
 
 // node is one `strata serve` process in its namespace. Its fields are set
@@ -56,8 +57,11 @@ type node struct {
 	dataDir string
 	logDirs string // "" = DATA_DIR/logs
 	tmpfs   string // a log directory on a small tmpfs, or ""
-	args    []string
-	logPath string
+	// clockFile shifts the node's wall clock by the duration it holds
+	// (--test-clock-offset-file), or "".
+	clockFile string
+	args      []string
+	logPath   string
 
 	mu      sync.Mutex
 	binary  string
@@ -117,6 +121,13 @@ func startCluster(t *testing.T, spec clusterSpec, artifacts string) *cluster {
 		}
 		if n.logDirs != "" {
 			n.args = append(n.args, "--log-dirs", n.logDirs)
+		}
+		if spec.clockFiles {
+			n.clockFile = filepath.Join(t.TempDir(), "clock-offset")
+			if err := n.setClockOffset(0); err != nil {
+				t.Fatal(err)
+			}
+			n.args = append(n.args, "--test-clock-offset-file", n.clockFile)
 		}
 		n.args = append(n.args, spec.flags...)
 		c.nodes = append(c.nodes, n)
@@ -179,6 +190,17 @@ func mountTmpfs(t *testing.T, size int64) string {
 
 func (n *node) String() string { return fmt.Sprintf("node %d", n.id) }
 
+// setClockOffset shifts the node's wall clock by d from now on (the node
+// reads its offset file again every 100ms); written by rename, so the node
+// never reads half a file.
+func (n *node) setClockOffset(d time.Duration) error {
+	tmp := n.clockFile + ".tmp"
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%+v\n", d)), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, n.clockFile)
+}
+
 // start runs the node's process (again).
 func (n *node) start() error {
 	n.mu.Lock()
@@ -202,9 +224,7 @@ func (n *node) start() error {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.ns, n.binary}, n.args...)...)
 	cmd.Stdout = n.logFile
 	cmd.Stderr = n.logFile
-	// NB: strata serve takes every STRATA_* variable for a setting (and
-	// refuses unknown ones): the suite's own STRATA_CHAOS_* must not reach it.
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "STRATA_") })
+	cmd.Env = childEnv()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %v: %w", n, err)
 	}

@@ -655,3 +655,89 @@ func txnCoordinatorKill(ctx context.Context, r *chaosRun, rec recorder) error {
 		return r.killAndRestart(ctx, rec, r.c.node(coord), fmt.Sprintf("transaction coordinator of %q", id))
 	})
 }
+
+// clockJumpSetup gives every node a clock offset file.
+func clockJumpSetup(t *testing.T, r *chaosRun, spec *clusterSpec) {
+	requireFlag(t, "--test-clock-offset-file", os.DevNull, "branch h/failpoints")
+	spec.clockFiles = true
+}
+
+// clockJump: the wall clock of a partition's leader (or now and then of
+// the active controller) jumps forward by minutes to hours and back behind
+// true time, then returns to it. Forward jumps stay well under the
+// retention (7 days), backward ones under message.timestamp.after.max.ms
+// (1h), past which Kafka itself refuses the clients' timestamps.
+func clockJump(ctx context.Context, r *chaosRun, rec recorder) error {
+	err := r.loop(ctx, rec, func(ctx context.Context, rec recorder) (time.Time, time.Duration, error) {
+		var n *node
+		var why string
+		if r.rng.IntN(3) == 0 {
+			c, err := r.activeController(ctx)
+			if err != nil {
+				return time.Time{}, 0, err
+			}
+			n, why = c, "active controller"
+		} else {
+			l, p, err := r.randomLeader(ctx)
+			if err != nil {
+				return time.Time{}, 0, err
+			}
+			n, why = l, fmt.Sprintf("leader of %s[%d]", r.topic, p)
+		}
+		jumps := []time.Duration{
+			r.between(10*time.Minute, 6*time.Hour).Round(time.Second),
+			-r.between(5*time.Minute, 50*time.Minute).Round(time.Second),
+		}
+		if r.rng.IntN(2) == 0 {
+			jumps[0], jumps[1] = jumps[1], jumps[0]
+		}
+		end := r.begin(rec, fmt.Sprintf("the clock of %v (%s) jumps to %+v, then to %+v, then back", n, why, jumps[0], jumps[1]))
+		var err error
+		for _, j := range jumps {
+			err = errors.Join(err, n.setClockOffset(j))
+			r.hold(ctx, r.between(2*time.Second, 5*time.Second))
+		}
+		err = errors.Join(err, n.setClockOffset(0))
+		end()
+		return time.Now(), 0, err
+	})
+	for _, n := range r.c.nodes {
+		err = errors.Join(err, n.setClockOffset(0))
+	}
+	return err
+}
+
+// powerLossSetup runs every node with --fsync never on the lazy file
+// system, which keeps what was not fsynced in the process's memory, so a
+// SIGKILL loses it as a power loss would. Half the seeds also write back
+// every second, as the kernel's dirty writeback would.
+func powerLossSetup(t *testing.T, r *chaosRun, spec *clusterSpec) {
+	requireFlag(t, "--test-fs", "lazy", "branch h/vfs")
+	spec.flags = append(spec.flags, "--fsync", "never", "--test-fs", "lazy")
+	if r.rng.IntN(2) == 0 {
+		spec.flags = append(spec.flags, "--test-fs-writeback", "1s")
+		r.note("lazy file system writes back every second")
+	} else {
+		r.note("lazy file system keeps everything until an fsync (segment roll or shutdown)")
+	}
+}
+
+// powerLoss: one broker at a time (a minority) loses power: SIGKILL drops
+// everything it had not fsynced; it restarts and must catch up from the
+// others without losing or exposing anything acknowledged.
+func powerLoss(ctx context.Context, r *chaosRun, rec recorder) error {
+	return r.loop(ctx, rec, func(ctx context.Context, rec recorder) (time.Time, time.Duration, error) {
+		var n *node
+		var why string
+		if r.rng.IntN(2) == 0 {
+			l, p, err := r.randomLeader(ctx)
+			if err != nil {
+				return time.Time{}, 0, err
+			}
+			n, why = l, fmt.Sprintf("leader of %s[%d]", r.topic, p)
+		} else {
+			n, why = r.c.nodes[r.rng.IntN(len(r.c.nodes))], "a random node"
+		}
+		return r.killAndRestart(ctx, rec, n, why+", power loss: unsynced writes dropped")
+	})
+}
