@@ -56,12 +56,17 @@ func goBuild(dir, out, version string) error {
 	return nil
 }
 
-// strataBinary builds ./cmd/strata of the tree under test, once per run.
+// strataBinary builds ./cmd/strata of the tree under test, once per run;
+// STRATA_CHAOS_BINARY names a binary to test instead.
 func strataBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "strata-chaos-bin")
 		if binErr != nil {
+			return
+		}
+		if b := os.Getenv(envBinary); b != "" {
+			curBin, binErr = filepath.Abs(b)
 			return
 		}
 		root, err := repoRoot()

@@ -26,7 +26,9 @@ import (
 //	STRATA_CHAOS_SEED      run only this seed (as printed by a failure)
 //	STRATA_CHAOS_DURATION  load phase per run (default 25s with one seed, 45s with more)
 //	STRATA_CHAOS_KEEP      keep node logs of passing runs too
+//	STRATA_CHAOS_BINARY    test this strata binary instead of building ./cmd/strata
 const (
+	envBinary   = "STRATA_CHAOS_BINARY"
 	envSeeds    = "STRATA_CHAOS_SEEDS"
 	envSeed     = "STRATA_CHAOS_SEED"
 	envDuration = "STRATA_CHAOS_DURATION"
@@ -62,8 +64,6 @@ type scenario struct {
 	// workload adjusts the verify run.
 	workload func(cfg *verify.Config)
 	nemesis  func(ctx context.Context, r *chaosRun, rec recorder) error
-	// missing, when set, names what the scenario waits for: it skips.
-	missing string
 }
 
 var scenarios = []scenario{
@@ -76,7 +76,7 @@ var scenarios = []scenario{
 	{name: "quorum-split", nodes: 5, setup: needIptables, nemesis: quorumSplit},
 	{name: "loss-jitter", nodes: 3, setup: needIptables, nemesis: lossAndJitter},
 	{name: "disk-full", nodes: 3, setup: diskFullSetup, nemesis: diskFull},
-	{name: "corrupt-segment", nodes: 3, missing: "CRC repair of corrupt follower segments (branch h/vfs) is not in main yet"},
+	{name: "corrupt-segment", nodes: 3, setup: corruptSegmentSetup, nemesis: corruptSegment},
 	{name: "power-loss", nodes: 3, setup: powerLossSetup, nemesis: powerLoss},
 	{name: "rolling-restart", nodes: 3, nemesis: rollingRestart},
 	{name: "rolling-upgrade", nodes: 3, setup: rollingUpgradeSetup, nemesis: rollingUpgrade},
@@ -185,9 +185,6 @@ func TestChaos(t *testing.T) {
 	t.Cleanup(func() { writeSummary(t, root, time.Since(start)) })
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			if sc.missing != "" {
-				t.Skip("waits for: " + sc.missing)
-			}
 			for _, seed := range seedsFor(sc.name) {
 				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 					runScenario(t, sc, seed, filepath.Join(root, fmt.Sprintf("%s-seed%d", sc.name, seed)))

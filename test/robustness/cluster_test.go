@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -576,4 +577,24 @@ func (c *cluster) transactionalIDs(ctx context.Context) ([]string, error) {
 		ids = append(ids, tx.TxnID)
 	}
 	return ids, nil
+}
+
+// logSize is how long the node's log file is now.
+func (n *node) logSize() int64 {
+	fi, err := os.Stat(n.logPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logContains reports whether the node's log from byte from on holds s.
+func (n *node) logContains(from int64, s string) bool {
+	f, err := os.Open(n.logPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.NewSectionReader(f, from, 1<<40))
+	return err == nil && strings.Contains(string(b), s)
 }

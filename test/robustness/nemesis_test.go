@@ -5,8 +5,11 @@ package robustness
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -740,4 +743,155 @@ func powerLoss(ctx context.Context, r *chaosRun, rec recorder) error {
 		}
 		return r.killAndRestart(ctx, rec, n, why+", power loss: unsynced writes dropped")
 	})
+}
+
+// corruptSegmentSetup rolls segments every 16 KiB, so followers have
+// closed segments to corrupt within a short run.
+func corruptSegmentSetup(t *testing.T, r *chaosRun, spec *clusterSpec) {
+	// NB: the CRC repair of follower segments came with the lazy file
+	// system (branch h/vfs); its flag tells whether this binary has both.
+	requireFlag(t, "--test-fs", "lazy", "branch h/vfs, with the CRC repair of follower segments")
+	spec.flags = append(spec.flags, "--segment-bytes", "16384")
+}
+
+// corruptSegment stops a follower of a random partition (SIGKILL or
+// SIGTERM), flips one bit inside a batch of one of its closed segments
+// (where the CRC covers it), tears the tail of its active segment, and
+// starts it again. The follower must find the corruption (the scrubber or
+// a read checks the CRC), truncate to it and fetch the rest again from the
+// leader; it must never serve it. Then the partition's leader is killed,
+// so the repaired follower may lead.
+func corruptSegment(ctx context.Context, r *chaosRun, rec recorder) error {
+	var repaired int
+	err := r.loop(ctx, rec, func(ctx context.Context, rec recorder) (time.Time, time.Duration, error) {
+		bg := context.WithoutCancel(ctx)
+		var p int32
+		var leader, follower *node
+		var segs []string
+		err := poll(ctx, "a follower with a closed segment", 30*time.Second, func(ctx context.Context) (bool, error) {
+			st, err := r.c.topicState(ctx, r.topic)
+			if err != nil {
+				return false, err
+			}
+			p = int32(r.rng.IntN(len(st)))
+			ps := st[p]
+			if ps.leader < 1 {
+				return false, fmt.Errorf("%s[%d] has no leader", r.topic, p)
+			}
+			var fs []int32
+			for _, id := range ps.isr {
+				if id != ps.leader {
+					fs = append(fs, id)
+				}
+			}
+			if len(fs) == 0 {
+				return false, fmt.Errorf("%s[%d] has no in-sync follower", r.topic, p)
+			}
+			leader, follower = r.c.node(ps.leader), r.c.node(fs[r.rng.IntN(len(fs))])
+			segs, err = filepath.Glob(filepath.Join(follower.dataDir, "logs", fmt.Sprintf("%s-%d", r.topic, p), "*.log"))
+			if err != nil {
+				return false, err
+			}
+			return len(segs) >= 2, fmt.Errorf("%v has %d segments of %s[%d]", follower, len(segs), r.topic, p)
+		})
+		if err != nil {
+			return time.Time{}, 0, err
+		}
+		slices.Sort(segs)
+		how := "SIGKILL"
+		if r.rng.IntN(2) == 0 {
+			how = "SIGTERM"
+		}
+		end := r.begin(rec, fmt.Sprintf("%s follower %v of %s[%d]; flip a bit in a closed segment and tear the active one", how, follower, r.topic, p))
+		logStart := follower.logSize()
+		if how == "SIGKILL" {
+			follower.kill()
+		} else {
+			err = follower.terminate(30 * time.Second)
+		}
+		closed := segs[r.rng.IntN(len(segs)-1)]
+		flipped, ferr := flipBitInBatch(closed, r.rng.Int64())
+		torn, terr := tearTail(segs[len(segs)-1], 1+r.rng.Int64N(40))
+		r.logf("%s; %s", flipped, torn)
+		err = errors.Join(err, ferr, terr, follower.restart(""))
+		end()
+		healed := time.Now()
+		// The repair shows in the follower's log.
+		found := poll(bg, "the follower to repair its log", 30*time.Second, func(context.Context) (bool, error) {
+			return follower.logContains(logStart, "truncated a corrupt log"), nil
+		}) == nil
+		if found {
+			repaired++
+		}
+		r.logf("%v repaired a corrupt log: %v", follower, found)
+		if err != nil {
+			return healed, 0, err
+		}
+		// Then the leader goes, so the repaired follower may lead.
+		if err := r.recovered(bg, healed, 0); err != nil {
+			return healed, 0, err
+		}
+		_, _, err = r.killAndRestart(ctx, rec, leader, fmt.Sprintf("leader of %s[%d], after its follower's repair", r.topic, p))
+		return time.Now(), 0, err
+	})
+	r.note("followers repaired a corrupt log in %d rounds", repaired)
+	if err == nil && repaired == 0 {
+		err = errors.New("no follower reported repairing a corrupt log: the fault did not happen or was not found")
+	}
+	return err
+}
+
+// flipBitInBatch flips one bit, chosen by seed, inside one record batch of
+// a segment file, at or after the batch's CRC field (Kafka's CRC-32C
+// covers the attributes to the end; the partition leader epoch before it
+// is not covered).
+func flipBitInBatch(path string, seed int64) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	type span struct{ from, to int64 }
+	var spans []span
+	for pos := int64(0); pos+61 <= int64(len(b)); {
+		l := int64(binary.BigEndian.Uint32(b[pos+8 : pos+12]))
+		end := pos + 12 + l
+		if l < 49 || end > int64(len(b)) {
+			break
+		}
+		spans = append(spans, span{pos + 17, end})
+		pos = end
+	}
+	if len(spans) == 0 {
+		return "", fmt.Errorf("%s: no record batch to corrupt", path)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	s := spans[rng.IntN(len(spans))]
+	at := s.from + rng.Int64N(s.to-s.from)
+	bit := byte(1) << rng.IntN(8)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte{b[at] ^ bit}, at); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("flipped bit %d of byte %d of %s", bits.TrailingZeros8(bit), at, filepath.Base(path)), nil
+}
+
+// tearTail cuts n bytes off the end of a segment file, as a write torn by
+// a crash would leave it; an empty file is left alone.
+func tearTail(path string, n int64) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.Size() == 0 {
+		return fmt.Sprintf("%s is empty, not torn", filepath.Base(path)), nil
+	}
+	n = min(n, fi.Size())
+	if err := os.Truncate(path, fi.Size()-n); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("cut %d bytes off the end of %s", n, filepath.Base(path)), nil
 }
