@@ -226,6 +226,9 @@ func (n *node) start() error {
 	cmd.Stdout = n.logFile
 	cmd.Stderr = n.logFile
 	cmd.Env = childEnv()
+	// A test binary that dies (a -timeout panic skips every cleanup)
+	// takes its nodes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %v: %w", n, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -67,8 +68,18 @@ func newNetwork(t *testing.T, n int) *network {
 	b := make([]byte, 2)
 	rand.Read(b)
 	nw := &network{suffix: hex.EncodeToString(b), n: n}
+	madeMu.Lock()
+	made = append(made, nw.suffix)
+	madeMu.Unlock()
 	// NB: 10.215/16 only; internal/node's namespace tests use 10.213/16.
-	nw.subnet = fmt.Sprintf("10.215.%d", 1+int(b[0])%250)
+	// A /24 that an interface already has (another run) is skipped.
+	addrs, _ := exec.Command("ip", "-4", "-o", "addr").Output()
+	for i := range 250 {
+		nw.subnet = fmt.Sprintf("10.215.%d", 1+(int(b[0])+i)%250)
+		if !strings.Contains(string(addrs), " "+nw.subnet+".") {
+			break
+		}
+	}
 	br := bridgePrefix + nw.suffix
 	mustSh(t, "ip", "link", "add", br, "type", "bridge")
 	t.Cleanup(func() { sh("ip", "link", "del", br) })
@@ -187,13 +198,27 @@ func (nw *network) heal() error {
 	return first
 }
 
-// leftoverNamespaces lists the suite's namespaces that still exist.
+var (
+	madeMu sync.Mutex
+	made   []string // suffixes of the networks this process made
+)
+
+// leftoverNamespaces lists the namespaces this process made that still
+// exist (another run of the suite may have its own meanwhile).
 func leftoverNamespaces() []string {
 	out, _ := exec.Command("ip", "netns", "list").Output()
+	madeMu.Lock()
+	defer madeMu.Unlock()
 	var left []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], nsPrefix) {
-			left = append(left, f[0])
+		f := strings.Fields(l)
+		if len(f) == 0 || !strings.HasPrefix(f[0], nsPrefix) {
+			continue
+		}
+		for _, sfx := range made {
+			if strings.HasPrefix(f[0], nsPrefix+sfx) {
+				left = append(left, f[0])
+			}
 		}
 	}
 	return left
