@@ -57,11 +57,11 @@ type instance struct {
 
 	// Owned by the holder of busy:
 	mode       consumeMode
-	cl         *kgo.Client   // nil in modeNone
-	topics     []string      // modeSubscribed: the topics or the one pattern
-	pattern    bool          // modeSubscribed: topics[0] is a regular expression
-	assigned   map[tp]bool   // modeAssigned
-	lastCommit time.Time     // modeAssigned with autoCommit: last commit of returned offsets
+	cl         *kgo.Client // nil in modeNone
+	topics     []string    // modeSubscribed: the topics or the one pattern
+	pattern    bool        // modeSubscribed: topics[0] is a regular expression
+	assigned   map[tp]bool // modeAssigned
+	lastCommit time.Time   // modeAssigned with autoCommit: last commit of returned offsets
 
 	// mu guards what kgo's group callbacks also touch. Held briefly.
 	mu sync.Mutex

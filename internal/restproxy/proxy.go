@@ -152,9 +152,9 @@ var Prefixes = []string{"/topics", "/topics/", "/brokers", "/consumers/", "/v3/"
 
 // Proxy is the REST proxy: an http.Handler.
 type Proxy struct {
-	cfg    Config        // set in New, never changed
-	client *kgo.Client   // shared: produce and admin requests; set in New
-	admin  *kadm.Client  // over client
+	cfg    Config         // set in New, never changed
+	client *kgo.Client    // shared: produce and admin requests; set in New
+	admin  *kadm.Client   // over client
 	mux    *http.ServeMux // set in New
 	insts  *instances
 
