@@ -94,7 +94,7 @@ func (p *Proxy) createInstance(w http.ResponseWriter, r *http.Request) *restErro
 	}
 	inst := &instance{p: p, group: group, name: name, format: formatBinary, reset: kgo.NewOffset().AtEnd(),
 		autoCommit: true, pollWait: p.cfg.ConsumerRequestTimeout, busy: make(chan struct{}, 1),
-		owned: map[tp]bool{}, returned: map[tp]kgo.EpochOffset{}}
+		owned: map[tp]bool{}, returned: map[tp]kgo.EpochOffset{}, pendingSeek: map[tp]pendingSeek{}}
 	switch f := strings.ToLower(req.Format); {
 	case f == "" || f == "binary":
 	case f == "json":

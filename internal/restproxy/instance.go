@@ -74,6 +74,16 @@ type instance struct {
 	// returned is, per partition, the offset after the last record
 	// returned (or the last seek): what a commit without offsets commits.
 	returned map[tp]kgo.EpochOffset
+	// pendingSeek is, in a subscription, each seek kgo may not have
+	// applied yet (see seek).
+	pendingSeek map[tp]pendingSeek
+}
+
+// pendingSeek is a seek kgo may not have applied yet; retried is set once
+// it was applied again after a poll of its partition.
+type pendingSeek struct {
+	offset  int64
+	retried bool
 }
 
 func (inst *instance) key() instanceKey { return instanceKey{inst.group, inst.name} }
@@ -111,7 +121,7 @@ func (inst *instance) stopClient() {
 	inst.cl.Close()
 	inst.cl, inst.mode, inst.topics, inst.pattern, inst.assigned = nil, modeNone, nil, false, nil
 	inst.mu.Lock()
-	inst.owned, inst.buffered, inst.returned = map[tp]bool{}, nil, map[tp]kgo.EpochOffset{}
+	inst.owned, inst.buffered, inst.returned, inst.pendingSeek = map[tp]bool{}, nil, map[tp]kgo.EpochOffset{}, map[tp]pendingSeek{}
 	inst.mu.Unlock()
 }
 
@@ -235,6 +245,7 @@ func (inst *instance) dropPartitions(m map[string][]int32) {
 		for _, p := range ps {
 			delete(inst.owned, tp{t, p})
 			delete(inst.returned, tp{t, p})
+			delete(inst.pendingSeek, tp{t, p})
 		}
 	}
 	inst.buffered = slices.DeleteFunc(inst.buffered, func(r *kgo.Record) bool {
@@ -296,21 +307,23 @@ func (inst *instance) subscription() []string {
 }
 
 // seek sets the next offset of partitions the instance consumes.
+//
+// NB: kgo's SetOffsets skips partitions it has not loaded yet (a
+// partition still looking up its start offset, or in a group one neither
+// committed nor polled). With assigned partitions the seek removes and
+// re-adds each partition at its offset instead, which always applies. In
+// a subscription the target is kept as pending and applied again before
+// each poll; records of the partition at another offset are dropped
+// until the seek has taken effect.
 func (inst *instance) seek(offsets map[tp]int64) *restError {
 	if inst.mode == modeNone {
 		return illegalState("consumer is not subscribed to any topics or assigned any partitions")
 	}
-	set := map[string]map[int32]kgo.EpochOffset{}
-	for pt, off := range offsets {
+	for pt := range offsets {
 		if !inst.current(pt) {
 			return illegalState("No current assignment for partition %s-%d", pt.topic, pt.partition)
 		}
-		if set[pt.topic] == nil {
-			set[pt.topic] = map[int32]kgo.EpochOffset{}
-		}
-		set[pt.topic][pt.partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
 	}
-	inst.cl.SetOffsets(set)
 	inst.mu.Lock()
 	inst.buffered = slices.DeleteFunc(inst.buffered, func(r *kgo.Record) bool {
 		_, ok := offsets[tp{r.Topic, r.Partition}]
@@ -318,9 +331,77 @@ func (inst *instance) seek(offsets map[tp]int64) *restError {
 	})
 	for pt, off := range offsets {
 		inst.returned[pt] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		if inst.mode == modeSubscribed {
+			inst.pendingSeek[pt] = pendingSeek{offset: off}
+		}
 	}
 	inst.mu.Unlock()
+	if inst.mode == modeAssigned {
+		remove := map[string][]int32{}
+		add := map[string]map[int32]kgo.Offset{}
+		for pt, off := range offsets {
+			remove[pt.topic] = append(remove[pt.topic], pt.partition)
+			if add[pt.topic] == nil {
+				add[pt.topic] = map[int32]kgo.Offset{}
+			}
+			add[pt.topic][pt.partition] = kgo.NewOffset().At(off)
+		}
+		inst.cl.RemoveConsumePartitions(remove)
+		inst.cl.AddConsumePartitions(add)
+		return nil
+	}
+	inst.applyPendingSeeks()
 	return nil
+}
+
+// applyPendingSeeks asks kgo again to move partitions with a pending seek.
+func (inst *instance) applyPendingSeeks() {
+	inst.mu.Lock()
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for pt, ps := range inst.pendingSeek {
+		if set[pt.topic] == nil {
+			set[pt.topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[pt.topic][pt.partition] = kgo.EpochOffset{Epoch: -1, Offset: ps.offset}
+	}
+	inst.mu.Unlock()
+	if len(set) > 0 {
+		inst.cl.SetOffsets(set)
+	}
+}
+
+// seekFilterLocked drops records of partitions whose pending seek has not
+// visibly taken effect and returns the seeks to apply again. A record at
+// the target ends a pending seek. Otherwise kgo has now polled the
+// partition, so a SetOffsets applies for sure: after that second try the
+// next records (at the target, or past it over a gap) are accepted.
+func (inst *instance) seekFilterLocked(recs []*kgo.Record) ([]*kgo.Record, map[string]map[int32]kgo.EpochOffset) {
+	if len(inst.pendingSeek) == 0 {
+		return recs, nil
+	}
+	again := map[string]map[int32]kgo.EpochOffset{}
+	recs = slices.DeleteFunc(recs, func(r *kgo.Record) bool {
+		pt := tp{r.Topic, r.Partition}
+		ps, ok := inst.pendingSeek[pt]
+		switch {
+		case !ok:
+			return false
+		case r.Offset == ps.offset || ps.retried:
+			delete(inst.pendingSeek, pt)
+			return false
+		}
+		if again[pt.topic] == nil {
+			again[pt.topic] = map[int32]kgo.EpochOffset{}
+		}
+		again[pt.topic][pt.partition] = kgo.EpochOffset{Epoch: -1, Offset: ps.offset}
+		return true
+	})
+	for t, ps := range again {
+		for p := range ps {
+			inst.pendingSeek[tp{t, p}] = pendingSeek{offset: again[t][p].Offset, retried: true}
+		}
+	}
+	return recs, again
 }
 
 // poll returns records, oldest first per partition: buffered ones, or
@@ -334,6 +415,9 @@ func (inst *instance) poll(ctx context.Context, wait time.Duration, maxBytes int
 	}
 	recs := inst.takeBuffered()
 	if len(recs) == 0 {
+		if inst.mode == modeSubscribed {
+			inst.applyPendingSeeks()
+		}
 		pctx, cancel := inst.opContext(ctx, wait)
 		fetches := inst.cl.PollFetches(pctx)
 		cancel()
@@ -350,7 +434,12 @@ func (inst *instance) poll(ctx context.Context, wait time.Duration, maxBytes int
 		if inst.mode == modeSubscribed {
 			inst.mu.Lock()
 			recs = slices.DeleteFunc(recs, func(r *kgo.Record) bool { return !inst.owned[tp{r.Topic, r.Partition}] })
+			var again map[string]map[int32]kgo.EpochOffset
+			recs, again = inst.seekFilterLocked(recs)
 			inst.mu.Unlock()
+			if len(again) > 0 {
+				inst.cl.SetOffsets(again)
+			}
 		}
 		if ferr != nil {
 			if len(recs) == 0 {
