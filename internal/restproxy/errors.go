@@ -104,6 +104,7 @@ func kafkaErrorCode(err error) (status, code int) {
 		return http.StatusNotFound, codeTopicNotFound
 	case errors.As(err, &ke) && ke.Retriable,
 		errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, errAckTimeout),
 		errors.Is(err, kgo.ErrRecordTimeout),
 		errors.Is(err, kgo.ErrRecordRetries):
 		return http.StatusInternalServerError, codeKafkaRetriableError

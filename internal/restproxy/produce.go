@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -184,25 +185,57 @@ func (p *Proxy) produceV2(w http.ResponseWriter, r *http.Request, partition int3
 		}
 		recs[i] = rec
 	}
-	index := make(map[*kgo.Record]int, len(recs))
-	for i, rec := range recs {
-		index[rec] = i
-	}
-	// NB: ProduceSync lists results in completion order, which differs
-	// from request order across partitions.
-	results := p.client.ProduceSync(ctx, recs...)
 	resp := v2ProduceResponse{Offsets: make([]v2RecordAck, len(recs))}
-	for _, res := range results {
-		i := index[res.Record]
-		if res.Err != nil {
-			_, code := kafkaErrorCode(res.Err)
-			msg := res.Err.Error()
+	for i, res := range p.produceAll(ctx, recs) {
+		if res.err != nil {
+			_, code := kafkaErrorCode(res.err)
+			msg := res.err.Error()
 			resp.Offsets[i] = v2RecordAck{ErrorCode: &code, Error: &msg}
 			continue
 		}
-		part, off := res.Record.Partition, res.Record.Offset
+		part, off := res.rec.Partition, res.rec.Offset
 		resp.Offsets[i] = v2RecordAck{Partition: &part, Offset: &off}
 	}
 	writeJSON(w, http.StatusOK, contentTypeV2, resp)
 	return nil
+}
+
+// produced is the outcome of one record.
+type produced struct {
+	rec *kgo.Record
+	err error
+}
+
+// errAckTimeout is a record not acknowledged before the request's
+// deadline: it may still be written.
+var errAckTimeout = errors.New("no acknowledgement before the request timeout; the record may still be written")
+
+// produceAll produces recs and waits, until ctx ends, for each one's
+// acknowledgement; the results are in recs' order. A record not
+// acknowledged by then gets errAckTimeout (kgo keeps it buffered, within
+// MaxBufferedBytes, and may still deliver it).
+func (p *Proxy) produceAll(ctx context.Context, recs []*kgo.Record) []produced {
+	type done struct {
+		i int
+		produced
+	}
+	ch := make(chan done, len(recs)) // one send per record: promises never block
+	out := make([]produced, len(recs))
+	for i, rec := range recs {
+		p.client.Produce(ctx, rec, func(r *kgo.Record, err error) { ch <- done{i, produced{r, err}} })
+	}
+	for range recs {
+		select {
+		case d := <-ch:
+			out[d.i] = d.produced
+		case <-ctx.Done():
+			for i := range out {
+				if out[i].rec == nil {
+					out[i] = produced{recs[i], errAckTimeout}
+				}
+			}
+			return out
+		}
+	}
+	return out
 }

@@ -169,10 +169,14 @@ func New(cfg Config) (*Proxy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("rest proxy: %w", err)
 	}
+	// NB: no RecordDeliveryTimeout: kgo measures it from each record's
+	// Timestamp, so a v3 record with an old timestamp would time out at
+	// once. Requests wait for acknowledgements under their own deadline
+	// instead (produceAll), and the buffer is bounded.
 	opts := append(p0opts(cfg),
 		kgo.RecordPartitioner(newPartitioner()),
-		kgo.RecordDeliveryTimeout(cfg.RequestTimeout),
 		kgo.ProducerBatchMaxBytes(int32(min(cfg.MaxBodyBytes+1024, 1<<30))),
+		kgo.MaxBufferedBytes(int(max(64<<20, 2*cfg.MaxBodyBytes))),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

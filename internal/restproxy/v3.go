@@ -536,15 +536,17 @@ func (l *recordLimitReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// pendingReport is the report of one record, ready once done is closed.
+// pendingReport is the report of one record: a v3Report or an errorBody,
+// sent once.
 type pendingReport struct {
-	done chan struct{}
-	body any // a v3Report or an errorBody; written before done closes
+	body chan any // buffered: the producer's promise never blocks
+	// deadline is when the writer stops waiting for the acknowledgement.
+	deadline time.Time
 }
 
 func readyReport(body any) *pendingReport {
-	pr := &pendingReport{done: make(chan struct{}), body: body}
-	close(pr.done)
+	pr := &pendingReport{body: make(chan any, 1)}
+	pr.body <- body
 	return pr
 }
 
@@ -570,6 +572,9 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, r *http.Request) *restError {
 		return e
 	}
 	rc := http.NewResponseController(w)
+	// Reports go out while records still come in; HTTP/1.1 needs this to
+	// keep reading the body after the response has begun.
+	_ = rc.EnableFullDuplex()
 	lr := &recordLimitReader{r: r.Body, limit: p.cfg.MaxBodyBytes}
 	dec := json.NewDecoder(lr)
 	next := func() (v3ProduceRecord, *restError, bool) {
@@ -579,6 +584,9 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, r *http.Request) *restError {
 		err := dec.Decode(&in)
 		switch {
 		case err == io.EOF:
+			// NB: clear the deadline, or the next request on this
+			// connection would inherit it.
+			_ = rc.SetReadDeadline(time.Time{})
 			return in, nil, false
 		case errors.Is(err, errRecordTooLarge):
 			return in, tooLarge(p.cfg.MaxBodyBytes), false
@@ -595,17 +603,16 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, r *http.Request) *restError {
 	ctx := r.Context()
 	explicit := context.WithValue(ctx, explicitPartition{}, true)
 	produce := func(rec *kgo.Record, ks, vs *v3DataSize) *pendingReport {
-		pr := &pendingReport{done: make(chan struct{})}
+		pr := &pendingReport{body: make(chan any, 1), deadline: time.Now().Add(p.cfg.RequestTimeout)}
 		p.client.Produce(ctx, rec, func(rec *kgo.Record, err error) {
 			if err != nil {
 				_, code := kafkaErrorCode(err)
-				pr.body = errorBody{Code: code, Message: "Kafka error: " + err.Error()}
-			} else {
-				pr.body = v3Report{ErrorCode: http.StatusOK, ClusterID: m.clusterID, TopicName: t.name,
-					PartitionID: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp.UTC().Format(time.RFC3339Nano),
-					Key: ks, Value: vs}
+				pr.body <- errorBody{Code: code, Message: "Kafka error: " + err.Error()}
+				return
 			}
-			close(pr.done)
+			pr.body <- v3Report{ErrorCode: http.StatusOK, ClusterID: m.clusterID, TopicName: t.name,
+				PartitionID: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp.UTC().Format(time.RFC3339Nano),
+				Key: ks, Value: vs}
 		})
 		return pr
 	}
@@ -633,11 +640,23 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, r *http.Request) *restError {
 		defer close(writerDone)
 		broken := false
 		for pr := range queue {
-			<-pr.done
+			var body any
+			if pr.deadline.IsZero() {
+				body = <-pr.body
+			} else {
+				timer := time.NewTimer(time.Until(pr.deadline))
+				select {
+				case body = <-pr.body:
+				case <-timer.C:
+					_, code := kafkaErrorCode(errAckTimeout)
+					body = errorBody{Code: code, Message: "Kafka error: " + errAckTimeout.Error()}
+				}
+				timer.Stop()
+			}
 			if broken {
 				continue
 			}
-			b, _ := json.Marshal(pr.body)
+			b, _ := json.Marshal(body)
 			_ = rc.SetWriteDeadline(time.Now().Add(p.cfg.WriteTimeout))
 			_, err := w.Write(append(b, '\n'))
 			if err == nil {
