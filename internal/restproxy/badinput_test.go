@@ -67,6 +67,35 @@ func TestEveryBodyRouteRefusesBadBodies(t *testing.T) {
 	e.t = t
 }
 
+// A request answered before its body is read (unsupported content type,
+// unknown route or method) is answered even when the client stalls.
+func TestEarlyAnswerToStalledBody(t *testing.T) {
+	e := start(t)
+	e.createTopic("t", 1, nil)
+	host := strings.TrimPrefix(e.url, "http://")
+	for _, req := range []string{
+		"POST /topics/t HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{",
+		"PUT /topics/t HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+		"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+		"GET /topics HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+		"DELETE /consumers/g/instances/none HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+	} {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprint(conn, req)
+		buf := make([]byte, 4096)
+		n, err := conn.Read(buf)
+		conn.Close()
+		line, _, _ := strings.Cut(req, "\r\n")
+		if err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 ") {
+			t.Errorf("%s with a stalled body: %q %v, want an answer", line, buf[:n], err)
+		}
+	}
+}
+
 // Path parameters that name nothing: 404 with Confluent's codes.
 func TestEveryRouteRefusesUnknownNames(t *testing.T) {
 	e := start(t)

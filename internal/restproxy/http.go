@@ -124,6 +124,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *restE
 	if deadline {
 		_ = rc.SetReadDeadline(time.Time{})
 	}
+	w.Header().Del("Connection") // read in full: the connection can be reused
 	return body, nil
 }
 

@@ -243,6 +243,14 @@ func (p *Proxy) isClosed() bool {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(p.cfg.WriteTimeout + p.cfg.RequestTimeout + p.cfg.MaxConsumerRequestTimeout))
+	if r.ContentLength != 0 {
+		// NB: a response sent before the body is read makes net/http
+		// drain the body first, with no deadline: a client that stalls
+		// would hold the response forever. Closing the connection after
+		// the response skips the drain; readBody lifts this once it has
+		// read the whole body.
+		w.Header().Set("Connection", "close")
+	}
 	if p.isClosed() {
 		writeError(w, contentTypeV2, errClosed)
 		return

@@ -561,7 +561,7 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, r *http.Request) *restError {
 			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedContentType, "Content-Type %q: want application/json", ct)
 		}
 	}
-	if r.ContentLength > p.cfg.MaxBodyBytes && r.ContentLength > 0 && r.ContentLength != -1 {
+	if r.ContentLength > p.cfg.MaxBodyBytes {
 		// Not streaming: the whole body is bounded like any other.
 		return tooLarge(p.cfg.MaxBodyBytes)
 	}
