@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -219,8 +220,12 @@ func writeTimeline(b *strings.Builder, h *History, r *Result) {
 		if ph.t <= 0 {
 			continue
 		}
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#777" stroke-dasharray="4 3"/><text x="%.1f" y="%.1f" font-size="10" fill="#777">%s</text>`+"\n",
-			x(ph.t.Seconds()), tputTop, x(ph.t.Seconds()), errTop+tlErrH, x(ph.t.Seconds())+3, tputTop+12+float64(i)*12, ph.name)
+		lx, anchor := x(ph.t.Seconds())+3, "start"
+		if lx > tlLeft+tlPlotW-100 {
+			lx, anchor = lx-6, "end" // keep labels near the right edge inside the plot
+		}
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#777" stroke-dasharray="4 3"/><text x="%.1f" y="%.1f" font-size="10" fill="#777" text-anchor="%s">%s</text>`+"\n",
+			x(ph.t.Seconds()), tputTop, x(ph.t.Seconds()), errTop+tlErrH, lx, tputTop+12+float64(i)*12, anchor, ph.name)
 	}
 
 	// Series: one point per second, at the middle of the second.
@@ -290,5 +295,5 @@ func fmtNum(v float64) string {
 	if v == math.Trunc(v) {
 		return fmt.Sprintf("%.0f", v)
 	}
-	return fmt.Sprintf("%.1f", v)
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
