@@ -273,6 +273,11 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.RequestTimeout)
 	defer cancel()
+	// NB: kadm answers Metadata from franz-go's cache (up to
+	// MetadataMinAge old) unless authorized operations are asked for; a
+	// console must show a topic it just created, changed or deleted, so
+	// every request reads fresh metadata.
+	ctx = kadm.WithAuthorizedOps(ctx)
 	select {
 	case c.slots <- struct{}{}:
 		defer func() { <-c.slots }()

@@ -166,10 +166,16 @@ func (r *request) decodeBody(v any) error {
 		return tooLarge()
 	}
 	rc := http.NewResponseController(r.w)
-	if err := rc.SetReadDeadline(time.Now().Add(r.c.cfg.BodyReadTimeout)); err == nil {
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-	}
+	deadline := rc.SetReadDeadline(time.Now().Add(r.c.cfg.BodyReadTimeout)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(r.w, r.Body, MaxBodyBytes))
+	if err != nil {
+		// NB: keep the read deadline: net/http tries to drain an unread
+		// body before it writes the answer, which would wait forever on
+		// a client that stopped sending.
+		r.w.Header().Set("Connection", "close")
+	} else if deadline {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
