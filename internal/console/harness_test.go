@@ -215,8 +215,11 @@ func (e *env) produce(recs ...*kgo.Record) {
 	}
 }
 
+// ctx bounds one check with the plain client; its kadm requests read
+// fresh metadata (not franz-go's cache, which may predate the console's
+// change).
 func (e *env) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
 	e.t.Cleanup(cancel)
-	return ctx
+	return kadm.WithAuthorizedOps(ctx)
 }

@@ -61,16 +61,27 @@ function niceMax(v) {
   return 10 * p;
 }
 
-// lineChart draws series [{name, points: [[t, v]...]}] over the last
-// windowMs, with the y axis from 0. fmt formats y labels.
-export function lineChart({series, windowMs = 180000, height = 200, width = 1200, fmt = String, unit = '', id}) {
+// lineChart draws series [{name, points: [[t, v]...]}] with the y axis
+// from 0. The time axis spans the samples there are, from 30s up to
+// maxWindowMs. fmt formats y labels. The svg's data-points attribute is
+// the longest series' number of points shown.
+export function lineChart({series, maxWindowMs = 180000, height = 200, width = 1200, fmt = String, unit = '', id}) {
   const pad = {l: 56, r: 12, t: 10, b: 22};
   const svg = s('svg', {viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img'});
   if (id) svg.setAttribute('id', id);
   const now = Date.now();
+  let first = now;
+  for (const se of series) if (se.points.length) first = Math.min(first, se.points[0][0]);
+  const windowMs = Math.min(maxWindowMs, Math.max(30000, Math.ceil((now - first) / 10000) * 10000));
   const t0 = now - windowMs;
   let maxV = 0;
-  for (const se of series) for (const [t, v] of se.points) if (t >= t0) maxV = Math.max(maxV, v);
+  let shown = 0;
+  for (const se of series) {
+    const pts = se.points.filter(([t]) => t >= t0);
+    shown = Math.max(shown, pts.length);
+    for (const [, v] of pts) maxV = Math.max(maxV, v);
+  }
+  svg.setAttribute('data-points', String(shown));
   const yMax = niceMax(maxV);
   const W = width - pad.l - pad.r;
   const H = height - pad.t - pad.b;

@@ -34,7 +34,9 @@ function partitionsTab(body, d, err) {
   const deleteBtn = h('button', {class: 'danger', id: 'delete-submit', disabled: true}, 'Delete topic');
   confirmName.addEventListener('input', () => { deleteBtn.disabled = confirmName.value !== d.name; });
 
+  const title = h('h2');
   const draw = detail => {
+    replace(title, `${detail.partitions.length} partitions` + (detail.internal ? ' (internal topic)' : ''));
     replace(parts, table([
       {title: 'Partition', cls: 'num', cell: p => String(p.partition)},
       {title: 'Leader', cls: 'num', cell: p => p.leader >= 0 ? String(p.leader) : badge('none', 'bad')},
@@ -54,7 +56,7 @@ function partitionsTab(body, d, err) {
 
   replace(body,
     card('Produce throughput (records/s)', chart),
-    card(`${d.partitions.length} partitions` + (d.internal ? ' (internal topic)' : ''), h('p', {class: 'muted'}, 'Topic ID ', h('code', null, d.id)), parts),
+    h('section', {class: 'card'}, title, h('p', {class: 'muted'}, 'Topic ID ', h('code', null, d.id)), parts),
     h('div', {class: 'cols'},
       card('Add partitions',
         h('form', {class: 'inline-form', onsubmit: async e => {
