@@ -583,6 +583,43 @@ func TestAPIGroups(t *testing.T) {
 		t.Errorf("deleting a live group: code %q, want NON_EMPTY_GROUP", ae.Code)
 	}
 
+	// A KIP-848 group (ConsumerGroupDescribe).
+	kip848, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ConsumerGroup("live848"), kgo.ConsumeTopics("pay"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ServerSideBalancer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kip848.Close()
+	for got := 0; got < 6; {
+		fs := kip848.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("KIP-848 consumer read %d of 6: %v", got, ctx.Err())
+		}
+		got += len(fs.Records())
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		e.ok("GET", "/console/api/groups/live848", nil, 200, &live)
+		if live.Type == "consumer" && live.State == "Stable" && len(live.Members) == 1 && len(live.Members[0].Assignments) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group live848 never showed one stable KIP-848 member with an assignment: %+v", live)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if a := live.Members[0].Assignments[0]; a.Topic != "pay" || !slices.Equal(a.Partitions, []int32{0, 1}) {
+		t.Errorf("live848 member assignment %+v, want pay [0 1]", a)
+	}
+	e.ok("GET", "/console/api/groups", nil, 200, &gs)
+	types := map[string]string{}
+	for _, g := range gs.Groups {
+		types[g.Group] = g.Type
+	}
+	if types["live848"] != "consumer" || types["live"] != "classic" || types["billing"] != "classic" {
+		t.Errorf("group types %v, want live848 consumer, live and billing classic", types)
+	}
+
 	e.ok("DELETE", "/console/api/groups/billing", nil, 200, nil)
 	e.fails("GET", "/console/api/groups/billing", nil, 404)
 	e.fails("DELETE", "/console/api/groups/billing", nil, 404)

@@ -126,6 +126,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	// A client that stops reading the answer cannot hold the handler
+	// longer than this, whatever the server's own WriteTimeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(c.cfg.RequestTimeout + c.cfg.BodyReadTimeout + 10*time.Second))
 	p := r.URL.Path
 	switch {
 	case p == "/" || p == "/console":
@@ -280,12 +283,14 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 	ctx = kadm.WithAuthorizedOps(ctx)
 	select {
 	case c.slots <- struct{}{}:
-		defer func() { <-c.slots }()
 	case <-ctx.Done():
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Msg: "the console is busy: too many requests to the cluster at once"})
 		return
 	}
-	out, err := rt.h(ctx, &request{Request: r, w: w, params: params, c: c})
+	out, err := func() (any, error) {
+		defer func() { <-c.slots }() // a slow reader of the answer holds no slot
+		return rt.h(ctx, &request{Request: r, w: w, params: params, c: c})
+	}()
 	if err != nil {
 		ae := classify(ctx, err)
 		if ae.Status >= 500 {

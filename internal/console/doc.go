@@ -29,8 +29,10 @@
 // MaxBodyBytes (413 beyond) and must arrive within Config.BodyReadTimeout
 // (408); malformed JSON and unknown fields are 400; unknown topics, groups
 // and routes are 404; each request's cluster work is bounded by
-// Config.RequestTimeout (504 after it), and at most maxConcurrent requests
-// talk to the cluster at once (503 for those that cannot start in time).
+// Config.RequestTimeout (504 after it), at most maxConcurrent requests
+// talk to the cluster at once (503 for those that cannot start in time),
+// and an answer the client does not read in time is dropped (a write
+// deadline), so no client can hold a handler.
 // Requests that change something must be JSON (415 otherwise) and, when the
 // browser sends an Origin, come from the console's own host (403), which
 // keeps other web pages from driving the console (CSRF).
