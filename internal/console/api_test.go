@@ -3,6 +3,7 @@ package console_test
 import (
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -636,4 +637,33 @@ func TestAPIStatusForUnreachableCluster(t *testing.T) {
 	}
 	e.checkErr("GET /console/api/cluster", r, r.status)
 	t.Logf("unreachable cluster answered %d after %s", r.status, time.Since(start))
+}
+
+// muxMounter is a Mounter over a ServeMux, as the HTTP listener has.
+type muxMounter struct{ *http.ServeMux }
+
+func (m muxMounter) Mount(pattern string, h http.Handler) { m.Handle(pattern, h) }
+
+func TestMountOnServeMux(t *testing.T) {
+	e := newEnvFor(t, "127.0.0.1:1")
+	mux := muxMounter{http.NewServeMux()}
+	mux.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("metrics")) }))
+	e.console.MountOn(mux)
+	for _, c := range []struct {
+		path   string
+		status int
+		has    string
+	}{
+		{"/", http.StatusFound, ""},
+		{"/console", http.StatusFound, ""},
+		{"/console/", http.StatusOK, "Strata console"},
+		{"/console/api/nope", http.StatusNotFound, `"error"`},
+		{"/metrics", http.StatusOK, "metrics"},
+	} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.has) {
+			t.Errorf("GET %s: %d %.60q, want %d with %q", c.path, rec.Code, rec.Body.String(), c.status, c.has)
+		}
+	}
 }

@@ -349,3 +349,16 @@ func (p topicPartitioner) Partition(r *kgo.Record, n int) int {
 		return rand.IntN(n)
 	}
 }
+
+// Mounter is the HTTP listener's way to add routes (internal/httpapi's
+// Mounter has this method): net/http ServeMux patterns.
+type Mounter interface {
+	Mount(pattern string, h http.Handler)
+}
+
+// MountOn serves the console on m: /console/ and the redirect of / to it.
+func (c *Console) MountOn(m Mounter) {
+	m.Mount("/console/", c)
+	m.Mount("/console", c)
+	m.Mount("/{$}", c)
+}
