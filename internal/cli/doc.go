@@ -31,6 +31,7 @@
 //	strata bench produce|consume|e2e [--topic T] [--count N | --duration D] [--record-size B] ... [--json] [--chart F.svg]
 //	strata bench produce --transactional [--txn-records N] ...; strata bench consume --isolation read_committed ...
 //	strata verify [--duration D] [--rate N] [--seed N] [--consumers SPEC] [--nemesis CMD] [--json] [--report F.html] [--history F.json] (internal/verify)
+//	strata console [--listen 127.0.0.1:9645]   (the web console, internal/console, until interrupted)
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
 // --timeout (persistent flags of the topic and group commands, so they may
