@@ -41,7 +41,11 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, cli.ErrorLine(err))
-		os.Exit(1)
+		code := 1
+		if ee := (*cli.ExitError)(nil); errors.As(err, &ee) {
+			code = ee.Code
+		}
+		os.Exit(code)
 	}
 }
 
