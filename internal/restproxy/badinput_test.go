@@ -3,6 +3,8 @@ package restproxy_test
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +146,33 @@ func TestEveryRouteRefusesUnknownNames(t *testing.T) {
 		})
 	}
 	e.t = t
+}
+
+type muxMounter struct{ *http.ServeMux }
+
+func (m muxMounter) Mount(pattern string, h http.Handler) { m.Handle(pattern, h) }
+
+// Mounted on a shared mux beside other handlers, the proxy serves its
+// prefixes and leaves the rest alone.
+func TestMountOnSharedMux(t *testing.T) {
+	e := start(t)
+	e.createTopic("t", 1, nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("metrics")) })
+	e.proxy.MountOn(muxMounter{mux})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	e.url = srv.URL
+	var topics []string
+	e.ok(200, &topics, "GET", "/topics", "")
+	if len(topics) != 1 || topics[0] != "t" {
+		t.Errorf("GET /topics through the shared mux: %v, want [t]", topics)
+	}
+	e.ok(200, nil, "GET", "/topics/t", "")
+	e.ok(200, nil, "GET", "/brokers", "")
+	e.ok(200, nil, "GET", "/v3/clusters", "")
+	e.fail(404, 40403, "GET", "/consumers/g/instances/x/records", "")
+	if r := e.do("GET", "/metrics", ""); r.status != 200 || string(r.body) != "metrics" {
+		t.Errorf("GET /metrics: %d %q, want the other handler's answer", r.status, r.body)
+	}
 }

@@ -150,6 +150,19 @@ const clientID = "strata-rest-proxy"
 // a shared http.ServeMux: mux.Handle(prefix, proxy) for each.
 var Prefixes = []string{"/topics", "/topics/", "/brokers", "/consumers/", "/v3/"}
 
+// Mounter is the HTTP listener's way to serve a handler under a
+// net/http ServeMux pattern.
+type Mounter interface {
+	Mount(pattern string, h http.Handler)
+}
+
+// MountOn serves the proxy on m under Prefixes.
+func (p *Proxy) MountOn(m Mounter) {
+	for _, prefix := range Prefixes {
+		m.Mount(prefix, p)
+	}
+}
+
 // Proxy is the REST proxy: an http.Handler.
 type Proxy struct {
 	cfg    Config         // set in New, never changed
