@@ -28,7 +28,7 @@ const defaultTimeout = 30 * time.Second
 const clientID = "strata-cli"
 
 // Commands returns the client subcommands (topic, group, txn, produce,
-// consume, cluster, config, acl, bench, verify, console), built fresh on each call so that flag state is never shared
+// consume, cluster, config, acl, bench, verify, console, proxy), built fresh on each call so that flag state is never shared
 // between runs.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
@@ -45,6 +45,7 @@ func Commands() []*cobra.Command {
 		newUserCommand(),
 		newVerifyCommand(),
 		newConsoleCommand(),
+		newProxyCommand(),
 	}
 }
 

@@ -32,6 +32,7 @@
 //	strata bench produce --transactional [--txn-records N] ...; strata bench consume --isolation read_committed ...
 //	strata verify [--duration D] [--rate N] [--seed N] [--consumers SPEC] [--nemesis CMD] [--json] [--report F.html] [--history F.json] (internal/verify)
 //	strata console [--listen 127.0.0.1:9645]   (the web console, internal/console, until interrupted)
+//	strata proxy [--listen 127.0.0.1:8082]     (the Confluent REST Proxy API, internal/restproxy, until interrupted)
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
 // --timeout (persistent flags of the topic and group commands, so they may
