@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: build test test-short bench fuzz vet liveness chaos
+.PHONY: build test test-short bench fuzz vet liveness image chaos
 
 # Version and commit stamped into `strata --version`; a plain `go build`
 # falls back to the toolchain's VCS stamp (internal/version).
@@ -10,6 +10,11 @@ LDFLAGS := -X github.com/strata-io/strata/internal/version.version=$(VERSION) -X
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o strata ./cmd/strata
+
+# The container image (deploy/Dockerfile) as an OCI image layout in ./image,
+# built without a container engine: a static binary in a FROM scratch image.
+image:
+	$(GO) run ./cmd/strata-image -o image -version '$(VERSION)' -commit '$(COMMIT)'
 
 # The full suite: unit, integration (in-process and child-process brokers),
 # crash and compatibility tests.

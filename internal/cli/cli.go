@@ -28,7 +28,7 @@ const defaultTimeout = 30 * time.Second
 const clientID = "strata-cli"
 
 // Commands returns the client subcommands (topic, group, txn, produce,
-// consume, cluster, config, acl, bench, verify), built fresh on each call so that flag state is never shared
+// consume, cluster, config, acl, bench, verify, console, proxy), built fresh on each call so that flag state is never shared
 // between runs.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
@@ -44,6 +44,8 @@ func Commands() []*cobra.Command {
 		newBenchCommand(),
 		newUserCommand(),
 		newVerifyCommand(),
+		newConsoleCommand(),
+		newProxyCommand(),
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package cli holds the client subcommands of the strata binary: topic and
 // consumer-group administration, a line-oriented producer and a consumer,
-// cluster status, and the benchmark tool (internal/bench). They speak the
+// cluster status, the benchmark tool (internal/bench) and the Jepsen-style
+// checker (internal/verify; it exits through ExitError: 1 on anomalies, 2
+// when it cannot run). They speak the
 // Kafka protocol through franz-go (kgo for data, kadm for admin), so they
 // work against any Kafka-compatible cluster, not only strata.
 //
@@ -28,6 +30,9 @@
 //	strata cluster status [--json]
 //	strata bench produce|consume|e2e [--topic T] [--count N | --duration D] [--record-size B] ... [--json] [--chart F.svg]
 //	strata bench produce --transactional [--txn-records N] ...; strata bench consume --isolation read_committed ...
+//	strata verify [--duration D] [--rate N] [--seed N] [--consumers SPEC] [--nemesis CMD] [--json] [--report F.html] [--history F.json] (internal/verify)
+//	strata console [--listen 127.0.0.1:9645]   (the web console, internal/console, until interrupted)
+//	strata proxy [--listen 127.0.0.1:8082]     (the Confluent REST Proxy API, internal/restproxy, until interrupted)
 //
 // Every command takes --bootstrap (comma-separated host:port list) and
 // --timeout (persistent flags of the topic and group commands, so they may

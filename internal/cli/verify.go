@@ -42,7 +42,9 @@ reports, with its output. --seed makes the workload's choices (partitions,
 transaction sizes, commits and aborts, the group member restart) repeatable.
 
 The summary goes to stdout (--json: one JSON object instead); --report writes
-a self-contained HTML page with a timeline, --history the raw history as JSON.
+a self-contained HTML page with a timeline, --history the raw history as JSON
+(durations and times in both JSON forms are nanoseconds; times count from the
+run's start).
 Exit status: 0 clean, 1 anomalies found, 2 the run could not be made or not
 fully checked (the cluster was unreachable, a final read did not complete).`
 

@@ -258,6 +258,7 @@ func Check(h *History) *Result {
 	c := &checker{
 		h: h,
 		res: &Result{Seed: h.Seed, Topic: h.Topic, RunTag: h.RunTag, Counts: map[string]int{}, InfoCounts: map[string]int{},
+			Anomalies: []Anomaly{}, Info: []Anomaly{}, Unknown: []string{},
 			LoadDuration: h.LoadEnd - h.LoadStart, Faults: h.Faults, Notes: h.Notes, Rate: h.Rate, Producers: map[string]int{}},
 		sends: map[sendKey]*sendInfo{}, txns: map[txnKey]*txnInfo{},
 		finalU: map[int32]map[int64]string{}, finalC: map[int32]map[int64]string{},

@@ -209,8 +209,10 @@ func (p *producer) end(cl *kgo.Client, txn int64, commit bool) bool {
 	return false
 }
 
-// pacer ticks every interval from a phase offset; when the sender falls
-// behind it skips the missed ticks rather than bursting.
+// pacer ticks every interval from a phase offset. A sender that falls
+// behind catches up (timers oversleep on a loaded machine), but after a
+// stall of more than a second it skips the missed ticks rather than
+// bursting.
 type pacer struct {
 	interval time.Duration
 	next     time.Time
@@ -224,8 +226,8 @@ func newPacer(interval, offset time.Duration) *pacer {
 // wait blocks until the next tick; false when ctx ended first.
 func (p *pacer) wait(ctx context.Context) bool {
 	now := time.Now()
-	if p.next.Before(now.Add(-p.interval)) {
-		p.next = now // behind by more than a tick: drop the backlog
+	if p.next.Before(now.Add(-time.Second)) {
+		p.next = now // behind by more than a second (a stall): drop the backlog
 	}
 	if d := p.next.Sub(now); d > 0 {
 		p.t.Reset(d)

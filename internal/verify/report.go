@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -161,8 +162,7 @@ svg text{font-family:system-ui,sans-serif}
 // writeTimeline draws the per-second series as inline SVG.
 func writeTimeline(b *strings.Builder, h *History, r *Result) {
 	esc := html.EscapeString
-	end := max(h.End, time.Second)
-	xMax := niceCeil(end.Seconds())
+	xMax, xStep := timelineScale(h)
 	x := func(sec float64) float64 { return tlLeft + sec/xMax*tlPlotW }
 	tputTop := float64(tlTop)
 	errTop := tputTop + tlPanelH + tlGap
@@ -208,21 +208,24 @@ func writeTimeline(b *strings.Builder, h *History, r *Result) {
 	}
 	panel(tputTop, tlPanelH, maxT, "records/s")
 	panel(errTop, tlErrH, maxE, "errors/s")
-	for i := 0; i <= 10; i++ {
-		sec := xMax * float64(i) / 10
+	for sec := 0.0; sec <= xMax+xStep/2; sec += xStep {
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#555">%ss</text>`+"\n", x(sec), errTop+tlErrH+14, fmtNum(sec))
 	}
 
 	// Phases.
-	for _, ph := range []struct {
+	for i, ph := range []struct {
 		t    time.Duration
 		name string
-	}{{h.LoadStart, "load starts"}, {h.LoadEnd, "load ends"}, {h.SettleEnd, "settled"}} {
+	}{{h.LoadStart, "load starts"}, {h.LoadEnd, "load ends"}, {h.SettleEnd, "consumers stop"}} {
 		if ph.t <= 0 {
 			continue
 		}
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#777" stroke-dasharray="4 3"/><text x="%.1f" y="%.1f" font-size="10" fill="#777">%s</text>`+"\n",
-			x(ph.t.Seconds()), tputTop, x(ph.t.Seconds()), errTop+tlErrH, x(ph.t.Seconds())+3, tputTop+12, ph.name)
+		lx, anchor := x(ph.t.Seconds())+3, "start"
+		if lx > tlLeft+tlPlotW-100 {
+			lx, anchor = lx-6, "end" // keep labels near the right edge inside the plot
+		}
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#777" stroke-dasharray="4 3"/><text x="%.1f" y="%.1f" font-size="10" fill="#777" text-anchor="%s">%s</text>`+"\n",
+			x(ph.t.Seconds()), tputTop, x(ph.t.Seconds()), errTop+tlErrH, lx, tputTop+12+float64(i)*12, anchor, ph.name)
 	}
 
 	// Series: one point per second, at the middle of the second.
@@ -265,6 +268,15 @@ func writeTimeline(b *strings.Builder, h *History, r *Result) {
 	b.WriteString("</svg>\n")
 }
 
+// timelineScale returns the timeline's last second and the step between
+// its ticks: a step of 1, 2 or 5 times a power of ten giving about eight
+// ticks, the end rounded up to a step.
+func timelineScale(h *History) (xMax, step float64) {
+	end := max(h.End, time.Second).Seconds()
+	step = niceCeil(end / 8)
+	return math.Ceil(end/step) * step, step
+}
+
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
@@ -283,5 +295,5 @@ func fmtNum(v float64) string {
 	if v == math.Trunc(v) {
 		return fmt.Sprintf("%.0f", v)
 	}
-	return fmt.Sprintf("%.1f", v)
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
