@@ -49,6 +49,11 @@ func (r *chaosRun) loop(ctx context.Context, rec recorder, next round) error {
 	r.hold(ctx, r.between(time.Second, 3*time.Second))
 	for ctx.Err() == nil && time.Now().Before(r.faultsEnd) {
 		healed, blocking, err := next(ctx, rec)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// The load ended while the round looked for its target;
+			// rounds heal whatever they did before they return.
+			return nil
+		}
 		if err != nil {
 			return err
 		}
