@@ -348,6 +348,41 @@ func writeSummary(t *testing.T, root string, total time.Duration) {
 			o.maxResume.Round(time.Millisecond), o.elapsed.Round(time.Second), o.status)
 	}
 	tw.Flush()
+	// Per scenario, as the closing note of a run wants it.
+	type agg struct {
+		seeds, acked, anomalies, passed int
+		produceGap, fetchGap            time.Duration
+	}
+	var order []string
+	per := map[string]*agg{}
+	for _, o := range outcomes {
+		if o.status == "skip" {
+			continue
+		}
+		a := per[o.scenario]
+		if a == nil {
+			a = &agg{}
+			per[o.scenario] = a
+			order = append(order, o.scenario)
+		}
+		a.seeds++
+		a.acked += o.acked
+		a.anomalies += o.anomalies
+		a.produceGap = max(a.produceGap, o.produceGap)
+		a.fetchGap = max(a.fetchGap, o.fetchGap)
+		if o.status == "ok" {
+			a.passed++
+		}
+	}
+	b.WriteString("\nper scenario:\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tseeds\tacked\tanomalies\tlongest produce gap\tlongest fetch gap\tpassed")
+	for _, name := range order {
+		a := per[name]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%v\t%v\t%d/%d\n", name, a.seeds, a.acked, a.anomalies,
+			a.produceGap.Round(time.Millisecond), a.fetchGap.Round(time.Millisecond), a.passed, a.seeds)
+	}
+	tw.Flush()
 	fmt.Fprintf(&b, "total time %v\n", total.Round(time.Second))
 	path := filepath.Join(root, "summary.txt")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {

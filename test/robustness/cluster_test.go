@@ -227,7 +227,9 @@ func (n *node) start() error {
 	cmd.Stderr = n.logFile
 	cmd.Env = childEnv()
 	// A test binary that dies (a -timeout panic skips every cleanup)
-	// takes its nodes with it.
+	// takes its nodes with it. NB: Linux sends it when the thread that
+	// started the child ends; Go ends a thread only when a goroutine
+	// locked to it exits locked, which this package avoids (netem).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %v: %w", n, err)

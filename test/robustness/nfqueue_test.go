@@ -77,20 +77,34 @@ func openNetem(nsName string, loss float64, mean, jitter time.Duration, seed uin
 	}
 	ch := make(chan res, 1)
 	go func() {
-		// NB: the thread is never unlocked, so it dies with this goroutine
-		// and nothing else ever runs in the other namespace.
 		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- res{-1, err}
+			return
+		}
+		defer orig.Close()
 		f, err := os.Open("/var/run/netns/" + nsName)
 		if err != nil {
+			runtime.UnlockOSThread()
 			ch <- res{-1, err}
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			ch <- res{-1, fmt.Errorf("setns %s: %w", nsName, err)}
 			return
 		}
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		// NB: the thread goes back to its namespace before anything else
+		// runs on it. A thread that cannot stays locked, so it ends with
+		// this goroutine; that is the last resort, because a thread's
+		// end also kills the processes it started (the nodes' Pdeathsig).
+		if uerr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); uerr == nil {
+			runtime.UnlockOSThread()
+		}
 		ch <- res{fd, err}
 	}()
 	r := <-ch
