@@ -32,10 +32,12 @@ import (
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
+	"github.com/strata-io/strata/internal/httpapi"
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/quota"
+	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
@@ -106,6 +108,16 @@ type Node struct {
 	// cleanShutdown: the log directory was closed cleanly last time (or
 	// fsyncs every append); set in Run before the broker registers.
 	cleanShutdown bool
+
+	// metrics are the node's registry and subsystem metrics; set in New,
+	// nil when the HTTP listener is off (nothing is recorded then).
+	metrics *nodeMetrics
+	// raftNode is the metadata quorum member; set in runServices before
+	// the HTTP listener serves.
+	raftNode *raft.Node
+	// httpAddr is the HTTP listener's bound address, nil when off; set
+	// before ready is closed.
+	httpAddr net.Addr
 }
 
 // cleanShutdownMarker is the file storage.LogDir.Close leaves at the root of
@@ -126,9 +138,13 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
+	n := &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
 		heartbeatNow: make(chan struct{}, 1), replicaPolls: kafkaapi.NewReplicaPolls(cfg.Now), wantTxnTopic: make(chan struct{}, 1),
-		quotas: quotas}, nil
+		quotas: quotas}
+	if httpapi.Enabled(cfg.Static.HTTPListen) {
+		n.metrics = newNodeMetrics()
+	}
+	return n, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -185,6 +201,7 @@ func (n *Node) Run(ctx context.Context) error {
 		scfg.CleanerInterval = st.CleanerBackoff
 		scfg.RecoveryThreads = 2
 		scfg.Logger = n.log
+		scfg.Metrics = n.metrics.storageMetrics()
 		scfgs = append(scfgs, scfg)
 		// NB: OpenLogDirs consumes the clean-shutdown markers, so look
 		// first: the broker shut down cleanly if every directory says so.
@@ -248,6 +265,14 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	})
 	defer stopEarly()
 	g, gctx := errgroup.WithContext(serviceCtx)
+	n.raftNode = rn
+	hs, err := n.newHTTP(rn)
+	if err != nil {
+		return err
+	}
+	if hs != nil {
+		g.Go(func() error { return hs.Run(gctx) })
+	}
 	g.Go(func() error { return rn.Run(gctx) })
 	g.Go(func() error { return ctrl.Run(gctx) })
 	fail := func(err error) error {
@@ -339,6 +364,10 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	n.listenerAddrs = map[string]net.Addr{}
 	for i, srv := range servers {
 		n.listenerAddrs[listeners[i].Name] = srv.Addr()
+	}
+	if n.metrics != nil {
+		n.metrics.reg.MustRegister(&clusterCollector{n: n, perPartition: st.MetricsPartitionSeries, servers: servers,
+			hw: newRemoteHighWatermarks(channel.RequestTo)})
 	}
 	// An ephemeral listen port (tests) is advertised as bound.
 	reg.Listeners = endpoints(listeners, servers)
@@ -483,6 +512,7 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 					ReplicaLagTimeMax: st.ReplicaLagTimeMax,
 					ISRChanger:        n.isrChanger,
 					Logger:            n.log,
+					Metrics:           n.metrics.partitionMetrics(),
 				}, pst)
 				n.parts.Put(p)
 				if pst.Leader == self {
@@ -501,6 +531,9 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 		}
 	}
 	for topic := range gone {
+		if _, ok := img.TopicByName(topic); !ok {
+			n.metrics.partitionMetrics().DeleteTopic(topic)
+		}
 		for _, p := range n.parts.RemoveTopic(topic) {
 			tp := storage.TopicPartition{Topic: p.Topic, Partition: p.Index}
 			if id, ok := want[tp]; ok && id == p.TopicID {

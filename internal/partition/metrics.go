@@ -116,3 +116,6 @@ func (p *Partition) countLeaderChange(newEpoch bool, prevISR, isr []int32) {
 		t.m.isrExpands.Inc()
 	}
 }
+
+// MinInsyncReplicas is the partition's min.insync.replicas (at least 1).
+func (p *Partition) MinInsyncReplicas() int { return p.minInsyncReplicas() }

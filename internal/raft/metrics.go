@@ -74,3 +74,13 @@ func stateName(s hraft.RaftState) string {
 	}
 	return "shutdown"
 }
+
+// CommitIndex returns the highest log index known committed, 0 before Run
+// has started raft.
+func (n *Node) CommitIndex() uint64 {
+	r := n.running()
+	if r == nil {
+		return 0
+	}
+	return r.CommitIndex()
+}

@@ -357,3 +357,6 @@ func buildWalker(t reflect.Type, depth int) *errWalker {
 	}
 	return w
 }
+
+// Listener is the name of the listener the server serves.
+func (s *Server) Listener() string { return s.cfg.Listener }
