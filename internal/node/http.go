@@ -44,7 +44,7 @@ func (n *Node) newHTTP(rn *raft.Node) (*httpapi.Server, error) {
 	if st.Pprof {
 		httpapi.MountPprof(hs)
 	}
-	n.httpAddr = hs.Addr()
+	n.httpAddr.Store(hs.Addr())
 	n.log.Info("serving HTTP", "addr", hs.Addr().String(), "pprof", st.Pprof, "partition_series", st.MetricsPartitionSeries)
 	return hs, nil
 }
@@ -91,6 +91,10 @@ func (n *Node) readiness() error {
 	return nil
 }
 
-// HTTPAddr is the HTTP listener's bound address (valid after Ready); nil
-// when it is off.
-func (n *Node) HTTPAddr() net.Addr { return n.httpAddr }
+// HTTPAddr is the HTTP listener's bound address, nil when it is off or
+// not bound yet (it binds before the metadata quorum forms, so that
+// /healthz and /readyz answer during startup).
+func (n *Node) HTTPAddr() net.Addr {
+	a, _ := n.httpAddr.Load().(net.Addr)
+	return a
+}

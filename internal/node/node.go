@@ -115,9 +115,9 @@ type Node struct {
 	// raftNode is the metadata quorum member; set in runServices before
 	// the HTTP listener serves.
 	raftNode *raft.Node
-	// httpAddr is the HTTP listener's bound address, nil when off; set
-	// before ready is closed.
-	httpAddr net.Addr
+	// httpAddr is the HTTP listener's bound address (a net.Addr), unset
+	// when off; stored once it is bound, before the quorum forms.
+	httpAddr atomic.Value
 }
 
 // cleanShutdownMarker is the file storage.LogDir.Close leaves at the root of
