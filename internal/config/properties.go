@@ -105,6 +105,9 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 	for _, name := range slices.Sorted(maps.Keys(strataProps)) {
 		if v, ok := props[name]; ok {
 			assign(strataProps[name], v, name)
+			if s.Set != nil {
+				s.Set[strataProps[name]] = true // not a Kafka config: set by its own name
+			}
 		}
 	}
 	p := s.KafkaProps
