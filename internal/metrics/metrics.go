@@ -51,8 +51,9 @@ func Name(subsystem, name string) string {
 }
 
 // LatencyBuckets are histogram buckets for request and I/O latencies, in
-// seconds: 50µs to about 26s, doubling.
-var LatencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 20)
+// seconds: 100µs to 10s in 1-2.5-5 steps (16 buckets, so that a scrape
+// stays cheap; see test/bench/metrics-overhead.sh).
+var LatencyBuckets = []float64{100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
 
 // SizeBuckets are histogram buckets for request, response and batch sizes
 // in bytes: 64 B to 64 MiB, by factors of four.
