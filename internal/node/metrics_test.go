@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -232,6 +233,20 @@ func TestMetricsMatchAdminClient(t *testing.T) {
 	}
 	if produces < 1 {
 		t.Errorf("strata_requests_total{request=Produce} summed over nodes = %v, want > 0", produces)
+	}
+
+	// promtool's lint of the text format, when Prometheus is installed.
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		for i, addr := range httpAddrs {
+			body, _, _ := httpGet(t, addr, "/metrics", "")
+			cmd := exec.Command(promtool, "check", "metrics")
+			cmd.Stdin = strings.NewReader(body)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool check metrics on node %d: %v\n%s", i+1, err, out)
+			}
+		}
+	} else {
+		t.Logf("promtool not installed: only client_golang's parser checked the format")
 	}
 
 	// OpenMetrics when asked for.
