@@ -241,8 +241,20 @@ func TestMetricsMatchAdminClient(t *testing.T) {
 			body, _, _ := httpGet(t, addr, "/metrics", "")
 			cmd := exec.Command(promtool, "check", "metrics")
 			cmd.Stdin = strings.NewReader(body)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("promtool check metrics on node %d: %v\n%s", i+1, err, out)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				continue
+			}
+			// Exit status 3 is lint only; kafka_exporter's own names are
+			// kept though its *_sum gauges trip one lint.
+			var problems []string
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if !strings.HasPrefix(line, "kafka_consumergroup_current_offset_sum ") && !strings.HasPrefix(line, "kafka_consumergroup_lag_sum ") {
+					problems = append(problems, line)
+				}
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 || len(problems) > 0 {
+				t.Errorf("promtool check metrics on node %d: %v\n%s", i+1, err, strings.Join(problems, "\n"))
 			}
 		}
 	} else {

@@ -72,12 +72,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"request", "phase"}),
 		requestSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metrics.Name("", "request_size_bytes"),
-			Help:    "Size of Kafka request frames by API (Produce: the produce request size).",
+			Help:    "Size of Produce request frames (only Produce is recorded, to keep scrapes small).",
 			Buckets: metrics.SizeBuckets,
 		}, []string{"request"}),
 		responseSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metrics.Name("", "response_size_bytes"),
-			Help:    "Size of Kafka responses by API (Fetch: the fetch response size, records included).",
+			Help:    "Size of Fetch responses, records included (only Fetch is recorded, to keep scrapes small).",
 			Buckets: metrics.SizeBuckets,
 		}, []string{"request"}),
 		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -115,12 +115,18 @@ func (m *Metrics) api(key int16) *apiMetrics {
 		name = "Unknown"
 	}
 	a := &apiMetrics{m: m, name: name,
-		queue:        m.latency.WithLabelValues(name, "queue"),
-		local:        m.latency.WithLabelValues(name, "local"),
-		remote:       m.latency.WithLabelValues(name, "remote"),
-		total:        m.latency.WithLabelValues(name, "total"),
-		requestSize:  m.requestSize.WithLabelValues(name),
-		responseSize: m.responseSize.WithLabelValues(name),
+		queue:  m.latency.WithLabelValues(name, "queue"),
+		local:  m.latency.WithLabelValues(name, "local"),
+		remote: m.latency.WithLabelValues(name, "remote"),
+		total:  m.latency.WithLabelValues(name, "total"),
+	}
+	// Sizes only where they matter (produce and fetch sizes): a
+	// histogram per API would double the scrape for little.
+	switch key {
+	case int16(kmsg.Produce):
+		a.requestSize = m.requestSize.WithLabelValues(name)
+	case int16(kmsg.Fetch):
+		a.responseSize = m.responseSize.WithLabelValues(name)
 	}
 	m.apis[key].Store(a)
 	return a
@@ -241,7 +247,9 @@ func (m *Metrics) begin(h protocol.RequestHeader, read time.Time, size int32) re
 	if c := a.version(h.APIVersion); c != nil {
 		c.Inc()
 	}
-	a.requestSize.Observe(float64(size))
+	if a.requestSize != nil {
+		a.requestSize.Observe(float64(size))
+	}
 	now := time.Now()
 	a.queue.Observe(now.Sub(read).Seconds())
 	return reqTiming{api: a, read: read, start: now}
@@ -269,7 +277,7 @@ func (t *reqTiming) written(msg kmsg.Response, size int64) {
 		return
 	}
 	t.api.total.Observe(time.Since(t.read).Seconds())
-	if size >= 0 {
+	if size >= 0 && t.api.responseSize != nil {
 		t.api.responseSize.Observe(float64(size))
 	}
 	if msg != nil {
