@@ -81,15 +81,18 @@ func ErrorName(code int16) string {
 }
 
 // Handler serves g's metrics as /metrics does: the Prometheus text format,
-// or OpenMetrics when the scraper asks for it (Accept negotiation). At most
-// four scrapes run at once; more get 503. A collector that fails is logged
+// or OpenMetrics when the scraper asks for it (Accept negotiation), gzipped
+// when asked. At most four scrapes run at once; more get 503. A collector that fails is logged
 // and its metrics left out, the rest still served.
 func Handler(g prometheus.Gatherer, logger *slog.Logger) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
-		Timeout:             30 * time.Second,
-		EnableOpenMetrics:   true,
+		// No Timeout: promhttp would run every scrape through
+		// http.TimeoutHandler, which buffers and copies the response; the
+		// scraper's own timeout ends a slow scrape, and the collectors
+		// bound their waits themselves.
+		EnableOpenMetrics: true,
 	})
 }

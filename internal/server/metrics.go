@@ -49,9 +49,12 @@ type apiMetrics struct {
 	// errs are the error counters by error code + 1 (-1 is
 	// UNKNOWN_SERVER_ERROR); codes beyond the array share the last slot's
 	// lookup through the vector.
-	errs                        [256]atomic.Pointer[prometheus.Counter]
-	queue, local, remote, total prometheus.Observer
-	requestSize, responseSize   prometheus.Observer
+	errs                [256]atomic.Pointer[prometheus.Counter]
+	queue, local, total prometheus.Observer
+	// remote is made on the API's first wait for a Later response, so
+	// that APIs that never wait have no remote series.
+	remote                    atomic.Pointer[prometheus.Observer]
+	requestSize, responseSize prometheus.Observer
 }
 
 // NewMetrics registers the server metrics on reg.
@@ -115,10 +118,9 @@ func (m *Metrics) api(key int16) *apiMetrics {
 		name = "Unknown"
 	}
 	a := &apiMetrics{m: m, name: name,
-		queue:  m.latency.WithLabelValues(name, "queue"),
-		local:  m.latency.WithLabelValues(name, "local"),
-		remote: m.latency.WithLabelValues(name, "remote"),
-		total:  m.latency.WithLabelValues(name, "total"),
+		queue: m.latency.WithLabelValues(name, "queue"),
+		local: m.latency.WithLabelValues(name, "local"),
+		total: m.latency.WithLabelValues(name, "total"),
 	}
 	// Sizes only where they matter (produce and fetch sizes): a
 	// histogram per API would double the scrape for little.
@@ -265,9 +267,16 @@ func (t *reqTiming) handlerDone() {
 
 // remoteDone records the end of a wait for a Later response.
 func (t *reqTiming) remoteDone() {
-	if t.api != nil {
-		t.api.remote.Observe(time.Since(t.handled).Seconds())
+	if t.api == nil {
+		return
 	}
+	o := t.api.remote.Load()
+	if o == nil {
+		obs := t.api.m.latency.WithLabelValues(t.api.name, "remote")
+		t.api.remote.Store(&obs)
+		o = &obs
+	}
+	(*o).Observe(time.Since(t.handled).Seconds())
 }
 
 // written records a response of size bytes written (size < 0: none sent)

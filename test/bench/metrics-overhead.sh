@@ -41,6 +41,13 @@ wait_port "$PA" 20 && wait_port "$PB" 20 && wait_port "$HA" 20 || die "brokers d
 SCRAPER=$!
 
 args=$(wl_args W1)
+# A warm-up run on each broker, not counted: a fresh broker's first run
+# pays for its own start (the page cache, the Go heap growing).
+warm=$(SCALE=$(python3 -c "print(${SCALE:-1}/10)") wl_args W1)
+for bs in 127.0.0.1:$PA 127.0.0.1:$PB; do
+  # shellcheck disable=SC2086
+  "$BIN/kload" -brokers "$bs" $warm -max-secs 600 >/dev/null 2>>"$OUT/kload.stderr" || die "warm-up W1 on $bs failed"
+done
 for rep in $(seq 1 "$REPS"); do
   for t in A B; do
     if [ $t = A ]; then bs=127.0.0.1:$PA pid=$A; else bs=127.0.0.1:$PB pid=$B; fi
@@ -51,10 +58,19 @@ for rep in $(seq 1 "$REPS"); do
 done
 kill "$SCRAPER"; SCRAPER=""
 
-# The CPU of one scrape, on A after the runs.
+# The CPU of one scrape, on A after the runs, scraped as Prometheus does:
+# one kept-alive connection, gzip.
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 c0=$(cpu $A); t0=$(date +%s.%N)
-for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$HA/metrics"; done
+python3 - "$HA" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+for _ in range(200):
+    c.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200, r.status
+PY
 c1=$(cpu $A); t1=$(date +%s.%N)
 bytes=$(curl -s "http://127.0.0.1:$HA/metrics" | wc -c)
 series=$(curl -s "http://127.0.0.1:$HA/metrics" | grep -vc '^#')
