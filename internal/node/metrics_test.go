@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/httpapi"
 )
 
 // scrapeMetrics GETs addr's /metrics in the Prometheus text format and
@@ -464,5 +465,22 @@ func TestHTTPListenOff(t *testing.T) {
 	}
 	if tn.node.metrics != nil {
 		t.Errorf("metrics with --http-listen off: %+v, want nil", tn.node.metrics)
+	}
+}
+
+// TestMountHTTPAddsRoutes: Config.MountHTTP mounts routes (the console's,
+// the REST proxy's) on the listener, told the Kafka listener's address.
+func TestMountHTTPAddsRoutes(t *testing.T) {
+	cfg := config.DefaultStatic()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	tn := startNodeWith(t, cfg, func(c *Config) {
+		c.MountHTTP = func(m httpapi.Mounter, bootstrap string) {
+			m.Mount("/console/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, bootstrap) }))
+		}
+	})
+	body, _, code := httpGet(t, tn.node.HTTPAddr().String(), "/console/", "")
+	if code != http.StatusOK || body != tn.addr {
+		t.Errorf("GET /console/ = %d %q, want 200 %q", code, body, tn.addr)
 	}
 }

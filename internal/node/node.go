@@ -51,6 +51,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for request handling; nil means time.Now.
 	Now func() time.Time
+	// MountHTTP, when set, mounts more routes on the HTTP listener (the
+	// web console, the REST proxy: see httpapi.Mounter) once the Kafka
+	// listeners are bound; bootstrap is the first one's address. Not
+	// called when the HTTP listener is off.
+	MountHTTP func(m httpapi.Mounter, bootstrap string)
 
 	// testPrincipalFor, set only by this package's tests, gives each
 	// request the principal of its client id (see principalHook).
@@ -364,6 +369,9 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	n.listenerAddrs = map[string]net.Addr{}
 	for i, srv := range servers {
 		n.listenerAddrs[listeners[i].Name] = srv.Addr()
+	}
+	if hs != nil && n.cfg.MountHTTP != nil {
+		n.cfg.MountHTTP(hs, servers[0].Addr().String())
 	}
 	if n.metrics != nil {
 		n.metrics.reg.MustRegister(&clusterCollector{n: n, perPartition: st.MetricsPartitionSeries, servers: servers,

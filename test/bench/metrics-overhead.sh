@@ -93,6 +93,12 @@ print("W1 produce MB/s   A (metrics on, 1 Hz scrape):", [round(mb(r), 1) for r i
 print("W1 broker CPU-s/GB A:", [round(cpugb(r), 2) for r in runs["A"]], " B:", [round(cpugb(r), 2) for r in runs["B"]])
 print("median produce MB/s A %.1f  B %.1f  ratio A/B %.3f" % (med("A", mb), med("B", mb), med("A", mb) / med("B", mb)))
 print("median broker CPU-s/GB A %.3f  B %.3f  ratio A/B %.3f" % (med("A", cpugb), med("B", cpugb), med("A", cpugb) / med("B", cpugb)))
+by_rep = {t: {dict(kv.split("=") for kv in r["label"].split(";"))["rep"]: r for r in runs[t]} for t in runs}
+pairs = [(by_rep["A"][k], by_rep["B"][k]) for k in by_rep["A"] if k in by_rep["B"]]
+if pairs:
+    print("paired (same rep) ratios A/B: produce MB/s median %.3f %s, CPU-s/GB median %.3f %s" % (
+        statistics.median([mb(a) / mb(b) for a, b in pairs]), [round(mb(a) / mb(b), 3) for a, b in pairs],
+        statistics.median([cpugb(a) / cpugb(b) for a, b in pairs]), [round(cpugb(a) / cpugb(b), 3) for a, b in pairs]))
 per_scrape = (float(c1) - float(c0)) / 100 / 200  # USER_HZ 100
 busy = med("A", cpus)
 print("one scrape: %.2f ms broker CPU (%d bytes, %d samples); at 1 Hz that is %.3f%% of the broker's CPU during W1 (%.2f cores busy)" % (
