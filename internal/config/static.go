@@ -98,6 +98,14 @@ type Static struct {
 	LogLevel  string // debug | info | warn | error
 	LogFormat string // text | json
 
+	// HTTPListen is the HTTP listener's host:port (/metrics, /healthz,
+	// /readyz); "" or "off" turns it off. Pprof mounts net/http/pprof
+	// there. MetricsPartitionSeries keeps the per-partition series of
+	// /metrics; off, only per-topic and broker-wide series remain.
+	HTTPListen             string
+	Pprof                  bool
+	MetricsPartitionSeries bool
+
 	// SASL, when it enables mechanisms, makes the listener SASL_PLAINTEXT
 	// (see sasl.go).
 	SASL SASL
@@ -162,6 +170,8 @@ func DefaultStatic() Static {
 		TLS:                        TLSSettings{ClientAuth: "none", PrincipalRules: "DEFAULT", VerifyHostname: true},
 		LogLevel:                   "info",
 		LogFormat:                  "text",
+		HTTPListen:                 "127.0.0.1:9644",
+		MetricsPartitionSeries:     true,
 	}
 }
 
@@ -296,6 +306,9 @@ func settings() []setting {
 		boolean("allow-everyone-if-no-acl-found", "with the authorizer on, allow an operation on a resource no ACL names (allow.everyone.if.no.acl.found)", func(s *Static) *bool { return &s.AllowEveryoneIfNoACLFound }),
 		str("log-level", "debug, info, warn or error", func(s *Static) *string { return &s.LogLevel }),
 		str("log-format", "text or json", func(s *Static) *string { return &s.LogFormat }),
+		str("http-listen", "HTTP listener host:port for /metrics (Prometheus), /healthz and /readyz (http.listen); \"off\" or empty turns it off. If the default address is taken (several brokers on one host), the broker warns and runs without it; an address given explicitly must bind", func(s *Static) *string { return &s.HTTPListen }),
+		boolean("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP listener", func(s *Static) *bool { return &s.Pprof }),
+		boolean("metrics-partition-series", "report per-partition series on /metrics (kafka_topic_partition_*, per-partition consumer group lag, log sizes); turn off for clusters with very many partitions", func(s *Static) *bool { return &s.MetricsPartitionSeries }),
 		str("sasl-mechanisms", "SASL mechanisms the listener requires (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER; empty: PLAINTEXT", func(s *Static) *string { return &s.SASL.Mechanisms }),
 		str("sasl-mechanism-inter-broker", "SASL mechanism this node uses to reach other nodes (sasl.mechanism.inter.broker.protocol)", func(s *Static) *string { return &s.SASL.InterBrokerMechanism }),
 		str("sasl-jaas-config", "JAAS entry for mechanisms without listener.name.<l>.<mechanism>.sasl.jaas.config: PLAIN users (user_NAME=\"pw\") and this node's username/password", func(s *Static) *string { return &s.SASL.JAASConfig }),

@@ -202,6 +202,7 @@ func (h *Handler) appendTargets(rc *reqCtx, req *kmsg.ProduceRequest, targets []
 			*failed = true
 			continue
 		}
+		t.p.CountProduced(len(t.records), info)
 		rp, p := t.rp, t.p
 		rp.BaseOffset = info.FirstOffset
 		rp.LogAppendTime = info.LogAppendTime

@@ -86,6 +86,9 @@ func startNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hook
 // launchNodeLogging is launchNode with the node logging to logger.
 func launchNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hooks ...func(*Config)) *testNode {
 	t.Helper()
+	if cfg.HTTPListen == config.DefaultStatic().HTTPListen {
+		cfg.HTTPListen = "127.0.0.1:0" // metrics on, on a port of its own
+	}
 	ncfg := Config{Static: cfg, Logger: logger}
 	for _, h := range hooks {
 		h(&ncfg)

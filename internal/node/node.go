@@ -32,10 +32,12 @@ import (
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
+	"github.com/strata-io/strata/internal/httpapi"
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/quota"
+	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
@@ -49,6 +51,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for request handling; nil means time.Now.
 	Now func() time.Time
+	// MountHTTP, when set, mounts more routes on the HTTP listener (the
+	// web console, the REST proxy: see httpapi.Mounter) once the Kafka
+	// listeners are bound; bootstrap is the first one's address. Not
+	// called when the HTTP listener is off.
+	MountHTTP func(m httpapi.Mounter, bootstrap string)
 
 	// testPrincipalFor, set only by this package's tests, gives each
 	// request the principal of its client id (see principalHook).
@@ -106,6 +113,16 @@ type Node struct {
 	// cleanShutdown: the log directory was closed cleanly last time (or
 	// fsyncs every append); set in Run before the broker registers.
 	cleanShutdown bool
+
+	// metrics are the node's registry and subsystem metrics; set in New,
+	// nil when the HTTP listener is off (nothing is recorded then).
+	metrics *nodeMetrics
+	// raftNode is the metadata quorum member; set in runServices before
+	// the HTTP listener serves.
+	raftNode *raft.Node
+	// httpAddr is the HTTP listener's bound address (a net.Addr), unset
+	// when off; stored once it is bound, before the quorum forms.
+	httpAddr atomic.Value
 }
 
 // cleanShutdownMarker is the file storage.LogDir.Close leaves at the root of
@@ -126,9 +143,13 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
+	n := &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
 		heartbeatNow: make(chan struct{}, 1), replicaPolls: kafkaapi.NewReplicaPolls(cfg.Now), wantTxnTopic: make(chan struct{}, 1),
-		quotas: quotas}, nil
+		quotas: quotas}
+	if httpapi.Enabled(cfg.Static.HTTPListen) {
+		n.metrics = newNodeMetrics()
+	}
+	return n, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -185,6 +206,7 @@ func (n *Node) Run(ctx context.Context) error {
 		scfg.CleanerInterval = st.CleanerBackoff
 		scfg.RecoveryThreads = 2
 		scfg.Logger = n.log
+		scfg.Metrics = n.metrics.storageMetrics()
 		scfgs = append(scfgs, scfg)
 		// NB: OpenLogDirs consumes the clean-shutdown markers, so look
 		// first: the broker shut down cleanly if every directory says so.
@@ -248,6 +270,14 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	})
 	defer stopEarly()
 	g, gctx := errgroup.WithContext(serviceCtx)
+	n.raftNode = rn
+	hs, err := n.newHTTP(rn)
+	if err != nil {
+		return err
+	}
+	if hs != nil {
+		g.Go(func() error { return hs.Run(gctx) })
+	}
 	g.Go(func() error { return rn.Run(gctx) })
 	g.Go(func() error { return ctrl.Run(gctx) })
 	fail := func(err error) error {
@@ -339,6 +369,13 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	n.listenerAddrs = map[string]net.Addr{}
 	for i, srv := range servers {
 		n.listenerAddrs[listeners[i].Name] = srv.Addr()
+	}
+	if hs != nil && n.cfg.MountHTTP != nil {
+		n.cfg.MountHTTP(hs, servers[0].Addr().String())
+	}
+	if n.metrics != nil {
+		n.metrics.reg.MustRegister(&clusterCollector{n: n, perPartition: st.MetricsPartitionSeries, servers: servers,
+			hw: newRemoteHighWatermarks(channel.RequestTo)})
 	}
 	// An ephemeral listen port (tests) is advertised as bound.
 	reg.Listeners = endpoints(listeners, servers)
@@ -483,6 +520,7 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 					ReplicaLagTimeMax: st.ReplicaLagTimeMax,
 					ISRChanger:        n.isrChanger,
 					Logger:            n.log,
+					Metrics:           n.metrics.partitionMetrics(),
 				}, pst)
 				n.parts.Put(p)
 				if pst.Leader == self {
@@ -501,6 +539,9 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 		}
 	}
 	for topic := range gone {
+		if _, ok := img.TopicByName(topic); !ok {
+			n.metrics.partitionMetrics().DeleteTopic(topic)
+		}
 		for _, p := range n.parts.RemoveTopic(topic) {
 			tp := storage.TopicPartition{Topic: p.Topic, Partition: p.Index}
 			if id, ok := want[tp]; ok && id == p.TopicID {

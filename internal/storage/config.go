@@ -180,6 +180,9 @@ type Config struct {
 	// GroupCommitBytes ends the GroupCommitDelay wait of every queued log
 	// once one of them holds this many bytes not yet fsynced; 0 = no limit.
 	GroupCommitBytes int64
+	// Metrics records fsync times and group-commit sizes; nil records
+	// nothing. Directories of one broker share it.
+	Metrics *Metrics
 
 	// CleanerEnabled runs the log cleaner loop in Run (log.cleaner.enable).
 	// NB: the zero Config leaves it off; DefaultConfig turns it on.

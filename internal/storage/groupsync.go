@@ -24,6 +24,7 @@ type groupSyncer struct {
 	threads  int           // set in newGroupSyncer, never changed
 	delay    time.Duration // set in newGroupSyncer, never changed
 	maxBytes int64         // set in newGroupSyncer, never changed
+	metrics  *Metrics      // set in newGroupSyncer, never changed; nil records nothing
 
 	// fsyncFile makes one segment file durable: fdatasync. Tests replace it
 	// before any log is synced to observe or fail fsyncs.
@@ -57,6 +58,7 @@ func newGroupSyncer(cfg Config) *groupSyncer {
 		threads:   threads,
 		delay:     cfg.GroupCommitDelay,
 		maxBytes:  cfg.GroupCommitBytes,
+		metrics:   cfg.Metrics,
 		fsyncFile: func(_ *Log, f *os.File) error { return fdatasync(f) },
 		wake:      make(chan struct{}, 1),
 	}

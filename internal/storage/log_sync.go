@@ -171,6 +171,7 @@ func (l *Log) runSync() {
 	}
 	l.sync.Unlock()
 
+	l.syncer.metrics.groupCommitted(len(results))
 	for _, res := range results {
 		res.w.done <- res.err
 	}
@@ -186,7 +187,7 @@ func (l *Log) fsyncSegments(segs []*segment) error {
 		f, err := s.logFile()
 		if err == nil {
 			l.fsyncs.Add(1)
-			err = l.syncer.fsyncFile(l, f)
+			err = l.syncer.timedFsync(l, f)
 		}
 		if err != nil {
 			if s.isDeleted() || errors.Is(err, os.ErrClosed) || errors.Is(err, ErrLogClosed) {
