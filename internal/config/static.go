@@ -105,6 +105,11 @@ type Static struct {
 	HTTPListen             string
 	Pprof                  bool
 	MetricsPartitionSeries bool
+	// Console and RestProxy mount the web console (/console/) and the
+	// Confluent-compatible REST proxy (/topics, /consumers, /v3/...) on
+	// the HTTP listener; both talk to this node's PLAINTEXT listener.
+	Console   bool
+	RestProxy bool
 
 	// SASL, when it enables mechanisms, makes the listener SASL_PLAINTEXT
 	// (see sasl.go).
@@ -308,6 +313,8 @@ func settings() []setting {
 		str("log-format", "text or json", func(s *Static) *string { return &s.LogFormat }),
 		str("http-listen", "HTTP listener host:port for /metrics (Prometheus), /healthz and /readyz (http.listen); \"off\" or empty turns it off. If the default address is taken (several brokers on one host), the broker warns and runs without it; an address given explicitly must bind", func(s *Static) *string { return &s.HTTPListen }),
 		boolean("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP listener", func(s *Static) *bool { return &s.Pprof }),
+		boolean("console", "serve the web console under /console/ on the HTTP listener (it speaks Kafka to this node's PLAINTEXT listener)", func(s *Static) *bool { return &s.Console }),
+		boolean("rest-proxy", "serve the Confluent-compatible REST proxy (/topics, /consumers, /v3/) on the HTTP listener (it speaks Kafka to this node's PLAINTEXT listener)", func(s *Static) *bool { return &s.RestProxy }),
 		boolean("metrics-partition-series", "report per-partition series on /metrics (kafka_topic_partition_*, per-partition consumer group lag, log sizes); turn off for clusters with very many partitions", func(s *Static) *bool { return &s.MetricsPartitionSeries }),
 		str("sasl-mechanisms", "SASL mechanisms the listener requires (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER; empty: PLAINTEXT", func(s *Static) *string { return &s.SASL.Mechanisms }),
 		str("sasl-mechanism-inter-broker", "SASL mechanism this node uses to reach other nodes (sasl.mechanism.inter.broker.protocol)", func(s *Static) *string { return &s.SASL.InterBrokerMechanism }),

@@ -1,13 +1,20 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/console"
 	"github.com/strata-io/strata/internal/httpapi"
 	"github.com/strata-io/strata/internal/metrics"
 	"github.com/strata-io/strata/internal/raft"
+	"github.com/strata-io/strata/internal/restproxy"
+	"github.com/strata-io/strata/internal/server"
 )
 
 // maxReadyApplyLag is how many committed metadata log entries a node may
@@ -97,4 +104,48 @@ func (n *Node) readiness() error {
 func (n *Node) HTTPAddr() net.Addr {
 	a, _ := n.httpAddr.Load().(net.Addr)
 	return a
+}
+
+// mountTools mounts the web console (--console) and the REST proxy
+// (--rest-proxy) on the HTTP listener. Both reach the cluster through this
+// node's first PLAINTEXT listener, as any client would. The proxy's
+// instance-expiry loop runs in g until ctx ends; the console's client is
+// closed when ctx ends.
+func (n *Node) mountTools(ctx context.Context, g *errgroup.Group, hs *httpapi.Server, listeners []config.Listener, servers []*server.Server) error {
+	st := n.cfg.Static
+	if !st.Console && !st.RestProxy {
+		return nil
+	}
+	bootstrap := ""
+	for i, l := range listeners {
+		if l.SecurityProtocol == "PLAINTEXT" {
+			bootstrap = servers[i].Addr().String()
+			break
+		}
+	}
+	if bootstrap == "" {
+		return errors.New("--console and --rest-proxy need a PLAINTEXT listener on this node (run `strata console` or `strata proxy` with TLS/SASL flags instead)")
+	}
+	if st.Console {
+		c, err := console.New(console.Config{Bootstrap: []string{bootstrap}, Logger: n.log.With("component", "console")})
+		if err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+		c.MountOn(hs)
+		g.Go(func() error {
+			<-ctx.Done()
+			c.Close()
+			return nil
+		})
+	}
+	if st.RestProxy {
+		p, err := restproxy.New(restproxy.Config{Bootstrap: []string{bootstrap}, Logger: n.log.With("component", "restproxy")})
+		if err != nil {
+			return fmt.Errorf("rest proxy: %w", err)
+		}
+		p.MountOn(hs)
+		g.Go(func() error { return p.Run(ctx) })
+	}
+	n.log.Info("serving tools on the HTTP listener", "console", st.Console, "rest_proxy", st.RestProxy, "bootstrap", bootstrap)
+	return nil
 }

@@ -484,3 +484,39 @@ func TestMountHTTPAddsRoutes(t *testing.T) {
 		t.Errorf("GET /console/ = %d %q, want 200 %q", code, body, tn.addr)
 	}
 }
+
+// TestServeConsoleAndRestProxy: --console and --rest-proxy serve the web
+// console and the REST proxy on the HTTP listener, talking Kafka to the
+// node itself: a record produced over HTTP is read back by a Kafka client.
+func TestServeConsoleAndRestProxy(t *testing.T) {
+	cfg := config.DefaultStatic()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Console, cfg.RestProxy = true, true
+	tn := startNodeWith(t, cfg)
+	tn.createTopic("http-in", 1, nil)
+	httpAddr := tn.node.HTTPAddr().String()
+	if body, _, code := httpGet(t, httpAddr, "/console/", ""); code != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Fatalf("GET /console/ = %d, %.80q", code, body)
+	}
+	if _, _, code := httpGet(t, httpAddr, "/console/api/topics", ""); code != http.StatusOK {
+		t.Fatalf("GET /console/api/topics = %d", code)
+	}
+	resp, err := http.Post("http://"+httpAddr+"/topics/http-in", "application/vnd.kafka.binary.v2+json",
+		strings.NewReader(`{"records":[{"value":"aGVsbG8="}]}`)) // "hello"
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("REST produce: %d %s", resp.StatusCode, b)
+	}
+	got := consumeAll(t, tn, "http-in", 1)
+	if string(got[0].Value) != "hello" {
+		t.Fatalf("consumed %q, want hello", got[0].Value)
+	}
+	if _, _, code := httpGet(t, httpAddr, "/metrics", ""); code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d beside the tools", code)
+	}
+}

@@ -373,6 +373,13 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	if hs != nil && n.cfg.MountHTTP != nil {
 		n.cfg.MountHTTP(hs, servers[0].Addr().String())
 	}
+	if hs != nil {
+		if err := n.mountTools(gctx, g, hs, listeners, servers); err != nil {
+			return fail(err)
+		}
+	} else if n.cfg.Static.Console || n.cfg.Static.RestProxy {
+		n.log.Warn("--console and --rest-proxy need the HTTP listener, which is off")
+	}
 	if n.metrics != nil {
 		n.metrics.reg.MustRegister(&clusterCollector{n: n, perPartition: st.MetricsPartitionSeries, servers: servers,
 			hw: newRemoteHighWatermarks(channel.RequestTo)})
