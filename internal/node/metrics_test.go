@@ -1,10 +1,13 @@
 package node
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -518,5 +521,53 @@ func TestServeConsoleAndRestProxy(t *testing.T) {
 	}
 	if _, _, code := httpGet(t, httpAddr, "/metrics", ""); code != http.StatusOK {
 		t.Fatalf("GET /metrics = %d beside the tools", code)
+	}
+}
+
+// TestDeployFilesUseServedMetrics: every metric the Grafana dashboard and
+// the alert rules under deploy/ query is one a node serves (after some
+// traffic, so labelled series exist), and promtool accepts the rules when
+// it is installed.
+func TestDeployFilesUseServedMetrics(t *testing.T) {
+	tn := startNode(t)
+	tn.createTopic("deployed", 1, nil)
+	p := tn.client(kgo.DefaultProduceTopic("deployed"), kgo.ConsumerGroup("deployed-g"), kgo.ConsumeTopics("deployed"))
+	if err := p.ProduceSync(ctxTimeout(t, 10*time.Second), &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if fs := p.PollFetches(ctxTimeout(t, 10*time.Second)); fs.NumRecords() != 1 {
+		t.Fatalf("polled %d records, want 1 (errors %v)", fs.NumRecords(), fs.Errors())
+	}
+	if err := p.CommitUncommittedOffsets(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for name, mf := range scrapeMetrics(t, tn.node.HTTPAddr().String()) {
+		served[name] = true
+		if mf.GetType() == dto.MetricType_HISTOGRAM || mf.GetType() == dto.MetricType_SUMMARY {
+			served[name+"_bucket"], served[name+"_sum"], served[name+"_count"] = true, true, true
+		}
+	}
+	name := regexp.MustCompile(`\b(?:strata|kafka)_[a-z0-9_]+`)
+	for _, f := range []string{"../../deploy/grafana/strata-dashboard.json", "../../deploy/prometheus/strata-alerts.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, ".json") && !json.Valid(b) {
+			t.Errorf("%s is not valid JSON", f)
+		}
+		seen := map[string]bool{}
+		for _, m := range name.FindAllString(string(b), -1) {
+			if !served[m] && !seen[m] {
+				seen[m] = true
+				t.Errorf("%s queries %s, which /metrics does not serve", f, m)
+			}
+		}
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		if out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus/strata-alerts.yml").CombinedOutput(); err != nil {
+			t.Errorf("promtool check rules: %v\n%s", err, out)
+		}
 	}
 }
