@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-io/strata/internal/cli"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/node"
 	"github.com/strata-io/strata/internal/version"
 )
@@ -64,6 +65,9 @@ below (retention = 24h). Flags and STRATA_* variables override the file.`,
 	}
 	configPath := config.BindFlags(cmd.Flags(), &defaults)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := failpoint.CheckEnv(); err != nil {
+			return err
+		}
 		cfg, err := config.Load(cmd.Flags(), *configPath, os.Environ())
 		if err != nil {
 			return fmt.Errorf("configuration:\n%w", err)
@@ -72,6 +76,9 @@ below (retention = 24h). Flags and STRATA_* variables override the file.`,
 		if len(cfg.Unacted) > 0 {
 			logger.Warn("config file properties Strata accepts but does not act on",
 				"config", *configPath, "properties", strings.Join(cfg.Unacted, ","))
+		}
+		if fps := failpoint.Active(); fps != "" {
+			logger.Warn("failpoints switched on: this broker misbehaves on purpose", "failpoints", fps)
 		}
 		ctx := cmd.Context()
 		n, err := node.New(node.Config{Static: cfg, Logger: logger})

@@ -30,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/server"
@@ -241,6 +242,9 @@ func (h *Handler) finishProduce(rc *reqCtx, req *kmsg.ProduceRequest, resp *kmsg
 			return server.Response{Close: true}
 		}
 		return server.Response{}
+	}
+	if failpoint.Inject(failpoint.ProduceDropResponse) {
+		return server.Response{Close: true} // the answer is lost, as on a network failure
 	}
 	if len(waits) == 0 {
 		setProduceBrokers(resp, leaders, h.ctrl.Image(), listenerOf(rc.conn))
