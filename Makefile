@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: build test test-short bench fuzz vet liveness
+.PHONY: build build-failpoints test test-short test-failpoints bench fuzz fuzz-ci vet liveness
 
 # Version and commit stamped into `strata --version`; a plain `go build`
 # falls back to the toolchain's VCS stamp (internal/version).
@@ -11,6 +11,12 @@ LDFLAGS := -X github.com/strata-io/strata/internal/version.version=$(VERSION) -X
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o strata ./cmd/strata
 
+# The broker with failpoints compiled in (internal/failpoint), for fault
+# tests: STRATA_FAILPOINTS="ack-before-isr=return;..." switches them on.
+# Never ship it.
+build-failpoints:
+	$(GO) build -tags failpoints -ldflags '$(LDFLAGS)' -o strata-failpoints ./cmd/strata
+
 # The full suite: unit, integration (in-process and child-process brokers),
 # crash and compatibility tests.
 test:
@@ -19,6 +25,13 @@ test:
 
 test-short:
 	$(GO) test -count=1 -short ./...
+
+# The tests that switch failpoints on (build tag failpoints): each broken
+# behaviour and fault point changes what the broker does.
+test-failpoints:
+	$(GO) vet -tags failpoints ./internal/failpoint ./internal/partition ./internal/storage ./internal/node
+	$(GO) test -count=1 -tags failpoints ./internal/failpoint
+	$(GO) test -count=1 -tags failpoints -run Failpoint ./internal/partition ./internal/storage ./internal/node
 
 # Every liveness scenario (how long acks=all writes and reads stop when a
 # broker leaves: SIGTERM, SIGKILL, rolling restart, two of three down), with

@@ -44,10 +44,10 @@ func firstOffsets(t *testing.T, res ReadResult) []int64 {
 	return out
 }
 
-// TestAckBeforeISRAnswersBeforeTheHighWatermark: with no follower fetching,
+// TestFailpointAckBeforeISRAnswersBeforeTheHighWatermark: with no follower fetching,
 // an acks=all write waits; with ack-before-isr it is acknowledged at once
 // although the high watermark is below it: only the leader has it.
-func TestAckBeforeISRAnswersBeforeTheHighWatermark(t *testing.T) {
+func TestFailpointAckBeforeISRAnswersBeforeTheHighWatermark(t *testing.T) {
 	p, _, _ := newLeader(t, 2)
 	end := mustAppend(t, p, 2, -1)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -72,9 +72,9 @@ func TestAckBeforeISRAnswersBeforeTheHighWatermark(t *testing.T) {
 	}
 }
 
-// TestServePastHWReadsToTheLogEnd: a consumer read stops at the high
+// TestFailpointServePastHWReadsToTheLogEnd: a consumer read stops at the high
 // watermark; with serve-past-hw it returns records no follower has.
-func TestServePastHWReadsToTheLogEnd(t *testing.T) {
+func TestFailpointServePastHWReadsToTheLogEnd(t *testing.T) {
 	p, _, _ := newLeader(t, 1)
 	mustAppend(t, p, 2, -1)
 	mustAppend(t, p, 2, -1)
@@ -95,10 +95,10 @@ func TestServePastHWReadsToTheLogEnd(t *testing.T) {
 	}
 }
 
-// TestReadCommittedIgnoresAbortsDropsTheAbortedList: a read_committed read
+// TestFailpointReadCommittedIgnoresAbortsDropsTheAbortedList: a read_committed read
 // over an aborted transaction names it, so the client drops its records;
 // with the failpoint it names none and the client delivers them.
-func TestReadCommittedIgnoresAbortsDropsTheAbortedList(t *testing.T) {
+func TestFailpointReadCommittedIgnoresAbortsDropsTheAbortedList(t *testing.T) {
 	p := newPartition(t, false)
 	now := time.Now()
 	if _, err := p.AppendAsLeader(txnBatch(t, 10, 0, 2), now, 1); err != nil {
@@ -118,11 +118,11 @@ func TestReadCommittedIgnoresAbortsDropsTheAbortedList(t *testing.T) {
 	}
 }
 
-// TestFetchSkipBatchSkipsOneBatch: a read from offset 0 starts at batch 0;
+// TestFailpointFetchSkipBatchSkipsOneBatch: a read from offset 0 starts at batch 0;
 // with fetch-skip-batch a read starts at the batch after the fetch offset's,
 // except a read of the last batch below the high watermark; once the
 // failpoint is off reads are right again.
-func TestFetchSkipBatchSkipsOneBatch(t *testing.T) {
+func TestFailpointFetchSkipBatchSkipsOneBatch(t *testing.T) {
 	p := newPartition(t, false)
 	for range 3 {
 		mustAppend(t, p, 2, 1) // batches at 0, 2, 4
