@@ -91,7 +91,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return done(produceError(req, kerr.InvalidRequiredAcks.Code))
 	}
-	now := h.cfg.Now()
+	now := h.cfg.WallClock()
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	img := h.ctrl.Image()
 	var leaders hintedLeaders // KIP-951: leaders named in hints
@@ -160,7 +160,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		// a later sequence first. Other connections are not held up.
 		h.verifyTxnTargets(rc, req, targets, toVerify, txnProducer)
 	}
-	waits := h.appendTargets(rc, req, targets, h.cfg.Now(), &leaders, &failed)
+	waits := h.appendTargets(rc, req, targets, h.cfg.WallClock(), &leaders, &failed)
 	return h.finishProduce(rc, req, resp, waits, failed, leaders)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/strata-io/strata/internal/clock"
 )
 
 // TransactionStateTopic is Kafka's internal topic of transaction state.
@@ -53,7 +55,7 @@ func DefaultConfig() Config {
 		AbortTimedOutInterval: 10 * time.Second,
 		RemoveExpiredInterval: time.Hour,
 		MarkerRetryBackoff:    100 * time.Millisecond,
-		Now:                   time.Now,
+		Now:                   clock.Now,
 	}
 }
 
