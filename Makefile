@@ -44,15 +44,11 @@ liveness:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/storage ./internal/record ./internal/kafkaapi ./internal/node
 
-# Each fuzz target for 30s; corpora live in the packages' testdata/fuzz.
+# Every fuzz target (found by scripts/fuzz.sh with go test -list) for 30s;
+# corpora live in the packages' testdata/fuzz.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/protocol
-	$(GO) test -run '^$$' -fuzz FuzzValidateBatch -fuzztime 30s ./internal/record
-	$(GO) test -run '^$$' -fuzz FuzzDecompress -fuzztime 30s ./internal/record
-	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./internal/txn
-	$(GO) test -run '^$$' -fuzz '^FuzzScramClientFirst$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzScramClientFinal$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzScramExchange$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzOAuthClientResponse$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzJWT$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzParseKeySet$$' -fuzztime 30s ./internal/auth/sasl
+	GO=$(GO) scripts/fuzz.sh 30s
+
+# Every fuzz target for a few seconds: what .ci/run runs after the tests.
+fuzz-ci:
+	GO=$(GO) scripts/fuzz.sh 4s
