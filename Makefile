@@ -51,4 +51,4 @@ fuzz:
 
 # Every fuzz target for a few seconds: what .ci/run runs after the tests.
 fuzz-ci:
-	GO=$(GO) scripts/fuzz.sh 4s
+	GO=$(GO) scripts/fuzz.sh 3s
