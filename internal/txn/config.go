@@ -41,7 +41,9 @@ type Config struct {
 	// MarkerRetryBackoff is the wait before a marker that failed is sent
 	// again (Kafka retries at once on its next poll; 100 ms here).
 	MarkerRetryBackoff time.Duration
-	// Now is the clock (tests replace it).
+	// Now is the wall clock of transaction timeouts, expiration and the
+	// state's timestamps (default clock.Now; tests replace it). Marker
+	// retry back-offs use time.Now.
 	Now func() time.Time
 }
 
