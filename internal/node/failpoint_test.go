@@ -81,3 +81,26 @@ func TestFailpointReadCommittedIgnoresAborts(t *testing.T) {
 		t.Fatalf("read_committed with the failpoint = %q, want %q (the aborted read)", got[0], want)
 	}
 }
+
+// TestFailpointFetchSkipBatch: with fetch-skip-batch=1*return a consumer's
+// first fetch skips the batch at its fetch offset, and the consumer moves
+// past it: it never sees that record (poll skip).
+func TestFailpointFetchSkipBatch(t *testing.T) {
+	tn := startNode(t, withAutoCreate(false))
+	tn.createTopic("skip", 1, nil)
+	cl := tn.client()
+	ctx := ctxTimeout(t, 30*time.Second)
+	for _, v := range []string{"a", "b", "c"} { // one batch each
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "skip", Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+	if got := valuesOf(t, tn.addr, "skip", 3, kgo.ReadUncommitted()); !slices.Equal(got[0], []string{"a", "b", "c"}) {
+		t.Fatalf("without the failpoint consumed %q", got[0])
+	}
+	enableFailpoint(t, failpoint.FetchSkipBatch, "1*return")
+	if got := valuesOf(t, tn.addr, "skip", 2, kgo.ReadUncommitted()); !slices.Equal(got[0], []string{"b", "c"}) {
+		t.Fatalf("with fetch-skip-batch consumed %q, want [b c]: record a skipped", got[0])
+	}
+}
