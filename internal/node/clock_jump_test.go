@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -137,4 +139,64 @@ func waitStable(t *testing.T, ctx context.Context, adm *kadm.Client, topic strin
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// TestClockOffsetFileShiftsAChildBroker: `strata serve
+// --test-clock-offset-file` shifts a broker process's wall clock by the
+// file's duration and follows the file when it changes (LogAppendTime
+// shows it).
+func TestClockOffsetFileShiftsAChildBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	offsetFile := filepath.Join(t.TempDir(), "clock-offset")
+	if err := os.WriteFile(offsetFile, []byte("+1h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	startChild(t, t.TempDir(), addr, "--test-clock-offset-file", offsetFile)
+	lat := "LogAppendTime"
+	adm := kadm.NewClient(kgoClient(t, addr))
+	ctx := ctxTimeout(t, time.Minute)
+	if r, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"message.timestamp.type": &lat}, "lat"); err != nil || r.Err != nil {
+		t.Fatalf("CreateTopic: %v / %v", err, r.Err)
+	}
+	cl := kgoClient(t, addr, kgo.DefaultProduceTopic("lat"), kgo.ConsumeTopics("lat"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	// appendTime produces one record and returns the LogAppendTime the
+	// broker gave it.
+	appendTime := func(v string) time.Time {
+		t.Helper()
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("record %s not consumed", v)
+			}
+			var ts time.Time
+			fs.EachRecord(func(r *kgo.Record) {
+				if string(r.Value) == v {
+					ts = r.Timestamp
+				}
+			})
+			if !ts.IsZero() {
+				return ts
+			}
+		}
+	}
+	near := func(what string, got time.Time, off time.Duration) bool {
+		d := got.Sub(time.Now().Add(off))
+		t.Logf("%s: LogAppendTime is %v from now%+v", what, d.Round(time.Millisecond), off)
+		return d > -time.Minute && d < time.Minute
+	}
+	if ts := appendTime("plus-1h"); !near("+1h", ts, time.Hour) {
+		t.Fatalf("LogAppendTime %v with +1h in the file", ts)
+	}
+	if err := os.WriteFile(offsetFile, []byte("-30m"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the broker to read -30m from the file", 30*time.Second, func() bool {
+		return near("-30m", appendTime(fmt.Sprint("minus-30m-", time.Now().UnixNano())), -30*time.Minute)
+	})
 }
