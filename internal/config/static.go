@@ -388,6 +388,9 @@ func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
 		if !strings.HasPrefix(k, "STRATA_") || k == "STRATA_BOOTSTRAP" || k == "STRATA_SASL_PASSWORD" { // the CLI's, not serve's
 			continue
 		}
+		if k == "STRATA_FAILPOINTS" { // internal/failpoint's
+			continue
+		}
 		name := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "STRATA_")), "_", "-")
 		apply("environment "+k, name, v)
 	}

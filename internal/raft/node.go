@@ -163,7 +163,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		}
 		logger.Info("bootstrapped metadata quorum", "voters", len(n.cfg.voters()))
 	}
-	r, err := hraft.NewRaft(hc, n.fsm, store, store, snaps, trans)
+	r, err := hraft.NewRaft(hc, n.fsm, logStore{store}, store, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("raft: start: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/record"
 )
@@ -108,6 +109,10 @@ func (f *fetcher) fetchLoop(ctx context.Context) {
 	f.logger.Info("fetcher started")
 	defer f.logger.Info("fetcher stopped")
 	for ctx.Err() == nil {
+		if failpoint.Inject(failpoint.ReplicaFetch) {
+			f.sleep(ctx, f.m.cfg.Backoff) // replication held back on purpose
+			continue
+		}
 		req, reqs, nextRetry := f.buildRequest(time.Now())
 		if req == nil {
 			f.idle(ctx, nextRetry)

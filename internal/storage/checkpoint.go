@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-io/strata/internal/failpoint"
 )
 
 // File names in a log directory and in a partition directory.
@@ -44,8 +46,14 @@ func writeFileAtomic(path string, data []byte) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", tmp, werr)
 	}
+	if failpoint.Inject(failpoint.CheckpointBeforeRename) {
+		return failpoint.Error(failpoint.CheckpointBeforeRename)
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	if failpoint.Inject(failpoint.CheckpointAfterRename) {
+		return failpoint.Error(failpoint.CheckpointAfterRename)
 	}
 	return syncDir(filepath.Dir(path))
 }

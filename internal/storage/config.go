@@ -164,7 +164,7 @@ type Config struct {
 	CheckpointInterval     time.Duration    // recovery point and log start offset checkpoints
 	RecoveryThreads        int              // logs opened in parallel by OpenLogDir
 	Logger                 *slog.Logger     // nil discards
-	Now                    func() time.Time // nil = time.Now
+	Now                    func() time.Time // wall clock (rolls, retention, expiry); nil = clock.Now
 
 	// FsyncThreads bounds the fsyncs the directory runs at once for
 	// Log.Sync and Log.SyncAsync (group commit across partitions), the

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/strata-io/strata/internal/clock"
 )
 
 // LogDir is one log directory: a directory per partition plus the
@@ -61,7 +63,7 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = clock.Now
 	}
 	if cfg.RecoveryThreads == 0 {
 		cfg.RecoveryThreads = 1

@@ -43,7 +43,7 @@ func parseOffsetFileName(name, suffix string) (int64, bool) {
 		return 0, false
 	}
 	off, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil || off < 0 {
+	if err != nil || off < 0 || strings.Trim(digits, "0123456789") != "" { // no sign: "+000...0.log" is not segment 0's file
 		return 0, false
 	}
 	return off, true
