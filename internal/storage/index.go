@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 )
 
@@ -116,7 +115,7 @@ type indexEntry interface{ offsetEntry | timeEntry }
 // read with pread (no per-segment copy in memory).
 type indexView[E indexEntry] struct {
 	mem []E
-	f   *os.File
+	f   io.ReaderAt
 	n   int
 }
 
