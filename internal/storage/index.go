@@ -142,7 +142,7 @@ func (v indexView[E]) at(i int) (E, error) {
 	if _, ok := any(&e).(*timeEntry); ok {
 		size = timeEntrySize
 	}
-	if _, err := v.f.ReadAt(buf[:size], int64(i)*int64(size)); err != nil {
+	if _, err := readSmallAt(v.f, buf[:size], int64(i)*int64(size)); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

@@ -325,13 +325,30 @@ func (s *segment) sealLocked() {
 // readHeaderAt reads the batch header at pos.
 func readHeaderAt(f io.ReaderAt, pos int64) (record.Header, error) {
 	var b [record.HeaderSize]byte
-	if _, err := f.ReadAt(b[:], pos); err != nil {
+	if _, err := readSmallAt(f, b[:], pos); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return record.Header{}, fmt.Errorf("read batch header at %d: %w", pos, err)
 	}
 	return record.ParseHeader(b[:])
+}
+
+// readSmallAt is f.ReadAt for a small buffer that may live on the
+// caller's stack. NB: a buffer passed to a method of an interface escapes
+// to the heap, so an operating-system file (the hot path: index lookups
+// and batch headers of every read) is read through its *os.File, and
+// other files through a heap copy.
+func readSmallAt(f io.ReaderAt, p []byte, off int64) (int, error) {
+	if o, ok := f.(vfs.OSFile); ok {
+		if of := o.OSFile(); of != nil {
+			return of.ReadAt(p, off)
+		}
+	}
+	buf := make([]byte, len(p))
+	n, err := f.ReadAt(buf, off)
+	copy(p, buf[:n])
+	return n, err
 }
 
 // checkFraming checks the header fields that must hold for any batch this
