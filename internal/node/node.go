@@ -39,6 +39,7 @@ import (
 	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
+	"github.com/strata-io/strata/internal/storage/vfs"
 	"github.com/strata-io/strata/internal/tlsconfig"
 	"github.com/strata-io/strata/internal/txn"
 )
@@ -49,6 +50,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for request handling; nil means time.Now.
 	Now func() time.Time
+	// FS, if set, is the file system of the partition logs (tests inject
+	// faults through it, see test_fs.go); nil: the operating system's, or
+	// --test-fs's.
+	FS vfs.FS
 
 	// testPrincipalFor, set only by this package's tests, gives each
 	// request the principal of its client id (see principalHook).
@@ -161,6 +166,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fsys, stopFS := n.logFileSystem()
+	defer stopFS()
 	var scfgs []storage.Config
 	unclean := false
 	for _, dir := range st.LogDirPaths() {
@@ -185,6 +192,8 @@ func (n *Node) Run(ctx context.Context) error {
 		scfg.CleanerInterval = st.CleanerBackoff
 		scfg.RecoveryThreads = 2
 		scfg.Logger = n.log
+		scfg.FS = fsys
+		scfg.OnCorruption = n.onCorruptLog
 		scfgs = append(scfgs, scfg)
 		// NB: OpenLogDirs consumes the clean-shutdown markers, so look
 		// first: the broker shut down cleanly if every directory says so.

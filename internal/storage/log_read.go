@@ -198,11 +198,11 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	budget := int64(max(maxBytes, 0))
 	for i := range views {
 		v := &views[i]
-		start, end, stop, err := v.read(offset, maxOffset, budget-res.Size, minOneBatch && res.Size == 0)
+		f, start, end, stop, err := v.read(offset, maxOffset, budget-res.Size, minOneBatch && res.Size == 0)
 		var c Chunk
 		if err == nil && end > start {
 			var cut bool
-			c, cut, err = l.chunk(v, start, end)
+			c, cut, err = l.chunk(v, f, start, end)
 			stop = stop || cut
 		}
 		if err != nil {
@@ -228,11 +228,7 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 // operating-system file, else read into memory with each batch's CRC
 // checked. A corrupt batch cuts the section before it (cut is set); when
 // it is the first, the error is a *corruptBatchError.
-func (l *Log) chunk(v *segView, start, end int64) (c Chunk, cut bool, err error) {
-	f, err := v.seg.logFile()
-	if err != nil {
-		return c, false, err
-	}
+func (l *Log) chunk(v *segView, f vfs.File, start, end int64) (c Chunk, cut bool, err error) {
 	if osf, ok := vfs.OSFileOf(f); ok && start >= v.vlo && end <= v.vhi {
 		return Chunk{File: osf, Pos: start, Size: end - start}, false, nil
 	}
@@ -285,28 +281,27 @@ func verifyBatches(b []byte) (int, error) {
 	return pos, nil
 }
 
-// read returns the batches of the segment from the one containing offset,
-// within budget bytes (one batch regardless if mustOne) and below
-// maxOffset. stop is true when the read must not continue into the next
-// segment.
-func (v *segView) read(offset, maxOffset, budget int64, mustOne bool) (start, end int64, stop bool, err error) {
+// read returns the section [start, end) of the segment's file f holding
+// the batches from the one containing offset, within budget bytes (one
+// batch regardless if mustOne) and below maxOffset (empty if none). stop
+// is true when the read must not continue into the next segment.
+func (v *segView) read(offset, maxOffset, budget int64, mustOne bool) (f vfs.File, start, end int64, stop bool, err error) {
 	start, h, found, err := v.findBatch(offset)
 	if err != nil || !found {
-		return 0, 0, false, err
+		return nil, 0, 0, false, err
 	}
 	if h.BaseOffset >= maxOffset {
-		return 0, 0, true, nil
+		return nil, 0, 0, true, nil
 	}
-	f, err := v.seg.logFile()
-	if err != nil {
-		return 0, 0, false, err
+	if f, err = v.seg.logFile(); err != nil {
+		return nil, 0, 0, false, err
 	}
 	size := int64(h.Size())
 	if size > budget {
 		if mustOne {
-			return start, start + size, true, nil
+			return f, start, start + size, true, nil
 		}
-		return 0, 0, true, nil
+		return nil, 0, 0, true, nil
 	}
 	limit := start + budget
 	end = start + size
@@ -322,27 +317,27 @@ func (v *segView) read(offset, maxOffset, budget int64, mustOne bool) (start, en
 			return int64(e.Position) <= limit && int64(e.RelOffset) < maxRel
 		})
 		if err != nil {
-			return 0, 0, false, err
+			return nil, 0, 0, false, err
 		}
 		if found && int64(e.Position) > end && int64(e.Position) <= v.size {
 			end = int64(e.Position)
 		}
 	} else {
-		return 0, 0, false, err
+		return nil, 0, 0, false, err
 	}
 	for end < v.size {
 		h, err := readHeaderAt(f, end)
 		if err != nil {
-			return 0, 0, false, err
+			return nil, 0, 0, false, err
 		}
 		if checkFraming(&h, v.size-end) != nil || h.BaseOffset >= maxOffset || end+int64(h.Size()) > limit {
 			// NB: a batch with broken framing ends the section; the next
 			// read starts at it and reports it.
-			return start, end, true, nil
+			return f, start, end, true, nil
 		}
 		end += int64(h.Size())
 	}
-	return start, end, false, nil
+	return f, start, end, false, nil
 }
 
 // readBatchAt reads the whole batch at pos.
