@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -229,4 +230,97 @@ func consumeValues(t *testing.T, tn *testNode, topic string, n int) []string {
 		})
 	}
 	return out
+}
+
+// TestLogDirFailureMovesLeadershipInProcess: three in-process nodes, an
+// RF=3 topic with min.insync.replicas=2 led by a broker whose partition
+// directory starts failing writes with EIO (its other directory stays
+// healthy, so it stays up and reports the offline directory in its
+// heartbeats). The controller moves the leadership to another in-sync
+// replica, acks=all producing goes on there, and no acknowledged write is
+// lost or reordered.
+func TestLogDirFailureMovesLeadershipInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	const topic = "moves"
+	var listen, raftAddrs, voters []string
+	for i := range 3 {
+		listen, raftAddrs = append(listen, freePort(t)), append(raftAddrs, freePort(t))
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, raftAddrs[i]))
+	}
+	const victim = int32(2)
+	fsys := errorfs.Wrap(vfs.Default)
+	var nodes []*testNode
+	for i := range 3 {
+		data := t.TempDir()
+		dirs := []string{filepath.Join(data, "logs")}
+		if int32(i+1) == victim {
+			dirs = append(dirs, filepath.Join(data, "logs2"))
+		}
+		cfg := faultNodeConfig(data, dirs)
+		cfg.NodeID, cfg.Listen, cfg.ControllerListen = int32(i+1), listen[i], raftAddrs[i]
+		cfg.ControllerVoters = strings.Join(voters, ",")
+		var hooks []func(*Config)
+		if int32(i+1) == victim {
+			hooks = append(hooks, withFS(fsys))
+		}
+		nodes = append(nodes, launchNode(t, cfg, hooks...))
+	}
+	for _, n := range nodes {
+		n.waitReady()
+	}
+	cl := kgoClient(t, listen[0], kgo.SeedBrokers(listen...))
+	waitFor(t, "three unfenced brokers", 60*time.Second, func() bool {
+		return len(metadataFrom(t, listen[0], kmsg.NewPtrMetadataRequest()).Brokers) == 3
+	})
+	create := kmsg.NewPtrCreateTopicsRequest()
+	create.TimeoutMillis = 30000
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Replicas = []int32{victim, victim%3 + 1, (victim+1)%3 + 1}
+	ct.ReplicaAssignment = append(ct.ReplicaAssignment, ra)
+	ct.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr("2")}}
+	create.Topics = append(create.Topics, ct)
+	waitFor(t, "topic created", 30*time.Second, func() bool {
+		resp, err := create.RequestWith(ctxTimeout(t, 10*time.Second), cl)
+		if err != nil {
+			return false
+		}
+		code := resp.Topics[0].ErrorCode
+		return code == 0 || code == kerr.TopicAlreadyExists.Code
+	})
+	waitFor(t, fmt.Sprintf("%s[0] led by %d with a full ISR", topic, victim), 60*time.Second, func() bool {
+		leader, isr := leaderOf(t, listen[0], topic, 0)
+		return leader == victim && len(isr) == 3
+	})
+
+	load := startHistoryLoad(t, listen, topic)
+	load.waitAcked(t, "2,000 acknowledged records", 2000)
+	inj := fsys.Inject(errorfs.Rule{Ops: errorfs.OpWrite, Err: syscall.EIO,
+		Match: errorfs.And(errorfs.PathContains(string(filepath.Separator)+topic+"-0"+string(filepath.Separator)), errorfs.PathHasSuffix(".log"))})
+	failedAt := load.acked.Load()
+	other := listen[victim%3]
+	waitFor(t, "the leadership to leave the broker with the failed directory", 60*time.Second, func() bool {
+		leader, isr := leaderOf(t, other, topic, 0)
+		return leader > 0 && leader != victim && !slices.Contains(isr, victim) && len(isr) == 2
+	})
+	if inj.Fired() == 0 {
+		t.Fatal("the write fault never fired")
+	}
+	load.waitAcked(t, "acknowledgements to go on under the new leader", 2000)
+	described := logDirsOf(t, kadm.NewClient(cl), victim)
+	offline := 0
+	for _, d := range described {
+		if errors.Is(d.Err, kerr.KafkaStorageError) {
+			offline++
+		}
+	}
+	if offline != 1 {
+		t.Fatalf("broker %d describes %d offline directories, want 1", victim, offline)
+	}
+	final := load.stopAndCheck(t, other, topic)
+	t.Logf("%d records acknowledged (%d before the directory failed), %d stored; longest pause between acknowledgements %v",
+		load.acked.Load(), failedAt, len(final[0]), load.h.longestPause)
 }
