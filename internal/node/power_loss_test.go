@@ -66,6 +66,7 @@ func fetchValidated(t *testing.T, addr, topic string, end int64) []string {
 	t.Helper()
 	rc := dialRaw(t, addr)
 	var values []string
+	deadline := time.Now().Add(30 * time.Second)
 	for off := int64(0); off < end; {
 		resp := rc.send(newFetch(topic, 0, off, 0, 0)).(*kmsg.FetchResponse)
 		p := resp.Topics[0].Partitions[0]
@@ -73,7 +74,13 @@ func fetchValidated(t *testing.T, addr, topic string, end int64) []string {
 			t.Fatalf("fetch %s at %d: %v", topic, off, kerr.ErrorForCode(p.ErrorCode))
 		}
 		if len(p.RecordBatches) == 0 {
-			t.Fatalf("fetch %s at %d below the end %d returned nothing", topic, off, end)
+			// A new leader's high watermark catches up once its
+			// followers fetch.
+			if time.Now().After(deadline) {
+				t.Fatalf("fetch %s at %d below the end %d returned nothing for 30s (high watermark %d)", topic, off, end, p.HighWatermark)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
 		}
 		for rest := p.RecordBatches; len(rest) > 0; {
 			b, r, err := record.NextBatch(rest)
