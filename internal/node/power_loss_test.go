@@ -290,5 +290,3 @@ func TestPowerLossOfAFollowerLosesNoAcknowledgedWrite(t *testing.T) {
 		load.acked.Load(), ackedAtKill, durable, len(final[0]))
 	checkReplicasIdentical(t, tc, tc.addrs[0], topic, len(final[0]))
 }
-
-
