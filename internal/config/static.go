@@ -70,6 +70,12 @@ type Static struct {
 	// fsynced is written back, as the kernel's dirty writeback does; 0
 	// (the default) keeps it until an fsync.
 	TestFSWriteback time.Duration
+	// TestScrubInterval is TEST ONLY (hidden flag --test-scrub-interval,
+	// STRATA_TEST_SCRUB_INTERVAL): the pause between full scrubs of the
+	// partition logs' CRCs (storage.Config.ScrubInterval); 0 (the
+	// default) keeps storage's 24h. Fault tests shorten it to have bit
+	// rot in a running broker found quickly.
+	TestScrubInterval time.Duration
 
 	RetentionMs            time.Duration // log.retention.ms; <0 unlimited
 	RetentionBytes         int64         // log.retention.bytes; <0 unlimited
@@ -280,6 +286,7 @@ func settings() []setting {
 		dur("fsync-interval", "fsync period for --fsync interval", func(s *Static) *time.Duration { return &s.FsyncInterval }),
 		str("test-fs", "TEST ONLY: lazy keeps unsynced partition data in memory so that a SIGKILL loses it like a power loss", func(s *Static) *string { return &s.TestFS }),
 		dur("test-fs-writeback", "TEST ONLY: with --test-fs lazy, write unsynced data back this often (0: only on fsync)", func(s *Static) *time.Duration { return &s.TestFSWriteback }),
+		dur("test-scrub-interval", "TEST ONLY: pause between full CRC scrubs of the partition logs (0: 24h)", func(s *Static) *time.Duration { return &s.TestScrubInterval }),
 		dur("retention", "default retention time of topics (log.retention.ms); -1ms = unlimited", func(s *Static) *time.Duration { return &s.RetentionMs }),
 		i64("retention-bytes", "default retention size per partition (log.retention.bytes); -1 = unlimited", func(s *Static) *int64 { return &s.RetentionBytes }),
 		i64("segment-bytes", "default segment size (log.segment.bytes)", func(s *Static) *int64 { return &s.SegmentBytes }),
@@ -330,7 +337,7 @@ func BindFlags(fs *pflag.FlagSet, s *Static) *string {
 
 // testOnlySettings are accepted like the others but left out of --help:
 // they exist for crash tests, never for production.
-var testOnlySettings = map[string]bool{"test-fs": true, "test-fs-writeback": true}
+var testOnlySettings = map[string]bool{"test-fs": true, "test-fs-writeback": true, "test-scrub-interval": true}
 
 // Load builds the configuration: defaults, then the config file (if path is
 // set), then environment (STRATA_NODE_ID for --node-id, ...), then the flags
@@ -477,6 +484,9 @@ func (s *Static) Validate() error {
 	}
 	if s.TestFSWriteback < 0 {
 		errs = append(errs, errors.New("test-fs-writeback: must not be negative"))
+	}
+	if s.TestScrubInterval < 0 {
+		errs = append(errs, errors.New("test-scrub-interval: must not be negative"))
 	}
 	if s.DefaultPartitions < 1 {
 		errs = append(errs, errors.New("default-partitions: must be at least 1"))

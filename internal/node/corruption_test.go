@@ -27,8 +27,9 @@ type inProcessCluster struct {
 }
 
 // startInProcessCluster starts the nodes; those in twoDirs get a second
-// log directory, so that one failing directory leaves them running.
-func startInProcessCluster(t *testing.T, twoDirs ...int32) *inProcessCluster {
+// log directory, so that one failing directory leaves them running; set,
+// if not nil, adjusts each node's configuration.
+func startInProcessCluster(t *testing.T, set func(id int32, cfg *configStatic), twoDirs ...int32) *inProcessCluster {
 	t.Helper()
 	c := &inProcessCluster{t: t}
 	var raftAddrs, voters []string
@@ -46,6 +47,9 @@ func startInProcessCluster(t *testing.T, twoDirs ...int32) *inProcessCluster {
 		cfg.NodeID, cfg.Listen, cfg.ControllerListen = int32(i+1), c.listen[i], raftAddrs[i]
 		cfg.ControllerVoters = strings.Join(voters, ",")
 		cfg.BrokerSessionTimeout, cfg.BrokerHeartbeatInterval = 2*time.Second, 300*time.Millisecond
+		if set != nil {
+			set(int32(i+1), &cfg)
+		}
 		c.cfgs = append(c.cfgs, cfg)
 		c.nodes = append(c.nodes, launchNode(t, cfg))
 	}
@@ -191,7 +195,7 @@ func TestFlippedBitInFollowerIsRepairedFromTheLeader(t *testing.T) {
 	}
 	const topic = "bitflip"
 	const leader, victim, third = int32(1), int32(2), int32(3)
-	c := startInProcessCluster(t)
+	c := startInProcessCluster(t, nil)
 	c.createTopic(topic, []int32{leader, victim, third}, map[string]string{"min.insync.replicas": "2", "segment.bytes": "8192"})
 	values := c.produceValues(topic, 400)
 
@@ -260,7 +264,7 @@ func TestTornTailOfAFollowerIsRecoveredAndRefetched(t *testing.T) {
 	}
 	const topic = "torn-follower"
 	const leader, victim = int32(1), int32(3)
-	c := startInProcessCluster(t)
+	c := startInProcessCluster(t, nil)
 	c.createTopic(topic, []int32{leader, 2, victim}, map[string]string{"min.insync.replicas": "2", "segment.bytes": "65536"})
 	values := c.produceValues(topic, 200)
 
@@ -309,7 +313,7 @@ func flip(t *testing.T, path string, pos int64) {
 }
 
 // TestCorruptBatchOnTheLeaderMovesLeadership: a bit flips in a sealed
-// segment of the leader while it runs; a scrub finds it. The leader's
+// segment of the leader while it runs; its periodic full scrub finds it. The leader's
 // copy cannot be repaired in place, so its directory goes offline: the
 // controller moves the leadership to an in-sync replica, the old leader
 // serves nothing of the partition, and the new one serves every
@@ -320,7 +324,13 @@ func TestCorruptBatchOnTheLeaderMovesLeadership(t *testing.T) {
 	}
 	const topic = "leader-bitflip"
 	const leader = int32(1)
-	c := startInProcessCluster(t, leader) // the failed directory leaves it running
+	// The leader re-checks all its segments every 200ms (the hidden
+	// --test-scrub-interval); the failed directory leaves it running.
+	c := startInProcessCluster(t, func(id int32, cfg *configStatic) {
+		if id == leader {
+			cfg.TestScrubInterval = 200 * time.Millisecond
+		}
+	}, leader)
 	c.createTopic(topic, []int32{leader, 2, 3}, map[string]string{"min.insync.replicas": "2", "segment.bytes": "8192"})
 	values := c.produceValues(topic, 300)
 	segs, _ := filepath.Glob(filepath.Join(c.partDir(leader, topic), "*.log"))
@@ -328,10 +338,6 @@ func TestCorruptBatchOnTheLeaderMovesLeadership(t *testing.T) {
 	batches := batchPositions(t, segs[0])
 	flip(t, segs[0], batches[0][0]+batches[0][1]-30)
 
-	d, _ := c.nodes[leader-1].node.logDirs.DirOf(storage.TopicPartition{Topic: topic, Partition: 0})
-	if n := d.Scrub(t.Context()); n != 1 {
-		t.Fatalf("Scrub found %d corrupt logs, want 1", n)
-	}
 	other := c.listen[1]
 	waitFor(t, "the leadership to leave the broker with the corrupt copy", 60*time.Second, func() bool {
 		l, isr := leaderOf(t, other, topic, 0)

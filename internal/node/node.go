@@ -194,6 +194,9 @@ func (n *Node) Run(ctx context.Context) error {
 		scfg.Logger = n.log
 		scfg.FS = fsys
 		scfg.OnCorruption = n.onCorruptLog
+		if st.TestScrubInterval > 0 {
+			scfg.ScrubInterval = st.TestScrubInterval
+		}
 		scfgs = append(scfgs, scfg)
 		// NB: OpenLogDirs consumes the clean-shutdown markers, so look
 		// first: the broker shut down cleanly if every directory says so.
