@@ -59,6 +59,24 @@ type Static struct {
 	Fsync         string        // always | interval | never
 	FsyncInterval time.Duration // for interval
 
+	// TestFS is TEST ONLY (hidden flag --test-fs, STRATA_TEST_FS): "lazy"
+	// keeps partition data written but not yet fsynced in the process's
+	// memory (package storage/vfs/lazyfs), so that a SIGKILL loses it as
+	// a power loss would; crash tests use it. Empty (the default) is the
+	// operating system's file system.
+	TestFS string
+	// TestFSWriteback is TEST ONLY (hidden flag --test-fs-writeback,
+	// STRATA_TEST_FS_WRITEBACK): with TestFS lazy, how often data not yet
+	// fsynced is written back, as the kernel's dirty writeback does; 0
+	// (the default) keeps it until an fsync.
+	TestFSWriteback time.Duration
+	// TestScrubInterval is TEST ONLY (hidden flag --test-scrub-interval,
+	// STRATA_TEST_SCRUB_INTERVAL): the pause between full scrubs of the
+	// partition logs' CRCs (storage.Config.ScrubInterval); 0 (the
+	// default) keeps storage's 24h. Fault tests shorten it to have bit
+	// rot in a running broker found quickly.
+	TestScrubInterval time.Duration
+
 	RetentionMs            time.Duration // log.retention.ms; <0 unlimited
 	RetentionBytes         int64         // log.retention.bytes; <0 unlimited
 	SegmentBytes           int64         // log.segment.bytes
@@ -281,6 +299,9 @@ func settings() []setting {
 		boolean("auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", func(s *Static) *bool { return &s.AutoCreateTopics }),
 		str("fsync", "when to fsync partition logs: always (before every acknowledgement; survives power loss), interval (every --fsync-interval; a power loss may lose the last interval, a process crash loses nothing), never (leave it to the OS; as Kafka's default)", func(s *Static) *string { return &s.Fsync }),
 		dur("fsync-interval", "fsync period for --fsync interval", func(s *Static) *time.Duration { return &s.FsyncInterval }),
+		str("test-fs", "TEST ONLY: lazy keeps unsynced partition data in memory so that a SIGKILL loses it like a power loss", func(s *Static) *string { return &s.TestFS }),
+		dur("test-fs-writeback", "TEST ONLY: with --test-fs lazy, write unsynced data back this often (0: only on fsync)", func(s *Static) *time.Duration { return &s.TestFSWriteback }),
+		dur("test-scrub-interval", "TEST ONLY: pause between full CRC scrubs of the partition logs (0: 24h)", func(s *Static) *time.Duration { return &s.TestScrubInterval }),
 		dur("retention", "default retention time of topics (log.retention.ms); -1ms = unlimited", func(s *Static) *time.Duration { return &s.RetentionMs }),
 		i64("retention-bytes", "default retention size per partition (log.retention.bytes); -1 = unlimited", func(s *Static) *int64 { return &s.RetentionBytes }),
 		i64("segment-bytes", "default segment size (log.segment.bytes)", func(s *Static) *int64 { return &s.SegmentBytes }),
@@ -327,9 +348,16 @@ func settings() []setting {
 func BindFlags(fs *pflag.FlagSet, s *Static) *string {
 	for _, st := range settings() {
 		st.bind(fs, s, st.usage)
+		if testOnlySettings[st.name] {
+			_ = fs.MarkHidden(st.name)
+		}
 	}
 	return fs.String("config", "", "optional config file: a Kafka server.properties (node.id, listeners, log.dirs, ...) and/or `key = value` lines using the flag names as keys; flags override it")
 }
+
+// testOnlySettings are accepted like the others but left out of --help:
+// they exist for crash tests, never for production.
+var testOnlySettings = map[string]bool{"test-fs": true, "test-fs-writeback": true, "test-scrub-interval": true}
 
 // Load builds the configuration: defaults, then the config file (if path is
 // set), then environment (STRATA_NODE_ID for --node-id, ...), then the flags
@@ -473,6 +501,15 @@ func (s *Static) Validate() error {
 	}
 	if s.Fsync == "interval" && s.FsyncInterval <= 0 {
 		errs = append(errs, errors.New("fsync-interval: must be positive"))
+	}
+	if s.TestFS != "" && s.TestFS != "lazy" {
+		errs = append(errs, fmt.Errorf("test-fs %q: want lazy or nothing", s.TestFS))
+	}
+	if s.TestFSWriteback < 0 {
+		errs = append(errs, errors.New("test-fs-writeback: must not be negative"))
+	}
+	if s.TestScrubInterval < 0 {
+		errs = append(errs, errors.New("test-scrub-interval: must not be negative"))
 	}
 	if s.DefaultPartitions < 1 {
 		errs = append(errs, errors.New("default-partitions: must be at least 1"))

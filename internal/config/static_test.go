@@ -359,3 +359,33 @@ func TestLoadHTTPSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestTestFSIsHiddenAndValidated: --test-fs (TEST ONLY) is accepted from a
+// flag or STRATA_TEST_FS, is not listed in --help, adds no Kafka config,
+// and accepts only "lazy".
+func TestTestFSIsHiddenAndValidated(t *testing.T) {
+	def := DefaultStatic()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	BindFlags(fs, &def)
+	if strings.Contains(fs.FlagUsages(), "test-fs") {
+		t.Fatalf("--help lists the test-only flags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse([]string{"--test-fs-writeback", "250ms"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(fs, "", []string{"STRATA_TEST_FS=lazy"})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.TestFS != "lazy" || got.TestFSWriteback != 250*time.Millisecond {
+		t.Fatalf("Load = test-fs %q, writeback %v; want lazy and 250ms", got.TestFS, got.TestFSWriteback)
+	}
+	for name := range got.KafkaConfigs() {
+		if strings.Contains(name, "test") {
+			t.Fatalf("KafkaConfigs reports %q", name)
+		}
+	}
+	if _, err := Load(nil, "", []string{"STRATA_TEST_FS=fast"}); err == nil || !strings.Contains(err.Error(), "test-fs") {
+		t.Fatalf("Load with STRATA_TEST_FS=fast: %v, want a test-fs error", err)
+	}
+}

@@ -41,6 +41,7 @@ import (
 	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
+	"github.com/strata-io/strata/internal/storage/vfs"
 	"github.com/strata-io/strata/internal/tlsconfig"
 	"github.com/strata-io/strata/internal/txn"
 )
@@ -56,6 +57,10 @@ type Config struct {
 	// listeners are bound; bootstrap is the first one's address. Not
 	// called when the HTTP listener is off.
 	MountHTTP func(m httpapi.Mounter, bootstrap string)
+	// FS, if set, is the file system of the partition logs (tests inject
+	// faults through it, see test_fs.go); nil: the operating system's, or
+	// --test-fs's.
+	FS vfs.FS
 
 	// testPrincipalFor, set only by this package's tests, gives each
 	// request the principal of its client id (see principalHook).
@@ -182,6 +187,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fsys, stopFS := n.logFileSystem()
+	defer stopFS()
 	var scfgs []storage.Config
 	unclean := false
 	for _, dir := range st.LogDirPaths() {
@@ -207,6 +214,11 @@ func (n *Node) Run(ctx context.Context) error {
 		scfg.RecoveryThreads = 2
 		scfg.Logger = n.log
 		scfg.Metrics = n.metrics.storageMetrics()
+		scfg.FS = fsys
+		scfg.OnCorruption = n.onCorruptLog
+		if st.TestScrubInterval > 0 {
+			scfg.ScrubInterval = st.TestScrubInterval
+		}
 		scfgs = append(scfgs, scfg)
 		// NB: OpenLogDirs consumes the clean-shutdown markers, so look
 		// first: the broker shut down cleanly if every directory says so.

@@ -3,6 +3,8 @@
 package storage
 
 import (
+	"github.com/strata-io/strata/internal/storage/vfs"
+
 	"errors"
 	"os"
 	"path/filepath"
@@ -71,7 +73,7 @@ func TestFailpointSegmentFsyncFailsTheLog(t *testing.T) {
 // after it the new one is in place, and both report the injected error.
 func TestFailpointCheckpointRename(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cp")
-	if err := writeFileAtomic(path, []byte("old")); err != nil {
+	if err := writeFileAtomic(vfs.Default, path, []byte("old")); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -82,7 +84,7 @@ func TestFailpointCheckpointRename(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = writeFileAtomic(path, []byte("new"))
+		err = writeFileAtomic(vfs.Default, path, []byte("new"))
 		restore()
 		if !errors.Is(err, failpoint.ErrInjected) {
 			t.Fatalf("writeFileAtomic with %s = %v, want the injected error", tc.name, err)

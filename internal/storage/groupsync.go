@@ -1,9 +1,10 @@
 package storage
 
 import (
-	"os"
 	"sync"
 	"time"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // groupSyncer runs the fsyncs of a log directory (group commit across
@@ -28,7 +29,7 @@ type groupSyncer struct {
 
 	// fsyncFile makes one segment file durable: fdatasync. Tests replace it
 	// before any log is synced to observe or fail fsyncs.
-	fsyncFile func(l *Log, f *os.File) error
+	fsyncFile func(l *Log, f vfs.File) error
 
 	mu struct {
 		sync.Mutex
@@ -59,7 +60,7 @@ func newGroupSyncer(cfg Config) *groupSyncer {
 		delay:     cfg.GroupCommitDelay,
 		maxBytes:  cfg.GroupCommitBytes,
 		metrics:   cfg.Metrics,
-		fsyncFile: func(_ *Log, f *os.File) error { return fdatasync(f) },
+		fsyncFile: func(_ *Log, f vfs.File) error { return f.SyncData() },
 		wake:      make(chan struct{}, 1),
 	}
 }

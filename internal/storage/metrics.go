@@ -1,13 +1,13 @@
 package storage
 
 import (
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-io/strata/internal/metrics"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // Metrics are the fsync metrics of a broker's log directories (all of
@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // timedFsync runs fsyncFile on f and records how long it took. It is the
 // one place segment fsyncs are timed.
-func (s *groupSyncer) timedFsync(l *Log, f *os.File) error {
+func (s *groupSyncer) timedFsync(l *Log, f vfs.File) error {
 	if s.metrics == nil {
 		return s.fsyncFile(l, f)
 	}

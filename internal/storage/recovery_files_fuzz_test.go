@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"github.com/strata-io/strata/internal/storage/vfs"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,11 +31,11 @@ func FuzzMetaProperties(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, metaPropertiesFile), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		id, err := loadMetaProperties(dir, 1)
+		id, err := loadMetaProperties(vfs.Default, dir, 1)
 		if err != nil {
 			return
 		}
-		again, err := loadMetaProperties(dir, 1)
+		again, err := loadMetaProperties(vfs.Default, dir, 1)
 		if err != nil || again != id {
 			t.Fatalf("second load = %v, %v; want %v", again, err, id)
 		}
