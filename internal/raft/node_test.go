@@ -505,3 +505,71 @@ func TestQuorumState(t *testing.T) {
 		t.Errorf("Quorum() = %+v, want node 1 leading itself with the entry committed", st)
 	}
 }
+
+// gatedSM is a listSM whose Apply waits until gate is closed.
+type gatedSM struct {
+	listSM
+	gate chan struct{}
+}
+
+func (s *gatedSM) Apply(index uint64, data []byte) error {
+	<-s.gate
+	return s.listSM.Apply(index, data)
+}
+
+// TestWaitReadyWaitsForTheStateMachine: a follower is ready once its state
+// machine has applied what the leader committed, not once raft has queued
+// the entries for the FSM goroutine (raft counts those applied). A broker
+// that started serving on a state machine still replaying its log took
+// its partitions for unknown and deleted them.
+func TestWaitReadyWaitsForTheStateMachine(t *testing.T) {
+	nodes, _, voters := startVoters(t, 2, func(int) *slog.Logger { return testLogger(t) })
+	leader := findLeader(t, nodes, nil)
+	var want []string
+	var last uint64
+	for i := range 20 {
+		v := fmt.Sprintf("entry-%d", i)
+		index, err := leader.Propose(t.Context(), []byte(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, last = append(want, v), index
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener, cfg.Observer, cfg.Advertise = 7, t.TempDir(), voters, ln, true, ln.Addr().String()
+	cfg.Logger = testLogger(t)
+	fastTimeouts(&cfg)
+	sm := &gatedSM{gate: make(chan struct{})}
+	obs := start(t, cfg, sm)
+	var openOnce sync.Once
+	open := func() { openOnce.Do(func() { close(sm.gate) }) }
+	t.Cleanup(open) // before the node stops: raft's shutdown waits for Apply
+	if err := leader.AddNonvoter(t.Context(), 7, ln.Addr().String()); err != nil {
+		t.Fatalf("AddNonvoter: %v", err)
+	}
+	waitUntil(t, "the observer's raft to hand every entry to its state machine", func() bool { return obs.AppliedIndex() >= last })
+
+	ready := make(chan []string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := obs.WaitReady(ctx); err != nil {
+			t.Errorf("WaitReady: %v", err)
+		}
+		ready <- sm.list()
+	}()
+	select {
+	case got := <-ready:
+		t.Fatalf("WaitReady returned while the state machine was blocked; it had applied %v", got)
+	case <-time.After(time.Second): // still waiting, as it must
+	}
+	open()
+	if got := <-ready; !slices.Equal(got, want) {
+		t.Errorf("when WaitReady returned the state machine had applied %v, want %v", got, want)
+	}
+}
