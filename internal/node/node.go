@@ -521,7 +521,7 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 		for _, l := range n.logDirs.Logs() {
 			tp := l.TopicPartition()
 			if id, ok := want[tp]; !ok || id != l.TopicID() {
-				n.log.Info("deleting partition unknown to the metadata log", "topic", tp.Topic, "partition", tp.Partition)
+				n.log.Warn("deleting partition unknown to the metadata log", "topic", tp.Topic, "partition", tp.Partition)
 				if err := n.logDirs.DeleteLog(tp); err != nil {
 					n.log.Error("deleting partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 				}
