@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,15 +124,29 @@ func (tn *testNode) stop() {
 	if _, loaded := stopOnce.LoadOrStore(tn, true); loaded {
 		return
 	}
+	start := time.Now()
 	tn.cancel()
 	select {
 	case err := <-tn.done:
 		if err != nil {
 			tn.t.Errorf("node Run: %v", err)
 		}
+		if took := time.Since(start); took > time.Second {
+			tn.t.Logf("node took %v to stop", took.Round(time.Millisecond))
+		}
 	case <-time.After(30 * time.Second):
-		tn.t.Errorf("node did not stop within 30s")
+		tn.t.Errorf("node did not stop within 30s; every goroutine of the test binary:\n%s", goroutineDump())
 	}
+}
+
+// goroutineDump returns the stacks of every goroutine (as a panic prints
+// them), to show what a hung shutdown waits on.
+func goroutineDump() string {
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		return "goroutine dump failed: " + err.Error()
+	}
+	return b.String()
 }
 
 func (tn *testNode) client(opts ...kgo.Opt) *kgo.Client {
