@@ -214,9 +214,15 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	n.mu.Lock()
 	n.mu.stopped = true
 	n.mu.Unlock()
-	shutdownErr := r.Shutdown().Error()
-	// Raft answers every pending future on shutdown, so the waiters end.
+	// NB: the futures in flight are waited for while raft still runs,
+	// which answers each: it applies a committed entry, or fails one it
+	// can no longer commit (leadership lost, ErrNotLeader). Its shutdown
+	// does not: a committed entry still queued for the FSM goroutine when
+	// that goroutine exits is dropped with its future unanswered
+	// (hashicorp/raft gives Apply and Barrier futures no shutdown channel),
+	// and its waiter would block forever.
 	n.mu.waiters.Wait()
+	shutdownErr := r.Shutdown().Error()
 	if shutdownErr != nil {
 		return fmt.Errorf("raft: shutdown: %w", shutdownErr)
 	}

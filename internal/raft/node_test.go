@@ -574,3 +574,76 @@ func TestWaitReadyWaitsForTheStateMachine(t *testing.T) {
 		t.Errorf("when WaitReady returned the state machine had applied %v, want %v", got, want)
 	}
 }
+
+// blockingSM is a listSM whose Apply of the entry "block" waits until gate
+// is closed.
+type blockingSM struct {
+	listSM
+	gate chan struct{}
+}
+
+func (s *blockingSM) Apply(index uint64, data []byte) error {
+	if string(data) == "block" {
+		<-s.gate
+	}
+	return s.listSM.Apply(index, data)
+}
+
+// TestStopAnswersProposalsQueuedForTheStateMachine: Run returns, and every
+// proposal returns, when the node stops while committed entries wait for a
+// busy state machine. hashicorp/raft's FSM goroutine, once shut down,
+// drops the entries still queued for it without answering their futures;
+// Run used to shut raft down first and then wait for those futures
+// forever (a node that never stopped).
+func TestStopAnswersProposalsQueuedForTheStateMachine(t *testing.T) {
+	// Each round stops the node with an entry queued behind a blocked one;
+	// before the fix a round hung when the FSM goroutine chose to exit
+	// rather than apply it (a coin toss in its select).
+	for round := range 8 {
+		sm := &blockingSM{gate: make(chan struct{})}
+		var openOnce sync.Once
+		open := func() { openOnce.Do(func() { close(sm.gate) }) }
+		n := start(t, singleConfig(t, t.TempDir()), sm)
+		waitReady(t, n, 10*time.Second)
+		base := n.AppliedIndex()
+
+		results := make(chan error, 2)
+		for _, v := range []string{"block", "queued"} {
+			go func() {
+				_, err := n.Propose(context.Background(), []byte(v))
+				results <- err
+			}()
+			// In this order: "queued" commits behind "block".
+			waitUntil(t, "raft to hand "+v+" to the state machine", func() bool { return n.AppliedIndex() > base })
+			base = n.AppliedIndex()
+		}
+
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			n.stop()
+		}()
+		// Let Run reach raft's shutdown with both entries unapplied, then
+		// let the state machine go on.
+		time.Sleep(50 * time.Millisecond)
+		open()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: Run did not return within 30s of its context's end", round)
+		}
+		for range 2 {
+			select {
+			case err := <-results:
+				if err != nil && !errors.Is(err, ErrStopped) {
+					t.Errorf("round %d: Propose = %v, want nil or ErrStopped", round, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: a Propose did not return within 30s of the stop", round)
+			}
+		}
+		if got := sm.list(); !slices.Equal(got, []string{"block", "queued"}) {
+			t.Errorf("round %d: applied %v, want [block queued]", round, got)
+		}
+	}
+}
