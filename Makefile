@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: build test test-short bench fuzz vet liveness image chaos
+.PHONY: build build-failpoints test test-short test-failpoints bench fuzz fuzz-ci vet liveness image chaos
 
 # Version and commit stamped into `strata --version`; a plain `go build`
 # falls back to the toolchain's VCS stamp (internal/version).
@@ -16,6 +16,12 @@ build:
 image:
 	$(GO) run ./cmd/strata-image -o image -version '$(VERSION)' -commit '$(COMMIT)'
 
+# The broker with failpoints compiled in (internal/failpoint), for fault
+# tests: STRATA_FAILPOINTS="ack-before-isr=return;..." switches them on.
+# Never ship it.
+build-failpoints:
+	$(GO) build -tags failpoints -ldflags '$(LDFLAGS)' -o strata-failpoints ./cmd/strata
+
 # The full suite: unit, integration (in-process and child-process brokers),
 # crash and compatibility tests.
 test:
@@ -25,6 +31,13 @@ test:
 
 test-short:
 	$(GO) test -count=1 -short ./...
+
+# The tests that switch failpoints on (build tag failpoints): each broken
+# behaviour and fault point changes what the broker does.
+test-failpoints:
+	$(GO) vet -tags failpoints ./...
+	$(GO) test -count=1 -tags failpoints ./internal/failpoint
+	$(GO) test -count=1 -tags failpoints -run Failpoint ./internal/partition ./internal/storage ./internal/raft ./internal/txn ./internal/node
 
 # Every liveness scenario (how long acks=all writes and reads stop when a
 # broker leaves: SIGTERM, SIGKILL, rolling restart, two of three down), with
@@ -44,15 +57,11 @@ chaos:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/storage ./internal/record ./internal/kafkaapi ./internal/node
 
-# Each fuzz target for 30s; corpora live in the packages' testdata/fuzz.
+# Every fuzz target (found by scripts/fuzz.sh with go test -list) for 30s;
+# corpora live in the packages' testdata/fuzz.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/protocol
-	$(GO) test -run '^$$' -fuzz FuzzValidateBatch -fuzztime 30s ./internal/record
-	$(GO) test -run '^$$' -fuzz FuzzDecompress -fuzztime 30s ./internal/record
-	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./internal/txn
-	$(GO) test -run '^$$' -fuzz '^FuzzScramClientFirst$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzScramClientFinal$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzScramExchange$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzOAuthClientResponse$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzJWT$$' -fuzztime 30s ./internal/auth/sasl
-	$(GO) test -run '^$$' -fuzz '^FuzzParseKeySet$$' -fuzztime 30s ./internal/auth/sasl
+	GO=$(GO) scripts/fuzz.sh 30s
+
+# Every fuzz target for a few seconds: what .ci/run runs after the tests.
+fuzz-ci:
+	GO=$(GO) scripts/fuzz.sh 3s

@@ -16,7 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-io/strata/internal/cli"
+	"github.com/strata-io/strata/internal/clock"
 	"github.com/strata-io/strata/internal/config"
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/node"
 	"github.com/strata-io/strata/internal/version"
 )
@@ -67,7 +69,15 @@ below (retention = 24h). Flags and STRATA_* variables override the file.`,
 		Args: cobra.NoArgs,
 	}
 	configPath := config.BindFlags(cmd.Flags(), &defaults)
+	// For fault tests only: the broker's wall clock (record timestamps,
+	// retention, transaction and offset expiry) is shifted by the
+	// duration in this file ("+1h", "-30m"), read again every 100 ms.
+	clockOffsetFile := cmd.Flags().String("test-clock-offset-file", "", "test only: shift the wall clock by the duration in this file (+1h, -30m), re-read every 100ms")
+	_ = cmd.Flags().MarkHidden("test-clock-offset-file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := failpoint.CheckEnv(); err != nil {
+			return err
+		}
 		cfg, err := config.Load(cmd.Flags(), *configPath, os.Environ())
 		if err != nil {
 			return fmt.Errorf("configuration:\n%w", err)
@@ -76,6 +86,15 @@ below (retention = 24h). Flags and STRATA_* variables override the file.`,
 		if len(cfg.Unacted) > 0 {
 			logger.Warn("config file properties Strata accepts but does not act on",
 				"config", *configPath, "properties", strings.Join(cfg.Unacted, ","))
+		}
+		if *clockOffsetFile != "" {
+			if err := clock.UseOffsetFile(*clockOffsetFile); err != nil {
+				return err
+			}
+			logger.Warn("wall clock shifted by a test offset file", "file", *clockOffsetFile, "offset", clock.Offset())
+		}
+		if fps := failpoint.Active(); fps != "" {
+			logger.Warn("failpoints switched on: this broker misbehaves on purpose", "failpoints", fps)
 		}
 		ctx := cmd.Context()
 		n, err := node.New(node.Config{Static: cfg, Logger: logger})

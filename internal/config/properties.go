@@ -60,6 +60,10 @@ type property struct {
 // "listeners"; Strata's flag names have none.
 func isKafkaName(key string) bool { return strings.Contains(key, ".") || key == "listeners" }
 
+// strataProps are config-file keys with dots that are Strata's own
+// settings rather than Kafka configs, by flag name.
+var strataProps = map[string]string{"http.listen": "http-listen"}
+
 // applyKafkaProps applies Kafka-named properties to s. set is called with
 // the flag name of each Static setting a property assigned. It returns
 // every problem at once.
@@ -70,8 +74,8 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 	for _, name := range slices.Sorted(maps.Keys(props)) {
 		v := props[name]
 		e, ok := Lookup(ScopeBroker, name)
-		if slices.Contains(saslKeys, name) || authorizerProps[name] != "" {
-			// SASL's and the authorizer's own configs: applied below.
+		if slices.Contains(saslKeys, name) || authorizerProps[name] != "" || strataProps[name] != "" {
+			// SASL's, the authorizer's and Strata's own configs: applied below.
 			continue
 		}
 		if !ok {
@@ -97,6 +101,14 @@ func applyKafkaProps(s *Static, props map[string]string, byName map[string]setti
 			return
 		}
 		set(flag)
+	}
+	for _, name := range slices.Sorted(maps.Keys(strataProps)) {
+		if v, ok := props[name]; ok {
+			assign(strataProps[name], v, name)
+			if s.Set != nil {
+				s.Set[strataProps[name]] = true // not a Kafka config: set by its own name
+			}
+		}
 	}
 	p := s.KafkaProps
 	// Direct one-to-one settings; durations in Kafka's milliseconds.

@@ -59,6 +59,24 @@ type Static struct {
 	Fsync         string        // always | interval | never
 	FsyncInterval time.Duration // for interval
 
+	// TestFS is TEST ONLY (hidden flag --test-fs, STRATA_TEST_FS): "lazy"
+	// keeps partition data written but not yet fsynced in the process's
+	// memory (package storage/vfs/lazyfs), so that a SIGKILL loses it as
+	// a power loss would; crash tests use it. Empty (the default) is the
+	// operating system's file system.
+	TestFS string
+	// TestFSWriteback is TEST ONLY (hidden flag --test-fs-writeback,
+	// STRATA_TEST_FS_WRITEBACK): with TestFS lazy, how often data not yet
+	// fsynced is written back, as the kernel's dirty writeback does; 0
+	// (the default) keeps it until an fsync.
+	TestFSWriteback time.Duration
+	// TestScrubInterval is TEST ONLY (hidden flag --test-scrub-interval,
+	// STRATA_TEST_SCRUB_INTERVAL): the pause between full scrubs of the
+	// partition logs' CRCs (storage.Config.ScrubInterval); 0 (the
+	// default) keeps storage's 24h. Fault tests shorten it to have bit
+	// rot in a running broker found quickly.
+	TestScrubInterval time.Duration
+
 	RetentionMs            time.Duration // log.retention.ms; <0 unlimited
 	RetentionBytes         int64         // log.retention.bytes; <0 unlimited
 	SegmentBytes           int64         // log.segment.bytes
@@ -97,6 +115,19 @@ type Static struct {
 
 	LogLevel  string // debug | info | warn | error
 	LogFormat string // text | json
+
+	// HTTPListen is the HTTP listener's host:port (/metrics, /healthz,
+	// /readyz); "" or "off" turns it off. Pprof mounts net/http/pprof
+	// there. MetricsPartitionSeries keeps the per-partition series of
+	// /metrics; off, only per-topic and broker-wide series remain.
+	HTTPListen             string
+	Pprof                  bool
+	MetricsPartitionSeries bool
+	// Console and RestProxy mount the web console (/console/) and the
+	// Confluent-compatible REST proxy (/topics, /consumers, /v3/...) on
+	// the HTTP listener; both talk to this node's PLAINTEXT listener.
+	Console   bool
+	RestProxy bool
 
 	// SASL, when it enables mechanisms, makes the listener SASL_PLAINTEXT
 	// (see sasl.go).
@@ -162,6 +193,8 @@ func DefaultStatic() Static {
 		TLS:                        TLSSettings{ClientAuth: "none", PrincipalRules: "DEFAULT", VerifyHostname: true},
 		LogLevel:                   "info",
 		LogFormat:                  "text",
+		HTTPListen:                 "127.0.0.1:9644",
+		MetricsPartitionSeries:     true,
 	}
 }
 
@@ -266,6 +299,9 @@ func settings() []setting {
 		boolean("auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", func(s *Static) *bool { return &s.AutoCreateTopics }),
 		str("fsync", "when to fsync partition logs: always (before every acknowledgement; survives power loss), interval (every --fsync-interval; a power loss may lose the last interval, a process crash loses nothing), never (leave it to the OS; as Kafka's default)", func(s *Static) *string { return &s.Fsync }),
 		dur("fsync-interval", "fsync period for --fsync interval", func(s *Static) *time.Duration { return &s.FsyncInterval }),
+		str("test-fs", "TEST ONLY: lazy keeps unsynced partition data in memory so that a SIGKILL loses it like a power loss", func(s *Static) *string { return &s.TestFS }),
+		dur("test-fs-writeback", "TEST ONLY: with --test-fs lazy, write unsynced data back this often (0: only on fsync)", func(s *Static) *time.Duration { return &s.TestFSWriteback }),
+		dur("test-scrub-interval", "TEST ONLY: pause between full CRC scrubs of the partition logs (0: 24h)", func(s *Static) *time.Duration { return &s.TestScrubInterval }),
 		dur("retention", "default retention time of topics (log.retention.ms); -1ms = unlimited", func(s *Static) *time.Duration { return &s.RetentionMs }),
 		i64("retention-bytes", "default retention size per partition (log.retention.bytes); -1 = unlimited", func(s *Static) *int64 { return &s.RetentionBytes }),
 		i64("segment-bytes", "default segment size (log.segment.bytes)", func(s *Static) *int64 { return &s.SegmentBytes }),
@@ -296,6 +332,11 @@ func settings() []setting {
 		boolean("allow-everyone-if-no-acl-found", "with the authorizer on, allow an operation on a resource no ACL names (allow.everyone.if.no.acl.found)", func(s *Static) *bool { return &s.AllowEveryoneIfNoACLFound }),
 		str("log-level", "debug, info, warn or error", func(s *Static) *string { return &s.LogLevel }),
 		str("log-format", "text or json", func(s *Static) *string { return &s.LogFormat }),
+		str("http-listen", "HTTP listener host:port for /metrics (Prometheus), /healthz and /readyz (http.listen); \"off\" or empty turns it off. If the default address is taken (several brokers on one host), the broker warns and runs without it; an address given explicitly must bind", func(s *Static) *string { return &s.HTTPListen }),
+		boolean("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP listener", func(s *Static) *bool { return &s.Pprof }),
+		boolean("console", "serve the web console under /console/ on the HTTP listener (it speaks Kafka to this node's PLAINTEXT listener)", func(s *Static) *bool { return &s.Console }),
+		boolean("rest-proxy", "serve the Confluent-compatible REST proxy (/topics, /consumers, /v3/) on the HTTP listener (it speaks Kafka to this node's PLAINTEXT listener)", func(s *Static) *bool { return &s.RestProxy }),
+		boolean("metrics-partition-series", "report per-partition series on /metrics (kafka_topic_partition_*, per-partition consumer group lag, log sizes); turn off for clusters with very many partitions", func(s *Static) *bool { return &s.MetricsPartitionSeries }),
 		str("sasl-mechanisms", "SASL mechanisms the listener requires (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER; empty: PLAINTEXT", func(s *Static) *string { return &s.SASL.Mechanisms }),
 		str("sasl-mechanism-inter-broker", "SASL mechanism this node uses to reach other nodes (sasl.mechanism.inter.broker.protocol)", func(s *Static) *string { return &s.SASL.InterBrokerMechanism }),
 		str("sasl-jaas-config", "JAAS entry for mechanisms without listener.name.<l>.<mechanism>.sasl.jaas.config: PLAIN users (user_NAME=\"pw\") and this node's username/password", func(s *Static) *string { return &s.SASL.JAASConfig }),
@@ -307,9 +348,16 @@ func settings() []setting {
 func BindFlags(fs *pflag.FlagSet, s *Static) *string {
 	for _, st := range settings() {
 		st.bind(fs, s, st.usage)
+		if testOnlySettings[st.name] {
+			_ = fs.MarkHidden(st.name)
+		}
 	}
 	return fs.String("config", "", "optional config file: a Kafka server.properties (node.id, listeners, log.dirs, ...) and/or `key = value` lines using the flag names as keys; flags override it")
 }
+
+// testOnlySettings are accepted like the others but left out of --help:
+// they exist for crash tests, never for production.
+var testOnlySettings = map[string]bool{"test-fs": true, "test-fs-writeback": true, "test-scrub-interval": true}
 
 // Load builds the configuration: defaults, then the config file (if path is
 // set), then environment (STRATA_NODE_ID for --node-id, ...), then the flags
@@ -366,6 +414,9 @@ func Load(fs *pflag.FlagSet, path string, environ []string) (Static, error) {
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(k, "STRATA_") || k == "STRATA_BOOTSTRAP" || k == "STRATA_SASL_PASSWORD" { // the CLI's, not serve's
+			continue
+		}
+		if k == "STRATA_FAILPOINTS" { // internal/failpoint's
 			continue
 		}
 		name := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "STRATA_")), "_", "-")
@@ -450,6 +501,15 @@ func (s *Static) Validate() error {
 	}
 	if s.Fsync == "interval" && s.FsyncInterval <= 0 {
 		errs = append(errs, errors.New("fsync-interval: must be positive"))
+	}
+	if s.TestFS != "" && s.TestFS != "lazy" {
+		errs = append(errs, fmt.Errorf("test-fs %q: want lazy or nothing", s.TestFS))
+	}
+	if s.TestFSWriteback < 0 {
+		errs = append(errs, errors.New("test-fs-writeback: must not be negative"))
+	}
+	if s.TestScrubInterval < 0 {
+		errs = append(errs, errors.New("test-scrub-interval: must not be negative"))
 	}
 	if s.DefaultPartitions < 1 {
 		errs = append(errs, errors.New("default-partitions: must be at least 1"))

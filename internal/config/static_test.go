@@ -316,3 +316,76 @@ func TestLoadAuthorizerProperties(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadHTTPSettings(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		env, args []string
+		want      string
+		wantSet   bool
+		wantPprof bool
+	}{
+		{name: "default", want: "127.0.0.1:9644"},
+		{name: "file key http.listen", file: "http.listen = 0.0.0.0:9700\n", want: "0.0.0.0:9700", wantSet: true},
+		{name: "file flag name", file: "http-listen = off\npprof = true\n", want: "off", wantSet: true, wantPprof: true},
+		{name: "environment", env: []string{"STRATA_HTTP_LISTEN=127.0.0.1:9701"}, want: "127.0.0.1:9701", wantSet: true},
+		{name: "flag over file", file: "http.listen = 0.0.0.0:9700\n", args: []string{"--http-listen", ":9702", "--pprof"}, want: ":9702", wantSet: true, wantPprof: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = filepath.Join(t.TempDir(), "strata.conf")
+				os.WriteFile(path, []byte(tt.file), 0o644)
+			}
+			def := DefaultStatic()
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			BindFlags(fs, &def)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Load(fs, path, tt.env)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got.HTTPListen != tt.want || got.Set["http-listen"] != tt.wantSet || got.Pprof != tt.wantPprof || !got.MetricsPartitionSeries {
+				t.Errorf("Load = http-listen %q (set %v) pprof %v partition series %v; want %q (set %v) pprof %v partition series true",
+					got.HTTPListen, got.Set["http-listen"], got.Pprof, got.MetricsPartitionSeries, tt.want, tt.wantSet, tt.wantPprof)
+			}
+			if slices.Contains(got.Unacted, "http.listen") {
+				t.Errorf("http.listen is reported as not acted on: %v", got.Unacted)
+			}
+		})
+	}
+}
+
+// TestTestFSIsHiddenAndValidated: --test-fs (TEST ONLY) is accepted from a
+// flag or STRATA_TEST_FS, is not listed in --help, adds no Kafka config,
+// and accepts only "lazy".
+func TestTestFSIsHiddenAndValidated(t *testing.T) {
+	def := DefaultStatic()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	BindFlags(fs, &def)
+	if strings.Contains(fs.FlagUsages(), "test-fs") {
+		t.Fatalf("--help lists the test-only flags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse([]string{"--test-fs-writeback", "250ms"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(fs, "", []string{"STRATA_TEST_FS=lazy"})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.TestFS != "lazy" || got.TestFSWriteback != 250*time.Millisecond {
+		t.Fatalf("Load = test-fs %q, writeback %v; want lazy and 250ms", got.TestFS, got.TestFSWriteback)
+	}
+	for name := range got.KafkaConfigs() {
+		if strings.Contains(name, "test") {
+			t.Fatalf("KafkaConfigs reports %q", name)
+		}
+	}
+	if _, err := Load(nil, "", []string{"STRATA_TEST_FS=fast"}); err == nil || !strings.Contains(err.Error(), "test-fs") {
+		t.Fatalf("Load with STRATA_TEST_FS=fast: %v, want a test-fs error", err)
+	}
+}

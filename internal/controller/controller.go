@@ -141,6 +141,8 @@ type Config struct {
 	// Now reads the clock; nil means time.Now. Timers come from package
 	// time, so tests run the controller under testing/synctest.
 	Now func() time.Time
+	// Metrics times the event loop; nil records nothing.
+	Metrics *Metrics
 }
 
 // DefaultConfig returns Kafka's defaults for the broker lifecycle
@@ -298,8 +300,10 @@ func (c *Controller) livenessCheckInterval() time.Duration {
 // did not pick the operation up in time.
 func (c *Controller) do(ctx context.Context, fn func(ctx context.Context)) error {
 	done := make(chan struct{})
+	queued := c.cfg.Metrics.now()
 	o := func(runCtx context.Context) {
 		defer close(done)
+		defer c.cfg.Metrics.eventDone(c.cfg.Metrics.eventStart(queued))
 		opCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		stop := context.AfterFunc(runCtx, cancel)

@@ -4,13 +4,17 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/strata-io/strata/internal/clock"
 )
 
 // The rebalance protocol of classic groups: join phase, sync phase and the
 // timers that bound them, as Kafka's GroupMetadataManager runs them. All
 // methods run on the shard loop.
 
-func nowMs() int64 { return time.Now().UnixMilli() }
+// nowMs is the wall clock in milliseconds: state and commit timestamps,
+// offset expiration (internal/clock; tests may shift it).
+func nowMs() int64 { return clock.Now().UnixMilli() }
 
 func joinKey(g *classicGroup) timerKey { return timerKey{kind: timerJoin, group: g.id} }
 func syncKey(g *classicGroup) timerKey { return timerKey{kind: timerSync, group: g.id} }

@@ -25,6 +25,11 @@ var codeTable = []struct {
 	err  error
 	kerr *kerr.Error
 }{
+	// A corrupt batch found on disk: the replica cannot serve it, and the
+	// broker moves its leadership away (KAFKA_STORAGE_ERROR, retriable, so
+	// clients go to the new leader). First: a batch record validation
+	// refused wraps record.ErrCorrupt, never this.
+	{storage.ErrCorruptLog, kerr.KafkaStorageError},
 	{errMessageTooLarge, kerr.MessageTooLarge},
 	{errInvalidTimestamp, kerr.InvalidTimestamp},
 	{record.ErrCorrupt, kerr.CorruptMessage},

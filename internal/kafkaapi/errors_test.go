@@ -37,6 +37,7 @@ func TestErrorCodeMapsEverySentinel(t *testing.T) {
 		{storage.ErrTxnNotVerified, kerr.InvalidTxnState},
 		{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 		{storage.ErrStorageFailed, kerr.KafkaStorageError},
+		{storage.ErrCorruptLog, kerr.KafkaStorageError},
 		{partition.ErrNotLeader, kerr.NotLeaderForPartition},
 		{&partition.NotLeaderError{Leader: 2, LeaderEpoch: 3}, kerr.NotLeaderForPartition},
 		{partition.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},

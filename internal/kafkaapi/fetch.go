@@ -312,6 +312,7 @@ func (h *Handler) readParts(rc *reqCtx, rd partReader, parts []fetchPart, maxByt
 		// here; a segment truncated meanwhile closes the connection
 		// (package server), as in Kafka.
 		fp.records = res.Chunks
+		fp.p.CountFetched(res.Size, rd.replicaID >= 0)
 		total += res.Size
 		remaining -= int32(min(res.Size, int64(remaining)))
 	}

@@ -99,8 +99,13 @@ func (e *fetchEncoder) body() *server.Body {
 			b.Pieces = append(b.Pieces, server.Piece{Bytes: e.buf[prev:c.at]})
 		}
 		for _, ch := range c.chunks {
-			if ch.Size > 0 {
+			switch {
+			case ch.Size <= 0:
+			case ch.File != nil:
 				b.Pieces = append(b.Pieces, server.Piece{File: ch.File, Pos: ch.Pos, Size: ch.Size})
+			default:
+				// Read and CRC-checked by storage already (not zero-copy).
+				b.Pieces = append(b.Pieces, server.Piece{Bytes: ch.Bytes})
 			}
 		}
 		prev = c.at

@@ -274,7 +274,7 @@ func TestFetchEncodingKeepsRecordsOutOfMemory(t *testing.T) {
 		t.Fatalf("encodeFetchResponse file pieces = %v, want %v", sections, want)
 	}
 	for i := range want {
-		if sections[i] != want[i] {
+		if sections[i].File != want[i].File || sections[i].Pos != want[i].Pos || sections[i].Size != want[i].Size {
 			t.Fatalf("encodeFetchResponse file piece %d = %+v, want %+v", i, sections[i], want[i])
 		}
 	}

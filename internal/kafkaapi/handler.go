@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/clock"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/partition"
@@ -56,7 +57,12 @@ type Config struct {
 	// request allowed, as Kafka without authorizer.class.name.
 	Authorizer *acl.Config
 	Logger     *slog.Logger
-	Now        func() time.Time
+	// Now is the clock of durations (follower fetch times for the ISR);
+	// nil: time.Now.
+	Now func() time.Time
+	// WallClock is the clock of record timestamps: LogAppendTime, the
+	// message.timestamp.*.max.ms bounds, markers; nil: clock.Now.
+	WallClock func() time.Time
 }
 
 // ControllerChannel reaches the active controller from any node: the local
@@ -112,6 +118,9 @@ type Handler struct {
 func New(cfg Config, partitions *partition.Table, ctrl *controller.Controller, channel ControllerChannel, groups *group.Coordinator) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.WallClock == nil {
+		cfg.WallClock = clock.Now
 	}
 	if cfg.FetchMaxBytes <= 0 {
 		cfg.FetchMaxBytes = 55 << 20

@@ -30,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/server"
@@ -90,7 +91,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return done(produceError(req, kerr.InvalidRequiredAcks.Code))
 	}
-	now := h.cfg.Now()
+	now := h.cfg.WallClock()
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	img := h.ctrl.Image()
 	var leaders hintedLeaders // KIP-951: leaders named in hints
@@ -159,7 +160,7 @@ func (h *Handler) produce(rc *reqCtx, req *kmsg.ProduceRequest) server.Response 
 		// a later sequence first. Other connections are not held up.
 		h.verifyTxnTargets(rc, req, targets, toVerify, txnProducer)
 	}
-	waits := h.appendTargets(rc, req, targets, h.cfg.Now(), &leaders, &failed)
+	waits := h.appendTargets(rc, req, targets, h.cfg.WallClock(), &leaders, &failed)
 	return h.finishProduce(rc, req, resp, waits, failed, leaders)
 }
 
@@ -202,6 +203,7 @@ func (h *Handler) appendTargets(rc *reqCtx, req *kmsg.ProduceRequest, targets []
 			*failed = true
 			continue
 		}
+		t.p.CountProduced(len(t.records), info)
 		rp, p := t.rp, t.p
 		rp.BaseOffset = info.FirstOffset
 		rp.LogAppendTime = info.LogAppendTime
@@ -241,6 +243,9 @@ func (h *Handler) finishProduce(rc *reqCtx, req *kmsg.ProduceRequest, resp *kmsg
 			return server.Response{Close: true}
 		}
 		return server.Response{}
+	}
+	if failpoint.Inject(failpoint.ProduceDropResponse) {
+		return server.Response{Close: true} // the answer is lost, as on a network failure
 	}
 	if len(waits) == 0 {
 		setProduceBrokers(resp, leaders, h.ctrl.Image(), listenerOf(rc.conn))

@@ -89,7 +89,7 @@ type markerGroupOp struct {
 
 func (h *Handler) writeTxnMarkers(rc *reqCtx, req *kmsg.WriteTxnMarkersRequest) server.Response {
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
-	now := h.cfg.Now()
+	now := h.cfg.WallClock()
 	var waits []markerWait
 	var groupOps []markerGroupOp
 	resp.Markers = make([]kmsg.WriteTxnMarkersResponseMarker, len(req.Markers))

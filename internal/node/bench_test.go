@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-io/strata/internal/config"
 )
 
 // benchNode starts a node with topic "bench" (one partition) and returns
 // a producer for it and a 1 KiB value.
-func benchNode(b *testing.B) (*testNode, *kgo.Client, []byte) {
-	tn := startNode(b)
+func benchNode(b *testing.B, opts ...nodeOption) (*testNode, *kgo.Client, []byte) {
+	tn := startNode(b, opts...)
 	tn.createTopic("bench", 1, nil)
 	p := tn.client(kgo.DefaultProduceTopic("bench"), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.MaxBufferedRecords(100000))
@@ -24,8 +26,18 @@ func benchNode(b *testing.B) (*testNode, *kgo.Client, []byte) {
 // records to a one-partition topic of a node with the default --fsync
 // interval. Client and broker share the machine's cores, as in the bench
 // kit's W1.
-func BenchmarkProduce(b *testing.B) {
-	_, p, value := benchNode(b)
+func BenchmarkProduce(b *testing.B) { benchmarkProduce(b) }
+
+// BenchmarkProduceMetrics is BenchmarkProduce with the HTTP listener and
+// every metric off, then on (the default), to compare in one run:
+// go test -run '^$' -bench ProduceMetrics -count 6 ./internal/node | benchstat -col /metrics -
+func BenchmarkProduceMetrics(b *testing.B) {
+	b.Run("metrics=off", func(b *testing.B) { benchmarkProduce(b, func(s *config.Static) { s.HTTPListen = "off" }) })
+	b.Run("metrics=on", func(b *testing.B) { benchmarkProduce(b) })
+}
+
+func benchmarkProduce(b *testing.B, opts ...nodeOption) {
+	_, p, value := benchNode(b, opts...)
 	ctx := context.Background()
 	if err := p.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
 		b.Fatal(err)

@@ -59,6 +59,7 @@ func (n *Node) newController() (*controller.Controller, *raft.Node, error) {
 	ccfg.Quorum = rn
 	ccfg.Loader = loader
 	ccfg.Logger = n.log
+	ccfg.Metrics = n.metrics.controllerMetrics()
 	ccfg.BrokerSessionTimeout = st.BrokerSessionTimeout
 	ccfg.BrokerHeartbeatInterval = st.BrokerHeartbeatInterval
 	// Brokers report each metadata batch they apply at once (onMetadata),

@@ -51,10 +51,17 @@ func strataBinary(t *testing.T) string {
 // child process to bind. NB: it is chosen below the kernel's ephemeral
 // range (32768+ here), so until the child binds it no outgoing connection
 // can take it as its source port, nor can a dial to it connect to itself.
+//
+// A port is handed out once per test binary: a test asks for several
+// before its children bind any, and one returned twice would make two
+// children collide (bind: address already in use).
 func freePort(t *testing.T) string {
 	t.Helper()
 	for range 100 {
 		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		if _, taken := portsHandedOut.LoadOrStore(addr, true); taken {
+			continue
+		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
@@ -65,6 +72,9 @@ func freePort(t *testing.T) string {
 	t.Fatal("no free port in 20000-31999 after 100 tries")
 	return ""
 }
+
+// portsHandedOut holds every address freePort returned in this process.
+var portsHandedOut sync.Map
 
 // child is a `strata serve` process.
 type child struct {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -30,6 +31,11 @@ func (s elrState) String() string {
 // DescribeTopicPartitions.
 func describeELR(t *testing.T, addr, topic string) (elrState, bool) {
 	t.Helper()
+	return describePartition0(addr, topic)
+}
+
+// describePartition0 is describeELR for callers without a test at hand.
+func describePartition0(addr, topic string) (elrState, bool) {
 	req := kmsg.NewPtrDescribeTopicPartitionsRequest()
 	req.Topics = []kmsg.DescribeTopicPartitionsRequestTopic{{Topic: topic}}
 	req.ResponsePartitionLimit = 10
@@ -78,6 +84,17 @@ func TestELRRecoversWithoutDataLoss(t *testing.T) {
 		brokers[id] = spawnChild(t, t.TempDir(), addr, args...)
 		addrs = append(addrs, addr)
 	}
+	// A failure shows how every node sees the partition then (the
+	// brokers killed last are unreachable).
+	defer func() {
+		if t.Failed() {
+			nodes := map[string]string{"controller 1": ctrlKafka}
+			for id, b := range brokers {
+				nodes["broker "+strconv.Itoa(int(id))] = b.addr
+			}
+			t.Logf("partition elr/0 as each node sees it:%s", partitionViews("elr", nodes))
+		}
+	}()
 	ctrl.waitListening()
 	for _, b := range brokers {
 		b.waitListening()
@@ -211,4 +228,95 @@ func firstDifference(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// partitionViews describes partition 0 of topic as each of nodes (name to
+// Kafka address) sees it, one line per node, for a failure to explain
+// itself: the leader, leader epoch, ISR and ELR of its metadata (Metadata
+// and DescribeTopicPartitions), and, from its replica, the log start
+// offset, high watermark (ListOffsets latest), log end offset
+// (OffsetForLeaderEpoch of the current epoch) and what a consumer's fetch
+// from offset 0 gets.
+func partitionViews(topic string, nodes map[string]string) string {
+	names := slices.Sorted(maps.Keys(nodes))
+	var b strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&b, "\n  %s (%s): %s", name, nodes[name], partitionView(nodes[name], topic))
+	}
+	return b.String()
+}
+
+func partitionView(addr, topic string) string {
+	const timeout = 5 * time.Second
+	var parts []string
+	epoch := int32(-1)
+
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.Version = 12
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = []kmsg.MetadataRequestTopic{mt}
+	switch r, err := rawRequest(addr, mreq, timeout); {
+	case err != nil:
+		return "unreachable: " + err.Error()
+	default:
+		m := r.(*kmsg.MetadataResponse)
+		if len(m.Topics) != 1 || len(m.Topics[0].Partitions) == 0 {
+			parts = append(parts, fmt.Sprintf("metadata: %d topics", len(m.Topics)))
+			break
+		}
+		mt := m.Topics[0]
+		p := mt.Partitions[0]
+		epoch = p.LeaderEpoch
+		parts = append(parts, fmt.Sprintf("metadata: topic error %d, partition error %d, leader %d (epoch %d) isr %v offline %v",
+			mt.ErrorCode, p.ErrorCode, p.Leader, p.LeaderEpoch, p.ISR, p.OfflineReplicas))
+	}
+	if st, ok := describePartition0(addr, topic); ok {
+		parts = append(parts, "described: "+st.String())
+	} else {
+		parts = append(parts, "described: no answer")
+	}
+
+	lreq := kmsg.NewPtrListOffsetsRequest()
+	lreq.Version = 7
+	lreq.ReplicaID = -1
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = topic
+	for _, ts := range []int64{-2, -1} {
+		lp := kmsg.NewListOffsetsRequestTopicPartition()
+		lp.Timestamp, lp.CurrentLeaderEpoch = ts, -1
+		lt.Partitions = append(lt.Partitions, lp)
+	}
+	lreq.Topics = []kmsg.ListOffsetsRequestTopic{lt}
+	if r, err := rawRequest(addr, lreq, timeout); err != nil {
+		parts = append(parts, "list offsets: "+err.Error())
+	} else if l := r.(*kmsg.ListOffsetsResponse); len(l.Topics) == 1 && len(l.Topics[0].Partitions) == 2 {
+		start, latest := l.Topics[0].Partitions[0], l.Topics[0].Partitions[1]
+		parts = append(parts, fmt.Sprintf("log start offset %d (error %d), high watermark %d (error %d)",
+			start.Offset, start.ErrorCode, latest.Offset, latest.ErrorCode))
+	}
+
+	oreq := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	oreq.Version = 4
+	oreq.ReplicaID = -1
+	ot := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	ot.Topic = topic
+	op := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	op.CurrentLeaderEpoch, op.LeaderEpoch = -1, max(epoch, 0)
+	ot.Partitions = []kmsg.OffsetForLeaderEpochRequestTopicPartition{op}
+	oreq.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{ot}
+	if r, err := rawRequest(addr, oreq, timeout); err != nil {
+		parts = append(parts, "offset for leader epoch: "+err.Error())
+	} else if o := r.(*kmsg.OffsetForLeaderEpochResponse); len(o.Topics) == 1 && len(o.Topics[0].Partitions) == 1 {
+		p := o.Topics[0].Partitions[0]
+		parts = append(parts, fmt.Sprintf("log end offset %d for epoch %d (error %d)", p.EndOffset, p.LeaderEpoch, p.ErrorCode))
+	}
+
+	if r, err := rawRequest(addr, newFetch(topic, 0, 0, 0, 0), timeout); err != nil {
+		parts = append(parts, "fetch: "+err.Error())
+	} else if f := r.(*kmsg.FetchResponse); len(f.Topics) == 1 && len(f.Topics[0].Partitions) == 1 {
+		p := f.Topics[0].Partitions[0]
+		parts = append(parts, fmt.Sprintf("fetch from 0: error %d, high watermark %d, %d bytes", p.ErrorCode, p.HighWatermark, len(p.RecordBatches)))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,11 +19,23 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	goleak.VerifyTestMain(removingBinary{m},
 		// franz-go clients closed by tests may leave their own timers briefly.
 		goleak.IgnoreTopFunction("github.com/twmb/franz-go/pkg/kgo.(*Client).reapConnectionsLoop"),
 		goleak.IgnoreAnyFunction("github.com/klauspost/compress/zstd.(*blockDec).startDecoder"),
 	)
+}
+
+// removingBinary runs the tests, then removes the strata binary that
+// strataBinary built for them (about 25MB under the temp dir per run).
+type removingBinary struct{ m *testing.M }
+
+func (r removingBinary) Run() int {
+	code := r.m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	return code
 }
 
 // testNode is an in-process node on an ephemeral port.
@@ -86,6 +101,9 @@ func startNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hook
 // launchNodeLogging is launchNode with the node logging to logger.
 func launchNodeLogging(t testing.TB, cfg config.Static, logger *slog.Logger, hooks ...func(*Config)) *testNode {
 	t.Helper()
+	if cfg.HTTPListen == config.DefaultStatic().HTTPListen {
+		cfg.HTTPListen = "127.0.0.1:0" // metrics on, on a port of its own
+	}
 	ncfg := Config{Static: cfg, Logger: logger}
 	for _, h := range hooks {
 		h(&ncfg)
@@ -122,15 +140,29 @@ func (tn *testNode) stop() {
 	if _, loaded := stopOnce.LoadOrStore(tn, true); loaded {
 		return
 	}
+	start := time.Now()
 	tn.cancel()
 	select {
 	case err := <-tn.done:
 		if err != nil {
 			tn.t.Errorf("node Run: %v", err)
 		}
+		if took := time.Since(start); took > time.Second {
+			tn.t.Logf("node took %v to stop", took.Round(time.Millisecond))
+		}
 	case <-time.After(30 * time.Second):
-		tn.t.Errorf("node did not stop within 30s")
+		tn.t.Errorf("node did not stop within 30s; every goroutine of the test binary:\n%s", goroutineDump())
 	}
+}
+
+// goroutineDump returns the stacks of every goroutine (as a panic prints
+// them), to show what a hung shutdown waits on.
+func goroutineDump() string {
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		return "goroutine dump failed: " + err.Error()
+	}
+	return b.String()
 }
 
 func (tn *testNode) client(opts ...kgo.Opt) *kgo.Client {

@@ -67,6 +67,7 @@ func (n *Node) newServers(listeners []config.Listener, handler server.Handler, s
 			AcceptThrottle:        n.quotas.RecordConnection,
 			SASL:                  saslCfg,
 			TLSPrincipal:          mapper.Name,
+			Metrics:               n.metrics.serverMetrics(),
 		}
 		if l.TLS() {
 			if cfg.TLS, err = n.tls.ServerConfig(); err != nil {

@@ -43,6 +43,28 @@ func (n *Node) onLogDirOffline(d *storage.LogDir) {
 	}
 }
 
+// onCorruptLog runs when storage finds a corrupt batch in l, or a read
+// meets one (on that reader's or the scrubber's goroutine; it must not
+// block). A follower's fetcher repairs it: it truncates the log to the
+// corrupt batch and fetches the rest again from the leader. A replica this
+// broker leads cannot be repaired here, and must not serve what it lost:
+// its directory goes offline, as for any storage error, so the controller
+// moves the leadership to an in-sync replica, whose copy is intact
+// (followers check every batch's CRC when they append it).
+func (n *Node) onCorruptLog(l *storage.Log) {
+	tp := l.TopicPartition()
+	p, ok := n.parts.Get(tp.Topic, tp.Partition)
+	if !ok || p.Log() != l || !p.IsLeader() {
+		return // followed (the fetcher repairs it), or not a current replica
+	}
+	if n.logDirs == nil {
+		return
+	}
+	if d, ok := n.logDirs.DirOf(tp); ok && d.Err() == nil {
+		d.Fail(fmt.Errorf("%s: corrupt batch at offset %d in the log this broker leads", tp, l.CorruptOffset()))
+	}
+}
+
 // offlineLogDirs returns the ids of the offline log directories and the
 // assignment of the replicas in them, for the heartbeat.
 func (n *Node) offlineLogDirs() ([]metadata.UUID, []controller.DirAssignment) {

@@ -32,13 +32,16 @@ import (
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/controller"
 	"github.com/strata-io/strata/internal/group"
+	"github.com/strata-io/strata/internal/httpapi"
 	"github.com/strata-io/strata/internal/kafkaapi"
 	"github.com/strata-io/strata/internal/metadata"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/quota"
+	"github.com/strata-io/strata/internal/raft"
 	"github.com/strata-io/strata/internal/replication"
 	"github.com/strata-io/strata/internal/server"
 	"github.com/strata-io/strata/internal/storage"
+	"github.com/strata-io/strata/internal/storage/vfs"
 	"github.com/strata-io/strata/internal/tlsconfig"
 	"github.com/strata-io/strata/internal/txn"
 )
@@ -49,6 +52,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for request handling; nil means time.Now.
 	Now func() time.Time
+	// MountHTTP, when set, mounts more routes on the HTTP listener (the
+	// web console, the REST proxy: see httpapi.Mounter) once the Kafka
+	// listeners are bound; bootstrap is the first one's address. Not
+	// called when the HTTP listener is off.
+	MountHTTP func(m httpapi.Mounter, bootstrap string)
+	// FS, if set, is the file system of the partition logs (tests inject
+	// faults through it, see test_fs.go); nil: the operating system's, or
+	// --test-fs's.
+	FS vfs.FS
 
 	// testPrincipalFor, set only by this package's tests, gives each
 	// request the principal of its client id (see principalHook).
@@ -102,10 +114,23 @@ type Node struct {
 
 	reconcileMu sync.Mutex
 	reconciling bool // guarded by reconcileMu: false until the first full reconcile
+	// servicesDone, guarded by reconcileMu, is closed once the node's
+	// services stop; set with reconciling.
+	servicesDone <-chan struct{}
 
 	// cleanShutdown: the log directory was closed cleanly last time (or
 	// fsyncs every append); set in Run before the broker registers.
 	cleanShutdown bool
+
+	// metrics are the node's registry and subsystem metrics; set in New,
+	// nil when the HTTP listener is off (nothing is recorded then).
+	metrics *nodeMetrics
+	// raftNode is the metadata quorum member; set in runServices before
+	// the HTTP listener serves.
+	raftNode *raft.Node
+	// httpAddr is the HTTP listener's bound address (a net.Addr), unset
+	// when off; stored once it is bound, before the quorum forms.
+	httpAddr atomic.Value
 }
 
 // cleanShutdownMarker is the file storage.LogDir.Close leaves at the root of
@@ -126,9 +151,13 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
+	n := &Node{cfg: cfg, log: cfg.Logger, parts: partition.NewTable(), ready: make(chan struct{}), shutdownReady: make(chan struct{}),
 		heartbeatNow: make(chan struct{}, 1), replicaPolls: kafkaapi.NewReplicaPolls(cfg.Now), wantTxnTopic: make(chan struct{}, 1),
-		quotas: quotas}, nil
+		quotas: quotas}
+	if httpapi.Enabled(cfg.Static.HTTPListen) {
+		n.metrics = newNodeMetrics()
+	}
+	return n, nil
 }
 
 // Ready is closed once the node serves Kafka requests.
@@ -161,6 +190,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fsys, stopFS := n.logFileSystem()
+	defer stopFS()
 	var scfgs []storage.Config
 	unclean := false
 	for _, dir := range st.LogDirPaths() {
@@ -185,6 +216,12 @@ func (n *Node) Run(ctx context.Context) error {
 		scfg.CleanerInterval = st.CleanerBackoff
 		scfg.RecoveryThreads = 2
 		scfg.Logger = n.log
+		scfg.Metrics = n.metrics.storageMetrics()
+		scfg.FS = fsys
+		scfg.OnCorruption = n.onCorruptLog
+		if st.TestScrubInterval > 0 {
+			scfg.ScrubInterval = st.TestScrubInterval
+		}
 		scfgs = append(scfgs, scfg)
 		// NB: OpenLogDirs consumes the clean-shutdown markers, so look
 		// first: the broker shut down cleanly if every directory says so.
@@ -248,6 +285,14 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	})
 	defer stopEarly()
 	g, gctx := errgroup.WithContext(serviceCtx)
+	n.raftNode = rn
+	hs, err := n.newHTTP(rn)
+	if err != nil {
+		return err
+	}
+	if hs != nil {
+		g.Go(func() error { return hs.Run(gctx) })
+	}
 	g.Go(func() error { return rn.Run(gctx) })
 	g.Go(func() error { return ctrl.Run(gctx) })
 	fail := func(err error) error {
@@ -340,6 +385,20 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	for i, srv := range servers {
 		n.listenerAddrs[listeners[i].Name] = srv.Addr()
 	}
+	if hs != nil && n.cfg.MountHTTP != nil {
+		n.cfg.MountHTTP(hs, servers[0].Addr().String())
+	}
+	if hs != nil {
+		if err := n.mountTools(gctx, g, hs, listeners, servers); err != nil {
+			return fail(err)
+		}
+	} else if n.cfg.Static.Console || n.cfg.Static.RestProxy {
+		n.log.Warn("--console and --rest-proxy need the HTTP listener, which is off")
+	}
+	if n.metrics != nil {
+		n.metrics.reg.MustRegister(&clusterCollector{n: n, perPartition: st.MetricsPartitionSeries, servers: servers,
+			hw: newRemoteHighWatermarks(channel.RequestTo)})
+	}
 	// An ephemeral listen port (tests) is advertised as bound.
 	reg.Listeners = endpoints(listeners, servers)
 	port = reg.Listeners[0].Port
@@ -351,6 +410,7 @@ func (n *Node) runServices(ctx context.Context, start time.Time) error {
 	}
 	n.reconcileMu.Lock()
 	n.reconciling = true
+	n.servicesDone = gctx.Done()
 	n.reconcileLocked(ctrl.Image(), true)
 	n.reconcileMu.Unlock()
 	leading := 0
@@ -437,8 +497,23 @@ func (n *Node) onMetadata(img *metadata.Image, _ *metadata.Delta) {
 // logs found on disk that the image does not know (a topic deleted while
 // the node was down, or a crash between the metadata commit and the
 // directory removal).
+//
+// Once the node's services stop it creates no more partitions, also in
+// the middle of an image: a new log costs several fsyncs, raft's shutdown
+// waits for this apply to finish, and the next start creates what the
+// image holds anyway (a node stopped while it applied the 50 partitions of
+// __consumer_offsets took over 30s to stop on a slow disk).
 func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 	self := n.cfg.Static.NodeID
+	stopping := func() bool {
+		select {
+		case <-n.servicesDone:
+			return true
+		default:
+			return false
+		}
+	}
+	skipped := 0
 	st := n.cfg.Static
 	brokerLayers := []config.Layer{
 		{Source: config.SourceDynamicBrokerConfig, Values: img.BrokerConfigs(strconv.Itoa(int(self)))},
@@ -470,6 +545,9 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			if ok && p.TopicID == t.ID {
 				p.SetLimits(limits)
 				p.Log().SetConfig(logCfg)
+			} else if stopping() {
+				skipped++
+				continue
 			} else {
 				l, err := n.logDirs.CreateLog(tp, t.ID, logCfg)
 				if err != nil {
@@ -483,6 +561,7 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 					ReplicaLagTimeMax: st.ReplicaLagTimeMax,
 					ISRChanger:        n.isrChanger,
 					Logger:            n.log,
+					Metrics:           n.metrics.partitionMetrics(),
 				}, pst)
 				n.parts.Put(p)
 				if pst.Leader == self {
@@ -491,6 +570,9 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 			}
 			n.applyPartitionState(p, pst, n.coordinatorOf(t.Name))
 		}
+	}
+	if skipped > 0 {
+		n.log.Info("stopping: partitions of the new metadata not created", "partitions", skipped)
 	}
 	// Drop partitions whose topic is gone or was recreated with a new id.
 	gone := make(map[string]bool)
@@ -501,6 +583,9 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 		}
 	}
 	for topic := range gone {
+		if _, ok := img.TopicByName(topic); !ok {
+			n.metrics.partitionMetrics().DeleteTopic(topic)
+		}
 		for _, p := range n.parts.RemoveTopic(topic) {
 			tp := storage.TopicPartition{Topic: p.Topic, Partition: p.Index}
 			if id, ok := want[tp]; ok && id == p.TopicID {
@@ -521,7 +606,7 @@ func (n *Node) reconcileLocked(img *metadata.Image, initial bool) {
 		for _, l := range n.logDirs.Logs() {
 			tp := l.TopicPartition()
 			if id, ok := want[tp]; !ok || id != l.TopicID() {
-				n.log.Info("deleting partition unknown to the metadata log", "topic", tp.Topic, "partition", tp.Partition)
+				n.log.Warn("deleting partition unknown to the metadata log", "topic", tp.Topic, "partition", tp.Partition)
 				if err := n.logDirs.DeleteLog(tp); err != nil {
 					n.log.Error("deleting partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 				}

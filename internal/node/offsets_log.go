@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/strata-io/strata/internal/clock"
 	"github.com/strata-io/strata/internal/coordinator"
 	"github.com/strata-io/strata/internal/group"
 	"github.com/strata-io/strata/internal/partition"
@@ -28,7 +29,7 @@ type offsetsLog struct {
 var _ group.Log = offsetsLog{}
 
 func (l offsetsLog) Append(recs []group.Record) (int64, error) {
-	now := time.Now()
+	now := clock.Now()
 	batch, err := buildOffsetsBatch(recs, now, -1, -1)
 	if err != nil {
 		return 0, err
@@ -40,7 +41,7 @@ func (l offsetsLog) Append(recs []group.Record) (int64, error) {
 // producer with no sequence, as a coordinator-origin append (the group
 // coordinator's TxnOffsetCommit, issue 10).
 func (l offsetsLog) AppendTransactional(producerID int64, producerEpoch int16, recs []group.Record) (int64, error) {
-	now := time.Now()
+	now := clock.Now()
 	batch, err := buildOffsetsBatch(recs, now, producerID, producerEpoch)
 	if err != nil {
 		return 0, err
@@ -51,7 +52,7 @@ func (l offsetsLog) AppendTransactional(producerID int64, producerEpoch int16, r
 // AppendMarker appends the transaction marker ending the producer's
 // transaction on this partition; fencing errors pass through.
 func (l offsetsLog) AppendMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool) (int64, error) {
-	return appendEnd(l.p.AppendControlAsLeader(producerID, producerEpoch, coordinatorEpoch, commit, time.Now()))
+	return appendEnd(l.p.AppendControlAsLeader(producerID, producerEpoch, coordinatorEpoch, commit, clock.Now()))
 }
 
 // buildOffsetsBatch builds one batch of recs; transactional for

@@ -92,7 +92,7 @@ func TestDockerfileIsTheIssuesImage(t *testing.T) {
 			{From: "build", Src: "/out/data", Dest: "/var/lib/strata", UID: 65532, GID: 65532},
 		},
 		User:         "65532:65532",
-		Env:          []string{"STRATA_DATA_DIR=/var/lib/strata"},
+		Env:          []string{"STRATA_DATA_DIR=/var/lib/strata", "STRATA_HTTP_LISTEN=0.0.0.0:9644"},
 		Volumes:      []string{"/var/lib/strata"},
 		ExposedPorts: []string{"9092/tcp", "9644/tcp"},
 		Entrypoint:   []string{"/strata", "serve"},

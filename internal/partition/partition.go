@@ -93,7 +93,10 @@ type Config struct {
 	// changes, which is right only for a single replica).
 	ISRChanger ISRChanger
 	Now        func() time.Time // nil: time.Now
-	Logger     *slog.Logger     // nil: discard
+	// Metrics, shared by a broker's partitions, counts traffic and leader
+	// changes; nil counts nothing.
+	Metrics *Metrics
+	Logger  *slog.Logger // nil: discard
 }
 
 // Limits are the topic settings the produce path checks, parsed once from
@@ -129,6 +132,9 @@ type Partition struct {
 	cfg    Config // set in New, never changed (defaults filled)
 	logger *slog.Logger
 	limits atomic.Pointer[Limits]
+	// counters are the topic's metrics; set in New, never changed; nil
+	// when metrics are off.
+	counters *topicCounters
 	// acksWaiting counts acks=all WaitCommitted calls in progress, for the
 	// stall log; atomic so the produce path takes no extra lock for it.
 	acksWaiting atomic.Int32
@@ -176,7 +182,7 @@ func New(log *storage.Log, cfg Config, st LeaderAndISR) *Partition {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	tp := log.TopicPartition()
-	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: log.TopicID(), cfg: cfg}
+	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: log.TopicID(), cfg: cfg, counters: cfg.Metrics.topic(tp.Topic)}
 	p.log.Store(log)
 	p.logger = cfg.Logger.With("topic", tp.Topic, "partition", tp.Partition)
 	p.SetLimits(cfg.Limits)
@@ -300,6 +306,7 @@ func (p *Partition) MakeLeader(st LeaderAndISR) error {
 func (p *Partition) becomeLeaderLocked(st LeaderAndISR, newEpoch bool) {
 	now := p.cfg.Now()
 	prev := p.mu.st
+	p.countLeaderChange(newEpoch, prev.ISR, st.ISR)
 	p.mu.st = st.clone()
 	p.mu.isLeader = true
 	if newEpoch {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/storage"
 )
 
@@ -117,6 +118,9 @@ func (p *Partition) WaitCommitted(ctx context.Context, end int64, requiredAcks i
 	if requiredAcks != -1 {
 		return nil
 	}
+	if failpoint.Inject(failpoint.AckBeforeISR) {
+		return nil // broken on purpose: acks=all answered before the ISR has the records
+	}
 	wake := make(chan struct{}, 1)
 	p.AddWaiter(wake)
 	defer p.RemoveWaiter(wake)
@@ -214,6 +218,7 @@ func (p *Partition) UpdateFollower(replicaID int32, brokerEpoch, fetchOffset, lo
 
 // MaybeShrinkISR proposes removing ISR followers that have not caught up
 // with the leader within ReplicaLagTimeMax (Kafka's isr-expiration task),
+// or that fetch below the high watermark,
 // and logs why the high watermark is stuck if acks=all producers have
 // waited on it for long. The replication manager calls it periodically for
 // the partitions it leads.
@@ -235,7 +240,12 @@ func (p *Partition) MaybeShrinkISR(now time.Time) {
 			continue
 		}
 		f := p.mu.followers[id]
-		if f == nil || (f.logEndOffset != leo && now.Sub(f.lastCaughtUp) > p.cfg.ReplicaLagTimeMax) {
+		// NB: an in-sync follower holds everything below the high
+		// watermark; one fetching below it has lost committed records (it
+		// truncated a corrupt batch to fetch it again) and must not be
+		// elected until it has them back.
+		if f == nil || (f.logEndOffset != leo && now.Sub(f.lastCaughtUp) > p.cfg.ReplicaLagTimeMax) ||
+			(f.logEndOffset >= 0 && f.logEndOffset < p.mu.highWatermark) {
 			out = append(out, id)
 		}
 	}

@@ -3,6 +3,8 @@ package partition
 import (
 	"errors"
 
+	"github.com/strata-io/strata/internal/failpoint"
+	"github.com/strata-io/strata/internal/record"
 	"github.com/strata-io/strata/internal/storage"
 )
 
@@ -35,14 +37,38 @@ func (p *Partition) Read(offset int64, maxBytes int32, minOneBatch, readCommitte
 	}
 	hw := p.mu.highWatermark
 	p.mu.Unlock()
+	if failpoint.Inject(failpoint.ServePastHW) {
+		hw = p.Log().LogEndOffset() // broken on purpose: records no follower has yet
+	}
 	for {
 		log := p.Log()
+		if offset < hw && failpoint.Inject(failpoint.FetchSkipBatch) {
+			offset = skipBatch(log, offset, hw) // broken on purpose: a batch the consumer never sees
+		}
 		res, err := readLog(log, offset, maxBytes, hw, minOneBatch, readCommitted)
 		if errors.Is(err, storage.ErrLogClosed) && p.Log() != log {
 			continue // moved to another log directory meanwhile (SwapLog)
 		}
 		return res, err
 	}
+}
+
+// skipBatch returns the offset after the batch holding offset when another
+// batch below hw follows it, else offset (failpoint FetchSkipBatch).
+func skipBatch(log *storage.Log, offset, hw int64) int64 {
+	r, err := log.Read(offset, 1, hw, true)
+	if err != nil || r.Size == 0 {
+		return offset
+	}
+	b, err := r.AppendTo(nil)
+	if err != nil {
+		return offset
+	}
+	h, err := record.ParseHeader(b)
+	if err != nil || h.NextOffset() >= hw {
+		return offset
+	}
+	return h.NextOffset()
 }
 
 func readLog(log *storage.Log, offset int64, maxBytes int32, hw int64, minOneBatch, readCommitted bool) (ReadResult, error) {
@@ -61,7 +87,7 @@ func readLog(log *storage.Log, offset int64, maxBytes int32, hw int64, minOneBat
 		return res, err
 	}
 	res.ReadResult = r
-	if readCommitted && r.Size > 0 {
+	if readCommitted && r.Size > 0 && !failpoint.Inject(failpoint.ReadCommittedIgnoresAborts) { // the failpoint breaks it on purpose
 		aborted, err := log.AbortedTransactions(offset, upper)
 		if err != nil {
 			return res, err

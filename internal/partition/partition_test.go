@@ -569,3 +569,26 @@ func TestHighWatermarkRestartsFromCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowerFetchingBelowHighWatermarkLeavesISR: an in-sync follower
+// that fetches below the high watermark has lost committed records (it
+// truncated a corrupt batch to fetch it again) and leaves the ISR at the
+// next check, without waiting out replica.lag.time.max.ms.
+func TestFollowerFetchingBelowHighWatermarkLeavesISR(t *testing.T) {
+	p, clock, _ := newLeader(t, 1)
+	mustAppend(t, p, 5, -1)
+	p.UpdateFollower(2, -1, 5, -1, clock.Now())
+	p.UpdateFollower(3, -1, 5, -1, clock.Now())
+	if hw := p.HighWatermark(); hw != 5 {
+		t.Fatalf("HighWatermark = %d, want 5", hw)
+	}
+	p.MaybeShrinkISR(clock.Now())
+	if diff := cmp.Diff([]int32{1, 2, 3}, p.State().ISR); diff != "" {
+		t.Fatalf("ISR with every follower caught up (-want +got):\n%s", diff)
+	}
+	p.UpdateFollower(3, -1, 2, -1, clock.Now()) // truncated to 2 to repair
+	p.MaybeShrinkISR(clock.Now())
+	if diff := cmp.Diff([]int32{1, 2}, p.State().ISR); diff != "" {
+		t.Fatalf("ISR after a follower fetched below the high watermark (-want +got):\n%s", diff)
+	}
+}

@@ -23,6 +23,7 @@
 // docs), logs leadership changes until its context ends, then shuts hraft
 // down and closes the stores and transport. Propose, WaitReady and Snapshot
 // each start one short-lived goroutine that waits on an hraft future; Run
-// waits for them before returning, and hraft answers every future on
-// shutdown, so none outlives Run.
+// waits for them before it shuts hraft down (hraft answers every future
+// while it runs, but drops those of committed entries still queued for its
+// FSM goroutine when it shuts down), so none outlives Run.
 package raft

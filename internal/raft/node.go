@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,8 @@ type Node struct {
 	// raft is set by Run before up is closed and never reset; after Run
 	// returns, raft refuses work with ErrRaftShutdown.
 	raft atomic.Pointer[hraft.Raft]
+	// logs is raft's log store, set by Run before up is closed.
+	logs hraft.LogStore
 	// readyTerm is the term in which this node, as leader, last passed a
 	// barrier: every entry before its term is applied.
 	readyTerm atomic.Uint64
@@ -163,7 +166,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		}
 		logger.Info("bootstrapped metadata quorum", "voters", len(n.cfg.voters()))
 	}
-	r, err := hraft.NewRaft(hc, n.fsm, store, store, snaps, trans)
+	r, err := hraft.NewRaft(hc, n.fsm, logStore{store}, store, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("raft: start: %w", err)
 	}
@@ -174,6 +177,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	})
 	r.RegisterObserver(obs)
 	n.raft.Store(r)
+	n.logs = store
 	close(n.up)
 	logger.Debug("metadata quorum node started", "addr", selfAddr, "existing_state", existing)
 
@@ -210,9 +214,15 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	n.mu.Lock()
 	n.mu.stopped = true
 	n.mu.Unlock()
-	shutdownErr := r.Shutdown().Error()
-	// Raft answers every pending future on shutdown, so the waiters end.
+	// NB: the futures in flight are waited for while raft still runs,
+	// which answers each: it applies a committed entry, or fails one it
+	// can no longer commit (leadership lost, ErrNotLeader). Its shutdown
+	// does not: a committed entry still queued for the FSM goroutine when
+	// that goroutine exits is dropped with its future unanswered
+	// (hashicorp/raft gives Apply and Barrier futures no shutdown channel),
+	// and its waiter would block forever.
 	n.mu.waiters.Wait()
+	shutdownErr := r.Shutdown().Error()
 	if shutdownErr != nil {
 		return fmt.Errorf("raft: shutdown: %w", shutdownErr)
 	}
@@ -533,11 +543,14 @@ func timeoutOf(ctx context.Context) time.Duration {
 
 // WaitReady waits until a leader is known and this node's state machine
 // has caught up: on the leader, until every entry of earlier terms is
-// applied (a barrier, repeated once per term); on a follower, until it has
-// applied up to the commit index it learned from the leader.
+// applied (a barrier, repeated once per term); on a follower, until the
+// state machine has applied everything up to the commit index it learned
+// from the leader.
 //
 // NB: on a follower, raft's applied index counts entries handed to the FSM
-// goroutine, which may still be applying the last of them.
+// goroutine, which may be far from applying them: raft queues up to 128
+// batches for it. A restarted follower replays its whole log that way, so
+// the state machine itself is asked (stateMachineReached).
 func (n *Node) WaitReady(ctx context.Context) error {
 	select {
 	case <-n.up:
@@ -566,7 +579,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			}
 		case hraft.Follower:
 			if _, id := r.LeaderWithID(); id != "" {
-				if ci := r.CommitIndex(); ci > 0 && r.AppliedIndex() >= ci {
+				if ci := r.CommitIndex(); ci > 0 && r.AppliedIndex() >= ci && n.stateMachineReached(r, ci) {
 					return nil
 				}
 			}
@@ -579,6 +592,34 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// stateMachineReached reports whether the state machine has applied every
+// entry up to index, which raft has already handed to the FSM goroutine.
+// The state machine sees only command entries, so it has reached index
+// once it applied the last command at or below index; entries at or below
+// the last snapshot are in the state restored from it (raft counts a
+// snapshot applied only once the FSM goroutine restored it). A log store
+// error answers false: WaitReady looks again.
+func (n *Node) stateMachineReached(r *hraft.Raft, index uint64) bool {
+	applied := n.fsm.applied.Load()
+	if applied >= index {
+		return true
+	}
+	snapshot, err := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)
+	if err != nil {
+		return false
+	}
+	for i := index; i > applied && i > snapshot; i-- {
+		var l hraft.Log
+		if err := n.logs.GetLog(i, &l); err != nil {
+			return false
+		}
+		if l.Type == hraft.LogCommand {
+			return false // applied < i: not applied yet
+		}
+	}
+	return true
 }
 
 // Snapshot asks raft to take a snapshot now. Having nothing new to
@@ -598,12 +639,19 @@ func (n *Node) Snapshot(ctx context.Context) error {
 // fsm adapts a StateMachine to hashicorp/raft.
 type fsm struct {
 	sm StateMachine
+	// applied is the index of the last command entry sm applied (0 before
+	// the first since Run started), for WaitReady: raft's own applied
+	// index runs ahead of the FSM goroutine.
+	applied atomic.Uint64
 }
 
 func (f *fsm) Apply(l *hraft.Log) any {
 	if l.Type != hraft.LogCommand {
 		return nil
 	}
+	// NB: stored once sm has applied it, also when the entry failed: a
+	// failed entry is applied as a no-op on every replica.
+	defer f.applied.Store(l.Index)
 	if err := f.sm.Apply(l.Index, l.Data); err != nil {
 		return err
 	}

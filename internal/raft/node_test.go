@@ -505,3 +505,145 @@ func TestQuorumState(t *testing.T) {
 		t.Errorf("Quorum() = %+v, want node 1 leading itself with the entry committed", st)
 	}
 }
+
+// gatedSM is a listSM whose Apply waits until gate is closed.
+type gatedSM struct {
+	listSM
+	gate chan struct{}
+}
+
+func (s *gatedSM) Apply(index uint64, data []byte) error {
+	<-s.gate
+	return s.listSM.Apply(index, data)
+}
+
+// TestWaitReadyWaitsForTheStateMachine: a follower is ready once its state
+// machine has applied what the leader committed, not once raft has queued
+// the entries for the FSM goroutine (raft counts those applied). A broker
+// that started serving on a state machine still replaying its log took
+// its partitions for unknown and deleted them.
+func TestWaitReadyWaitsForTheStateMachine(t *testing.T) {
+	// NB: one voter, which cannot lose its leadership on a loaded machine.
+	nodes, _, voters := startVoters(t, 1, func(int) *slog.Logger { return testLogger(t) })
+	leader := findLeader(t, nodes, nil)
+	var want []string
+	var last uint64
+	for i := range 20 {
+		v := fmt.Sprintf("entry-%d", i)
+		index, err := leader.Propose(t.Context(), []byte(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, last = append(want, v), index
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.NodeID, cfg.Dir, cfg.Voters, cfg.Listener, cfg.Observer, cfg.Advertise = 7, t.TempDir(), voters, ln, true, ln.Addr().String()
+	cfg.Logger = testLogger(t)
+	fastTimeouts(&cfg)
+	sm := &gatedSM{gate: make(chan struct{})}
+	obs := start(t, cfg, sm)
+	var openOnce sync.Once
+	open := func() { openOnce.Do(func() { close(sm.gate) }) }
+	t.Cleanup(open) // before the node stops: raft's shutdown waits for Apply
+	if err := leader.AddNonvoter(t.Context(), 7, ln.Addr().String()); err != nil {
+		t.Fatalf("AddNonvoter: %v", err)
+	}
+	waitUntil(t, "the observer's raft to hand every entry to its state machine", func() bool { return obs.AppliedIndex() >= last })
+
+	ready := make(chan []string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := obs.WaitReady(ctx); err != nil {
+			t.Errorf("WaitReady: %v", err)
+		}
+		ready <- sm.list()
+	}()
+	select {
+	case got := <-ready:
+		t.Fatalf("WaitReady returned while the state machine was blocked; it had applied %v", got)
+	case <-time.After(time.Second): // still waiting, as it must
+	}
+	open()
+	if got := <-ready; !slices.Equal(got, want) {
+		t.Errorf("when WaitReady returned the state machine had applied %v, want %v", got, want)
+	}
+}
+
+// blockingSM is a listSM whose Apply of the entry "block" waits until gate
+// is closed.
+type blockingSM struct {
+	listSM
+	gate chan struct{}
+}
+
+func (s *blockingSM) Apply(index uint64, data []byte) error {
+	if string(data) == "block" {
+		<-s.gate
+	}
+	return s.listSM.Apply(index, data)
+}
+
+// TestStopAnswersProposalsQueuedForTheStateMachine: Run returns, and every
+// proposal returns, when the node stops while committed entries wait for a
+// busy state machine. hashicorp/raft's FSM goroutine, once shut down,
+// drops the entries still queued for it without answering their futures;
+// Run used to shut raft down first and then wait for those futures
+// forever (a node that never stopped).
+func TestStopAnswersProposalsQueuedForTheStateMachine(t *testing.T) {
+	// Each round stops the node with an entry queued behind a blocked one;
+	// before the fix a round hung when the FSM goroutine chose to exit
+	// rather than apply it (a coin toss in its select).
+	for round := range 8 {
+		sm := &blockingSM{gate: make(chan struct{})}
+		var openOnce sync.Once
+		open := func() { openOnce.Do(func() { close(sm.gate) }) }
+		n := start(t, singleConfig(t, t.TempDir()), sm)
+		waitReady(t, n, 10*time.Second)
+		base := n.AppliedIndex()
+
+		results := make(chan error, 2)
+		for _, v := range []string{"block", "queued"} {
+			go func() {
+				_, err := n.Propose(context.Background(), []byte(v))
+				results <- err
+			}()
+			// In this order: "queued" commits behind "block".
+			waitUntil(t, "raft to hand "+v+" to the state machine", func() bool { return n.AppliedIndex() > base })
+			base = n.AppliedIndex()
+		}
+
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			n.stop()
+		}()
+		// Let Run reach raft's shutdown with both entries unapplied, then
+		// let the state machine go on.
+		time.Sleep(50 * time.Millisecond)
+		open()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: Run did not return within 30s of its context's end", round)
+		}
+		for range 2 {
+			select {
+			case err := <-results:
+				if err != nil && !errors.Is(err, ErrStopped) {
+					t.Errorf("round %d: Propose = %v, want nil or ErrStopped", round, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: a Propose did not return within 30s of the stop", round)
+			}
+		}
+		if got := sm.list(); !slices.Equal(got, []string{"block", "queued"}) {
+			t.Errorf("round %d: applied %v, want [block queued]", round, got)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/partition"
 	"github.com/strata-io/strata/internal/record"
 )
@@ -108,6 +110,11 @@ func (f *fetcher) fetchLoop(ctx context.Context) {
 	f.logger.Info("fetcher started")
 	defer f.logger.Info("fetcher stopped")
 	for ctx.Err() == nil {
+		f.repairCorrupt()
+		if failpoint.Inject(failpoint.ReplicaFetch) {
+			f.sleep(ctx, f.m.cfg.Backoff) // replication held back on purpose
+			continue
+		}
 		req, reqs, nextRetry := f.buildRequest(time.Now())
 		if req == nil {
 			f.idle(ctx, nextRetry)
@@ -134,6 +141,41 @@ func (f *fetcher) fetchLoop(ctx context.Context) {
 			continue
 		}
 		f.apply(resp, reqs)
+	}
+}
+
+// repairCorrupt truncates each followed partition whose log holds a
+// corrupt batch (found by a read or the scrubber, see storage's scrub.go)
+// to that batch, so that the next fetch gets it and what follows again
+// from the leader. The follower's fetch offset then drops below the high
+// watermark, which takes it out of the ISR until it has caught up.
+func (f *fetcher) repairCorrupt() {
+	f.mu.Lock()
+	var corrupt []*partition.Partition
+	for p := range f.mu.parts {
+		if p.Log().CorruptOffset() >= 0 {
+			corrupt = append(corrupt, p)
+		}
+	}
+	f.mu.Unlock()
+	for _, p := range corrupt {
+		f.applyMu.Lock()
+		f.mu.Lock()
+		_, followed := f.mu.parts[p]
+		f.mu.Unlock()
+		off := p.Log().CorruptOffset()
+		if followed && off >= 0 {
+			err := p.TruncateTo(off)
+			if err == nil && p.Log().CorruptOffset() >= 0 {
+				err = fmt.Errorf("corrupt batch still at offset %d after the truncation", p.Log().CorruptOffset())
+			}
+			if err != nil {
+				f.logger.Error("repairing a corrupt log failed", "topic", p.Topic, "partition", p.Index, "offset", off, "err", err)
+			} else {
+				f.logger.Warn("truncated a corrupt log to fetch it again from the leader", "topic", p.Topic, "partition", p.Index, "offset", off)
+			}
+		}
+		f.applyMu.Unlock()
 	}
 }
 

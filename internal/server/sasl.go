@@ -150,6 +150,7 @@ func (s *Server) saslIntercept(ctx context.Context, cs *connState, sc *saslConn,
 		if done {
 			if _, err := s.saslComplete(c, sc, now); err != nil {
 				c.Logger.Info("closing connection: SASL authentication failed", "mechanism", sc.mechanism, "err", err)
+				s.lm.saslFailed()
 				return saslOutcome{close: true}
 			}
 		}
@@ -327,6 +328,7 @@ func (s *Server) saslComplete(c *Conn, sc *saslConn, now time.Time) (time.Durati
 // failedAuthDelay waits connection.failed.authentication.delay.ms before
 // a failure is answered, on connections that never authenticated.
 func (s *Server) failedAuthDelay(ctx context.Context, sc *saslConn) {
+	s.lm.saslFailed()
 	d := s.cfg.SASL.FailedAuthDelay
 	if sc.successes > 0 || d <= 0 {
 		return

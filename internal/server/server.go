@@ -178,6 +178,9 @@ type Config struct {
 	// KIP-612) means the connection is not served but held unread for
 	// that long and then closed, as Kafka's acceptor does.
 	AcceptThrottle func(ip netip.Addr) time.Duration
+	// Metrics, when set, records requests and connections (shared by all
+	// listeners of a node); nil records nothing.
+	Metrics *Metrics
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -230,13 +233,14 @@ type Stats struct {
 
 // Server accepts Kafka connections.
 type Server struct {
-	cfg     Config       // set in New, never changed
-	epoch   time.Time    // set in New; connection mutes count from it
-	handler Handler      // set in New
-	reuser  FrameReuser  // the handler's, or nil; set in New
-	budget  *budget      // set in New
-	frames  *framePool   // set in New
-	ln      net.Listener // set in Listen
+	cfg     Config          // set in New, never changed
+	epoch   time.Time       // set in New; connection mutes count from it
+	handler Handler         // set in New
+	reuser  FrameReuser     // the handler's, or nil; set in New
+	budget  *budget         // set in New
+	frames  *framePool      // set in New
+	ln      net.Listener    // set in Listen
+	lm      listenerMetrics // set in New
 
 	sendfileBytes atomic.Int64
 	copiedBytes   atomic.Int64
@@ -273,6 +277,7 @@ func New(cfg Config, h Handler) *Server {
 		cfg.SASL.Now = time.Now
 	}
 	s := &Server{cfg: cfg, handler: h, budget: newBudget(cfg.QueuedMaxRequestBytes), frames: newFramePool(), epoch: time.Now()}
+	s.lm = cfg.Metrics.listener(cfg.Listener)
 	s.reuser, _ = h.(FrameReuser)
 	s.mu.conns = make(map[net.Conn]struct{})
 	s.mu.throttled = make(map[net.Conn]*time.Timer)
@@ -363,6 +368,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			s.lm.connOpened()
+			defer s.lm.connClosed()
 			s.serveConn(ctx, c)
 			s.mu.Lock()
 			delete(s.mu.conns, c)
@@ -424,6 +431,7 @@ type slot struct {
 	// throttled says the reader counted this response in
 	// connState.throttledUnwritten; the writer uncounts it once written.
 	throttled bool
+	timing    reqTiming // for Metrics
 }
 
 // connState is shared by a connection's reader and writer.
@@ -511,6 +519,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		tc, err := s.handshake(ctx, nc, c)
 		if err != nil {
 			c.Logger.Info("closing connection: TLS handshake failed", "listener", s.cfg.Listener, "err", err)
+			s.lm.tlsFailed()
 			nc.Close()
 			return
 		}
@@ -623,6 +632,7 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 			s.logReadErr(c, err)
 			return
 		}
+		readAt := s.cfg.Metrics.now()
 		if cs.sasl != nil {
 			out := s.saslIntercept(ctx, cs, cs.sasl, frame)
 			if !out.pass {
@@ -655,8 +665,11 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 		if !s.waitUnmuted(ctx, cs) {
 			return
 		}
+		timing := s.cfg.Metrics.begin(hdr, readAt, n)
 		resp := s.handler.Handle(ctx, c, hdr, req, body)
+		timing.handlerDone()
 		if resp.Msg == nil && resp.Body == nil && resp.Later == nil && !resp.Close {
+			timing.written(nil, -1)
 			// No response expected (acks=0): the handler is done with it.
 			if resp.Throttle > 0 {
 				s.mute(cs, resp.Throttle)
@@ -665,7 +678,7 @@ func (s *Server) readLoop(ctx context.Context, nc net.Conn, cs *connState, pendi
 			held = 0
 			continue
 		}
-		sl := slot{correlationID: hdr.CorrelationID, resp: resp, held: held}
+		sl := slot{correlationID: hdr.CorrelationID, resp: resp, held: held, timing: timing}
 		if reuse {
 			sl.frame = frame
 		}

@@ -73,6 +73,8 @@ type connWriter struct {
 	bw  *bufio.Writer
 	raw syscall.RawConn // the socket, for sendfile; nil: copy file sections
 	buf []byte          // reused for kmsg responses
+	// size is the bytes of the last response write wrote (for Metrics).
+	size int64
 }
 
 func (s *Server) newConnWriter(nc net.Conn) *connWriter {
@@ -121,12 +123,14 @@ func (s *Server) writeLoop(ctx context.Context, cancel context.CancelFunc, nc ne
 					continue
 				}
 			}
+			sl.timing.remoteDone()
 		}
 		throttle = max(throttle, resp.Throttle)
 		if throttle > 0 {
 			setThrottle(&resp, throttle)
 		}
 		err := w.write(sl.correlationID, resp)
+		sl.timing.written(resp.Msg, w.size)
 		// The response exists, so the handler is done with the frame.
 		s.release(cs, sl.held, sl.frame, true)
 		if throttle > 0 {
@@ -182,8 +186,10 @@ func setThrottle(resp *Response, d time.Duration) {
 
 // write writes one response frame, if resp has one.
 func (w *connWriter) write(correlationID int32, resp Response) error {
+	w.size = 0
 	switch {
 	case resp.isRaw:
+		w.size = 4 + int64(len(resp.raw))
 		var size [4]byte
 		binary.BigEndian.PutUint32(size[:], uint32(len(resp.raw)))
 		if _, err := w.bw.Write(size[:]); err != nil {
@@ -195,6 +201,7 @@ func (w *connWriter) write(correlationID int32, resp Response) error {
 		return w.writeBody(correlationID, resp.Body)
 	case resp.Msg != nil:
 		w.buf = protocol.AppendResponse(w.buf[:0], correlationID, resp.Msg)
+		w.size = int64(len(w.buf))
 		_, err := w.bw.Write(w.buf)
 		if cap(w.buf) > 1<<20 {
 			w.buf = nil // do not pin a huge buffer to an idle connection
@@ -209,6 +216,7 @@ func (w *connWriter) writeBody(correlationID int32, b *Body) error {
 	if b.Flexible {
 		size++
 	}
+	w.size = 4 + size
 	if size > math.MaxInt32 {
 		return fmt.Errorf("response of %d bytes does not fit a frame", size)
 	}

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-io/strata/internal/failpoint"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // File names in a log directory and in a partition directory.
@@ -27,9 +30,9 @@ const (
 // writeFileAtomic replaces path with data: it writes path.tmp, fsyncs it,
 // renames it over path and fsyncs the directory, so a crash leaves either
 // the old file or the new one.
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
 	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
@@ -41,19 +44,25 @@ func writeFileAtomic(path string, data []byte) error {
 		werr = cerr
 	}
 	if werr != nil {
-		_ = os.Remove(tmp)
+		_ = fsys.Remove(tmp)
 		return fmt.Errorf("write %s: %w", tmp, werr)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if failpoint.Inject(failpoint.CheckpointBeforeRename) {
+		return failpoint.Error(failpoint.CheckpointBeforeRename)
+	}
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
-	return syncDir(filepath.Dir(path))
+	if failpoint.Inject(failpoint.CheckpointAfterRename) {
+		return failpoint.Error(failpoint.CheckpointAfterRename)
+	}
+	return syncDir(fsys, filepath.Dir(path))
 }
 
 // syncDir fsyncs a directory so that entries created, renamed or removed in
 // it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+func syncDir(fsys vfs.FS, dir string) error {
+	d, err := fsys.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open dir %s: %w", dir, err)
 	}
@@ -147,8 +156,8 @@ func decodeOffsetCheckpoint(b []byte) (map[TopicPartition]int64, error) {
 }
 
 // readOffsetCheckpoint reads a checkpoint file; a missing file is empty.
-func readOffsetCheckpoint(path string) (map[TopicPartition]int64, error) {
-	b, err := os.ReadFile(path)
+func readOffsetCheckpoint(fsys vfs.FS, path string) (map[TopicPartition]int64, error) {
+	b, err := vfs.ReadFile(fsys, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[TopicPartition]int64{}, nil
 	}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // FsyncPolicy says when appended data is forced to disk.
@@ -159,12 +161,16 @@ type Config struct {
 	// naming another node is refused; < 0 (DefaultConfig) skips both.
 	NodeID                 int32
 	Fsync                  FsyncPolicy
-	FsyncInterval          time.Duration    // for FsyncInterval
-	RetentionCheckInterval time.Duration    // log.retention.check.interval.ms
-	CheckpointInterval     time.Duration    // recovery point and log start offset checkpoints
-	RecoveryThreads        int              // logs opened in parallel by OpenLogDir
-	Logger                 *slog.Logger     // nil discards
-	Now                    func() time.Time // nil = time.Now
+	FsyncInterval          time.Duration // for FsyncInterval
+	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
+	CheckpointInterval     time.Duration // recovery point and log start offset checkpoints
+	RecoveryThreads        int           // logs opened in parallel by OpenLogDir
+	Logger                 *slog.Logger  // nil discards
+	// FS is the file system every file of the directory is read and
+	// written through; nil = vfs.Default (the operating system's). Tests
+	// inject faults (errorfs) or simulate power loss (lazyfs) with it.
+	FS  vfs.FS
+	Now func() time.Time // wall clock (rolls, retention, expiry); nil = clock.Now
 
 	// FsyncThreads bounds the fsyncs the directory runs at once for
 	// Log.Sync and Log.SyncAsync (group commit across partitions), the
@@ -180,6 +186,9 @@ type Config struct {
 	// GroupCommitBytes ends the GroupCommitDelay wait of every queued log
 	// once one of them holds this many bytes not yet fsynced; 0 = no limit.
 	GroupCommitBytes int64
+	// Metrics records fsync times and group-commit sizes; nil records
+	// nothing. Directories of one broker share it.
+	Metrics *Metrics
 
 	// CleanerEnabled runs the log cleaner loop in Run (log.cleaner.enable).
 	// NB: the zero Config leaves it off; DefaultConfig turns it on.
@@ -194,6 +203,20 @@ type Config struct {
 	// map's growth). When the map is full the pass cleans up to the last
 	// mapped offset and the next pass continues from there.
 	CleanerDedupeBufferBytes int64
+
+	// ScrubRate is how many bytes a second the scrubber reads to check the
+	// CRCs of segments written before the directory was opened, then of
+	// all segments every ScrubInterval (see scrub.go); 0 = no scrubber.
+	// NB: the zero Config leaves it off; DefaultConfig turns it on.
+	ScrubRate int64
+	// ScrubInterval is the pause between full scrubs; 0 = 24h.
+	ScrubInterval time.Duration
+	// OnCorruption, if set, is called when a corrupt batch is found in a
+	// log, and whenever a read meets one, on the goroutine that found it
+	// (a reader or the scrubber); it must not block. The broker repairs a
+	// follower (Log.CorruptOffset, TruncateTo) and fails the directory of
+	// a leader (LogDir.Fail).
+	OnCorruption func(*Log)
 }
 
 // defaultFsyncThreads is Config.FsyncThreads when it is 0.
@@ -214,6 +237,9 @@ func DefaultConfig(dir string) Config {
 		CleanerEnabled:           true,
 		CleanerInterval:          15 * time.Second,
 		CleanerDedupeBufferBytes: 32 << 20,
+
+		ScrubRate:     16 << 20,
+		ScrubInterval: 24 * time.Hour,
 	}
 }
 
@@ -249,6 +275,12 @@ func (c Config) Validate() error {
 	}
 	if c.CleanerInterval <= 0 {
 		errs = append(errs, fmt.Errorf("cleaner interval %v must be positive", c.CleanerInterval))
+	}
+	if c.ScrubRate < 0 {
+		errs = append(errs, fmt.Errorf("scrub rate %d is negative", c.ScrubRate))
+	}
+	if c.ScrubInterval <= 0 {
+		errs = append(errs, fmt.Errorf("scrub interval %v must be positive", c.ScrubInterval))
 	}
 	if c.CleanerDedupeBufferBytes <= 0 {
 		errs = append(errs, fmt.Errorf("cleaner dedupe buffer bytes %d must be positive", c.CleanerDedupeBufferBytes))

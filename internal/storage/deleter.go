@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // fileDeleter closes and removes retired files after a delay
@@ -13,6 +15,7 @@ import (
 // truncated-away segment can finish. LogDir.Run's deleteLoop drives it;
 // LogDir.Close flushes it.
 type fileDeleter struct {
+	fs      vfs.FS // set in newFileDeleter, never changed
 	mu      sync.Mutex
 	pending []pendingDelete // guarded by mu; unordered
 	wake    chan struct{}   // buffer 1: nudges deleteLoop when something is scheduled
@@ -20,15 +23,15 @@ type fileDeleter struct {
 
 type pendingDelete struct {
 	at    time.Time
-	files []*os.File // closed when due
+	files []vfs.File // closed when due
 	paths []string   // removed when due (directories recursively)
 }
 
-func newFileDeleter() *fileDeleter {
-	return &fileDeleter{wake: make(chan struct{}, 1)}
+func newFileDeleter(fsys vfs.FS) *fileDeleter {
+	return &fileDeleter{fs: fsys, wake: make(chan struct{}, 1)}
 }
 
-func (d *fileDeleter) schedule(at time.Time, files []*os.File, paths []string) {
+func (d *fileDeleter) schedule(at time.Time, files []vfs.File, paths []string) {
 	if len(files) == 0 && len(paths) == 0 {
 		return
 	}
@@ -77,7 +80,7 @@ func (d *fileDeleter) runDue(now time.Time, all bool) error {
 			}
 		}
 		for _, path := range p.paths {
-			if err := os.RemoveAll(path); err != nil {
+			if err := d.fs.RemoveAll(path); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
 			}
 		}

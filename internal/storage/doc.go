@@ -24,18 +24,26 @@
 // A LogDir is one log directory; it opens, creates and deletes the Log of
 // each partition. A Log is an ordered list of segments; the last is the
 // active segment, which alone is appended to. Readers get Chunks: sections
-// of segment files, so the fetch path may sendfile them.
+// of segment files, so the fetch path may sendfile them, or, for sections
+// whose CRCs were not verified yet, their checked bytes (see scrub.go).
+//
+// Every file goes through Config.FS (package vfs; the operating system's
+// by default): tests inject I/O errors (vfs/errorfs) and power loss
+// (vfs/lazyfs) there. An I/O error fails the log and takes its directory
+// offline (ErrStorageFailed); a corrupt batch is recorded and never
+// served (ErrCorruptLog). See docs/design/storage-faults.md.
 //
 // # Goroutines
 //
 // OpenLogDir starts none that outlive it (RecoveryThreads workers open logs
 // and exit before it returns; LogDir.Close likewise closes logs with
-// FsyncThreads workers). LogDir.Run runs five loops until its context
+// FsyncThreads workers). LogDir.Run runs six loops until its context
 // ends or a log fails, and returns after they exit: retention (every
 // RetentionCheckInterval), interval fsync (FsyncInterval policy only),
 // checkpoints (every CheckpointInterval), the delayed removal of deleted
-// segment files, and the log cleaner (CleanerEnabled only: compaction
-// passes, one at a time, every CleanerInterval). Log methods, Log.Compact
+// segment files, the log cleaner (CleanerEnabled only: compaction
+// passes, one at a time, every CleanerInterval) and the scrubber
+// (ScrubRate > 0: CRC checks of segments at a bounded rate). Log methods, Log.Compact
 // included, run on their callers' goroutines, except the fsyncs of
 // Log.Sync and Log.SyncAsync: up to FsyncThreads workers of the
 // directory's group syncer (groupsync.go) run them. A worker starts when
@@ -74,8 +82,8 @@
 // time) reads sealed segments and writes its output without appendMu, and
 // takes appendMu only to check nothing changed and swap the new segment
 // in. Lock order: LogDir.mu, Log.cleanMu, Log.appendMu, Log.mu; the epoch
-// cache, sync state, the group syncer's queue and segment file handles
-// have leaf locks.
+// cache, sync state, the recorded corruption (Log.corrupt), the group
+// syncer's queue and segment file handles have leaf locks.
 //
 // # Memory and file descriptors
 //

@@ -1,14 +1,20 @@
 package storage
 
 import (
-	"os"
+	"errors"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // fadviseDontNeed drops f's clean pages from the page cache.
-func fadviseDontNeed(f *os.File) error {
-	rc, err := f.SyscallConn()
+func fadviseDontNeed(f vfs.File) error {
+	of, ok := vfs.OSFileOf(f)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	rc, err := of.SyscallConn()
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,8 @@ package storage
 
 import (
 	"errors"
-	"os"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
-func fadviseDontNeed(*os.File) error { return errors.ErrUnsupported }
+func fadviseDontNeed(vfs.File) error { return errors.ErrUnsupported }

@@ -1,9 +1,10 @@
 package storage
 
 import (
-	"os"
 	"sync"
 	"time"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // groupSyncer runs the fsyncs of a log directory (group commit across
@@ -24,10 +25,11 @@ type groupSyncer struct {
 	threads  int           // set in newGroupSyncer, never changed
 	delay    time.Duration // set in newGroupSyncer, never changed
 	maxBytes int64         // set in newGroupSyncer, never changed
+	metrics  *Metrics      // set in newGroupSyncer, never changed; nil records nothing
 
 	// fsyncFile makes one segment file durable: fdatasync. Tests replace it
 	// before any log is synced to observe or fail fsyncs.
-	fsyncFile func(l *Log, f *os.File) error
+	fsyncFile func(l *Log, f vfs.File) error
 
 	mu struct {
 		sync.Mutex
@@ -57,7 +59,8 @@ func newGroupSyncer(cfg Config) *groupSyncer {
 		threads:   threads,
 		delay:     cfg.GroupCommitDelay,
 		maxBytes:  cfg.GroupCommitBytes,
-		fsyncFile: func(_ *Log, f *os.File) error { return fdatasync(f) },
+		metrics:   cfg.Metrics,
+		fsyncFile: func(_ *Log, f vfs.File) error { return f.SyncData() },
 		wake:      make(chan struct{}, 1),
 	}
 }

@@ -3,7 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // syncTestDir opens a directory with n logs ("events-0" ...) and cfg's
@@ -46,12 +47,12 @@ type gatedFsync struct {
 
 func gateFsyncs(d *LogDir) *gatedFsync {
 	g := &gatedFsync{entered: make(chan *Log, 100), gates: map[*Log]chan error{}}
-	d.syncer.fsyncFile = func(l *Log, f *os.File) error {
+	d.syncer.fsyncFile = func(l *Log, f vfs.File) error {
 		g.entered <- l
 		if err := <-g.gate(l); err != nil {
 			return err
 		}
-		return fdatasync(f)
+		return f.SyncData()
 	}
 	return g
 }
@@ -101,9 +102,9 @@ func testSyncAcknowledgesOnlySyncedData(t *testing.T, set func(*Config)) {
 	// recorded after that fsync returned: everything below it is on disk.
 	var mu sync.Mutex
 	durable := map[*Log]int64{}
-	d.syncer.fsyncFile = func(l *Log, f *os.File) error {
+	d.syncer.fsyncFile = func(l *Log, f vfs.File) error {
 		leo := l.LogEndOffset()
-		if err := fdatasync(f); err != nil {
+		if err := f.SyncData(); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -267,7 +268,7 @@ func TestSyncRunsFsyncThreadsInParallel(t *testing.T) {
 	var inside, most atomic.Int32
 	barrier := make(chan struct{})
 	var once sync.Once
-	d.syncer.fsyncFile = func(_ *Log, f *os.File) error {
+	d.syncer.fsyncFile = func(_ *Log, f vfs.File) error {
 		k := inside.Add(1)
 		defer inside.Add(-1)
 		for {
@@ -284,7 +285,7 @@ func TestSyncRunsFsyncThreadsInParallel(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Errorf("only %d fsyncs ran at once after 10s, want %d", inside.Load(), threads)
 		}
-		return fdatasync(f)
+		return f.SyncData()
 	}
 	// One produce request spanning n partitions.
 	done := make([]<-chan error, n)
@@ -406,10 +407,10 @@ func TestRollQueuesTheOldSegmentsFsync(t *testing.T) {
 	}
 	release := make(chan struct{})
 	synced := make(chan string, 16)
-	d.syncer.fsyncFile = func(_ *Log, f *os.File) error {
+	d.syncer.fsyncFile = func(_ *Log, f vfs.File) error {
 		<-release
 		synced <- filepath.Base(f.Name())
-		return fdatasync(f)
+		return f.SyncData()
 	}
 	lcfg := testLogConfig()
 	batch := buildBatch(t, spec(4).size(100))

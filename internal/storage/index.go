@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 )
 
@@ -116,7 +115,7 @@ type indexEntry interface{ offsetEntry | timeEntry }
 // read with pread (no per-segment copy in memory).
 type indexView[E indexEntry] struct {
 	mem []E
-	f   *os.File
+	f   io.ReaderAt
 	n   int
 }
 
@@ -143,7 +142,7 @@ func (v indexView[E]) at(i int) (E, error) {
 	if _, ok := any(&e).(*timeEntry); ok {
 		size = timeEntrySize
 	}
-	if _, err := v.f.ReadAt(buf[:size], int64(i)*int64(size)); err != nil {
+	if _, err := readSmallAt(v.f, buf[:size], int64(i)*int64(size)); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

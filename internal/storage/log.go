@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // Log is the durable log of one partition: an ordered list of segments
@@ -30,6 +31,7 @@ import (
 type Log struct {
 	tp      TopicPartition // set at open, never changed
 	dir     string         // partition directory; set at open, never changed
+	fs      vfs.FS         // set at open, never changed
 	logger  *slog.Logger   // set at open, never changed
 	now     func() time.Time
 	deleter *fileDeleter // owned by the LogDir
@@ -38,6 +40,7 @@ type Log struct {
 	onFailure          func(error) // a write or fsync failed
 	onLogStartAdvanced func()      // DeleteRecordsBefore raised the log start offset
 	onCleaned          func()      // a compaction pass moved the cleaner checkpoint
+	onCorrupt          func()      // a corrupt batch was found, or a read met one (scrub.go)
 
 	dedupeBufferBytes int64 // bound of a compaction pass's offset map; set at open, never changed
 
@@ -55,6 +58,15 @@ type Log struct {
 	haltCompaction func(stage string) bool
 
 	stats scanStats // work done by scans; owned by appendMu (and open)
+
+	// corruptOffset is where the first corrupt batch found starts, -1 if
+	// none (see scrub.go); set with corrupt held, read without locks.
+	corruptOffset atomic.Int64
+	corrupt       struct {
+		sync.Mutex
+		seg *segment // the segment holding it; nil if none
+		pos int64    // its position in seg
+	}
 
 	appendMu  sync.Mutex
 	producers *producerState // owned by appendMu
@@ -115,6 +127,7 @@ type AppendInfo struct {
 type logOptions struct {
 	tp             TopicPartition
 	dir            string
+	fs             vfs.FS
 	config         LogConfig
 	clean          bool  // the log directory was shut down cleanly
 	recoveryPoint  int64 // from the checkpoint; -1 if unknown
@@ -278,7 +291,7 @@ func (l *Log) snapshotPath(offset int64) string {
 
 // writeEpochCheckpoint persists the leader-epoch cache.
 func (l *Log) writeEpochCheckpoint() error {
-	return writeFileAtomic(filepath.Join(l.dir, leaderEpochCheckpointFile), encodeEpochCheckpoint(l.epochs.snapshot()))
+	return writeFileAtomic(l.fs, filepath.Join(l.dir, leaderEpochCheckpointFile), encodeEpochCheckpoint(l.epochs.snapshot()))
 }
 
 // openLog opens (creating if needed) the partition directory opts.dir and
@@ -287,6 +300,7 @@ func openLog(opts logOptions) (*Log, error) {
 	l := &Log{
 		tp:        opts.tp,
 		dir:       opts.dir,
+		fs:        opts.fs,
 		logger:    opts.logger.With("topic", opts.tp.Topic, "partition", opts.tp.Partition),
 		now:       opts.now,
 		deleter:   opts.deleter,
@@ -297,10 +311,11 @@ func openLog(opts logOptions) (*Log, error) {
 	}
 	l.firstDirty.Store(-1)
 	l.firstUnstable.Store(-1)
+	l.corruptOffset.Store(-1)
 	l.mu.config = opts.config
 	l.highWatermark.Store(math.MaxInt64)
 	l.checkpointedHW = -1
-	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
+	if err := opts.fs.MkdirAll(opts.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create partition dir: %w", err)
 	}
 	if err := l.load(opts); err != nil {
@@ -332,7 +347,7 @@ type dirListing struct {
 // and snapshots.
 func (l *Log) listDir() (dirListing, error) {
 	var out dirListing
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return out, fmt.Errorf("list partition dir: %w", err)
 	}
@@ -340,10 +355,10 @@ func (l *Log) listDir() (dirListing, error) {
 		return strings.HasSuffix(e.Name(), cleanedFileSuffix) || strings.HasSuffix(e.Name(), swapFileSuffix)
 	}) {
 		// A compaction was interrupted (rarely): settle it, then look again.
-		if err := completeSwaps(l.dir, l.logger); err != nil {
+		if err := completeSwaps(l.fs, l.dir, l.logger); err != nil {
 			return out, err
 		}
-		if entries, err = os.ReadDir(l.dir); err != nil {
+		if entries, err = l.fs.ReadDir(l.dir); err != nil {
 			return out, fmt.Errorf("list partition dir: %w", err)
 		}
 	}
@@ -357,7 +372,7 @@ func (l *Log) listDir() (dirListing, error) {
 		switch {
 		case strings.HasSuffix(name, deletedFileSuffix), strings.HasSuffix(name, ".cleaned"),
 			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, tmpSuffix):
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return out, fmt.Errorf("remove leftover %s: %w", name, err)
 			}
 		case strings.HasSuffix(name, logFileSuffix):
@@ -385,7 +400,7 @@ func (l *Log) listDir() (dirListing, error) {
 	}
 	for name, base := range indexes {
 		if !logs[base] {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return out, fmt.Errorf("remove orphan index %s: %w", name, err)
 			}
 		}
@@ -400,7 +415,7 @@ func (l *Log) load(opts logOptions) error {
 	if err != nil {
 		return err
 	}
-	if b, err := os.ReadFile(filepath.Join(l.dir, partitionMetadataFile)); err == nil {
+	if b, err := vfs.ReadFile(l.fs, filepath.Join(l.dir, partitionMetadataFile)); err == nil {
 		id, err := decodePartitionMetadata(b)
 		if err != nil {
 			return err
@@ -410,7 +425,7 @@ func (l *Log) load(opts logOptions) error {
 		return fmt.Errorf("read partition metadata: %w", err)
 	}
 	var savedEpochs []epochEntry
-	if b, err := os.ReadFile(filepath.Join(l.dir, leaderEpochCheckpointFile)); err == nil {
+	if b, err := vfs.ReadFile(l.fs, filepath.Join(l.dir, leaderEpochCheckpointFile)); err == nil {
 		if savedEpochs, err = decodeEpochCheckpoint(b); err != nil {
 			return fmt.Errorf("%s: %w", leaderEpochCheckpointFile, err)
 		}
@@ -422,7 +437,7 @@ func (l *Log) load(opts logOptions) error {
 	cfg := opts.config
 	segs := make([]*segment, len(listing.logs))
 	for i, base := range listing.logs {
-		segs[i] = newSegment(l.dir, base)
+		segs[i] = newSegment(l.fs, l.dir, base)
 	}
 	recovered := false
 	if len(segs) > 0 {
@@ -432,7 +447,7 @@ func (l *Log) load(opts logOptions) error {
 	}
 	if len(segs) == 0 {
 		start := max(opts.logStartOffset, 0)
-		s, err := createSegment(l.dir, start)
+		s, err := createSegment(l.fs, l.dir, start)
 		if err != nil {
 			return err
 		}
@@ -448,12 +463,12 @@ func (l *Log) load(opts logOptions) error {
 		for _, s := range segs {
 			_ = s.closeFiles()
 			for _, suffix := range segmentFileSuffixes {
-				if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := l.fs.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("remove segment %d: %w", s.base, err)
 				}
 			}
 		}
-		s, err := createSegment(l.dir, lso)
+		s, err := createSegment(l.fs, l.dir, lso)
 		if err != nil {
 			return err
 		}
@@ -505,7 +520,7 @@ func (l *Log) load(opts logOptions) error {
 				return fmt.Errorf("fsync segment %d: %w", s.base, err)
 			}
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			return err
 		}
 	}
@@ -532,7 +547,7 @@ func (l *Log) loadSegments(segs []*segment, opts logOptions, cfg LogConfig) ([]*
 		recoverFrom = max(recoverFrom, 0)
 	}
 	for i, s := range segs {
-		fi, err := os.Stat(s.path(logFileSuffix))
+		fi, err := l.fs.Stat(s.path(logFileSuffix))
 		if err != nil {
 			return nil, false, fmt.Errorf("stat segment %d: %w", s.base, err)
 		}
@@ -637,7 +652,7 @@ func (l *Log) removeSegmentFiles(segs []*segment) error {
 	for _, s := range segs {
 		_ = s.closeFiles()
 		for _, suffix := range segmentFileSuffixes {
-			if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove segment %d: %w", s.base, err)
 			}
 		}
@@ -651,7 +666,7 @@ func (l *Log) removeSegmentFiles(segs []*segment) error {
 func (l *Log) loadSealedSegment(s *segment, nextBase int64, cfg LogConfig) error {
 	maxRel := nextBase - s.base
 	idxOK, tidxOK := false, false
-	if fi, err := os.Stat(s.path(indexFileSuffix)); err == nil && fi.Size()%offsetEntrySize == 0 {
+	if fi, err := l.fs.Stat(s.path(indexFileSuffix)); err == nil && fi.Size()%offsetEntrySize == 0 {
 		s.idxCount = int(fi.Size() / offsetEntrySize)
 		idxOK = s.idxCount == 0
 		if !idxOK {
@@ -661,7 +676,7 @@ func (l *Log) loadSealedSegment(s *segment, nextBase int64, cfg LogConfig) error
 			}
 		}
 	}
-	if fi, err := os.Stat(s.path(timeIndexFileSuffix)); err == nil && fi.Size()%timeEntrySize == 0 {
+	if fi, err := l.fs.Stat(s.path(timeIndexFileSuffix)); err == nil && fi.Size()%timeEntrySize == 0 {
 		s.tidxCount = int(fi.Size() / timeEntrySize)
 		tidxOK = s.tidxCount == 0
 		if !tidxOK {
@@ -725,6 +740,7 @@ func (s *segment) resetLocked() {
 	s.sealed = false
 	s.bytesSinceIndex = 0
 	s.rollTime = time.Time{}
+	s.vlo, s.vhi = 0, 0
 }
 
 // checkSegmentOffsets checks that h continues the segment: offsets not
@@ -747,8 +763,8 @@ func checkSegmentOffsets(s *segment, h *record.Header, expected, maxNext int64) 
 // recovered instead (its files disagree with each other).
 func (l *Log) loadActiveSegmentClean(s *segment, cfg LogConfig) (bool, error) {
 	fileSize := s.size
-	idxBytes, err1 := os.ReadFile(s.path(indexFileSuffix))
-	tidxBytes, err2 := os.ReadFile(s.path(timeIndexFileSuffix))
+	idxBytes, err1 := vfs.ReadFile(l.fs, s.path(indexFileSuffix))
+	tidxBytes, err2 := vfs.ReadFile(l.fs, s.path(timeIndexFileSuffix))
 	var idx []offsetEntry
 	var tidx []timeEntry
 	if err1 == nil && err2 == nil {
@@ -815,6 +831,9 @@ func (l *Log) loadActiveSegmentClean(s *segment, cfg LogConfig) (bool, error) {
 		}
 		s.rollTime = time.UnixMilli(max(h.MaxTimestamp, 0))
 	}
+	// What is on disk is unverified until scrubbed; appends from here on
+	// are verified as they are written.
+	s.vlo, s.vhi = s.size, s.size
 	return true, nil
 }
 
@@ -852,6 +871,7 @@ func (l *Log) recoverSegment(s *segment, minOffset, maxNext int64, cfg LogConfig
 		}
 		expected = h.NextOffset()
 	}
+	s.vlo, s.vhi = 0, s.size // every batch kept matched its CRC
 	if s.size > 0 {
 		h, err := readHeaderAt(f, 0)
 		if err != nil {
@@ -886,7 +906,7 @@ func (l *Log) loadProducerState(snapshots []int64, rebuildTxns bool) (int64, err
 		off := snapshots[i]
 		path := l.snapshotPath(off)
 		if off > leo {
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return -1, fmt.Errorf("remove snapshot: %w", err)
 			}
 			continue
@@ -897,7 +917,7 @@ func (l *Log) loadProducerState(snapshots []int64, rebuildTxns bool) (int64, err
 		if off > limit {
 			continue // valid, but the replay must start lower
 		}
-		b, err := os.ReadFile(path)
+		b, err := vfs.ReadFile(l.fs, path)
 		if err != nil {
 			return -1, fmt.Errorf("read producer snapshot: %w", err)
 		}
@@ -907,7 +927,7 @@ func (l *Log) loadProducerState(snapshots []int64, rebuildTxns bool) (int64, err
 		}
 		if err != nil {
 			l.logger.Warn("deleting unreadable producer snapshot", "offset", off, "err", err)
-			if err := os.Remove(path); err != nil {
+			if err := l.fs.Remove(path); err != nil {
 				return -1, fmt.Errorf("remove snapshot: %w", err)
 			}
 			continue
@@ -951,7 +971,7 @@ func (l *Log) writeRebuiltTxnIndexes(segs []*segment) error {
 		wrote = true
 	}
 	if wrote {
-		return syncDir(l.dir)
+		return syncDir(l.fs, l.dir)
 	}
 	return nil
 }

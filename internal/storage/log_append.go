@@ -307,6 +307,9 @@ func (l *Log) writeLocked(batches []byte, refs []batchRef, now time.Time, cfg Lo
 	for i := range refs {
 		s.indexBatchLocked(start+int64(refs[i].pos), &refs[i].h, cfg.IndexIntervalBytes)
 	}
+	if s.vhi == start {
+		s.vhi = start + int64(len(batches)) // written from checked memory
+	}
 	l.mu.logEndOffset = last.NextOffset()
 	l.mu.Unlock()
 	if s.rollTime.IsZero() {
@@ -337,15 +340,15 @@ func (l *Log) rollLocked() error {
 	if err := old.writeTxnIndexFile(old.txns); err != nil {
 		return l.fail(err)
 	}
-	s, err := createSegment(l.dir, newBase)
+	s, err := createSegment(l.fs, l.dir, newBase)
 	if err != nil {
 		return l.fail(err)
 	}
-	if err := writeFileSynced(l.snapshotPath(newBase), encodeProducerSnapshot(newBase, l.producers)); err != nil {
+	if err := writeFileSynced(l.fs, l.snapshotPath(newBase), encodeProducerSnapshot(newBase, l.producers)); err != nil {
 		_ = s.closeFiles()
 		return l.fail(err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		_ = s.closeFiles()
 		return l.fail(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // Log compaction (cleanup.policy=compact) keeps at least the last record of
@@ -247,7 +248,7 @@ func largestTimestamp(v *segView) (int64, error) {
 	if v.maxTimestamp >= 0 {
 		return v.maxTimestamp, nil
 	}
-	fi, err := os.Stat(v.seg.path(logFileSuffix))
+	fi, err := v.seg.fs.Stat(v.seg.path(logFileSuffix))
 	if err != nil {
 		return 0, fmt.Errorf("stat segment %d: %w", v.base, err)
 	}
@@ -394,7 +395,7 @@ func (l *Log) compactPass(ctx context.Context, now time.Time) (st CompactStats, 
 	c.mtimes = make([]time.Time, n)
 	for i := range n {
 		if p.views[i].base < p.firstDirty {
-			fi, err := os.Stat(p.views[i].seg.path(logFileSuffix))
+			fi, err := l.fs.Stat(p.views[i].seg.path(logFileSuffix))
 			if err != nil {
 				return st, false, fmt.Errorf("compact %s: %w: stat segment %d: %w", l.tp, errCleanAborted, p.views[i].base, err)
 			}
@@ -563,7 +564,7 @@ func (c *cleaner) mapBatch(batch []byte, h *record.Header, d, u int64) (int64, b
 
 // readCheckedHeader reads the header of the batch at pos of a trusted
 // segment, checking its framing.
-func readCheckedHeader(f *os.File, v *segView, pos int64) (record.Header, error) {
+func readCheckedHeader(f vfs.File, v *segView, pos int64) (record.Header, error) {
 	h, err := readHeaderAt(f, pos)
 	if err != nil {
 		return h, err
@@ -575,7 +576,7 @@ func readCheckedHeader(f *os.File, v *segView, pos int64) (record.Header, error)
 }
 
 // readBatchInto reads the whole batch at pos into buf's storage.
-func readBatchInto(f *os.File, pos int64, h *record.Header, buf []byte) ([]byte, error) {
+func readBatchInto(f vfs.File, pos int64, h *record.Header, buf []byte) ([]byte, error) {
 	n := h.Size()
 	buf = slices.Grow(buf[:0], n)[:n]
 	if _, err := f.ReadAt(buf, pos); err != nil {
@@ -635,7 +636,7 @@ func (c *cleaner) cleanGroup(ctx context.Context, lo, hi int) error {
 		if ns != nil {
 			_ = ns.closeFiles()
 		}
-		removeCleaned(l.dir, base)
+		removeCleaned(l.fs, l.dir, base)
 		return err
 	}
 	if l.halt("cleaned") {
@@ -650,7 +651,7 @@ func (c *cleaner) cleanGroup(ctx context.Context, lo, hi int) error {
 		// A lone segment that lost nothing stays; only its tombstone clock
 		// may need to start.
 		_ = ns.closeFiles()
-		removeCleaned(l.dir, base)
+		removeCleaned(l.fs, l.dir, base)
 		if p.ends[lo] > p.firstDirty || c.markerOrphaned {
 			return l.touchCleanedSegment(c.gen, old[0], cleanedAt)
 		}
@@ -659,7 +660,7 @@ func (c *cleaner) cleanGroup(ctx context.Context, lo, hi int) error {
 	committed, err := l.swapCleaned(c.gen, old, ns)
 	if !committed {
 		_ = ns.closeFiles()
-		removeCleaned(l.dir, base)
+		removeCleaned(l.fs, l.dir, base)
 	}
 	if err != nil {
 		return err
@@ -682,10 +683,10 @@ func swapPath(dir string, base int64, suffix string) string {
 }
 
 // removeCleaned removes the files of an undecided swap.
-func removeCleaned(dir string, base int64) {
+func removeCleaned(fsys vfs.FS, dir string, base int64) {
 	for _, suffix := range segmentFileSuffixes {
-		_ = os.Remove(cleanedPath(dir, base, suffix))
-		_ = os.Remove(swapPath(dir, base, suffix))
+		_ = fsys.Remove(cleanedPath(dir, base, suffix))
+		_ = fsys.Remove(swapPath(dir, base, suffix))
 	}
 }
 
@@ -696,8 +697,8 @@ func removeCleaned(dir string, base int64) {
 func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.Time) (ns *segment, changed bool, err error) {
 	p, l := c.p, c.l
 	base := p.views[lo].base
-	ns = newSegment(l.dir, base)
-	f, err := os.OpenFile(cleanedPath(l.dir, base, logFileSuffix), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	ns = newSegment(l.fs, l.dir, base)
+	f, err := l.fs.Create(cleanedPath(l.dir, base, logFileSuffix))
 	if err != nil {
 		return nil, false, fmt.Errorf("create cleaned segment %d: %w", base, err)
 	}
@@ -722,6 +723,15 @@ func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.T
 			}
 			if c.batch, err = readBatchInto(src, spos, &h, c.batch); err != nil {
 				return ns, false, err
+			}
+			if record.Checksum(c.batch) != h.CRC {
+				// NB: a rewrite would give the damaged records a fresh,
+				// valid CRC; stop, and let the replica be repaired.
+				cerr := fmt.Errorf("%w: segment %d position %d: crc mismatch", ErrCorruptLog, v.base, spos)
+				if _, ok := l.markCorrupt(v.seg, spos, cerr); !ok {
+					return ns, false, errCleanAborted
+				}
+				return ns, false, cerr
 			}
 			spos += int64(h.Size())
 			groupLast := k == hi-1 && spos == v.size
@@ -757,16 +767,16 @@ func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.T
 	if c.markerOrphaned {
 		cleanedAt = c.now
 	}
-	if err := os.Chtimes(f.Name(), cleanedAt, cleanedAt); err != nil {
+	if err := l.fs.Chtimes(f.Name(), cleanedAt, cleanedAt); err != nil {
 		return ns, false, fmt.Errorf("set time of cleaned segment %d: %w", base, err)
 	}
 	if err := f.Sync(); err != nil {
 		return ns, false, fmt.Errorf("fsync cleaned segment %d: %w", base, err)
 	}
-	if err := writeFileSynced(cleanedPath(l.dir, base, indexFileSuffix), encodeOffsetIndex(ns.idx)); err != nil {
+	if err := writeFileSynced(l.fs, cleanedPath(l.dir, base, indexFileSuffix), encodeOffsetIndex(ns.idx)); err != nil {
 		return ns, false, err
 	}
-	if err := writeFileSynced(cleanedPath(l.dir, base, timeIndexFileSuffix), encodeTimeIndex(ns.tidx)); err != nil {
+	if err := writeFileSynced(l.fs, cleanedPath(l.dir, base, timeIndexFileSuffix), encodeTimeIndex(ns.tidx)); err != nil {
 		return ns, false, err
 	}
 	// The run's aborted transactions carry over, but for those whose ABORT
@@ -785,23 +795,24 @@ func (c *cleaner) writeCleaned(ctx context.Context, lo, hi int, cleanedAt time.T
 		}
 	}
 	if len(ns.txns) > 0 {
-		if err := writeFileSynced(cleanedPath(l.dir, base, txnIndexFileSuffix), encodeTxnIndex(ns.txns)); err != nil {
+		if err := writeFileSynced(l.fs, cleanedPath(l.dir, base, txnIndexFileSuffix), encodeTxnIndex(ns.txns)); err != nil {
 			return ns, false, err
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return ns, false, err
 	}
 	for _, x := range []struct {
-		f      **os.File
+		f      *vfs.File
 		suffix string
 	}{{&ns.files.idx, indexFileSuffix}, {&ns.files.tidx, timeIndexFileSuffix}} {
-		if *x.f, err = os.Open(cleanedPath(l.dir, base, x.suffix)); err != nil {
+		if *x.f, err = l.fs.Open(cleanedPath(l.dir, base, x.suffix)); err != nil {
 			return ns, false, fmt.Errorf("open cleaned index %d: %w", base, err)
 		}
 	}
 	ns.sealLocked()
 	ns.nextOffset = p.ends[hi-1]
+	ns.vlo, ns.vhi = 0, ns.size // built from batches whose CRCs were checked
 	return ns, true, nil
 }
 
@@ -1087,11 +1098,11 @@ func (l *Log) swapCleaned(gen uint64, old []*segment, ns *segment) (committed bo
 		suffixes = []string{indexFileSuffix, timeIndexFileSuffix, txnIndexFileSuffix, logFileSuffix}
 	}
 	for _, suffix := range suffixes {
-		if err := os.Rename(cleanedPath(l.dir, base, suffix), swapPath(l.dir, base, suffix)); err != nil {
+		if err := l.fs.Rename(cleanedPath(l.dir, base, suffix), swapPath(l.dir, base, suffix)); err != nil {
 			return false, fmt.Errorf("rename cleaned segment %d: %w", base, err)
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return true, l.fail(err)
 	}
 	if l.halt("swap") {
@@ -1128,11 +1139,11 @@ func (l *Log) swapCleaned(gen uint64, old []*segment, ns *segment) (committed bo
 		return true, errCompactHalted
 	}
 	for _, suffix := range suffixes {
-		if err := os.Rename(swapPath(l.dir, base, suffix), ns.path(suffix)); err != nil {
+		if err := l.fs.Rename(swapPath(l.dir, base, suffix), ns.path(suffix)); err != nil {
 			return true, l.fail(fmt.Errorf("rename swapped segment %d: %w", base, err))
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return true, l.fail(err)
 	}
 	return true, nil
@@ -1146,7 +1157,7 @@ func (l *Log) touchCleanedSegment(gen uint64, s *segment, cleanedAt time.Time) e
 	if err := l.checkSegmentsLocked(gen, []*segment{s}); err != nil {
 		return err
 	}
-	if err := os.Chtimes(s.path(logFileSuffix), cleanedAt, cleanedAt); err != nil {
+	if err := l.fs.Chtimes(s.path(logFileSuffix), cleanedAt, cleanedAt); err != nil {
 		return fmt.Errorf("set time of segment %d: %w", s.base, err)
 	}
 	f, err := s.logFile()
@@ -1171,8 +1182,8 @@ func (l *Log) touchCleanedSegment(gen uint64, s *segment, cleanedAt time.Time) e
 //     its last batch. They are removed, then the .swap files take their
 //     final names (an index file without a .swap is removed, to be
 //     rebuilt).
-func completeSwaps(dir string, logger *slog.Logger) error {
-	entries, err := os.ReadDir(dir)
+func completeSwaps(fsys vfs.FS, dir string, logger *slog.Logger) error {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("list partition dir: %w", err)
 	}
@@ -1185,7 +1196,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 		}
 		switch {
 		case strings.HasSuffix(name, cleanedFileSuffix):
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove leftover %s: %w", name, err)
 			}
 		case strings.HasSuffix(name, logFileSuffix+swapFileSuffix):
@@ -1208,7 +1219,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 	}
 	for name := range swapIndexes {
 		if !decided[name] {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove leftover %s: %w", name, err)
 			}
 		}
@@ -1218,7 +1229,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 	}
 	slices.Sort(swaps)
 	for _, x := range swaps {
-		n, err := swapNextOffset(swapPath(dir, x, logFileSuffix), x)
+		n, err := swapNextOffset(fsys, swapPath(dir, x, logFileSuffix), x)
 		if err != nil {
 			return err
 		}
@@ -1229,7 +1240,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 			}
 			for _, suffix := range segmentFileSuffixes {
 				p := filepath.Join(dir, segmentFileName(b, suffix))
-				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := fsys.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("remove replaced segment %d: %w", b, err)
 				}
 			}
@@ -1239,26 +1250,26 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 		// segment, which the new one replaces.
 		for _, suffix := range indexFileSuffixes {
 			final := filepath.Join(dir, segmentFileName(x, suffix))
-			if err := os.Rename(swapPath(dir, x, suffix), final); err != nil {
+			if err := fsys.Rename(swapPath(dir, x, suffix), final); err != nil {
 				if !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("complete swap of segment %d: %w", x, err)
 				}
-				if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := fsys.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("remove stale index of segment %d: %w", x, err)
 				}
 			}
 		}
-		if err := os.Rename(swapPath(dir, x, logFileSuffix), filepath.Join(dir, segmentFileName(x, logFileSuffix))); err != nil {
+		if err := fsys.Rename(swapPath(dir, x, logFileSuffix), filepath.Join(dir, segmentFileName(x, logFileSuffix))); err != nil {
 			return fmt.Errorf("complete swap of segment %d: %w", x, err)
 		}
 	}
-	return syncDir(dir)
+	return syncDir(fsys, dir)
 }
 
 // swapNextOffset returns the offset after the last batch of the segment
 // file at path, whose base offset is base (base if it is empty).
-func swapNextOffset(path string, base int64) (int64, error) {
-	f, err := os.Open(path)
+func swapNextOffset(fsys vfs.FS, path string, base int64) (int64, error) {
+	f, err := fsys.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open swap segment: %w", err)
 	}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // ReadResult is what Read returns: sections of segment files holding whole
@@ -18,17 +20,30 @@ type ReadResult struct {
 	Size   int64 // sum of the chunks' sizes
 }
 
-// Chunk is a section of a segment file. The file stays open (even if its
-// segment is deleted or truncated away) for at least the log's
-// FileDeleteDelay, so the fetch path may sendfile it.
+// Chunk is a section of a segment file: either the file itself (File,
+// Pos, Size), to be read when the response is written, or its bytes read
+// already (Bytes, Size).
+//
+// File is set when the section may be sent zero-copy: the segment has an
+// operating-system file (vfs.OSFile) and the section's batches are known
+// to match their CRCs (written by this process, recovered or scrubbed; see
+// scrub.go). The file stays open (even if its segment is deleted or
+// truncated away) for at least the log's FileDeleteDelay, so the fetch
+// path may sendfile it. Any other section is read at once, its batches'
+// CRCs checked, and handed over as Bytes: a corrupt batch is never served.
 type Chunk struct {
 	File      *os.File
 	Pos, Size int64
+	Bytes     []byte
 }
 
 // AppendTo reads the chunks into dst with pread and returns the extended slice.
 func (r *ReadResult) AppendTo(dst []byte) ([]byte, error) {
 	for _, c := range r.Chunks {
+		if c.File == nil {
+			dst = append(dst, c.Bytes...)
+			continue
+		}
 		n := len(dst)
 		dst = slices.Grow(dst, int(c.Size))[:n+int(c.Size)]
 		if _, err := c.File.ReadAt(dst[n:], c.Pos); err != nil {
@@ -54,6 +69,7 @@ type segView struct {
 	idxCount, tidxCount  int
 	txns                 []AbortedTxn
 	txnCount             int
+	vlo, vhi             int64 // verified positions (segment.vlo, vhi)
 }
 
 // viewLocked copies s's published state; the caller holds Log.mu (either
@@ -63,7 +79,7 @@ func (s *segment) viewLocked() segView {
 		seg: s, base: s.base, size: s.size, next: s.nextOffset,
 		maxTimestamp: s.maxTimestamp, offsetOfMaxTimestamp: s.offsetOfMaxTimestamp,
 		sealed: s.sealed, idx: s.idx, tidx: s.tidx, idxCount: s.idxCount, tidxCount: s.tidxCount,
-		txns: s.txns, txnCount: s.txnCount,
+		txns: s.txns, txnCount: s.txnCount, vlo: s.vlo, vhi: s.vhi,
 	}
 }
 
@@ -132,6 +148,9 @@ func (v *segView) findBatch(offset int64) (pos int64, h record.Header, found boo
 		if h, err = readHeaderAt(f, pos); err != nil {
 			return 0, h, false, err
 		}
+		if err := checkFraming(&h, v.size-pos); err != nil {
+			return 0, h, false, &corruptBatchError{seg: v.seg, pos: pos, err: err}
+		}
 		if h.LastOffset() >= offset {
 			return pos, h, true, nil
 		}
@@ -148,6 +167,9 @@ func (v *segView) findBatch(offset int64) (pos int64, h record.Header, found boo
 // ErrOffsetOutOfRange. Reads may span segments.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) (ReadResult, error) {
 	if err := l.dirFailure(); err != nil {
+		return ReadResult{}, err
+	}
+	if err := l.corruptAt(offset); err != nil {
 		return ReadResult{}, err
 	}
 	l.mu.RLock()
@@ -175,8 +197,19 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	var res ReadResult
 	budget := int64(max(maxBytes, 0))
 	for i := range views {
-		c, stop, err := views[i].read(offset, maxOffset, budget-res.Size, minOneBatch && res.Size == 0)
+		v := &views[i]
+		f, start, end, stop, err := v.read(offset, maxOffset, budget-res.Size, minOneBatch && res.Size == 0)
+		var c Chunk
+		if err == nil && end > start {
+			var cut bool
+			c, cut, err = l.chunk(v, f, start, end)
+			stop = stop || cut
+		}
 		if err != nil {
+			err = l.readError(err)
+			if res.Size > 0 && errors.Is(err, ErrCorruptLog) {
+				break // serve the whole batches before the corrupt one
+			}
 			return ReadResult{}, err
 		}
 		if c.Size > 0 {
@@ -190,31 +223,88 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	return res, nil
 }
 
-// read returns the batches of the segment from the one containing offset,
-// within budget bytes (one batch regardless if mustOne) and below
-// maxOffset. stop is true when the read must not continue into the next
-// segment.
-func (v *segView) read(offset, maxOffset, budget int64, mustOne bool) (c Chunk, stop bool, err error) {
+// chunk returns the section [start, end) of v's segment, which holds whole
+// batches: zero-copy when it lies in the verified range of an
+// operating-system file, else read into memory with each batch's CRC
+// checked. A corrupt batch cuts the section before it (cut is set); when
+// it is the first, the error is a *corruptBatchError.
+func (l *Log) chunk(v *segView, f vfs.File, start, end int64) (c Chunk, cut bool, err error) {
+	if osf, ok := vfs.OSFileOf(f); ok && start >= v.vlo && end <= v.vhi {
+		return Chunk{File: osf, Pos: start, Size: end - start}, false, nil
+	}
+	b := make([]byte, end-start)
+	if _, err := f.ReadAt(b, start); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return c, false, fmt.Errorf("read %d bytes at %d of segment %d: %w", len(b), start, v.base, err)
+	}
+	good, bad := verifyBatches(b)
+	if bad != nil {
+		cerr := &corruptBatchError{seg: v.seg, pos: start + int64(good), err: bad}
+		if good == 0 {
+			return c, false, cerr
+		}
+		_ = l.readError(cerr) // reported; the batches before it are served
+		b, cut = b[:good], true
+	} else {
+		// Verified now: an old segment read from its start on becomes
+		// zero-copy as readers go (scrub.go does the rest).
+		l.mu.Lock()
+		if v.seg.size >= end {
+			v.seg.addVerifiedLocked(start, end)
+		}
+		l.mu.Unlock()
+	}
+	return Chunk{Bytes: b, Size: int64(len(b))}, cut, nil
+}
+
+// verifyBatches checks the framing and CRC of each batch of b, which
+// should hold whole batches, and returns the length of the valid prefix
+// and what is wrong after it (nil if nothing).
+func verifyBatches(b []byte) (int, error) {
+	pos := 0
+	for pos < len(b) {
+		rest := b[pos:]
+		if len(rest) < record.HeaderSize {
+			return pos, fmt.Errorf("%w: %d bytes are shorter than a batch header", ErrCorruptLog, len(rest))
+		}
+		h, _ := record.ParseHeader(rest)
+		if err := checkFraming(&h, int64(len(rest))); err != nil {
+			return pos, err
+		}
+		if sum := record.Checksum(rest[:h.Size()]); sum != h.CRC {
+			return pos, fmt.Errorf("%w: batch at offset %d has crc %08x, header says %08x", ErrCorruptLog, h.BaseOffset, sum, h.CRC)
+		}
+		pos += h.Size()
+	}
+	return pos, nil
+}
+
+// read returns the section [start, end) of the segment's file f holding
+// the batches from the one containing offset, within budget bytes (one
+// batch regardless if mustOne) and below maxOffset (empty if none). stop
+// is true when the read must not continue into the next segment.
+func (v *segView) read(offset, maxOffset, budget int64, mustOne bool) (f vfs.File, start, end int64, stop bool, err error) {
 	start, h, found, err := v.findBatch(offset)
 	if err != nil || !found {
-		return c, false, err
+		return nil, 0, 0, false, err
 	}
 	if h.BaseOffset >= maxOffset {
-		return c, true, nil
+		return nil, 0, 0, true, nil
 	}
-	f, err := v.seg.logFile()
-	if err != nil {
-		return c, false, err
+	if f, err = v.seg.logFile(); err != nil {
+		return nil, 0, 0, false, err
 	}
 	size := int64(h.Size())
 	if size > budget {
 		if mustOne {
-			return Chunk{File: f, Pos: start, Size: size}, true, nil
+			return f, start, start + size, true, nil
 		}
-		return c, true, nil
+		return nil, 0, 0, true, nil
 	}
 	limit := start + budget
-	end := start + size
+	end = start + size
 	// Jump over whole batches with the index: any entry is a batch boundary
 	// whose offset is known, so everything before it qualifies if the
 	// entry's position is within budget and its batch is below maxOffset.
@@ -227,29 +317,31 @@ func (v *segView) read(offset, maxOffset, budget int64, mustOne bool) (c Chunk, 
 			return int64(e.Position) <= limit && int64(e.RelOffset) < maxRel
 		})
 		if err != nil {
-			return c, false, err
+			return nil, 0, 0, false, err
 		}
 		if found && int64(e.Position) > end && int64(e.Position) <= v.size {
 			end = int64(e.Position)
 		}
 	} else {
-		return c, false, err
+		return nil, 0, 0, false, err
 	}
 	for end < v.size {
 		h, err := readHeaderAt(f, end)
 		if err != nil {
-			return c, false, err
+			return nil, 0, 0, false, err
 		}
-		if h.BaseOffset >= maxOffset || end+int64(h.Size()) > limit {
-			return Chunk{File: f, Pos: start, Size: end - start}, true, nil
+		if checkFraming(&h, v.size-end) != nil || h.BaseOffset >= maxOffset || end+int64(h.Size()) > limit {
+			// NB: a batch with broken framing ends the section; the next
+			// read starts at it and reports it.
+			return f, start, end, true, nil
 		}
 		end += int64(h.Size())
 	}
-	return Chunk{File: f, Pos: start, Size: end - start}, false, nil
+	return f, start, end, false, nil
 }
 
 // readBatchAt reads the whole batch at pos.
-func readBatchAt(f *os.File, pos int64, h *record.Header) ([]byte, error) {
+func readBatchAt(f vfs.File, pos int64, h *record.Header) ([]byte, error) {
 	b := make([]byte, h.Size())
 	if _, err := f.ReadAt(b, pos); err != nil {
 		if err == io.EOF {
@@ -327,7 +419,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, leaderEpoch
 
 // findRecordAtOrAfter returns the first record of the batch at pos with a
 // timestamp >= ts and an offset >= minOffset.
-func findRecordAtOrAfter(f *os.File, pos int64, h *record.Header, ts, minOffset int64) (int64, int64, bool, error) {
+func findRecordAtOrAfter(f vfs.File, pos int64, h *record.Header, ts, minOffset int64) (int64, int64, bool, error) {
 	if h.IsLogAppendTime() {
 		// Every record of a LogAppendTime batch has the batch's timestamp.
 		return max(h.BaseOffset, minOffset), h.MaxTimestamp, true, nil

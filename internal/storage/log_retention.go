@@ -16,6 +16,7 @@ import (
 func (l *Log) retireSegment(s *segment, delay time.Duration) error {
 	open, paths, err := s.markDeleted()
 	l.deleter.schedule(l.now().Add(delay), open, paths)
+	l.clearCorruptionFrom(0, s)
 	return err
 }
 
@@ -55,7 +56,7 @@ func (l *Log) deleteOldestSegmentsLocked(n int, reason string) error {
 
 // listSnapshots returns the offsets of the producer snapshots on disk.
 func (l *Log) listSnapshots() ([]int64, error) {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("list partition dir: %w", err)
 	}
@@ -79,7 +80,7 @@ func (l *Log) deleteSnapshotsBelow(offset int64) error {
 	}
 	keep := sort.Search(len(offs), func(i int) bool { return offs[i] > offset }) - 1
 	for i := 0; i < keep; i++ {
-		if err := os.Remove(l.snapshotPath(offs[i])); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.fs.Remove(l.snapshotPath(offs[i])); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove snapshot: %w", err)
 		}
 	}
@@ -94,7 +95,7 @@ func (l *Log) deleteSnapshotsAbove(offset int64) error {
 	}
 	for _, off := range offs {
 		if off > offset {
-			if err := os.Remove(l.snapshotPath(off)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(l.snapshotPath(off)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove snapshot: %w", err)
 			}
 		}
@@ -128,12 +129,20 @@ func (l *Log) TruncateTo(offset int64) error {
 	k := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	s := segs[k]
 	v := s.viewUnlocked()
-	pos, _, found, err := v.findBatch(offset)
-	if err != nil {
-		return l.fail(err)
-	}
-	if !found {
-		pos = v.size
+	var pos int64
+	var err error
+	if cs, cpos, ok := l.corruptPosition(offset); ok && cs == s {
+		// Repairing a corrupt batch: cut where it was found, whatever its
+		// header says.
+		pos = cpos
+	} else {
+		var found bool
+		if pos, _, found, err = v.findBatch(offset); err != nil {
+			return l.fail(err)
+		}
+		if !found {
+			pos = v.size
+		}
 	}
 	f, err := s.logFile()
 	if err != nil {
@@ -183,7 +192,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		// Close writes fresh ones.
 		s.closeIndexFiles()
 		for _, suffix := range indexFileSuffixes {
-			if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return l.fail(err)
 			}
 		}
@@ -194,7 +203,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := f.Sync(); err != nil {
 		return l.fail(fmt.Errorf("fsync segment %d: %w", s.base, err))
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return l.fail(err)
 	}
 	if l.epochs.truncateFromEnd(s.nextOffset) {
@@ -205,6 +214,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.reloadProducerStateLocked(); err != nil {
 		return l.fail(err)
 	}
+	l.clearCorruptionFrom(s.nextOffset, nil)
 	l.logger.Info("truncated log", "offset", s.nextOffset)
 	return nil
 }
@@ -248,11 +258,11 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	if err := errors.Join(errs...); err != nil {
 		return l.fail(err)
 	}
-	s, err := createSegment(l.dir, offset)
+	s, err := createSegment(l.fs, l.dir, offset)
 	if err != nil {
 		return l.fail(err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return l.fail(err)
 	}
 	l.mu.Lock()
@@ -272,6 +282,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	}
 	l.producers = newProducerState()
 	l.firstUnstable.Store(-1)
+	l.clearCorruptionFrom(-1, nil)
 	if err := l.deleteSnapshotsAbove(-1); err != nil {
 		return l.fail(err)
 	}
@@ -358,7 +369,7 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 		for n <= last && eligible(n) {
 			ts := views[n].maxTimestamp
 			if ts < 0 {
-				fi, err := os.Stat(views[n].seg.path(logFileSuffix))
+				fi, err := l.fs.Stat(views[n].seg.path(logFileSuffix))
 				if err != nil {
 					return 0, l.fail(err)
 				}
@@ -492,13 +503,13 @@ func (l *Log) flushForCloseLocked() error {
 		return l.fail(err)
 	}
 	leo := l.appendLEO
-	if err := writeFileSynced(l.snapshotPath(leo), encodeProducerSnapshot(leo, l.producers)); err != nil {
+	if err := writeFileSynced(l.fs, l.snapshotPath(leo), encodeProducerSnapshot(leo, l.producers)); err != nil {
 		return l.fail(err)
 	}
 	if err := l.pruneSnapshots(s.base, leo); err != nil {
 		return l.fail(err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return l.fail(err)
 	}
 	l.advanceRecoveryPoint(leo, l.syncGeneration())
@@ -516,7 +527,7 @@ func (l *Log) pruneSnapshots(activeBase, leo int64) error {
 	}
 	for _, off := range offs {
 		if off > activeBase && off < leo {
-			if err := os.Remove(l.snapshotPath(off)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(l.snapshotPath(off)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove snapshot: %w", err)
 			}
 		}

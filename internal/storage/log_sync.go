@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/strata-io/strata/internal/failpoint"
 )
 
 // syncWaiter is one Sync or SyncAsync call waiting for an fsync.
@@ -171,6 +173,7 @@ func (l *Log) runSync() {
 	}
 	l.sync.Unlock()
 
+	l.syncer.metrics.groupCommitted(len(results))
 	for _, res := range results {
 		res.w.done <- res.err
 	}
@@ -184,9 +187,15 @@ func (l *Log) runSync() {
 func (l *Log) fsyncSegments(segs []*segment) error {
 	for _, s := range segs {
 		f, err := s.logFile()
+		if err == nil && failpoint.Inject(failpoint.SegmentBeforeFsync) {
+			err = failpoint.Error(failpoint.SegmentBeforeFsync)
+		}
 		if err == nil {
 			l.fsyncs.Add(1)
-			err = l.syncer.fsyncFile(l, f)
+			err = l.syncer.timedFsync(l, f)
+		}
+		if err == nil && failpoint.Inject(failpoint.SegmentAfterFsync) {
+			err = failpoint.Error(failpoint.SegmentAfterFsync)
 		}
 		if err != nil {
 			if s.isDeleted() || errors.Is(err, os.ErrClosed) || errors.Is(err, ErrLogClosed) {

@@ -16,12 +16,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/strata-io/strata/internal/clock"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // LogDir is one log directory: a directory per partition plus the
 // checkpoint files and the clean-shutdown marker at its root.
 type LogDir struct {
 	cfg     Config           // set in OpenLogDir, never changed
+	fs      vfs.FS           // cfg.FS; set in OpenLogDir, never changed
 	id      DirID            // from meta.properties; set in OpenLogDir, never changed
 	logger  *slog.Logger     // set in OpenLogDir, never changed
 	now     func() time.Time // set in OpenLogDir, never changed
@@ -61,7 +65,10 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = clock.Now
+	}
+	if cfg.FS == nil {
+		cfg.FS = vfs.Default
 	}
 	if cfg.RecoveryThreads == 0 {
 		cfg.RecoveryThreads = 1
@@ -85,29 +92,33 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 	if cfg.CleanerDedupeBufferBytes == 0 {
 		cfg.CleanerDedupeBufferBytes = def.CleanerDedupeBufferBytes
 	}
+	if cfg.ScrubInterval == 0 {
+		cfg.ScrubInterval = def.ScrubInterval
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("log dir config: %w", err)
 	}
 	d := &LogDir{
 		cfg:     cfg,
+		fs:      cfg.FS,
 		logger:  cfg.Logger.With("component", "storage", "dir", cfg.Dir),
 		now:     cfg.Now,
-		deleter: newFileDeleter(),
+		deleter: newFileDeleter(cfg.FS),
 		syncer:  newGroupSyncer(cfg),
 		failed:  make(chan struct{}),
 	}
 	d.mu.logs = make(map[TopicPartition]*Log)
 	d.mu.futures = make(map[TopicPartition]*Log)
 	d.mu.promoted = make(map[TopicPartition]bool)
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	id, err := loadMetaProperties(cfg.Dir, cfg.NodeID)
+	id, err := loadMetaProperties(cfg.FS, cfg.Dir, cfg.NodeID)
 	if err != nil {
 		return nil, err
 	}
 	d.id = id
-	entries, err := os.ReadDir(cfg.Dir)
+	entries, err := cfg.FS.ReadDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("list log dir: %w", err)
 	}
@@ -117,12 +128,12 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 		switch {
 		case !e.IsDir():
 			if strings.HasSuffix(name, tmpSuffix) {
-				if err := os.Remove(filepath.Join(cfg.Dir, name)); err != nil {
+				if err := cfg.FS.Remove(filepath.Join(cfg.Dir, name)); err != nil {
 					return nil, fmt.Errorf("remove leftover %s: %w", name, err)
 				}
 			}
 		case strings.HasSuffix(name, "-delete"):
-			if err := os.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
+			if err := cfg.FS.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
 				return nil, fmt.Errorf("remove deleted partition %s: %w", name, err)
 			}
 		default:
@@ -132,38 +143,38 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 				continue
 			}
 			switch {
-			case fileExists(filepath.Join(cfg.Dir, name, futureMarkerFile)):
+			case fileExists(cfg.FS, filepath.Join(cfg.Dir, name, futureMarkerFile)):
 				// A move into this directory that never completed: the
 				// source log is still current.
 				d.logger.Info("removing the future log of an unfinished log dir move", "topic", tp.Topic, "partition", tp.Partition)
-				if err := os.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
+				if err := cfg.FS.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
 					return nil, fmt.Errorf("remove future log %s: %w", name, err)
 				}
 				continue
-			case fileExists(filepath.Join(cfg.Dir, name, promotedMarkerFile)):
+			case fileExists(cfg.FS, filepath.Join(cfg.Dir, name, promotedMarkerFile)):
 				d.mu.promoted[tp] = true
 			}
 			tps = append(tps, tp)
 		}
 	}
-	rps, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, recoveryPointFile))
+	rps, err := readOffsetCheckpoint(cfg.FS, filepath.Join(cfg.Dir, recoveryPointFile))
 	if err != nil {
 		return nil, err
 	}
-	lsos, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, logStartOffsetFile))
+	lsos, err := readOffsetCheckpoint(cfg.FS, filepath.Join(cfg.Dir, logStartOffsetFile))
 	if err != nil {
 		return nil, err
 	}
-	dirty, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, cleanerCheckpointFile))
+	dirty, err := readOffsetCheckpoint(cfg.FS, filepath.Join(cfg.Dir, cleanerCheckpointFile))
 	if err != nil {
 		return nil, err
 	}
-	hws, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, highWatermarkFile))
+	hws, err := readOffsetCheckpoint(cfg.FS, filepath.Join(cfg.Dir, highWatermarkFile))
 	if err != nil {
 		return nil, err
 	}
 	marker := filepath.Join(cfg.Dir, cleanShutdownFile)
-	_, err = os.Stat(marker)
+	_, err = cfg.FS.Stat(marker)
 	clean := err == nil
 	if !clean && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("stat clean shutdown marker: %w", err)
@@ -177,11 +188,11 @@ func OpenLogDir(cfg Config) (*LogDir, error) {
 		return nil, err
 	}
 	if clean {
-		if err := os.Remove(marker); err != nil {
+		if err := cfg.FS.Remove(marker); err != nil {
 			d.closeAll()
 			return nil, fmt.Errorf("remove clean shutdown marker: %w", err)
 		}
-		if err := syncDir(cfg.Dir); err != nil {
+		if err := syncDir(cfg.FS, cfg.Dir); err != nil {
 			d.closeAll()
 			return nil, err
 		}
@@ -224,7 +235,7 @@ func (d *LogDir) openLogs(tps []TopicPartition, clean bool, cps checkpoints) err
 					tp: tp, dir: filepath.Join(d.cfg.Dir, tp.String()), config: DefaultLogConfig(), clean: clean,
 					recoveryPoint: offset(cps.recoveryPoints, tp), logStartOffset: offset(cps.logStartOffsets, tp),
 					firstDirty: offset(cps.firstDirty, tp), highWatermark: offset(cps.highWatermarks, tp),
-					dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
+					fs: d.fs, dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
 				})
 				mu.Lock()
 				if err != nil {
@@ -251,6 +262,11 @@ func (d *LogDir) attach(l *Log) {
 	l.onLogStartAdvanced = func() {
 		if err := d.writeCheckpoints(); err != nil {
 			d.logger.Warn("checkpoint after log start offset change failed", "err", err)
+		}
+	}
+	l.onCorrupt = func() {
+		if d.cfg.OnCorruption != nil {
+			d.cfg.OnCorruption(l)
 		}
 	}
 	l.onCleaned = func() {
@@ -290,6 +306,13 @@ func (d *LogDir) fail(err error) {
 	})
 }
 
+// Fail takes the directory offline (see fail), for a failure the broker
+// found: a corrupt batch in a log this broker leads, which an in-sync
+// replica elsewhere holds intact.
+func (d *LogDir) Fail(err error) {
+	d.fail(fmt.Errorf("%w: %w", ErrStorageFailed, err))
+}
+
 // FutureLogs returns the future logs of moves into the directory.
 func (d *LogDir) FutureLogs() []*Log {
 	d.mu.Lock()
@@ -326,13 +349,16 @@ func offlineLogDir(cfg Config, err error) *LogDir {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &LogDir{cfg: cfg, logger: cfg.Logger.With("component", "storage", "dir", cfg.Dir), now: time.Now,
-		deleter: newFileDeleter(), syncer: newGroupSyncer(cfg), failed: make(chan struct{})}
+	if cfg.FS == nil {
+		cfg.FS = vfs.Default
+	}
+	d := &LogDir{cfg: cfg, fs: cfg.FS, logger: cfg.Logger.With("component", "storage", "dir", cfg.Dir), now: time.Now,
+		deleter: newFileDeleter(cfg.FS), syncer: newGroupSyncer(cfg), failed: make(chan struct{})}
 	d.mu.logs = make(map[TopicPartition]*Log)
 	d.mu.futures = make(map[TopicPartition]*Log)
 	d.mu.promoted = make(map[TopicPartition]bool)
 	d.mu.closed = true
-	if b, rerr := os.ReadFile(filepath.Join(cfg.Dir, metaPropertiesFile)); rerr == nil {
+	if b, rerr := vfs.ReadFile(cfg.FS, filepath.Join(cfg.Dir, metaPropertiesFile)); rerr == nil {
 		if id, perr := ParseDirID(parseProperties(b)["directory.id"]); perr == nil {
 			d.id = id
 		}
@@ -341,8 +367,8 @@ func offlineLogDir(cfg Config, err error) *LogDir {
 	return d
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
+func fileExists(fsys vfs.FS, path string) bool {
+	_, err := fsys.Stat(path)
 	return err == nil
 }
 
@@ -362,28 +388,28 @@ const (
 // what prefixes errors. The caller holds d.mu.
 func (d *LogDir) openEmptyLog(tp TopicPartition, topicID [16]byte, cfg LogConfig, what, marker string) (*Log, error) {
 	dir := filepath.Join(d.cfg.Dir, tp.String())
-	if err := os.RemoveAll(dir); err != nil {
+	if err := d.fs.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := d.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
 	}
 	if marker != "" {
-		if err := writeFileAtomic(filepath.Join(dir, marker), nil); err != nil {
+		if err := writeFileAtomic(d.fs, filepath.Join(dir, marker), nil); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", what, tp, err)
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
+	if err := writeFileAtomic(d.fs, filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
 	}
 	l, err := openLog(logOptions{
 		tp: tp, dir: dir, config: cfg, clean: true, recoveryPoint: -1, logStartOffset: -1, firstDirty: -1, highWatermark: -1,
-		dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
+		fs: d.fs, dedupeBytes: d.cfg.CleanerDedupeBufferBytes, logger: d.logger, now: d.now, deleter: d.deleter, syncer: d.syncer,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := syncDir(d.cfg.Dir); err != nil {
+	if err := syncDir(d.fs, d.cfg.Dir); err != nil {
 		_ = l.Close()
 		return nil, fmt.Errorf("%s %s: %w", what, tp, err)
 	}
@@ -445,10 +471,10 @@ func (d *LogDir) promoteFuture(l *Log) error {
 	if d.mu.futures[l.tp] != l {
 		return fmt.Errorf("promote future log %s: not a future log of %s", l.tp, d.cfg.Dir)
 	}
-	if err := os.Rename(filepath.Join(l.dir, futureMarkerFile), filepath.Join(l.dir, promotedMarkerFile)); err != nil {
+	if err := d.fs.Rename(filepath.Join(l.dir, futureMarkerFile), filepath.Join(l.dir, promotedMarkerFile)); err != nil {
 		return fmt.Errorf("promote future log %s: %w", l.tp, err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(d.fs, l.dir); err != nil {
 		return fmt.Errorf("promote future log %s: %w", l.tp, err)
 	}
 	delete(d.mu.futures, l.tp)
@@ -467,10 +493,10 @@ func (d *LogDir) clearPromoted(tp TopicPartition) error {
 	if !ok || !promoted {
 		return nil
 	}
-	if err := os.Remove(filepath.Join(l.dir, promotedMarkerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := d.fs.Remove(filepath.Join(l.dir, promotedMarkerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("clear promoted marker of %s: %w", tp, err)
 	}
-	return syncDir(l.dir)
+	return syncDir(d.fs, l.dir)
 }
 
 // isPromoted reports whether tp carries the promoted marker.
@@ -535,7 +561,7 @@ func (d *LogDir) CreateLog(tp TopicPartition, topicID [16]byte, cfg LogConfig) (
 			l.SetConfig(cfg)
 			return l, nil
 		case [16]byte{}:
-			if err := writeFileAtomic(filepath.Join(l.dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
+			if err := writeFileAtomic(d.fs, filepath.Join(l.dir, partitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
 				return nil, fmt.Errorf("create log %s: %w", tp, err)
 			}
 			l.mu.Lock()
@@ -585,10 +611,10 @@ func (d *LogDir) retireLog(l *Log) error {
 	var suffix [16]byte
 	_, _ = rand.Read(suffix[:])
 	target := filepath.Join(d.cfg.Dir, fmt.Sprintf("%s.%s-delete", l.tp, hex.EncodeToString(suffix[:])))
-	if err := os.Rename(l.dir, target); err != nil {
+	if err := d.fs.Rename(l.dir, target); err != nil {
 		return fmt.Errorf("rename %s: %w", l.dir, err)
 	}
-	if err := syncDir(d.cfg.Dir); err != nil {
+	if err := syncDir(d.fs, d.cfg.Dir); err != nil {
 		return err
 	}
 	d.deleter.schedule(d.now(), nil, []string{target})
@@ -617,10 +643,10 @@ func (d *LogDir) writeCheckpoints() error {
 		}
 	}
 	return errors.Join(
-		writeFileAtomic(filepath.Join(d.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps)),
-		writeFileAtomic(filepath.Join(d.cfg.Dir, logStartOffsetFile), encodeOffsetCheckpoint(lsos)),
-		writeFileAtomic(filepath.Join(d.cfg.Dir, cleanerCheckpointFile), encodeOffsetCheckpoint(dirty)),
-		writeFileAtomic(filepath.Join(d.cfg.Dir, highWatermarkFile), encodeOffsetCheckpoint(hws)),
+		writeFileAtomic(d.fs, filepath.Join(d.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps)),
+		writeFileAtomic(d.fs, filepath.Join(d.cfg.Dir, logStartOffsetFile), encodeOffsetCheckpoint(lsos)),
+		writeFileAtomic(d.fs, filepath.Join(d.cfg.Dir, cleanerCheckpointFile), encodeOffsetCheckpoint(dirty)),
+		writeFileAtomic(d.fs, filepath.Join(d.cfg.Dir, highWatermarkFile), encodeOffsetCheckpoint(hws)),
 	)
 }
 
@@ -650,7 +676,7 @@ func (d *LogDir) Close() error {
 	if err := d.Err(); err != nil {
 		return fmt.Errorf("close log dir %s: %w", d.cfg.Dir, err)
 	}
-	if err := writeFileAtomic(filepath.Join(d.cfg.Dir, cleanShutdownFile), nil); err != nil {
+	if err := writeFileAtomic(d.fs, filepath.Join(d.cfg.Dir, cleanShutdownFile), nil); err != nil {
 		return fmt.Errorf("close log dir %s: %w", d.cfg.Dir, err)
 	}
 	return nil
@@ -688,7 +714,9 @@ func (d *LogDir) closeLogs(logs []*Log) []error {
 //     CheckpointInterval;
 //   - deleteLoop: removes retired segment files once FileDeleteDelay passed;
 //   - cleanerLoop (CleanerEnabled only): compaction passes over the logs
-//     with cleanup.policy compact, filthiest first (see cleaner.go).
+//     with cleanup.policy compact, filthiest first (see cleaner.go);
+//   - scrubLoop (ScrubRate > 0): checks the CRCs of segments not verified
+//     yet, then of all segments every ScrubInterval (see scrub.go).
 //
 // It returns nil when ctx ends and the failure when a log failed.
 func (d *LogDir) Run(ctx context.Context) error {
@@ -714,6 +742,9 @@ func (d *LogDir) Run(ctx context.Context) error {
 	wg.Go(func() { d.deleteLoop(ctx) })
 	if d.cfg.CleanerEnabled {
 		wg.Go(func() { d.cleanerLoop(ctx) })
+	}
+	if d.cfg.ScrubRate > 0 {
+		wg.Go(func() { d.scrubLoop(ctx) })
 	}
 	var err error
 	select {

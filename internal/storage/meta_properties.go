@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // metaPropertiesFile is Kafka's per-directory identity file: a Java
@@ -59,10 +61,10 @@ func newDirID() (DirID, error) {
 // a fresh directory id when there is none (or it lacks a directory id). A
 // file naming another node id is refused, as Kafka refuses it. nodeID < 0
 // skips that check and leaves node.id out of a new file.
-func loadMetaProperties(dir string, nodeID int32) (DirID, error) {
+func loadMetaProperties(fsys vfs.FS, dir string, nodeID int32) (DirID, error) {
 	path := filepath.Join(dir, metaPropertiesFile)
 	props := map[string]string{}
-	b, err := os.ReadFile(path)
+	b, err := vfs.ReadFile(fsys, path)
 	switch {
 	case err == nil:
 		props = parseProperties(b)
@@ -89,7 +91,7 @@ func loadMetaProperties(dir string, nodeID int32) (DirID, error) {
 	if nodeID >= 0 {
 		props["node.id"] = strconv.Itoa(int(nodeID))
 	}
-	if err := writeFileAtomic(path, formatProperties(props)); err != nil {
+	if err := writeFileAtomic(fsys, path, formatProperties(props)); err != nil {
 		return DirID{}, err
 	}
 	return id, nil

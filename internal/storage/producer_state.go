@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/strata-io/strata/internal/failpoint"
 	"github.com/strata-io/strata/internal/record"
 )
 
@@ -245,7 +246,7 @@ func (a *producerAppend) ongoing(id int64, epoch int16) bool {
 // duplicate reports whether h retries a batch already in the log. Like
 // Kafka it looks only at the state before this call.
 func (a *producerAppend) duplicate(h *record.Header) (batchMetadata, bool) {
-	if !h.HasProducerID() || h.IsControl() || a.coordinator {
+	if !h.HasProducerID() || h.IsControl() || a.coordinator || failpoint.Inject(failpoint.DuplicateOnRetry) {
 		return batchMetadata{}, false
 	}
 	e, ok := a.state.producers[h.ProducerID]
@@ -289,7 +290,7 @@ func (a *producerAppend) add(h *record.Header, marker *txnMarker, fromClient boo
 				if h.BaseSequence != 0 {
 					return fmt.Errorf("%w: producer %d new epoch %d starts at sequence %d, want 0", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
 				}
-			} else if last := cur.lastSeq(); !inSequence(last, h.BaseSequence) {
+			} else if last := cur.lastSeq(); !inSequence(last, h.BaseSequence) && !(failpoint.Compiled && cur.retriedBatch(h)) {
 				return fmt.Errorf("%w: producer %d epoch %d sequence %d after %d", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence, last)
 			}
 		}

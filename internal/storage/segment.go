@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // Segment file suffixes.
@@ -43,7 +44,7 @@ func parseOffsetFileName(name, suffix string) (int64, bool) {
 		return 0, false
 	}
 	off, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil || off < 0 {
+	if err != nil || off < 0 || strings.Trim(digits, "0123456789") != "" { // no sign: "+000...0.log" is not segment 0's file
 		return 0, false
 	}
 	return off, true
@@ -57,6 +58,7 @@ func parseOffsetFileName(name, suffix string) (int64, bool) {
 type segment struct {
 	base int64  // set at creation, never changed
 	dir  string // set at creation, never changed
+	fs   vfs.FS // set at creation, never changed
 
 	// Guarded by Log.mu: the appender changes them with Log.mu held for
 	// writing; readers copy them (segView) with Log.mu held for reading.
@@ -76,6 +78,11 @@ type segment struct {
 	// unsynced: sealed by a roll whose fsync is queued but not done; sync
 	// rounds fsync it with the active segment until one succeeds.
 	unsynced bool
+	// [vlo, vhi) are the file positions whose batches are known to match
+	// their CRCs: written by this process, recovered, or scrubbed (see
+	// scrub.go). Only they are served zero-copy; reads elsewhere are
+	// verified first. An append starting at vhi extends it.
+	vlo, vhi int64
 
 	// Owned by the appender (Log.appendMu).
 	bytesSinceIndex int
@@ -87,7 +94,7 @@ type segment struct {
 
 	files struct {
 		sync.Mutex
-		log, idx, tidx *os.File // opened lazily (openLog leaves none open)
+		log, idx, tidx vfs.File // opened lazily (openLog leaves none open)
 		deleted        bool     // renamed to .deleted: no more lazy opens
 		closed         bool     // closeFiles ran: no more lazy opens
 	}
@@ -97,14 +104,14 @@ func (s *segment) path(suffix string) string {
 	return filepath.Join(s.dir, segmentFileName(s.base, suffix))
 }
 
-func newSegment(dir string, base int64) *segment {
-	return &segment{base: base, dir: dir, nextOffset: base, maxTimestamp: -1, offsetOfMaxTimestamp: -1}
+func newSegment(fsys vfs.FS, dir string, base int64) *segment {
+	return &segment{base: base, dir: dir, fs: fsys, nextOffset: base, maxTimestamp: -1, offsetOfMaxTimestamp: -1}
 }
 
 // createSegment creates an empty active segment.
-func createSegment(dir string, base int64) (*segment, error) {
-	s := newSegment(dir, base)
-	f, err := os.OpenFile(s.path(logFileSuffix), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+func createSegment(fsys vfs.FS, dir string, base int64) (*segment, error) {
+	s := newSegment(fsys, dir, base)
+	f, err := fsys.Create(s.path(logFileSuffix))
 	if err != nil {
 		return nil, fmt.Errorf("create segment %d: %w", base, err)
 	}
@@ -112,7 +119,7 @@ func createSegment(dir string, base int64) (*segment, error) {
 	// Stale index files from an earlier life of this base offset would be
 	// trusted after a clean shutdown; remove them.
 	for _, suffix := range indexFileSuffixes {
-		if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fsys.Remove(s.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			_ = f.Close()
 			return nil, fmt.Errorf("create segment %d: %w", base, err)
 		}
@@ -121,7 +128,7 @@ func createSegment(dir string, base int64) (*segment, error) {
 }
 
 // openFile returns the file with suffix, opening it on first use.
-func (s *segment) openFile(which **os.File, suffix string, flag int) (*os.File, error) {
+func (s *segment) openFile(which *vfs.File, suffix string, flag int) (vfs.File, error) {
 	s.files.Lock()
 	defer s.files.Unlock()
 	if *which != nil {
@@ -133,7 +140,7 @@ func (s *segment) openFile(which **os.File, suffix string, flag int) (*os.File, 
 	if s.files.closed {
 		return nil, ErrLogClosed
 	}
-	f, err := os.OpenFile(s.path(suffix), flag, 0o644)
+	f, err := s.fs.OpenFile(s.path(suffix), flag, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open segment %d: %w", s.base, err)
 	}
@@ -141,15 +148,15 @@ func (s *segment) openFile(which **os.File, suffix string, flag int) (*os.File, 
 	return f, nil
 }
 
-func (s *segment) logFile() (*os.File, error) {
+func (s *segment) logFile() (vfs.File, error) {
 	return s.openFile(&s.files.log, logFileSuffix, os.O_RDWR)
 }
 
-func (s *segment) indexFile() (*os.File, error) {
+func (s *segment) indexFile() (vfs.File, error) {
 	return s.openFile(&s.files.idx, indexFileSuffix, os.O_RDONLY)
 }
 
-func (s *segment) timeIndexFile() (*os.File, error) {
+func (s *segment) timeIndexFile() (vfs.File, error) {
 	return s.openFile(&s.files.tidx, timeIndexFileSuffix, os.O_RDONLY)
 }
 
@@ -158,7 +165,7 @@ func (s *segment) timeIndexFile() (*os.File, error) {
 func (s *segment) closeIndexFiles() {
 	s.files.Lock()
 	defer s.files.Unlock()
-	for _, f := range []**os.File{&s.files.idx, &s.files.tidx} {
+	for _, f := range []*vfs.File{&s.files.idx, &s.files.tidx} {
 		if *f != nil {
 			_ = (*f).Close()
 			*f = nil
@@ -184,7 +191,7 @@ func (s *segment) releaseFiles() error {
 
 func (s *segment) releaseFilesLocked() error {
 	var errs []error
-	for _, f := range []**os.File{&s.files.log, &s.files.idx, &s.files.tidx} {
+	for _, f := range []*vfs.File{&s.files.log, &s.files.idx, &s.files.tidx} {
 		if *f != nil {
 			errs = append(errs, (*f).Close())
 			*f = nil
@@ -199,11 +206,11 @@ func (s *segment) releaseFilesLocked() error {
 // too, so a reader that took its view before the rename still reads it
 // (compaction replaces segments whose offsets stay readable); files that
 // were not open can no longer be opened.
-func (s *segment) markDeleted() (open []*os.File, paths []string, err error) {
+func (s *segment) markDeleted() (open []vfs.File, paths []string, err error) {
 	s.files.Lock()
 	defer s.files.Unlock()
 	s.files.deleted = true
-	for _, f := range []*os.File{s.files.log, s.files.idx, s.files.tidx} {
+	for _, f := range []vfs.File{s.files.log, s.files.idx, s.files.tidx} {
 		if f != nil {
 			open = append(open, f)
 		}
@@ -211,7 +218,7 @@ func (s *segment) markDeleted() (open []*os.File, paths []string, err error) {
 	var errs []error
 	for _, suffix := range segmentFileSuffixes {
 		p := s.path(suffix)
-		err := os.Rename(p, p+deletedFileSuffix)
+		err := s.fs.Rename(p, p+deletedFileSuffix)
 		switch {
 		case err == nil:
 			paths = append(paths, p+deletedFileSuffix)
@@ -274,16 +281,16 @@ func (s *segment) maybeAppendTimeEntryLocked() {
 // (maybeAppendTimeEntryLocked). It does not fsync the directory.
 func (s *segment) writeIndexFiles() error {
 	s.closeIndexFiles()
-	if err := writeFileSynced(s.path(indexFileSuffix), encodeOffsetIndex(s.idx)); err != nil {
+	if err := writeFileSynced(s.fs, s.path(indexFileSuffix), encodeOffsetIndex(s.idx)); err != nil {
 		return err
 	}
-	return writeFileSynced(s.path(timeIndexFileSuffix), encodeTimeIndex(s.tidx))
+	return writeFileSynced(s.fs, s.path(timeIndexFileSuffix), encodeTimeIndex(s.tidx))
 }
 
 // writeFileSynced is writeFileAtomic without the directory fsync.
-func writeFileSynced(path string, data []byte) error {
+func writeFileSynced(fsys vfs.FS, path string, data []byte) error {
 	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
@@ -295,10 +302,10 @@ func writeFileSynced(path string, data []byte) error {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = os.Rename(tmp, path)
+		werr = fsys.Rename(tmp, path)
 	}
 	if werr != nil {
-		_ = os.Remove(tmp)
+		_ = fsys.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, werr)
 	}
 	return nil
@@ -316,15 +323,32 @@ func (s *segment) sealLocked() {
 }
 
 // readHeaderAt reads the batch header at pos.
-func readHeaderAt(f *os.File, pos int64) (record.Header, error) {
+func readHeaderAt(f io.ReaderAt, pos int64) (record.Header, error) {
 	var b [record.HeaderSize]byte
-	if _, err := f.ReadAt(b[:], pos); err != nil {
+	if _, err := readSmallAt(f, b[:], pos); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return record.Header{}, fmt.Errorf("read batch header at %d: %w", pos, err)
 	}
 	return record.ParseHeader(b[:])
+}
+
+// readSmallAt is f.ReadAt for a small buffer that may live on the
+// caller's stack. NB: a buffer passed to a method of an interface escapes
+// to the heap, so an operating-system file (the hot path: index lookups
+// and batch headers of every read) is read through its *os.File, and
+// other files through a heap copy.
+func readSmallAt(f io.ReaderAt, p []byte, off int64) (int, error) {
+	if o, ok := f.(vfs.OSFile); ok {
+		if of := o.OSFile(); of != nil {
+			return of.ReadAt(p, off)
+		}
+	}
+	buf := make([]byte, len(p))
+	n, err := f.ReadAt(buf, off)
+	copy(p, buf[:n])
+	return n, err
 }
 
 // checkFraming checks the header fields that must hold for any batch this
@@ -358,7 +382,7 @@ type scanStats struct {
 // validate it reads every byte and checks each CRC (recovery); without it,
 // it reads only headers with pread.
 type batchScanner struct {
-	f        *os.File
+	f        io.ReaderAt
 	pos, end int64
 	validate bool
 	br       *bufio.Reader
@@ -366,7 +390,7 @@ type batchScanner struct {
 	hdr      [record.HeaderSize]byte
 }
 
-func newBatchScanner(f *os.File, pos, end int64, validate bool, stats *scanStats) *batchScanner {
+func newBatchScanner(f io.ReaderAt, pos, end int64, validate bool, stats *scanStats) *batchScanner {
 	sc := &batchScanner{f: f, pos: pos, end: end, validate: validate, stats: stats}
 	if validate {
 		sc.br = bufio.NewReaderSize(io.NewSectionReader(f, pos, end-pos), 256<<10)
@@ -427,8 +451,8 @@ func (sc *batchScanner) next() (pos int64, h record.Header, done bool, err error
 // timestamps, indexes) from the batch headers in bytes [0, end) of f, without
 // checking CRCs. It returns a detached segment holding that state; framing
 // errors wrap ErrCorruptLog.
-func scanSegmentState(f *os.File, base, end, maxNext int64, intervalBytes int, stats *scanStats) (*segment, error) {
-	t := newSegment("", base)
+func scanSegmentState(f io.ReaderAt, base, end, maxNext int64, intervalBytes int, stats *scanStats) (*segment, error) {
+	t := newSegment(nil, "", base)
 	sc := newBatchScanner(f, 0, end, false, stats)
 	expected := base
 	for {
@@ -465,4 +489,27 @@ func (s *segment) applyStateLocked(t *segment) {
 	s.sealed = false
 	s.bytesSinceIndex = t.bytesSinceIndex
 	s.rollTime = t.rollTime
+	s.cutVerifiedLocked(t.size)
+}
+
+// cutVerifiedLocked shrinks the verified range to end at or before pos
+// (a truncation, or a corrupt batch found at pos). When nothing verified
+// is left, the range restarts empty at pos so that appends extend it.
+// The caller holds Log.mu for writing (or owns s alone).
+func (s *segment) cutVerifiedLocked(pos int64) {
+	s.vhi = min(s.vhi, pos)
+	if s.vlo >= s.vhi {
+		s.vlo, s.vhi = pos, pos
+	}
+}
+
+// addVerifiedLocked adds [lo, hi) to the verified range when the two
+// touch or overlap; the caller holds Log.mu for writing.
+func (s *segment) addVerifiedLocked(lo, hi int64) {
+	switch {
+	case s.vlo == s.vhi:
+		s.vlo, s.vhi = lo, hi
+	case lo <= s.vhi && hi >= s.vlo:
+		s.vlo, s.vhi = min(s.vlo, lo), max(s.vhi, hi)
+	}
 }

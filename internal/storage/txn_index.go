@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/strata-io/strata/internal/record"
+	"github.com/strata-io/strata/internal/storage/vfs"
 )
 
 // AbortedTxn is an entry of a segment's aborted-transaction index: the
@@ -88,7 +89,7 @@ func decodeTxnIndex(b []byte) ([]AbortedTxn, error) {
 // readTxnIndex reads the aborted-transaction index of s, which must lie
 // within [s.base, next). A missing file is an empty index.
 func (s *segment) readTxnIndex(next int64) ([]AbortedTxn, error) {
-	b, err := os.ReadFile(s.path(txnIndexFileSuffix))
+	b, err := vfs.ReadFile(s.fs, s.path(txnIndexFileSuffix))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -112,12 +113,12 @@ func (s *segment) readTxnIndex(next int64) ([]AbortedTxn, error) {
 // fsync the directory.
 func (s *segment) writeTxnIndexFile(entries []AbortedTxn) error {
 	if len(entries) == 0 {
-		if err := os.Remove(s.path(txnIndexFileSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.fs.Remove(s.path(txnIndexFileSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove transaction index of segment %d: %w", s.base, err)
 		}
 		return nil
 	}
-	return writeFileSynced(s.path(txnIndexFileSuffix), encodeTxnIndex(entries))
+	return writeFileSynced(s.fs, s.path(txnIndexFileSuffix), encodeTxnIndex(entries))
 }
 
 // collectAbortedTxns appends to dst the entries overlapping

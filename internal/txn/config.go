@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/strata-io/strata/internal/clock"
 )
 
 // TransactionStateTopic is Kafka's internal topic of transaction state.
@@ -39,7 +41,9 @@ type Config struct {
 	// MarkerRetryBackoff is the wait before a marker that failed is sent
 	// again (Kafka retries at once on its next poll; 100 ms here).
 	MarkerRetryBackoff time.Duration
-	// Now is the clock (tests replace it).
+	// Now is the wall clock of transaction timeouts, expiration and the
+	// state's timestamps (default clock.Now; tests replace it). Marker
+	// retry back-offs use time.Now.
 	Now func() time.Time
 }
 
@@ -53,7 +57,7 @@ func DefaultConfig() Config {
 		AbortTimedOutInterval: 10 * time.Second,
 		RemoveExpiredInterval: time.Hour,
 		MarkerRetryBackoff:    100 * time.Millisecond,
-		Now:                   time.Now,
+		Now:                   clock.Now,
 	}
 }
 

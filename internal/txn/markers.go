@@ -80,7 +80,7 @@ func newMarkerManager(cfg Config) *markerManager {
 		sender:   cfg.Markers,
 		backoff:  cfg.MarkerRetryBackoff,
 		log:      cfg.Logger,
-		now:      cfg.Now,
+		now:      time.Now, // retry back-offs: monotonic, not the wall clock (Config.Now)
 		inflight: make(map[int32]bool),
 		wake:     make(chan struct{}, 1),
 	}

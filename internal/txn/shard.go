@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/coordinator"
+	"github.com/strata-io/strata/internal/failpoint"
 )
 
 // shard is the state of one loaded partition of __transaction_state: the
@@ -120,7 +121,7 @@ func (s *shard) endTxn(t *txnMeta, commit bool, epoch int16, nextPID int64, tv i
 // sendMarkers hands t's markers to the marker manager; once every partition
 // has its marker the transaction is completed.
 func (s *shard) sendMarkers(t *txnMeta) {
-	if t.markersPending {
+	if t.markersPending || failpoint.Inject(failpoint.TxnBeforeMarkers) {
 		return
 	}
 	t.markersPending = true
@@ -132,6 +133,9 @@ func (s *shard) sendMarkers(t *txnMeta) {
 		stale:  func() bool { return s.loop.Status() == coordinator.Stopped },
 	}
 	j.done = func() {
+		if failpoint.Inject(failpoint.TxnAfterMarkers) {
+			return
+		}
 		// NB: fails only when the loop stopped; the next coordinator
 		// sends the markers again.
 		_ = s.loop.Submit(s.c.runCtx(), func() {
