@@ -4,6 +4,7 @@ package robustness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -27,12 +28,14 @@ import (
 //	STRATA_CHAOS_DURATION  load phase per run (default 25s with one seed, 45s with more)
 //	STRATA_CHAOS_KEEP      keep node logs of passing runs too
 //	STRATA_CHAOS_BINARY    test this strata binary instead of building ./cmd/strata
+//	STRATA_ARTIFACTS       put the run's reports there (as .ci/run sets it) instead of $TMPDIR
 const (
-	envBinary   = "STRATA_CHAOS_BINARY"
-	envSeeds    = "STRATA_CHAOS_SEEDS"
-	envSeed     = "STRATA_CHAOS_SEED"
-	envDuration = "STRATA_CHAOS_DURATION"
-	envKeep     = "STRATA_CHAOS_KEEP"
+	envBinary    = "STRATA_CHAOS_BINARY"
+	envArtifacts = "STRATA_ARTIFACTS"
+	envSeeds     = "STRATA_CHAOS_SEEDS"
+	envSeed      = "STRATA_CHAOS_SEED"
+	envDuration  = "STRATA_CHAOS_DURATION"
+	envKeep      = "STRATA_CHAOS_KEEP"
 )
 
 func TestMain(m *testing.M) {
@@ -176,7 +179,15 @@ func loadDuration() time.Duration {
 // TestChaos runs every scenario with each seed: TestChaos/<scenario>/seed=N.
 func TestChaos(t *testing.T) {
 	requireRoot(t)
-	root, err := os.MkdirTemp("", "strata-chaos-")
+	// CI keeps $STRATA_ARTIFACTS; elsewhere the reports go to $TMPDIR.
+	parent := ""
+	if a := os.Getenv(envArtifacts); a != "" {
+		parent = a
+		if err := os.MkdirAll(a, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := os.MkdirTemp(parent, "strata-chaos-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,6 +288,14 @@ func runScenario(t *testing.T, sc scenario, seed int64, dir string) {
 	blocking, notes := r.longestBlocking, r.notes
 	r.mu.Unlock()
 	writeReports(t, dir, h, res)
+	defer func() {
+		if t.Failed() {
+			if f, err := os.Create(filepath.Join(dir, "history.json")); err == nil {
+				json.NewEncoder(f).Encode(h)
+				f.Close()
+			}
+		}
+	}()
 
 	var sum strings.Builder
 	res.WriteSummary(&sum)

@@ -19,7 +19,7 @@
 //
 // The tests need root (network namespaces, mounts) and iproute2; network
 // partitions and loss need iptables. Without them they skip, saying why.
-// Each run leaves its node logs, histories and HTML reports under
-// $TMPDIR/strata-chaos-*/ and a summary table in
-// $TMPDIR/strata-chaos-*/summary.txt.
+// Each run leaves its HTML reports (and, when it fails, its node logs and
+// history) under $TMPDIR/strata-chaos-*/ ($STRATA_ARTIFACTS when set) and
+// a summary table in summary.txt there.
 package robustness
