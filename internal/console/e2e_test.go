@@ -25,7 +25,7 @@ const chromiumPath = "/usr/bin/chromium"
 // against an in-process node: create a topic, produce a record, find it in
 // the message browser, see a consumer group's lag and reset its offsets
 // (plus add partitions, edit a config and delete a topic). Each page is
-// saved as a PNG under $STRATA_ARTIFACTS/console (default: a temporary
+// saved as a PNG under $STRATATEST_ARTIFACTS/console (default: a temporary
 // directory), and the cluster is checked with a plain Kafka client after
 // each change.
 func TestConsoleInChromium(t *testing.T) {
@@ -36,7 +36,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Skip("starts a browser")
 	}
 	dir := t.TempDir()
-	if a := os.Getenv("STRATA_ARTIFACTS"); a != "" {
+	if a := os.Getenv("STRATATEST_ARTIFACTS"); a != "" {
 		dir = filepath.Join(a, "console")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

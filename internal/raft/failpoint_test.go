@@ -19,7 +19,7 @@ func TestFailpointRaftPersist(t *testing.T) {
 		t.Run(string(name), func(t *testing.T) {
 			sm := &listSM{}
 			n := start(t, singleConfig(t, t.TempDir()), sm)
-			waitReady(t, n, 10*time.Second)
+			waitReady(t, n, waitTimeout)
 			if _, err := n.Propose(t.Context(), []byte("a")); err != nil {
 				t.Fatalf("Propose(a): %v", err)
 			}

@@ -112,7 +112,7 @@ func TestWriteHTMLIsSelfContained(t *testing.T) {
 
 // TestReportRendersInChromium opens the report in headless Chromium, checks
 // what the page shows, and takes screenshots of the page and the timeline
-// (into $STRATA_ARTIFACTS when set, else the test's temporary directory).
+// (into $STRATATEST_ARTIFACTS when set, else the test's temporary directory).
 // It is skipped without /usr/bin/chromium (Debian's chromium package).
 func TestReportRendersInChromium(t *testing.T) {
 	const chromium = "/usr/bin/chromium"
@@ -191,7 +191,7 @@ func TestReportRendersInChromium(t *testing.T) {
 	if verdict != "ANOMALIES" || faults != 1 || anomalies != 1 || scripts != 0 {
 		t.Errorf("rendered report: verdict %q, %d fault bands, %d anomaly markers, %d scripts; want ANOMALIES, 1, 1, 0", verdict, faults, anomalies, scripts)
 	}
-	out := os.Getenv("STRATA_ARTIFACTS")
+	out := os.Getenv("STRATATEST_ARTIFACTS")
 	if out == "" {
 		out = dir
 	} else if err := os.MkdirAll(out, 0o755); err != nil {
