@@ -48,9 +48,9 @@ liveness:
 # The fault suite (test/robustness): every scenario with 5 seeds under load,
 # nodes as processes in network namespaces (needs root; see its package
 # doc). `make test` runs each scenario once with a shorter load. One seed:
-# STRATA_CHAOS_SEED=N go test -tags robustness -count=1 -run 'TestChaos/NAME/' ./test/robustness
+# STRATATEST_CHAOS_SEED=N go test -tags robustness -count=1 -run 'TestChaos/NAME/' ./test/robustness
 chaos:
-	STRATA_CHAOS_SEEDS=5 $(GO) test -tags robustness -count=1 -timeout 120m -v ./test/robustness
+	STRATATEST_CHAOS_SEEDS=5 $(GO) test -tags robustness -count=1 -timeout 120m -v ./test/robustness
 
 # Go benchmarks of the log, the record codec and the request path (produce
 # and fetch end to end in process); each reports MB/s and records/s.

@@ -57,7 +57,7 @@ func goBuild(dir, out, version string) error {
 }
 
 // strataBinary builds ./cmd/strata of the tree under test, once per run;
-// STRATA_CHAOS_BINARY names a binary to test instead.
+// STRATATEST_CHAOS_BINARY names a binary to test instead.
 func strataBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -154,8 +154,9 @@ func requireFlag(t *testing.T, flag, value, from string) {
 }
 
 // childEnv is the environment of strata processes. NB: strata serve takes
-// every STRATA_* variable for a setting (and refuses unknown ones): the
-// suite's own STRATA_CHAOS_* must not reach it.
+// every STRATA_* variable for a setting (and refuses unknown ones): a
+// developer's shell must not reconfigure or break the suite's nodes (the
+// suite's own knobs are STRATATEST_*).
 func childEnv() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "STRATA_") })
 }

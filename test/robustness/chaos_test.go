@@ -23,19 +23,19 @@ import (
 // Environment knobs (read only here, by the test process; the brokers get
 // none of them).
 //
-//	STRATA_CHAOS_SEEDS     seeds per scenario (default 1; `make chaos` sets 5)
-//	STRATA_CHAOS_SEED      run only this seed (as printed by a failure)
-//	STRATA_CHAOS_DURATION  load phase per run (default 25s with one seed, 45s with more)
-//	STRATA_CHAOS_KEEP      keep node logs of passing runs too
-//	STRATA_CHAOS_BINARY    test this strata binary instead of building ./cmd/strata
-//	STRATA_ARTIFACTS       put the run's reports there (as .ci/run sets it) instead of $TMPDIR
+//	STRATATEST_CHAOS_SEEDS     seeds per scenario (default 1; `make chaos` sets 5)
+//	STRATATEST_CHAOS_SEED      run only this seed (as printed by a failure)
+//	STRATATEST_CHAOS_DURATION  load phase per run (default 25s with one seed, 45s with more)
+//	STRATATEST_CHAOS_KEEP      keep node logs of passing runs too
+//	STRATATEST_CHAOS_BINARY    test this strata binary instead of building ./cmd/strata
+//	STRATATEST_ARTIFACTS       put the run's reports there (as .ci/run sets it) instead of $TMPDIR
 const (
-	envBinary    = "STRATA_CHAOS_BINARY"
-	envArtifacts = "STRATA_ARTIFACTS"
-	envSeeds     = "STRATA_CHAOS_SEEDS"
-	envSeed      = "STRATA_CHAOS_SEED"
-	envDuration  = "STRATA_CHAOS_DURATION"
-	envKeep      = "STRATA_CHAOS_KEEP"
+	envBinary    = "STRATATEST_CHAOS_BINARY"
+	envArtifacts = "STRATATEST_ARTIFACTS"
+	envSeeds     = "STRATATEST_CHAOS_SEEDS"
+	envSeed      = "STRATATEST_CHAOS_SEED"
+	envDuration  = "STRATATEST_CHAOS_DURATION"
+	envKeep      = "STRATATEST_CHAOS_KEEP"
 )
 
 func TestMain(m *testing.M) {
@@ -179,7 +179,7 @@ func loadDuration() time.Duration {
 // TestChaos runs every scenario with each seed: TestChaos/<scenario>/seed=N.
 func TestChaos(t *testing.T) {
 	requireRoot(t)
-	// CI keeps $STRATA_ARTIFACTS; elsewhere the reports go to $TMPDIR.
+	// CI keeps $STRATATEST_ARTIFACTS; elsewhere the reports go to $TMPDIR.
 	parent := ""
 	if a := os.Getenv(envArtifacts); a != "" {
 		parent = a

@@ -15,11 +15,11 @@
 //
 //	make chaos                                    # every scenario, 5 seeds each
 //	go test -tags robustness -count=1 ./test/robustness   # 1 seed each, short load (CI)
-//	STRATA_CHAOS_SEED=N go test -tags robustness -count=1 -run 'TestChaos/leader-kill' ./test/robustness
+//	STRATATEST_CHAOS_SEED=N go test -tags robustness -count=1 -run 'TestChaos/leader-kill' ./test/robustness
 //
 // The tests need root (network namespaces, mounts) and iproute2; network
 // partitions and loss need iptables. Without them they skip, saying why.
 // Each run leaves its HTML reports (and, when it fails, its node logs and
-// history) under $TMPDIR/strata-chaos-*/ ($STRATA_ARTIFACTS when set) and
+// history) under $TMPDIR/strata-chaos-*/ ($STRATATEST_ARTIFACTS when set) and
 // a summary table in summary.txt there.
 package robustness
