@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: build build-failpoints test test-short test-failpoints bench fuzz fuzz-ci vet liveness image
+.PHONY: build build-failpoints test test-short test-failpoints bench fuzz fuzz-ci vet liveness image chaos
 
 # Version and commit stamped into `strata --version`; a plain `go build`
 # falls back to the toolchain's VCS stamp (internal/version).
@@ -27,6 +27,7 @@ build-failpoints:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -tags robustness -count=1 -timeout 20m ./test/robustness
 
 test-short:
 	$(GO) test -count=1 -short ./...
@@ -43,6 +44,13 @@ test-failpoints:
 # idempotent and non-idempotent producers; `make test` runs a subset.
 liveness:
 	STRATATEST_LIVENESS_FULL=1 $(GO) test -count=1 -run 'Liveness' -v -timeout 30m ./internal/node
+
+# The fault suite (test/robustness): every scenario with 5 seeds under load,
+# nodes as processes in network namespaces (needs root; see its package
+# doc). `make test` runs each scenario once with a shorter load. One seed:
+# STRATATEST_CHAOS_SEED=N go test -tags robustness -count=1 -run 'TestChaos/NAME/' ./test/robustness
+chaos:
+	STRATATEST_CHAOS_SEEDS=5 $(GO) test -tags robustness -count=1 -timeout 120m -v ./test/robustness
 
 # Go benchmarks of the log, the record codec and the request path (produce
 # and fetch end to end in process); each reports MB/s and records/s.
