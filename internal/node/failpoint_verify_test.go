@@ -540,8 +540,8 @@ func TestVerifyCLICatchesFailpointAckBeforeISR(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("verify --json output: %v\n%s", err, stdout.String())
 	}
-	t.Logf("strata-failpoints verify exited 1 after %v: %d sent, %d acknowledged, anomaly counts %v, %d brokers restarted",
-		time.Since(start).Round(time.Millisecond), res.Sent, res.Acked, res.Counts, restarts.Load())
+	t.Logf("strata-failpoints verify exited 1 after %v: %d sent, %d acknowledged, anomaly counts %v, %d brokers restarted; notes %q; unchecked %q",
+		time.Since(start).Round(time.Millisecond), res.Sent, res.Acked, res.Counts, restarts.Load(), res.Notes, res.Unknown)
 	kills := 0
 	for _, f := range res.Faults {
 		if f.Err == "" && strings.HasPrefix(f.Output, "SIGKILLed node ") {
