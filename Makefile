@@ -33,11 +33,12 @@ test-short:
 	$(GO) test -count=1 -short ./...
 
 # The tests that switch failpoints on (build tag failpoints): each broken
-# behaviour and fault point changes what the broker does.
+# behaviour and fault point changes what the broker does, and strata verify
+# reports each broken behaviour's anomaly (internal/node TestVerifyCatches*).
 test-failpoints:
 	$(GO) vet -tags failpoints ./...
 	$(GO) test -count=1 -tags failpoints ./internal/failpoint
-	$(GO) test -count=1 -tags failpoints -run Failpoint ./internal/partition ./internal/storage ./internal/raft ./internal/txn ./internal/node
+	$(GO) test -count=1 -timeout 30m -tags failpoints -run Failpoint ./internal/partition ./internal/storage ./internal/raft ./internal/txn ./internal/node
 
 # Every liveness scenario (how long acks=all writes and reads stop when a
 # broker leaves: SIGTERM, SIGKILL, rolling restart, two of three down), with

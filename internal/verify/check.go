@@ -38,12 +38,16 @@ const MaxExamplesPerType = 100
 
 // Anomaly is one violation the checker found. The types:
 //
-//   - lost-write: a write acknowledged to its producer is not in the final
-//     read_uncommitted read at the acknowledged partition and offset
-//     (records of transactions whose abort was acknowledged are exempt),
-//     or a record of a transaction whose commit was acknowledged is not
-//     in the final read_committed read while none of its transaction's
-//     records are.
+//   - lost-write: a write acknowledged to its producer is nowhere in the
+//     final read_uncommitted read (records of transactions whose abort was
+//     acknowledged are exempt; when another record holds its offset, that
+//     offset is also inconsistent; a write stored at another offset is an
+//     inconsistent offset, not a lost write); or a record a consumer
+//     polled, acknowledged or not, is nowhere in the final
+//     read_uncommitted read (a consumer is served only records below the
+//     high watermark, which must survive); or a record of a transaction
+//     whose commit was acknowledged is not in the final read_committed
+//     read while none of its transaction's records are.
 //   - unseen: an acknowledged record that is in the final read a consumer
 //     could see (read_committed: the final read_committed read) was never
 //     polled by that consumer (an assign client, or any member of a
@@ -517,17 +521,24 @@ func (c *checker) checkFinal() {
 		if ok && got == s.value {
 			continue
 		}
-		if ok {
-			continue // another value there: an inconsistent offset, reported already
-		}
 		if elsewhere, found := valueAt[s.value]; found {
-			c.add(InconsistentOffsets, s.partition, s.offset, s.ackT, "%q acknowledged to %s at %s at partition %d offset %d, but stored at partition %d offset %d (offset %d holds nothing)",
-				s.value, c.who(k.process), secs(s.ackT), s.partition, s.offset, elsewhere.p, elsewhere.o, s.offset)
-			continue
+			if !ok {
+				c.add(InconsistentOffsets, s.partition, s.offset, s.ackT, "%q acknowledged to %s at %s at partition %d offset %d, but stored at partition %d offset %d (offset %d holds nothing)",
+					s.value, c.who(k.process), secs(s.ackT), s.partition, s.offset, elsewhere.p, elsewhere.o, s.offset)
+			}
+			continue // else another value holds its offset: an inconsistent offset, reported already
 		}
-		c.add(LostWrite, s.partition, s.offset, s.ackT, "%q acknowledged to %s at %s at partition %d offset %d is not in the final read (high watermark %d)",
-			s.value, c.who(k.process), secs(s.ackT), s.partition, s.offset, c.finalHWM(s.partition))
+		// NB: nowhere in the log, even when another record took its
+		// offset (a new leader that never had it reused the offset): that
+		// is also an inconsistent offset, reported already.
+		holds := "nothing"
+		if ok {
+			holds = fmt.Sprintf("%q", got)
+		}
+		c.add(LostWrite, s.partition, s.offset, s.ackT, "%q acknowledged to %s at %s at partition %d offset %d is not in the final read (high watermark %d; the offset holds %s)",
+			s.value, c.who(k.process), secs(s.ackT), s.partition, s.offset, c.finalHWM(s.partition), holds)
 	}
+	c.checkPolledLost(valueAt)
 
 	for _, tk := range slices.SortedFunc(maps.Keys(c.txns), func(a, b txnKey) int {
 		if a.process != b.process {
@@ -577,6 +588,44 @@ func (c *checker) checkFinal() {
 						s.value, s.partition, s.offset, tk.txn, c.who(tk.process))
 				}
 			}
+		}
+	}
+}
+
+// checkPolledLost reports records consumers polled that were never
+// acknowledged and are nowhere in the final read_uncommitted read: the log
+// had them (a consumer is served records below the high watermark only,
+// and those must survive), then lost them. Acknowledged ones were judged
+// with their acknowledgement.
+func (c *checker) checkPolledLost(valueAt map[string]po) {
+	acked := map[string]bool{}
+	for _, s := range c.sends {
+		if s.acked {
+			acked[s.value] = true
+		}
+	}
+	reported := map[string]bool{}
+	for _, e := range c.h.Events {
+		if e.Type != EvPoll {
+			continue
+		}
+		for _, r := range e.Records {
+			if r.Offset < c.startOffset(r.Partition) || !c.completeU[r.Partition] || acked[r.Value] || reported[r.Value] {
+				continue
+			}
+			if _, ours := decodeValue(c.h.RunTag, r.Value); !ours {
+				continue
+			}
+			if _, found := valueAt[r.Value]; found {
+				continue
+			}
+			reported[r.Value] = true
+			holds := "nothing"
+			if got, ok := c.finalU[r.Partition][r.Offset]; ok {
+				holds = fmt.Sprintf("%q", got)
+			}
+			c.add(LostWrite, r.Partition, r.Offset, e.T, "%q polled by %s at %s at partition %d offset %d (never acknowledged) is not in the final read (high watermark %d; the offset holds %s)",
+				r.Value, c.who(e.Process), secs(e.T), r.Partition, r.Offset, c.finalHWM(r.Partition), holds)
 		}
 	}
 }

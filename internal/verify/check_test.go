@@ -291,14 +291,57 @@ func TestCheckFindsEachAnomaly(t *testing.T) {
 			wantInfo: map[string]int{Duplicate: 1},
 		},
 		{
-			name: "two values at one offset are inconsistent offsets",
+			// As when a new leader that never had an acknowledged write
+			// (acks=all answered early) gives its offset to another.
+			name: "another record at an acknowledged write's offset is an inconsistent offset and a lost write",
 			give: func(t *testing.T, h *History, r map[string]Rec) {
 				other := FinalRecord{Offset: 1, Value: "foreign"}
 				h.Final[0].Uncommitted[1] = other
 				h.Final[0].Committed[1] = other
 			},
-			want:    map[string]int{InconsistentOffsets: 1},
-			example: `partition 0 offset 1: acknowledged to producer 0 (idempotent) at`,
+			want:    map[string]int{InconsistentOffsets: 1, LostWrite: 1},
+			example: `"tag-0-1" acknowledged to producer 0 (idempotent) at 0.007s at partition 0 offset 1 is not in the final read (high watermark 4; the offset holds "foreign")`,
+		},
+		{
+			name: "two values at one offset are inconsistent offsets",
+			give: func(t *testing.T, h *History, r map[string]Rec) {
+				p := pollsOf(h, cRU)[0]
+				p.Records[1].Value = "foreign"
+			},
+			// The consumer never got the record at that offset.
+			want:    map[string]int{InconsistentOffsets: 1, Unseen: 1},
+			example: `partition 0 offset 1: acknowledged to producer 0 (idempotent) at 0.007s as "tag-0-1", polled by consumer 4 (assign read_uncommitted) at 0.028s as "foreign"`,
+		},
+		{
+			// As when a leader serves past the high watermark and dies:
+			// the consumer saw a record the new leader never had.
+			name: "a polled record never acknowledged and not in the final read is a lost write",
+			give: func(t *testing.T, h *History, r map[string]Rec) {
+				v := Rec{Partition: 0, Offset: 4, Value: encodeValue(tag, pIdem, 5, 0)}
+				i := indexOf(t, h, func(e Event) bool { return e.Type == EvClose && e.Process == cRU })
+				insertAt(h, i, Event{Type: EvSend, Process: pIdem, Seq: 5, Partition: 0, Value: v.Value})
+				insertAt(h, i+1, Event{Type: EvAck, Process: pIdem, Seq: 5, Partition: 0, Value: v.Value, Err: "NOT_LEADER_OR_FOLLOWER"})
+				insertAt(h, i+2, Event{Type: EvPoll, Process: cRU, Records: []Rec{v}})
+			},
+			want:    map[string]int{LostWrite: 1},
+			example: `"tag-0-5" polled by consumer 4 (assign read_uncommitted) at 0.034s at partition 0 offset 4 (never acknowledged) is not in the final read (high watermark 4; the offset holds nothing)`,
+		},
+		{
+			name: "a polled record never acknowledged but in the final read is fine",
+			give: func(t *testing.T, h *History, r map[string]Rec) {
+				v := Rec{Partition: 0, Offset: 4, Value: encodeValue(tag, pIdem, 5, 0)}
+				i := indexOf(t, h, func(e Event) bool { return e.Type == EvClose && e.Process == cRU })
+				insertAt(h, i, Event{Type: EvSend, Process: pIdem, Seq: 5, Partition: 0, Value: v.Value})
+				insertAt(h, i+1, Event{Type: EvAck, Process: pIdem, Seq: 5, Partition: 0, Value: v.Value, Err: "REQUEST_TIMED_OUT"})
+				for _, c := range []int{cRC, cRU, cG1} {
+					insertAt(h, i+2, Event{Type: EvPoll, Process: c, Records: []Rec{v}})
+				}
+				for _, f := range []*[]FinalRecord{&h.Final[0].Uncommitted, &h.Final[0].Committed} {
+					*f = append(*f, FinalRecord{Offset: 4, Value: v.Value})
+				}
+				h.Final[0].HighWatermark, h.Final[0].LastStableOffset = 5, 5
+			},
+			want: map[string]int{},
 		},
 		{
 			name: "write acknowledged at one offset and stored at another is inconsistent",

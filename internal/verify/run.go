@@ -408,26 +408,20 @@ func (w *workload) finalRead(ctx context.Context, adm *kadm.Client) {
 	for p := range h.Final {
 		h.Final[p].Partition = int32(p)
 	}
-	rctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	defer cancel()
-	var hwm, lso []int64
-	for {
-		var err error
-		hwm, lso, err = w.listEnds(rctx, adm)
-		if err == nil && slices.Equal(hwm, lso) {
-			break
-		}
-		if rctx.Err() != nil {
-			if err != nil {
-				w.rec.note("final read: cannot list offsets: %v", err)
-				return
-			}
-			w.rec.note("final read: last stable offsets %v still below high watermarks %v after %s (open transactions)", lso, hwm, setupTimeout)
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	hwm, lso, stable, err := waitStableEnds(wctx, func(ctx context.Context) ([]int64, []int64, error) { return w.listEnds(ctx, adm) }, 200*time.Millisecond)
+	cancel()
+	switch {
+	case hwm == nil:
+		w.rec.note("final read: cannot list offsets: %v", err)
+		return
+	case !stable:
+		w.rec.note("final read: last stable offsets %v still below high watermarks %v after %s (open transactions)", lso, hwm, setupTimeout)
 	}
-	if starts, err := adm.ListStartOffsets(rctx, h.Topic); err == nil {
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	starts, err := adm.ListStartOffsets(sctx, h.Topic)
+	cancel()
+	if err == nil {
 		starts.Each(func(o kadm.ListedOffset) {
 			if o.Err == nil && o.Partition < w.partitions {
 				h.Final[o.Partition].LogStartOffset = o.Offset
@@ -449,6 +443,37 @@ func (w *workload) finalRead(ctx context.Context, adm *kadm.Client) {
 	}
 	if cerr != nil {
 		w.rec.note("final read_committed read: %v", cerr)
+	}
+}
+
+// waitStableEnds calls list every interval until a listing has every last
+// stable offset at its high watermark (stable) or ctx ends. It returns the
+// last successful listing, nil when none succeeded (then err is the last
+// error). NB: when ctx ends during a call, the listing before it counts: a
+// final read must not be given up because the last call of a long wait for
+// open transactions was cut short.
+func waitStableEnds(ctx context.Context, list func(context.Context) (hwm, lso []int64, err error), interval time.Duration) (hwm, lso []int64, stable bool, err error) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return hwm, lso, false, err
+		case <-t.C:
+		}
+		h, l, lerr := list(ctx)
+		if lerr != nil {
+			err = lerr
+		} else {
+			hwm, lso = h, l
+			if slices.Equal(hwm, lso) {
+				return hwm, lso, true, nil
+			}
+		}
+		t.Reset(interval)
 	}
 }
 
