@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -142,7 +143,7 @@ func (p *producer) runTransactional(loadCtx context.Context, tick *pacer) {
 				return
 			}
 		}
-		if err := cl.BeginTransaction(); err != nil {
+		if err := p.begin(loadCtx, cl); err != nil {
 			p.w.rec.note("producer %d: begin transaction: %v", p.id, err)
 			cl.Close()
 			cl = nil
@@ -181,6 +182,35 @@ func (p *producer) runTransactional(loadCtx context.Context, tick *pacer) {
 			return
 		}
 	}
+}
+
+// begin begins a transaction on cl. NB: kgo's BeginTransaction takes no
+// context and retries CONCURRENT_TRANSACTIONS from the coordinator for as
+// long as it lasts: forever for a transaction the coordinator never
+// finishes (a broken cluster). Once the load is over and RecordTimeout
+// more has passed, begin closes cl, which ends the retries, so Run always
+// returns.
+func (p *producer) begin(loadCtx context.Context, cl *kgo.Client) error {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-done:
+			return
+		case <-loadCtx.Done():
+		}
+		t := time.NewTimer(p.w.cfg.RecordTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			cl.Close()
+		}
+	})
+	err := cl.BeginTransaction()
+	close(done)
+	wg.Wait()
+	return err
 }
 
 // end commits or aborts transaction txn and records the outcome. A failed

@@ -4,9 +4,65 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// TestRunEndsWhenTransactionsCannotBegin: a coordinator answering
+// InitProducerID with CONCURRENT_TRANSACTIONS forever (as for a
+// transaction it never finishes) stalls kgo's BeginTransaction, which
+// takes no context. Run must still return once the load is over, with a
+// note saying why the transactional producer stopped.
+func TestRunEndsWhenTransactionsCannotBegin(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.InitProducerIDRequest)
+		if r.TransactionalID == nil {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.ConcurrentTransactions.Code
+		return resp, nil, true
+	})
+	type result struct {
+		h   *History
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		h, err := Run(t.Context(), Config{
+			Bootstrap: c.ListenAddrs(), Partitions: 1, Duration: 2 * time.Second, Rate: 50,
+			Producers: 1, Transactional: 1, Consumers: []ConsumerSpec{{Mode: ModeAssign, Isolation: ReadUncommitted}},
+			RecordTimeout: time.Second, SettleTimeout: time.Second,
+		})
+		done <- result{h, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Run has not returned 2 minutes after a 2s load: the transactional producer is stuck in BeginTransaction")
+	}
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if !slices.ContainsFunc(r.h.Notes, func(n string) bool { return strings.Contains(n, "begin transaction") }) {
+		t.Errorf("Run notes %q; want one saying the transaction could not begin", r.h.Notes)
+	}
+	if res := Check(r.h); res.Acked == 0 || res.TxnCommitted+res.TxnAborted+res.TxnUnknown != 0 {
+		t.Errorf("Check: %d acknowledged, transactions %d/%d/%d; want the idempotent producer's writes and no transaction", res.Acked, res.TxnCommitted, res.TxnAborted, res.TxnUnknown)
+	}
+}
 
 // TestWaitStableEnds: the final read waits for last stable offsets to
 // reach the high watermarks; when they never do (a transaction left open),
