@@ -38,11 +38,7 @@ test-short:
 test-failpoints:
 	$(GO) vet -tags failpoints ./...
 	$(GO) test -count=1 -tags failpoints ./internal/failpoint
-# NB: TestVerifyCLICatchesFailpointAckBeforeISR is skipped here until a
-# known hang is fixed: in one CI run strata verify waited more than 5
-# minutes for a transactional producer to finish after the load against
-# the broken cluster. Run it by hand with -run TestVerifyCLI.
-	$(GO) test -count=1 -timeout 30m -tags failpoints -run Failpoint -skip TestVerifyCLICatchesFailpointAckBeforeISR ./internal/partition ./internal/storage ./internal/raft ./internal/txn ./internal/node
+	$(GO) test -count=1 -timeout 30m -tags failpoints -run Failpoint ./internal/partition ./internal/storage ./internal/raft ./internal/txn ./internal/node
 
 # Every liveness scenario (how long acks=all writes and reads stop when a
 # broker leaves: SIGTERM, SIGKILL, rolling restart, two of three down), with
