@@ -22,8 +22,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -82,17 +85,80 @@ func ErrorName(code int16) string {
 
 // Handler serves g's metrics as /metrics does: the Prometheus text format,
 // or OpenMetrics when the scraper asks for it (Accept negotiation), gzipped
-// when asked. At most four scrapes run at once; more get 503. A collector that fails is logged
-// and its metrics left out, the rest still served.
+// when asked. At most four scrapes run at once; more get 503. A collector
+// that fails is logged and its metrics left out, the rest still served.
 func Handler(g prometheus.Gatherer, logger *slog.Logger) http.Handler {
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+	return gzipped(promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
+		// Compression is gzipped's: promhttp's standard-library gzip at
+		// the default level was a third of a scrape's CPU.
+		DisableCompression: true,
 		// No Timeout: promhttp would run every scrape through
 		// http.TimeoutHandler, which buffers and copies the response; the
 		// scraper's own timeout ends a slow scrape, and the collectors
 		// bound their waits themselves.
 		EnableOpenMetrics: true,
+	}))
+}
+
+// gzipWriters holds reusable gzip writers: a scrape then allocates no
+// compressor state.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
+
+// gzipped compresses h's responses with gzip at its fastest level when the
+// client accepts gzip, as every Prometheus server does: a text exposition
+// still shrinks about tenfold, for a fraction of the default level's cost.
+func gzipped(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept-Encoding")
+		if !acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		gz := gzipWriters.Get().(*gzip.Writer)
+		defer gzipWriters.Put(gz)
+		gz.Reset(w)
+		w.Header().Set("Content-Encoding", "gzip")
+		h.ServeHTTP(gzipResponseWriter{ResponseWriter: w, gz: gz}, r)
+		gz.Close() // the error is the connection's; the scraper sees it
 	})
+}
+
+type gzipResponseWriter struct {
+	http.ResponseWriter
+	gz *gzip.Writer
+}
+
+func (w gzipResponseWriter) Write(b []byte) (int, error) { return w.gz.Write(b) }
+
+// WriteHeader drops a Content-Length set for the uncompressed body.
+func (w gzipResponseWriter) WriteHeader(code int) {
+	w.Header().Del("Content-Length")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// acceptsGzip reports whether Accept-Encoding values name gzip with a
+// non-zero quality.
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+				continue
+			}
+			q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+			if !ok {
+				return true
+			}
+			if f, err := strconv.ParseFloat(q, 64); err == nil && f > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
