@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-io/strata/internal/groupinfo"
 )
 
 // resetTarget is the way reset-offsets picks each partition's new offset.
@@ -160,19 +162,19 @@ func runResetOffsets(cmd *cobra.Command, cf *clientFlags, rf *resetFlags, group 
 		}
 	}
 	return withClients(cmd, cf, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
-		described, err := describeGroups(ctx, cl, adm, []string{group}, nil)
+		described, err := groupinfo.Describe(ctx, cl, adm, []string{group}, nil)
 		if err != nil {
 			return groupError(group, err)
 		}
 		switch d := described[group]; {
-		case errors.Is(d.err, kerr.GroupIDNotFound):
+		case errors.Is(d.Err, kerr.GroupIDNotFound):
 			// No such group yet: committing creates it, Empty.
-		case d.err != nil:
-			return groupError(group, d.err)
-		case d.desc.State == "Empty" || d.desc.State == "Dead":
+		case d.Err != nil:
+			return groupError(group, d.Err)
+		case d.State == "Empty" || d.State == "Dead":
 		default:
 			return groupError(group, fmt.Errorf("offsets can be reset only while the group is inactive (Empty), but it is %s with %d members; stop its consumers first",
-				d.desc.State, len(d.desc.Members)))
+				d.State, len(d.Members)))
 		}
 
 		committed, err := committedOffsets(ctx, adm, group)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -11,12 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
-)
 
-const (
-	groupTypeClassic  = "classic"
-	groupTypeConsumer = "consumer" // KIP-848
+	"github.com/strata-io/strata/internal/groupinfo"
 )
 
 // groupSummary is one row of GET /console/api/groups.
@@ -41,37 +38,21 @@ type groupsView struct {
 	TimeMs int64    `json:"time_ms"`
 }
 
-// listGroupsAll asks every broker for the groups it coordinates.
+// listGroupsAll asks every broker for the groups it coordinates, and
+// fails only when none answered.
 func (c *Console) listGroupsAll(ctx context.Context) ([]groupSummary, []string, error) {
-	req := kmsg.NewPtrListGroupsRequest()
-	var (
-		out  []groupSummary
-		errs []string
-		ok   int
-	)
-	for _, shard := range c.cl.RequestSharded(ctx, req) {
-		if shard.Err != nil {
-			errs = append(errs, fmt.Sprintf("list groups on broker %d: %v", shard.Meta.NodeID, shard.Err))
-			continue
-		}
-		resp := shard.Resp.(*kmsg.ListGroupsResponse)
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			errs = append(errs, fmt.Sprintf("list groups on broker %d: %v", shard.Meta.NodeID, err))
-			continue
-		}
-		ok++
-		for _, g := range resp.Groups {
-			gs := groupSummary{Group: g.Group, Type: strings.ToLower(g.GroupType), State: g.GroupState, ProtocolType: g.ProtocolType, Coordinator: shard.Meta.NodeID, Topics: []string{}}
-			if gs.Type == "" {
-				gs.Type = groupTypeClassic // before ListGroups v5
-			}
-			out = append(out, gs)
-		}
+	l := groupinfo.List(ctx, c.cl, nil, nil)
+	var errs []string
+	for _, err := range l.Failed {
+		errs = append(errs, err.Error())
 	}
-	if ok == 0 && len(errs) > 0 {
+	if l.Answered == 0 && len(errs) > 0 {
 		return nil, nil, errors.New(strings.Join(errs, "; "))
 	}
-	slices.SortFunc(out, func(a, b groupSummary) int { return cmpString(a.Group, b.Group) })
+	var out []groupSummary
+	for _, g := range l.Groups {
+		out = append(out, groupSummary{Group: g.Group, Type: g.Type, State: g.State, ProtocolType: g.ProtocolType, Coordinator: g.Coordinator, Topics: []string{}})
+	}
 	return out, errs, nil
 }
 
@@ -100,13 +81,13 @@ func (c *Console) listGroups(ctx context.Context, _ *request) (any, error) {
 	for _, f := range fetched {
 		f.Fetched.Each(func(o kadm.OffsetResponse) { topics[o.Topic] = true })
 	}
-	ends, endsErr := c.listEnds(ctx, topics)
+	ends, endsErr := c.listEnds(ctx, slices.Sorted(maps.Keys(topics)))
 	for _, g := range groups {
 		if d, ok := described[g.Group]; ok {
-			if d.err != nil {
-				g.Error = d.err.Error()
+			if d.Err != nil {
+				g.Error = d.Err.Error()
 			} else {
-				g.State, g.Members, g.ProtocolType = d.desc.State, len(d.desc.Members), d.desc.ProtocolType
+				g.State, g.Members, g.ProtocolType = d.State, len(d.Members), d.ProtocolType
 			}
 		}
 		g.Lag = -1
@@ -119,18 +100,12 @@ func (c *Console) listGroups(ctx context.Context, _ *request) (any, error) {
 		case endsErr != nil:
 			g.Error = joinMsg(g.Error, endsErr.Error())
 		default:
-			g.Lag = 0
+			g.Lag = groupinfo.TotalLag(f.Fetched, ends)
 			seen := map[string]bool{}
 			f.Fetched.Each(func(o kadm.OffsetResponse) {
-				if o.Err != nil || o.At < 0 {
-					return
-				}
-				if !seen[o.Topic] {
+				if o.Err == nil && o.At >= 0 && !seen[o.Topic] {
 					seen[o.Topic] = true
 					g.Topics = append(g.Topics, o.Topic)
-				}
-				if e, ok := ends.Lookup(o.Topic, o.Partition); ok && e.Err == nil && e.Offset > o.At {
-					g.Lag += e.Offset - o.At
 				}
 			})
 			slices.Sort(g.Topics)
@@ -155,16 +130,12 @@ func joinMsg(a, b string) string {
 	return a + "; " + b
 }
 
-// listEnds lists the high watermarks of topics (none for an empty set).
-func (c *Console) listEnds(ctx context.Context, topics map[string]bool) (kadm.ListedOffsets, error) {
+// listEnds lists the high watermarks of topics (none for no topics).
+func (c *Console) listEnds(ctx context.Context, topics []string) (kadm.ListedOffsets, error) {
 	if len(topics) == 0 {
 		return kadm.ListedOffsets{}, nil
 	}
-	names := make([]string, 0, len(topics))
-	for t := range topics {
-		names = append(names, t)
-	}
-	ends, err := c.adm.ListEndOffsets(ctx, names...)
+	ends, err := c.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("list high watermarks: %w", err)
 	}
@@ -195,174 +166,45 @@ type groupDescription struct {
 	Members      []groupMember `json:"members"`
 }
 
-type describedGroup struct {
-	desc groupDescription
-	err  error // wraps kerr.GroupIDNotFound for an unknown group
+// toGroupDescription is d as the API shows it.
+func toGroupDescription(d groupinfo.Description) groupDescription {
+	gd := groupDescription{Group: d.Group, Type: d.Type, State: d.State, ProtocolType: d.ProtocolType, Protocol: d.Protocol, Coordinator: d.Coordinator, Members: []groupMember{}}
+	for _, m := range d.Members {
+		gm := groupMember{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, ClientHost: m.ClientHost, Assignments: []topicPartition{}}
+		for _, a := range m.Assigned {
+			gm.Assignments = append(gm.Assignments, topicPartition{Topic: a.Topic, Partitions: a.Partitions})
+		}
+		gd.Members = append(gd.Members, gm)
+	}
+	return gd
 }
 
-// describeGroups describes groups of either protocol: those known (from
-// ListGroups) to be classic with DescribeGroups, the others with
-// ConsumerGroupDescribe first, falling back to DescribeGroups when that
-// finds no KIP-848 group or is not supported.
-func (c *Console) describeGroups(ctx context.Context, groups []string, known map[string]string) (map[string]describedGroup, error) {
-	out := make(map[string]describedGroup, len(groups))
-	var tryConsumer, classic []string
-	for _, g := range groups {
-		if known[g] == groupTypeClassic {
-			classic = append(classic, g)
-		} else {
-			tryConsumer = append(tryConsumer, g)
-		}
+// describeGroups describes groups of either protocol (see
+// groupinfo.Describe). Assigned topics a broker sent only by ID are named
+// by their IDs when the metadata to name them cannot be read.
+func (c *Console) describeGroups(ctx context.Context, groups []string, known map[string]string) (map[string]groupinfo.Described, error) {
+	described, err := groupinfo.Describe(ctx, c.cl, c.adm, groups, known)
+	var names *groupinfo.TopicNamesError
+	if errors.As(err, &names) {
+		err = nil
 	}
-	if len(tryConsumer) > 0 {
-		described, err := c.describeConsumerGroups(ctx, tryConsumer)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range tryConsumer {
-			d, ok := described[g]
-			switch {
-			case ok && d.err == nil:
-				out[g] = d
-			case !ok, errors.Is(d.err, kerr.GroupIDNotFound), errors.Is(d.err, kerr.UnsupportedVersion):
-				classic = append(classic, g)
-			default:
-				out[g] = d
-			}
-		}
-	}
-	if len(classic) == 0 {
-		return out, nil
-	}
-	described, err := c.adm.DescribeGroups(ctx, classic...)
-	var se *kadm.ShardErrors
-	if err != nil && !errors.As(err, &se) {
-		return nil, fmt.Errorf("describe groups: %w", err)
-	}
-	for _, g := range classic {
-		d, ok := described[g]
-		switch {
-		case !ok:
-			missing := err
-			if missing == nil {
-				missing = errors.New("missing from the DescribeGroups answer")
-			}
-			out[g] = describedGroup{err: missing}
-		case d.Err != nil:
-			out[g] = describedGroup{err: withMessage(d.Err, &d.ErrMessage)}
-		case d.State == "Dead":
-			// Before DescribeGroups v6 an unknown group is Dead, no error.
-			out[g] = describedGroup{err: kerr.GroupIDNotFound}
-		default:
-			gd := groupDescription{Group: g, Type: groupTypeClassic, State: d.State, ProtocolType: d.ProtocolType, Protocol: d.Protocol, Coordinator: d.Coordinator.NodeID, Members: []groupMember{}}
-			for _, m := range d.Members {
-				gm := groupMember{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost, Assignments: []topicPartition{}}
-				if m.InstanceID != nil {
-					gm.InstanceID = *m.InstanceID
-				}
-				if a, ok := m.Assigned.AsConsumer(); ok && d.ProtocolType == "consumer" {
-					for _, t := range a.Topics {
-						gm.Assignments = append(gm.Assignments, topicPartition{Topic: t.Topic, Partitions: slices.Sorted(slices.Values(t.Partitions))})
-					}
-				}
-				gd.Members = append(gd.Members, gm)
-			}
-			sortMembers(gd.Members)
-			out[g] = describedGroup{desc: gd}
-		}
-	}
-	return out, nil
-}
-
-// describeConsumerGroups sends ConsumerGroupDescribe (KIP-848). Groups
-// whose coordinator did not answer are missing from the result; assigned
-// topics a broker sent only by ID are named from the metadata.
-func (c *Console) describeConsumerGroups(ctx context.Context, groups []string) (map[string]describedGroup, error) {
-	req := kmsg.NewPtrConsumerGroupDescribeRequest()
-	req.Groups = groups
-	out := make(map[string]describedGroup, len(groups))
-	var names map[[16]byte]string
-	for _, shard := range c.cl.RequestSharded(ctx, req) {
-		if shard.Err != nil {
-			continue // its groups fall back to DescribeGroups
-		}
-		resp := shard.Resp.(*kmsg.ConsumerGroupDescribeResponse)
-		for _, rg := range resp.Groups {
-			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				out[rg.Group] = describedGroup{err: withMessage(err, rg.ErrorMessage)}
-				continue
-			}
-			gd := groupDescription{Group: rg.Group, Type: groupTypeConsumer, State: rg.State, ProtocolType: "consumer", Protocol: rg.AssignorName, Coordinator: shard.Meta.NodeID, Members: []groupMember{}}
-			for _, rm := range rg.Members {
-				gm := groupMember{MemberID: rm.MemberID, ClientID: rm.ClientID, ClientHost: rm.ClientHost, Assignments: []topicPartition{}}
-				if rm.InstanceID != nil {
-					gm.InstanceID = *rm.InstanceID
-				}
-				for _, tp := range rm.Assignment.TopicPartitions {
-					name := tp.Topic
-					if name == "" {
-						if names == nil {
-							names = c.topicNames(ctx)
-						}
-						if name = names[tp.TopicID]; name == "" {
-							name = topicIDString(tp.TopicID)
-						}
-					}
-					gm.Assignments = append(gm.Assignments, topicPartition{Topic: name, Partitions: slices.Sorted(slices.Values(tp.Partitions))})
-				}
-				gd.Members = append(gd.Members, gm)
-			}
-			sortMembers(gd.Members)
-			out[rg.Group] = describedGroup{desc: gd}
-		}
-	}
-	return out, nil
-}
-
-// topicNames maps topic IDs to names (empty when metadata fails: the IDs
-// are shown instead).
-func (c *Console) topicNames(ctx context.Context) map[[16]byte]string {
-	names := map[[16]byte]string{}
-	md, err := c.adm.Metadata(ctx)
-	if err != nil {
-		return names
-	}
-	for _, t := range md.Topics {
-		names[t.ID] = t.Topic
-	}
-	return names
-}
-
-// sortMembers orders members as kafka-consumer-groups.sh does: those with
-// an instance ID first, by it, then the rest by member ID.
-func sortMembers(ms []groupMember) {
-	slices.SortFunc(ms, func(a, b groupMember) int {
-		switch {
-		case a.InstanceID != "" && b.InstanceID == "":
-			return -1
-		case a.InstanceID == "" && b.InstanceID != "":
-			return 1
-		case a.InstanceID != b.InstanceID:
-			return cmpString(a.InstanceID, b.InstanceID)
-		}
-		return cmpString(a.MemberID, b.MemberID)
-	})
+	return described, err
 }
 
 // describeOne describes one group, 404 when the cluster does not know it.
-func (c *Console) describeOne(ctx context.Context, group string) (groupDescription, error) {
+func (c *Console) describeOne(ctx context.Context, group string) (groupinfo.Description, error) {
 	described, err := c.describeGroups(ctx, []string{group}, nil)
 	if err != nil {
-		return groupDescription{}, err
+		return groupinfo.Description{}, err
 	}
 	d := described[group]
 	switch {
-	case errors.Is(d.err, kerr.GroupIDNotFound):
-		return d.desc, notFound("group %q does not exist", group)
-	case d.err != nil:
-		return d.desc, fmt.Errorf("describe group %q: %w", group, d.err)
+	case errors.Is(d.Err, kerr.GroupIDNotFound):
+		return d.Description, notFound("group %q does not exist", group)
+	case d.Err != nil:
+		return d.Description, fmt.Errorf("describe group %q: %w", group, d.Err)
 	}
-	return d.desc, nil
+	return d.Description, nil
 }
 
 // groupOffset is one partition's row of a group's detail.
@@ -393,78 +235,36 @@ func (c *Console) getGroup(ctx context.Context, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	type tp struct {
-		t string
-		p int32
-	}
-	owner := map[tp]string{}
-	rows := map[tp]*groupOffset{}
-	topics := map[string]bool{}
-	add := func(t string, p int32) *groupOffset {
-		k := tp{t, p}
-		if rows[k] == nil {
-			rows[k] = &groupOffset{Topic: t, Partition: p, Committed: -1, EndOffset: -1, Lag: -1}
-			topics[t] = true
-		}
-		return rows[k]
-	}
-	for _, m := range desc.Members {
-		for _, a := range m.Assignments {
-			for _, p := range a.Partitions {
-				owner[tp{a.Topic, p}] = m.MemberID
-				add(a.Topic, p)
-			}
-		}
-	}
-	committed.Each(func(o kadm.OffsetResponse) {
-		row := add(o.Topic, o.Partition)
-		if o.Err != nil {
-			row.Error = o.Err.Error()
-			return
-		}
-		row.Committed = o.At
-	})
-	ends, err := c.listEnds(ctx, topics)
+	ends, err := c.listEnds(ctx, groupinfo.OffsetTopics(desc.Members, committed))
 	if err != nil {
 		return nil, err
 	}
-	d := groupDetail{groupDescription: desc, Offsets: []groupOffset{}}
-	for k, row := range rows {
-		row.MemberID = owner[k]
-		if e, ok := ends.Lookup(k.t, k.p); ok {
-			if e.Err != nil {
-				row.Error = joinMsg(row.Error, "list high watermark: "+e.Err.Error())
-			} else {
-				row.EndOffset = e.Offset
-			}
+	d := groupDetail{groupDescription: toGroupDescription(desc), Offsets: []groupOffset{}}
+	for _, o := range groupinfo.Offsets(desc.Members, committed, ends) {
+		row := groupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.Committed, EndOffset: o.EndOffset, Lag: -1, MemberID: o.MemberID}
+		if o.CommitErr != nil {
+			row.Error = o.CommitErr.Error()
 		}
-		if row.Committed >= 0 && row.EndOffset >= 0 {
-			row.Lag = max(0, row.EndOffset-row.Committed)
+		if o.EndErr != nil {
+			row.Error = joinMsg(row.Error, "list high watermark: "+o.EndErr.Error())
+		}
+		if lag, ok := o.Lag(); ok {
+			row.Lag = max(0, lag)
 			d.Lag += row.Lag
 		}
-		d.Offsets = append(d.Offsets, *row)
+		d.Offsets = append(d.Offsets, row)
 	}
-	slices.SortFunc(d.Offsets, func(a, b groupOffset) int {
-		if a.Topic != b.Topic {
-			return cmpString(a.Topic, b.Topic)
-		}
-		return int(a.Partition - b.Partition)
-	})
 	d.TimeMs = time.Now().UnixMilli()
 	return d, nil
 }
 
-// committedOffsets returns the offsets a group committed, without the
-// "nothing committed" (-1) entries; an unknown group has none.
+// committedOffsets returns the offsets a group committed, as
+// groupinfo.Committed does.
 func (c *Console) committedOffsets(ctx context.Context, group string) (kadm.OffsetResponses, error) {
-	os, err := c.adm.FetchOffsets(ctx, group)
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return kadm.OffsetResponses{}, nil
-	}
+	os, err := groupinfo.Committed(ctx, c.adm, group)
 	if err != nil {
 		return nil, fmt.Errorf("fetch committed offsets of %q: %w", group, err)
 	}
-	os.KeepFunc(func(o kadm.OffsetResponse) bool { return o.Err != nil || o.At >= 0 })
 	return os, nil
 }
 
@@ -552,14 +352,14 @@ func (c *Console) resetOffsets(ctx context.Context, r *request) (any, error) {
 		return nil, err
 	}
 	switch d := described[group]; {
-	case errors.Is(d.err, kerr.GroupIDNotFound):
+	case errors.Is(d.Err, kerr.GroupIDNotFound):
 		// No such group yet: committing creates it, Empty.
-	case d.err != nil:
-		return nil, fmt.Errorf("describe group %q: %w", group, d.err)
-	case d.desc.State == "Empty" || d.desc.State == "Dead":
+	case d.Err != nil:
+		return nil, fmt.Errorf("describe group %q: %w", group, d.Err)
+	case d.State == "Empty" || d.State == "Dead":
 	default:
 		return nil, conflict("offsets can be reset only while the group is inactive (Empty), but %q is %s with %d members; stop its consumers first",
-			group, d.desc.State, len(d.desc.Members))
+			group, d.State, len(d.Members))
 	}
 	committed, err := c.committedOffsets(ctx, group)
 	if err != nil {
