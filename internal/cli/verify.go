@@ -102,7 +102,7 @@ func newVerifyCommand() *cobra.Command {
 	fs.IntVar(&vf.cfg.Transactional, "transactional", 1, "transactional producers")
 	fs.Float64Var(&vf.cfg.AbortRatio, "abort-ratio", 0.2, "share of transactions aborted")
 	fs.StringVar(&vf.consumers, "consumers", strings.Join(defaults, ","), "comma-separated MODE:ISOLATION[:MEMBERS]; MODE assign, group-classic or group-consumer; ISOLATION read_committed or read_uncommitted")
-	fs.DurationVar(&vf.cfg.SettleTimeout, "settle-timeout", 30*time.Second, "after the load, how long consumers may take to see every acknowledged record")
+	fs.DurationVar(&vf.cfg.SettleTimeout, "settle-timeout", 60*time.Second, "after the load, how long consumers may take to see every acknowledged record; keep it above the groups' session timeout (a member that could not leave during a fault holds its partitions until its session expires)")
 	fs.StringVar(&vf.nemesis, "nemesis", "", `command run with "sh -c" every --nemesis-interval during the load (e.g. a broker restart)`)
 	fs.DurationVar(&vf.nemesisInterval, "nemesis-interval", 10*time.Second, "time between the starts of two --nemesis runs")
 	fs.BoolVar(&vf.jsonOut, "json", false, "print the result as one JSON object")

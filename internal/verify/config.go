@@ -58,7 +58,10 @@ type Config struct {
 
 	// SettleTimeout bounds how long, after the load stops, Run waits for
 	// every consumer to see every acknowledged record it should see
-	// (default 30s).
+	// (default 60s). It should outlast the groups' session timeout: a
+	// member that closed while its coordinator was down could not leave,
+	// and keeps its partitions until the session expires (45s by default
+	// for KIP-848 groups, group.consumer.session.timeout.ms).
 	SettleTimeout time.Duration
 	Nemesis       Nemesis // optional; faults injected during the load phase
 
@@ -227,7 +230,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, errors.New("at most 20 consumers")
 	}
 	if cfg.SettleTimeout == 0 {
-		cfg.SettleTimeout = 30 * time.Second
+		cfg.SettleTimeout = 60 * time.Second
 	}
 	if cfg.SettleTimeout < 0 {
 		return cfg, fmt.Errorf("settle timeout must be positive, got %s", cfg.SettleTimeout)
