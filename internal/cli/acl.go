@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-io/strata/internal/acl"
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 func newACLCommand() *cobra.Command {
@@ -168,7 +169,7 @@ func newACLCreateCommand(cf *clientFlags) *cobra.Command {
 			out := cmd.OutOrStdout()
 			for i, r := range resp.Results {
 				if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-					errs = append(errs, fmt.Errorf("ACL %s: %w", describeBinding(bindings[i]), withBrokerMessage(err, deref(r.ErrorMessage))))
+					errs = append(errs, fmt.Errorf("ACL %s: %w", describeBinding(bindings[i]), kafkaerr.WithMessage(err, deref(r.ErrorMessage))))
 					continue
 				}
 				if _, err := fmt.Fprintf(out, "created ACL %s\n", describeBinding(bindings[i])); err != nil {
@@ -283,7 +284,7 @@ func newACLListCommand(cf *clientFlags) *cobra.Command {
 					return fmt.Errorf("describe ACLs: %w", err)
 				}
 				if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-					return fmt.Errorf("describe ACLs: %w", withBrokerMessage(err, deref(resp.ErrorMessage)))
+					return fmt.Errorf("describe ACLs: %w", kafkaerr.WithMessage(err, deref(resp.ErrorMessage)))
 				}
 				for _, r := range resp.Resources {
 					for _, a := range r.ACLs {
@@ -352,7 +353,7 @@ func newACLDeleteCommand(cf *clientFlags) *cobra.Command {
 			seen := map[acl.Binding]bool{}
 			for _, r := range resp.Results {
 				if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-					errs = append(errs, fmt.Errorf("delete ACLs: %w", withBrokerMessage(err, deref(r.ErrorMessage))))
+					errs = append(errs, fmt.Errorf("delete ACLs: %w", kafkaerr.WithMessage(err, deref(r.ErrorMessage))))
 					continue
 				}
 				for _, m := range r.MatchingACLs {

@@ -232,28 +232,6 @@ func (f *clientFlags) explainTimeout(err error) error {
 	return err
 }
 
-// brokerError joins a Kafka error code with the free-text message a broker
-// may send beside it. Error prints "NAME: message"; Unwrap keeps errors.Is
-// working against kerr values.
-type brokerError struct {
-	err *kerr.Error
-	msg string
-}
-
-func (e *brokerError) Error() string { return e.err.Message + ": " + e.msg }
-func (e *brokerError) Unwrap() error { return e.err }
-
-// withBrokerMessage attaches msg to err when err is a Kafka error and msg
-// adds something; otherwise it returns err unchanged.
-func withBrokerMessage(err error, msg string) error {
-	msg = strings.TrimSpace(msg)
-	var ke *kerr.Error
-	if err == nil || msg == "" || !errors.As(err, &ke) || msg == ke.Description {
-		return err
-	}
-	return &brokerError{err: ke, msg: msg}
-}
-
 // lineErrors is a list of errors printed on one line, separated by "; ".
 // It unwraps to all of them.
 type lineErrors []error

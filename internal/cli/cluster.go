@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 func newClusterCommand() *cobra.Command {
@@ -96,7 +98,7 @@ func readClusterStatus(ctx context.Context, cl *kgo.Client, adm *kadm.Client) (c
 		if dresp.ErrorMessage != nil {
 			msg = *dresp.ErrorMessage
 		}
-		return st, fmt.Errorf("describe cluster: %w", withBrokerMessage(err, msg))
+		return st, fmt.Errorf("describe cluster: %w", kafkaerr.WithMessage(err, msg))
 	}
 	st.ClusterID, st.ActiveController = dresp.ClusterID, dresp.ControllerID
 	for _, b := range dresp.Brokers {
@@ -128,7 +130,7 @@ func readClusterStatus(ctx context.Context, cl *kgo.Client, adm *kadm.Client) (c
 		}
 		for _, rc := range rcs {
 			if rc.Err != nil {
-				return st, topicError(rc.Name, fmt.Errorf("describe configs: %w", withBrokerMessage(rc.Err, rc.ErrMessage)))
+				return st, topicError(rc.Name, fmt.Errorf("describe configs: %w", kafkaerr.WithMessage(rc.Err, rc.ErrMessage)))
 			}
 			for _, c := range rc.Configs {
 				if c.Key != "min.insync.replicas" || c.Value == nil {

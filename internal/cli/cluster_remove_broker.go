@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 // newClusterRemoveBrokerCommand is `cluster remove-broker ID`: what
@@ -61,7 +63,7 @@ func removeBroker(ctx context.Context, w io.Writer, cl *kgo.Client, adm *kadm.Cl
 		return fmt.Errorf("describe cluster: %w", err)
 	}
 	if err := kerr.ErrorForCode(dresp.ErrorCode); err != nil {
-		return fmt.Errorf("describe cluster: %w", withBrokerMessage(err, derefString(dresp.ErrorMessage)))
+		return fmt.Errorf("describe cluster: %w", kafkaerr.WithMessage(err, derefString(dresp.ErrorMessage)))
 	}
 	alive := false
 	for _, b := range dresp.Brokers {
@@ -129,7 +131,7 @@ func unregisterBroker(ctx context.Context, cl *kgo.Client, id int32) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, kerr.BrokerIDNotRegistered):
-			return fmt.Errorf("broker %d is not registered: %w", id, withBrokerMessage(err, derefString(resp.ErrorMessage)))
+			return fmt.Errorf("broker %d is not registered: %w", id, kafkaerr.WithMessage(err, derefString(resp.ErrorMessage)))
 		case errors.Is(err, kerr.NotController), errors.Is(err, kerr.RequestTimedOut):
 			timer := time.NewTimer(retryBackoff(tries))
 			select {
@@ -139,6 +141,6 @@ func unregisterBroker(ctx context.Context, cl *kgo.Client, id int32) error {
 				timer.Stop()
 			}
 		}
-		return fmt.Errorf("unregister broker %d: %w", id, withBrokerMessage(err, derefString(resp.ErrorMessage)))
+		return fmt.Errorf("unregister broker %d: %w", id, kafkaerr.WithMessage(err, derefString(resp.ErrorMessage)))
 	}
 }

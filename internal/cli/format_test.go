@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 var sampleRecord = &kgo.Record{
@@ -138,8 +140,8 @@ func TestErrorLine(t *testing.T) {
 		want string
 	}{
 		{give: topicError("x", kerr.TopicAlreadyExists), want: `strata: topic "x": TOPIC_ALREADY_EXISTS: Topic with this name already exists.`},
-		{give: topicError("x", withBrokerMessage(kerr.InvalidConfig, "retention.ms must be a number")), want: `strata: topic "x": INVALID_CONFIG: retention.ms must be a number`},
-		{give: withBrokerMessage(kerr.InvalidConfig, kerr.InvalidConfig.Description), want: "strata: " + kerr.InvalidConfig.Error()},
+		{give: topicError("x", kafkaerr.WithMessage(kerr.InvalidConfig, "retention.ms must be a number")), want: `strata: topic "x": INVALID_CONFIG: retention.ms must be a number`},
+		{give: kafkaerr.WithMessage(kerr.InvalidConfig, kerr.InvalidConfig.Description), want: "strata: " + kerr.InvalidConfig.Error()},
 		{give: errors.Join(errors.New("one"), errors.New("two")), want: "strata: one; two"},
 		{give: joinLine([]error{errors.New("a"), errors.New("b")}), want: "strata: a; b"},
 	}
@@ -148,7 +150,7 @@ func TestErrorLine(t *testing.T) {
 			t.Errorf("ErrorLine(%v): got %q, want %q", tt.give, got, tt.want)
 		}
 	}
-	if err := topicError("x", withBrokerMessage(kerr.InvalidConfig, "detail")); !errors.Is(err, kerr.InvalidConfig) {
+	if err := topicError("x", kafkaerr.WithMessage(kerr.InvalidConfig, "detail")); !errors.Is(err, kerr.InvalidConfig) {
 		t.Errorf("errors.Is(%v, kerr.InvalidConfig) = false, want true", err)
 	}
 }

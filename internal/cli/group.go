@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strata-io/strata/internal/groupinfo"
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 func newGroupCommand() *cobra.Command {
@@ -295,7 +296,7 @@ func newGroupDeleteCommand(cf *clientFlags) *cobra.Command {
 				case !ok:
 					errs = append(errs, groupError(name, errors.New("missing from the DeleteGroups response")))
 				case resp.Err != nil:
-					errs = append(errs, groupError(name, withBrokerMessage(resp.Err, resp.ErrMessage)))
+					errs = append(errs, groupError(name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage)))
 				default:
 					if _, err := fmt.Fprintf(out, "deleted group %q\n", name); err != nil {
 						return err

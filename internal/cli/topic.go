@@ -17,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 func newTopicCommand() *cobra.Command {
@@ -107,7 +109,7 @@ func newTopicCreateCommand(cf *clientFlags) *cobra.Command {
 					_, err := fmt.Fprintf(out, "topic %q already exists\n", name)
 					return err
 				}
-				return topicError(name, withBrokerMessage(resp.Err, resp.ErrMessage))
+				return topicError(name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage))
 			}
 			msg := fmt.Sprintf("created topic %q", name)
 			if resp.NumPartitions > 0 && resp.ReplicationFactor > 0 {
@@ -209,7 +211,7 @@ func newTopicDescribeCommand(cf *clientFlags) *cobra.Command {
 			for _, name := range found {
 				rc, cerr := configs.On(name, nil)
 				if cerr == nil && rc.Err != nil {
-					cerr = withBrokerMessage(rc.Err, rc.ErrMessage)
+					cerr = kafkaerr.WithMessage(rc.Err, rc.ErrMessage)
 				}
 				if cerr != nil {
 					errs = append(errs, topicError(name, fmt.Errorf("describe configs: %w", cerr)))
@@ -390,7 +392,7 @@ func newTopicDeleteCommand(cf *clientFlags) *cobra.Command {
 				case !ok:
 					errs = append(errs, topicError(name, errors.New("missing from the DeleteTopics response")))
 				case resp.Err != nil:
-					errs = append(errs, topicError(name, withBrokerMessage(resp.Err, resp.ErrMessage)))
+					errs = append(errs, topicError(name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage)))
 				default:
 					if _, err := fmt.Fprintf(out, "deleted topic %q\n", name); err != nil {
 						return err
@@ -427,7 +429,7 @@ func newTopicAlterPartitionsCommand(cf *clientFlags) *cobra.Command {
 				return topicError(name, errors.New("missing from the CreatePartitions response"))
 			}
 			if resp.Err != nil {
-				return topicError(name, withBrokerMessage(resp.Err, resp.ErrMessage))
+				return topicError(name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage))
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "topic %q now has %d partitions\n", name, partitions)
 			return err

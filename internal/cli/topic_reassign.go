@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 // newTopicReassignCommand moves one partition to other brokers
@@ -66,7 +68,7 @@ func newTopicReassignCommand(cf *clientFlags) *cobra.Command {
 				return topicError(name, errors.New("missing from the AlterPartitionReassignments response"))
 			}
 			if resp.Err != nil {
-				return topicError(name, withBrokerMessage(resp.Err, resp.ErrMessage))
+				return topicError(name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage))
 			}
 			out := cmd.OutOrStdout()
 			if cancel {

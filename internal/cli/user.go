@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 func newUserCommand() *cobra.Command {
@@ -56,7 +58,7 @@ func alterUsers(ctx context.Context, cmd *cobra.Command, adm *kadm.Client, del [
 	var errs []error
 	for _, r := range resps.Sorted() {
 		if r.Err != nil {
-			errs = append(errs, fmt.Errorf("user %q: %w", r.User, withBrokerMessage(r.Err, r.ErrMessage)))
+			errs = append(errs, fmt.Errorf("user %q: %w", r.User, kafkaerr.WithMessage(r.Err, r.ErrMessage)))
 			continue
 		}
 		if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s user %q\n", verb, r.User); err != nil {
@@ -121,7 +123,7 @@ func newUserDeleteCommand(cf *clientFlags) *cobra.Command {
 				}
 				d := described[user]
 				if d.Err != nil {
-					return fmt.Errorf("user %q: %w", user, withBrokerMessage(d.Err, d.ErrMessage))
+					return fmt.Errorf("user %q: %w", user, kafkaerr.WithMessage(d.Err, d.ErrMessage))
 				}
 				for _, ci := range d.CredInfos {
 					mechs = append(mechs, ci.Mechanism)
@@ -153,7 +155,7 @@ func newUserListCommand(cf *clientFlags) *cobra.Command {
 			var errs []error
 			for _, d := range described.Sorted() {
 				if d.Err != nil {
-					errs = append(errs, fmt.Errorf("user %q: %w", d.User, withBrokerMessage(d.Err, d.ErrMessage)))
+					errs = append(errs, fmt.Errorf("user %q: %w", d.User, kafkaerr.WithMessage(d.Err, d.ErrMessage)))
 					continue
 				}
 				for _, ci := range d.CredInfos {

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strata-io/strata/internal/kafkaerr"
 	"github.com/strata-io/strata/internal/version"
 )
 
@@ -90,7 +91,7 @@ func (c *Console) getCluster(ctx context.Context, _ *request) (any, error) {
 		return nil, fmt.Errorf("describe cluster: %w", err)
 	}
 	if err := kerr.ErrorForCode(dresp.ErrorCode); err != nil {
-		return nil, fmt.Errorf("describe cluster: %w", withMessage(err, dresp.ErrorMessage))
+		return nil, fmt.Errorf("describe cluster: %w", kafkaerr.WithMessage(err, derefString(dresp.ErrorMessage)))
 	}
 	v.ClusterID, v.ControllerID = dresp.ClusterID, dresp.ControllerID
 	for _, b := range dresp.Brokers {
@@ -165,14 +166,14 @@ func (c *Console) describeQuorum(ctx context.Context) (*quorumView, error) {
 		return nil, fmt.Errorf("describe quorum: %w", err)
 	}
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		return nil, fmt.Errorf("describe quorum: %w", withMessage(err, resp.ErrorMessage))
+		return nil, fmt.Errorf("describe quorum: %w", kafkaerr.WithMessage(err, derefString(resp.ErrorMessage)))
 	}
 	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
 		return nil, fmt.Errorf("describe quorum: answered %d topics, want 1 partition of __cluster_metadata", len(resp.Topics))
 	}
 	p := resp.Topics[0].Partitions[0]
 	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-		return nil, fmt.Errorf("describe quorum: %w", withMessage(err, p.ErrorMessage))
+		return nil, fmt.Errorf("describe quorum: %w", kafkaerr.WithMessage(err, derefString(p.ErrorMessage)))
 	}
 	q := &quorumView{LeaderID: p.LeaderID, LeaderEpoch: p.LeaderEpoch, HighWatermark: p.HighWatermark, Voters: []replicaState{}, Observers: []replicaState{}}
 	conv := func(rs []kmsg.DescribeQuorumResponseTopicPartitionReplicaState) []replicaState {

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -91,25 +90,6 @@ var kafkaStatus = map[*kerr.Error]int{
 	kerr.BrokerNotAvailable:           http.StatusServiceUnavailable,
 	kerr.NotEnoughReplicas:            http.StatusServiceUnavailable,
 	kerr.NotEnoughReplicasAfterAppend: http.StatusServiceUnavailable,
-}
-
-// kafkaError is a Kafka error code with the broker's message beside it.
-type kafkaError struct {
-	err *kerr.Error
-	msg string
-}
-
-func (e *kafkaError) Error() string { return e.err.Message + ": " + e.msg }
-func (e *kafkaError) Unwrap() error { return e.err }
-
-// withMessage attaches the broker's free-text message to a Kafka error
-// when it says more than the code's description.
-func withMessage(err error, msg *string) error {
-	var ke *kerr.Error
-	if err == nil || msg == nil || strings.TrimSpace(*msg) == "" || !errors.As(err, &ke) || *msg == ke.Description {
-		return err
-	}
-	return &kafkaError{err: ke, msg: strings.TrimSpace(*msg)}
 }
 
 // classify turns a handler's error into the answer: its own apiErrors as
@@ -199,4 +179,12 @@ func (r *request) decodeBody(v any) error {
 
 func tooLarge() *apiError {
 	return &apiError{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
+}
+
+// derefString is *s, or "" for nil.
+func derefString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

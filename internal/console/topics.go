@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 // topicSummary is one row of GET /console/api/topics.
@@ -240,7 +242,7 @@ func (c *Console) topicConfigs(ctx context.Context, topic string) ([]configView,
 		return out, fmt.Errorf("describe configs: %w", err)
 	}
 	if rc.Err != nil {
-		return out, fmt.Errorf("describe configs: %w", withMessage(rc.Err, &rc.ErrMessage))
+		return out, fmt.Errorf("describe configs: %w", kafkaerr.WithMessage(rc.Err, rc.ErrMessage))
 	}
 	for _, cfg := range rc.Configs {
 		out = append(out, configView{Name: cfg.Key, Value: cfg.Value, Source: cfg.Source.String(), Sensitive: cfg.Sensitive})
@@ -319,7 +321,7 @@ func (c *Console) createTopic(ctx context.Context, r *request) (any, error) {
 		return nil, fmt.Errorf("create topic %q: %w", b.Name, err)
 	}
 	if resp.Err != nil {
-		return nil, fmt.Errorf("create topic %q: %w", b.Name, withMessage(resp.Err, &resp.ErrMessage))
+		return nil, fmt.Errorf("create topic %q: %w", b.Name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage))
 	}
 	return created{map[string]any{
 		"name": b.Name, "id": topicIDString(resp.ID),
@@ -337,7 +339,7 @@ func (c *Console) deleteTopic(ctx context.Context, r *request) (any, error) {
 		return nil, fmt.Errorf("delete topic %q: %w", name, err)
 	}
 	if resp.Err != nil {
-		return nil, fmt.Errorf("delete topic %q: %w", name, withMessage(resp.Err, &resp.ErrMessage))
+		return nil, fmt.Errorf("delete topic %q: %w", name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage))
 	}
 	return map[string]any{"deleted": name}, nil
 }
@@ -370,7 +372,7 @@ func (c *Console) addPartitions(ctx context.Context, r *request) (any, error) {
 		return nil, fmt.Errorf("create partitions for %q: %w", name, err)
 	}
 	if resp.Err != nil {
-		return nil, fmt.Errorf("create partitions for %q: %w", name, withMessage(resp.Err, &resp.ErrMessage))
+		return nil, fmt.Errorf("create partitions for %q: %w", name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage))
 	}
 	return map[string]any{"name": name, "partitions": b.Count}, nil
 }
@@ -425,7 +427,7 @@ func (c *Console) alterTopicConfigs(ctx context.Context, r *request) (any, error
 		return nil, fmt.Errorf("alter configs of %q: %w", name, err)
 	}
 	if resp.Err != nil {
-		return nil, fmt.Errorf("alter configs of %q: %w", name, withMessage(resp.Err, &resp.ErrMessage))
+		return nil, fmt.Errorf("alter configs of %q: %w", name, kafkaerr.WithMessage(resp.Err, resp.ErrMessage))
 	}
 	configs, err := c.topicConfigs(ctx, name)
 	if err != nil {

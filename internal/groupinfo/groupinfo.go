@@ -23,6 +23,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-io/strata/internal/kafkaerr"
 )
 
 // Group types as ListGroups v5+ (KIP-848) names them.
@@ -213,7 +215,7 @@ func fromClassicGroup(described kadm.DescribedGroups, group string, err error) D
 		}
 		return Described{Err: err}
 	case d.Err != nil:
-		return Described{Err: withBrokerMessage(d.Err, d.ErrMessage)}
+		return Described{Err: kafkaerr.WithMessage(d.Err, d.ErrMessage)}
 	case d.State == "Dead":
 		// Before DescribeGroups v6 an unknown group is answered as Dead
 		// without an error.
@@ -280,7 +282,7 @@ func describeConsumerGroups(ctx context.Context, cl *kgo.Client, adm *kadm.Clien
 		for i := range resp.Groups {
 			rg := &resp.Groups[i]
 			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				out[rg.Group] = Described{Err: withBrokerMessage(err, deref(rg.ErrorMessage))}
+				out[rg.Group] = Described{Err: kafkaerr.WithMessage(err, deref(rg.ErrorMessage))}
 				continue
 			}
 			found = append(found, answered{coordinator: shard.Meta.NodeID, group: rg})
@@ -365,27 +367,6 @@ func SortMembers(ms []Member) {
 // base64 without padding.
 func topicIDString(id [16]byte) string {
 	return base64.RawURLEncoding.EncodeToString(id[:])
-}
-
-// brokerError joins a Kafka error code with the free-text message a broker
-// sent beside it.
-type brokerError struct {
-	err *kerr.Error
-	msg string
-}
-
-func (e *brokerError) Error() string { return e.err.Message + ": " + e.msg }
-func (e *brokerError) Unwrap() error { return e.err }
-
-// withBrokerMessage attaches msg to err when err is a Kafka error and msg
-// adds something; otherwise it returns err unchanged.
-func withBrokerMessage(err error, msg string) error {
-	msg = strings.TrimSpace(msg)
-	var ke *kerr.Error
-	if err == nil || msg == "" || !errors.As(err, &ke) || msg == ke.Description {
-		return err
-	}
-	return &brokerError{err: ke, msg: msg}
 }
 
 func deref(s *string) string {
