@@ -118,6 +118,11 @@ type ConsumerSummary struct {
 	Rebalances int    `json:"rebalances"`  // assigned, revoked and lost callbacks
 	Commits    int    `json:"commits"`     // successful commit requests
 	CommitErrs int    `json:"commit_errs"` // failed commit requests
+	// CommitErr is the first failed commit's error.
+	CommitErr string `json:"commit_err,omitempty"`
+	// LongestGap is the longest window of the load phase in which this
+	// consumer's polls returned no records.
+	LongestGap time.Duration `json:"longest_gap"`
 }
 
 // Result is what Check found.
@@ -1003,6 +1008,9 @@ func (c *checker) summarize() {
 				b.CommitErrors++
 				if sum != nil {
 					sum.CommitErrs++
+					if sum.CommitErr == "" {
+						sum.CommitErr = commitError(e)
+					}
 				}
 			} else {
 				b.Commits++
@@ -1021,6 +1029,11 @@ func (c *checker) summarize() {
 	}
 	c.res.Consumers = sums
 	c.res.LongestProduceGap = longestGap(ackTimes, h.LoadStart, h.LoadEnd, true)
+	for i := range sums {
+		// NB: a consumer that polled nothing in the load phase has the
+		// whole phase as its gap.
+		sums[i].LongestGap = longestGap(fetchTimes[i], h.LoadStart, h.LoadEnd, false)
+	}
 	for _, ts := range fetchTimes {
 		c.res.LongestFetchGap = max(c.res.LongestFetchGap, longestGap(ts, h.LoadStart, h.LoadEnd, false))
 	}
@@ -1044,4 +1057,18 @@ func longestGap(ts []time.Duration, start, end time.Duration, fromStart bool) ti
 		gap = max(gap, ts[i]-ts[i-1])
 	}
 	return gap
+}
+
+// commitError is a failed commit event's error: the request's, else the
+// first partition's.
+func commitError(e Event) string {
+	if e.Err != "" {
+		return e.Err
+	}
+	for _, o := range e.Offsets {
+		if o.Err != "" {
+			return fmt.Sprintf("partition %d: %s", o.Partition, o.Err)
+		}
+	}
+	return ""
 }

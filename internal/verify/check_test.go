@@ -658,3 +658,62 @@ func TestParseConsumerSpecs(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConsumerGapsAndCommitErrors: each consumer's longest poll gap in
+// the load phase and its first failed commit are reported.
+func TestCheckConsumerGapsAndCommitErrors(t *testing.T) {
+	h, r := cleanHistory()
+	// The load phase runs 100ms past the clean history's load; the
+	// read_committed assign consumer polls at +10ms and +90ms, the group
+	// member at +20ms only, the read_uncommitted one never in the load.
+	end := h.LoadEnd
+	h.LoadEnd = end + 100*time.Millisecond
+	var evs []Event
+	for _, e := range h.Events {
+		if e.T > end {
+			e.T += 100 * time.Millisecond
+		}
+		evs = append(evs, e)
+	}
+	h.Events = evs
+	extra := []Event{
+		{T: end + 10*time.Millisecond, Type: EvPoll, Process: cRC},
+		{T: end + 11*time.Millisecond, Type: EvPoll, Process: cRC, Records: []Rec{r["a0"]}},
+		{T: end + 20*time.Millisecond, Type: EvPoll, Process: cG1, Records: []Rec{r["a0"]}},
+		{T: end + 30*time.Millisecond, Type: EvCommit, Process: cG1, Offsets: []CommitOffset{{Partition: 0, Offset: 1}, {Partition: 1, Offset: 0, Err: "NOT_COORDINATOR"}}},
+		{T: end + 40*time.Millisecond, Type: EvCommit, Process: cG1, Err: "context deadline exceeded", Offsets: []CommitOffset{{Partition: 0, Offset: 1, Err: "context deadline exceeded"}}},
+		{T: end + 90*time.Millisecond, Type: EvPoll, Process: cRC, Records: []Rec{r["a1"]}},
+	}
+	i := slices.IndexFunc(h.Events, func(e Event) bool { return e.T > end })
+	h.Events = slices.Insert(h.Events, i, extra...)
+	h.SettleEnd += 100 * time.Millisecond
+	h.End += 100 * time.Millisecond
+	res := Check(h)
+	want := []time.Duration{
+		// cRC: from its poll at +90ms to the phase's end, 10ms, is less
+		// than between +11ms and +90ms.
+		79 * time.Millisecond,
+		h.LoadEnd - h.LoadStart, // cRU: nothing polled in the load
+		80 * time.Millisecond,   // cG1: from +20ms to the end
+	}
+	for i, c := range res.Consumers {
+		if c.LongestGap != want[i] {
+			t.Errorf("consumer #%d (%s): longest gap %v, want %v", i, c.Spec, c.LongestGap, want[i])
+		}
+	}
+	if g := res.Consumers[2]; g.CommitErrs != 2 || g.CommitErr != "partition 1: NOT_COORDINATOR" {
+		t.Errorf("group consumer: %d failed commits, first %q; want 2, %q", g.CommitErrs, g.CommitErr, "partition 1: NOT_COORDINATOR")
+	}
+	if res.Consumers[0].CommitErr != "" || res.Consumers[0].CommitErrs != 0 {
+		t.Errorf("assign consumer: %d failed commits (%q); want none", res.Consumers[0].CommitErrs, res.Consumers[0].CommitErr)
+	}
+	var buf bytes.Buffer
+	if err := res.WriteSummary(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{", longest gap 79ms\n", "first failed commit: partition 1: NOT_COORDINATOR\n"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("summary lacks %q:\n%s", s, buf.String())
+		}
+	}
+}

@@ -87,10 +87,10 @@ svg text{font-family:system-ui,sans-serif}
 	row("records polled", fmt.Sprint(r.Polled))
 	b.WriteString("</table>\n")
 
-	b.WriteString("<h2>Consumers</h2>\n<table><tr><th>#</th><th>spec</th><th>group</th><th>clients</th><th>polled</th><th>distinct values</th><th>assignment changes</th><th>commits</th><th>failed commits</th></tr>\n")
+	b.WriteString("<h2>Consumers</h2>\n<table><tr><th>#</th><th>spec</th><th>group</th><th>clients</th><th>polled</th><th>distinct values</th><th>assignment changes</th><th>commits</th><th>failed commits</th><th>first failed commit</th><th>longest gap</th></tr>\n")
 	for i, c := range r.Consumers {
-		fmt.Fprintf(&b, `<tr><td class="n">%d</td><td>%s</td><td>%s</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td></tr>`+"\n",
-			i, esc(c.Spec), esc(c.Group), c.Processes, c.Polled, c.Distinct, c.Rebalances, c.Commits, c.CommitErrs)
+		fmt.Fprintf(&b, `<tr><td class="n">%d</td><td>%s</td><td>%s</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td>%s</td><td class="n">%s</td></tr>`+"\n",
+			i, esc(c.Spec), esc(c.Group), c.Processes, c.Polled, c.Distinct, c.Rebalances, c.Commits, c.CommitErrs, esc(c.CommitErr), round(c.LongestGap))
 	}
 	b.WriteString("</table>\n")
 

@@ -38,7 +38,10 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		if c.Group != "" {
 			fmt.Fprintf(&b, ", %d clients, %d assignment changes, %d commits (%d failed)", c.Processes, c.Rebalances, c.Commits, c.CommitErrs)
 		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, ", longest gap %s\n", round(c.LongestGap))
+		if c.CommitErr != "" {
+			fmt.Fprintf(&b, "     first failed commit: %s\n", c.CommitErr)
+		}
 	}
 	if len(r.Faults) > 0 {
 		b.WriteString("faults:\n")
