@@ -38,15 +38,16 @@ loopback address, or put an authenticating proxy in front.`,
 	})
 	cf := addClientFlags(cmd.Flags(), "how long one console request may wait for the cluster")
 	cmd.Flags().StringVar(&listen, "listen", DefaultConsoleListen, "HTTP host:port to serve the console on")
+	allowed := cmd.Flags().StringSlice("allowed-hosts", nil, "DNS names the console answers to besides IP addresses and localhost (a request naming another Host is refused, against DNS rebinding); \"*\" allows any")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runConsole(cmd.Context(), cmd.ErrOrStderr(), cf, listen)
+		return runConsole(cmd.Context(), cmd.ErrOrStderr(), cf, listen, *allowed)
 	}
 	return cmd
 }
 
 // runConsole serves the console until ctx is cancelled, then shuts the
 // HTTP server down (waiting up to 5s for requests in flight).
-func runConsole(ctx context.Context, stderr io.Writer, cf *clientFlags, listen string) error {
+func runConsole(ctx context.Context, stderr io.Writer, cf *clientFlags, listen string, allowedHosts []string) error {
 	seeds, err := cf.seeds()
 	if err != nil {
 		return err
@@ -58,7 +59,7 @@ func runConsole(ctx context.Context, stderr io.Writer, cf *clientFlags, listen s
 	if cf.tls != nil {
 		opts = append(opts, kgo.Dialer(cf.tls.DialContext))
 	}
-	c, err := console.New(console.Config{Bootstrap: seeds, ClientOpts: opts, RequestTimeout: cf.timeout})
+	c, err := console.New(console.Config{Bootstrap: seeds, ClientOpts: opts, RequestTimeout: cf.timeout, AllowedHosts: allowedHosts})
 	if err != nil {
 		return err
 	}

@@ -128,6 +128,10 @@ type Static struct {
 	// the HTTP listener; both talk to this node's PLAINTEXT listener.
 	Console   bool
 	RestProxy bool
+	// ConsoleAllowedHosts are DNS names, separated by commas, the console
+	// answers to besides IP addresses, localhost, this host's name and the
+	// listeners' advertised names ("*": any); see console.Config.
+	ConsoleAllowedHosts string
 
 	// SASL, when it enables mechanisms, makes the listener SASL_PLAINTEXT
 	// (see sasl.go).
@@ -335,6 +339,7 @@ func settings() []setting {
 		str("http-listen", "HTTP listener host:port for /metrics (Prometheus), /healthz and /readyz (http.listen); \"off\" or empty turns it off. If the default address is taken (several brokers on one host), the broker warns and runs without it; an address given explicitly must bind", func(s *Static) *string { return &s.HTTPListen }),
 		boolean("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP listener", func(s *Static) *bool { return &s.Pprof }),
 		boolean("console", "serve the web console under /console/ on the HTTP listener (it speaks Kafka to this node's PLAINTEXT listener)", func(s *Static) *bool { return &s.Console }),
+		str("console-allowed-hosts", "DNS names, separated by commas, the console answers to besides IP addresses, localhost, this host's name and the advertised listeners' names; a request naming another Host is refused (DNS rebinding). \"*\" allows any", func(s *Static) *string { return &s.ConsoleAllowedHosts }),
 		boolean("rest-proxy", "serve the Confluent-compatible REST proxy (/topics, /consumers, /v3/) on the HTTP listener (it speaks Kafka to this node's PLAINTEXT listener)", func(s *Static) *bool { return &s.RestProxy }),
 		boolean("metrics-partition-series", "report per-partition series on /metrics (kafka_topic_partition_*, per-partition consumer group lag, log sizes); turn off for clusters with very many partitions", func(s *Static) *bool { return &s.MetricsPartitionSeries }),
 		str("sasl-mechanisms", "SASL mechanisms the listener requires (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER; empty: PLAINTEXT", func(s *Static) *string { return &s.SASL.Mechanisms }),

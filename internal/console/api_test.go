@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-io/strata/internal/console"
 )
 
 type clusterResp struct {
@@ -661,9 +663,56 @@ func TestMountOnServeMux(t *testing.T) {
 		{"/metrics", http.StatusOK, "metrics"},
 	} {
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1:9644"+c.path, nil))
 		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.has) {
 			t.Errorf("GET %s: %d %.60q, want %d with %q", c.path, rec.Code, rec.Body.String(), c.status, c.has)
 		}
+	}
+}
+
+// TestConsoleAnswersOnlyItsOwnNames: a request whose Host is a DNS name the
+// console was not given is refused with 403 (DNS rebinding), whatever the
+// path; IP addresses, localhost and the allowed names are served.
+func TestConsoleAnswersOnlyItsOwnNames(t *testing.T) {
+	for _, tt := range []struct {
+		allowed []string
+		host    string
+		want    int
+	}{
+		{nil, "127.0.0.1:9645", http.StatusFound},
+		{nil, "[::1]:9645", http.StatusFound},
+		{nil, "10.1.2.3", http.StatusFound},
+		{nil, "localhost:9645", http.StatusFound},
+		{nil, "LOCALHOST.:9645", http.StatusFound},
+		{nil, "app.localhost", http.StatusFound},
+		{nil, "attacker.example:9645", http.StatusForbidden},
+		{nil, "localhost.attacker.example", http.StatusForbidden},
+		{nil, "", http.StatusBadRequest},
+		{[]string{"broker1.internal"}, "BROKER1.internal:9644", http.StatusFound},
+		{[]string{"broker1.internal."}, "broker1.internal", http.StatusFound},
+		{[]string{"broker1.internal"}, "broker2.internal:9644", http.StatusForbidden},
+		{[]string{"*"}, "anything.example", http.StatusFound},
+	} {
+		c, err := console.New(console.Config{Bootstrap: []string{"127.0.0.1:1"}, AllowedHosts: tt.allowed, RequestTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/", "/console/api/topics"} {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			c.ServeHTTP(rec, req)
+			want := tt.want
+			if want == http.StatusFound && path != "/" {
+				want = -1 // served: whatever the (unreachable) cluster gives
+			}
+			if want >= 0 && rec.Code != want || want < 0 && (rec.Code == http.StatusForbidden || rec.Code == http.StatusBadRequest) {
+				t.Errorf("allowed %q, Host %q, GET %s: %d %s; want %d", tt.allowed, tt.host, path, rec.Code, rec.Body.String(), tt.want)
+			}
+			if rec.Code == http.StatusForbidden && !strings.Contains(rec.Body.String(), "DNS rebinding") {
+				t.Errorf("Host %q: 403 without the reason: %s", tt.host, rec.Body.String())
+			}
+		}
+		c.Close()
 	}
 }

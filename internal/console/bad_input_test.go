@@ -59,7 +59,7 @@ func TestAPIBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		fmt.Fprintf(conn, "POST /console/api/topics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":\"")
+		fmt.Fprintf(conn, "POST /console/api/topics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":\"")
 		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 		start := time.Now()
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -45,6 +47,12 @@ type Config struct {
 	BodyReadTimeout time.Duration
 	// Logger gets one line per failed API request (slog.Default when nil).
 	Logger *slog.Logger
+	// AllowedHosts are the host names (no port) the console answers to
+	// besides IP addresses, "localhost" and names under ".localhost": a
+	// request naming another Host is refused, so that a web page whose
+	// DNS name was pointed at the console's address (DNS rebinding)
+	// cannot use it. "*" allows every name.
+	AllowedHosts []string
 }
 
 // Console serves the console's UI and API. It is an http.Handler for the
@@ -129,6 +137,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A client that stops reading the answer cannot hold the handler
 	// longer than this, whatever the server's own WriteTimeout.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(c.cfg.RequestTimeout + c.cfg.BodyReadTimeout + 10*time.Second))
+	if err := c.checkHost(r.Host); err != nil {
+		writeError(w, err)
+		return
+	}
 	p := r.URL.Path
 	switch {
 	case p == "/" || p == "/console":
@@ -308,6 +320,28 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // created marks a handler's result as a 201.
 type created struct{ body any }
+
+// checkHost refuses a request whose Host header is a DNS name the console
+// was not told it has (see Config.AllowedHosts).
+func (c *Console) checkHost(hostport string) *apiError {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" {
+		return &apiError{Status: http.StatusBadRequest, Msg: "the request names no Host"}
+	}
+	if _, err := netip.ParseAddr(host); err == nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return nil
+	}
+	for _, a := range c.cfg.AllowedHosts {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "."), host) {
+			return nil
+		}
+	}
+	return &apiError{Status: http.StatusForbidden, Msg: fmt.Sprintf("the console does not answer to the name %q (a page may have pointed that name at this address: DNS rebinding); name it in --allowed-hosts (strata console) or --console-allowed-hosts (strata serve)", host)}
+}
 
 // checkMutation refuses requests that change the cluster unless they come
 // from the console's own pages: a cross-site Origin is refused, and bodies

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -127,7 +129,7 @@ func (n *Node) mountTools(ctx context.Context, g *errgroup.Group, hs *httpapi.Se
 		return errors.New("--console and --rest-proxy need a PLAINTEXT listener on this node (run `strata console` or `strata proxy` with TLS/SASL flags instead)")
 	}
 	if st.Console {
-		c, err := console.New(console.Config{Bootstrap: []string{bootstrap}, Logger: n.log.With("component", "console")})
+		c, err := console.New(console.Config{Bootstrap: []string{bootstrap}, AllowedHosts: consoleHosts(st.ConsoleAllowedHosts, listeners), Logger: n.log.With("component", "console")})
 		if err != nil {
 			return fmt.Errorf("console: %w", err)
 		}
@@ -148,4 +150,24 @@ func (n *Node) mountTools(ctx context.Context, g *errgroup.Group, hs *httpapi.Se
 	}
 	n.log.Info("serving tools on the HTTP listener", "console", st.Console, "rest_proxy", st.RestProxy, "bootstrap", bootstrap)
 	return nil
+}
+
+// consoleHosts are the names the console answers to: the configured ones,
+// this host's name and the listeners' advertised host names.
+func consoleHosts(configured string, listeners []config.Listener) []string {
+	var hosts []string
+	for h := range strings.SplitSeq(configured, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	for _, l := range listeners {
+		if l.AdvertisedHost != "" {
+			hosts = append(hosts, l.AdvertisedHost)
+		}
+	}
+	return hosts
 }
