@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,67 +13,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
 
 	"github.com/strata-io/strata/internal/config"
 	"github.com/strata-io/strata/internal/console"
-	"github.com/strata-io/strata/internal/node"
+	"github.com/strata-io/strata/internal/nodetest"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// franz-go clients closed by tests may leave their own timers briefly.
-		goleak.IgnoreTopFunction("github.com/twmb/franz-go/pkg/kgo.(*Client).reapConnectionsLoop"),
-		goleak.IgnoreAnyFunction("github.com/klauspost/compress/zstd.(*blockDec).startDecoder"),
-	)
-}
-
-// startNode runs an in-process single-node Strata cluster on an
-// ephemeral port until the test ends and returns its address.
-func startNode(t testing.TB) string {
-	t.Helper()
-	cfg := config.DefaultStatic()
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.OffsetsTopicPartitions = 1
-	cfg.GroupInitialRebalanceDelay = 0
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := node.New(node.Config{Static: cfg, Logger: logger})
-	if err != nil {
-		t.Fatalf("node.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("node Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("node did not stop within 30s")
-		}
-	})
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		done <- err
-		t.Fatalf("node stopped before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node not ready after 30s")
-	}
-	return n.Addr().String()
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
+func TestMain(m *testing.M) { nodetest.VerifyTestMain(m) }
 
 type consoleConfig = console.Config
 
@@ -89,10 +34,12 @@ type env struct {
 	console *console.Console
 }
 
+// newEnv runs an in-process single-node cluster until the test ends and
+// a console in front of it.
 func newEnv(t *testing.T, mod ...func(*console.Config)) *env {
 	t.Helper()
-	addr := startNode(t)
-	return newEnvFor(t, addr, mod...)
+	n := nodetest.Start(t, func(cfg *config.Static) { cfg.OffsetsTopicPartitions = 1 })
+	return newEnvFor(t, n.Addr(), mod...)
 }
 
 func newEnvFor(t *testing.T, addr string, mod ...func(*console.Config)) *env {

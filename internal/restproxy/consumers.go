@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -270,15 +271,55 @@ type partitionsRequest struct {
 func parts(in []v2TopicPartition, field string) ([]tp, *restError) {
 	var out []tp
 	for i, x := range in {
-		if !validTopicName(x.Topic) {
-			return nil, unprocessable("%s[%d].topic %q is not a valid topic name", field, i, x.Topic)
+		pt, e := part(x.Topic, x.Partition, field, i)
+		if e != nil {
+			return nil, e
 		}
-		if x.Partition == nil || *x.Partition < 0 {
-			return nil, unprocessable("%s[%d].partition: want a partition number >= 0", field, i)
-		}
-		out = append(out, tp{x.Topic, *x.Partition})
+		out = append(out, pt)
 	}
 	return out, nil
+}
+
+// part validates the partition of field[i].
+func part(topic string, partition *int32, field string, i int) (tp, *restError) {
+	if !validTopicName(topic) {
+		return tp{}, unprocessable("%s[%d].topic %q is not a valid topic name", field, i, topic)
+	}
+	if partition == nil || *partition < 0 {
+		return tp{}, unprocessable("%s[%d].partition: want a partition number >= 0", field, i)
+	}
+	return tp{topic, *partition}, nil
+}
+
+// v2Offset is {"topic": ..., "partition": ..., "offset": ...}.
+type v2Offset struct {
+	Topic     string `json:"topic"`
+	Partition *int32 `json:"partition"`
+	Offset    *int64 `json:"offset"`
+}
+
+// at validates offsets[i].
+func (o v2Offset) at(i int) (tp, int64, *restError) {
+	pt, e := part(o.Topic, o.Partition, "offsets", i)
+	if e != nil {
+		return pt, 0, e
+	}
+	if o.Offset == nil || *o.Offset < 0 {
+		return pt, 0, unprocessable("offsets[%d].offset: want an offset >= 0", i)
+	}
+	return pt, *o.Offset, nil
+}
+
+// listedOffset is the offset listed for pt.
+func listedOffset(listed kadm.ListedOffsets, pt tp) (int64, *restError) {
+	lo, ok := listed.Lookup(pt.topic, pt.partition)
+	if !ok {
+		return 0, partitionNotFound(pt.topic, pt.partition)
+	}
+	if lo.Err != nil {
+		return 0, kafkaError("list offsets", lo.Err)
+	}
+	return lo.Offset, nil
 }
 
 // assign: POST .../assignments.
@@ -315,11 +356,7 @@ func (p *Proxy) getAssignments(w http.ResponseWriter, r *http.Request) *restErro
 }
 
 type seekRequest struct {
-	Offsets []struct {
-		Topic     string `json:"topic"`
-		Partition *int32 `json:"partition"`
-		Offset    *int64 `json:"offset"`
-	} `json:"offsets"`
+	Offsets    []v2Offset `json:"offsets"`
 	Timestamps []struct {
 		Topic     string     `json:"topic"`
 		Partition *int32     `json:"partition"`
@@ -334,19 +371,16 @@ func (p *Proxy) seek(w http.ResponseWriter, r *http.Request) *restError {
 	return p.withInstance(w, r, &req, true, func(ctx context.Context, inst *instance) *restError {
 		target := map[tp]int64{}
 		for i, o := range req.Offsets {
-			ps, e := parts([]v2TopicPartition{{o.Topic, o.Partition}}, "offsets")
+			pt, offset, e := o.at(i)
 			if e != nil {
 				return e
 			}
-			if o.Offset == nil || *o.Offset < 0 {
-				return unprocessable("offsets[%d].offset: want an offset >= 0", i)
-			}
-			target[ps[0]] = *o.Offset
+			target[pt] = offset
 		}
 		octx, cancel := inst.opContext(ctx, p.cfg.RequestTimeout)
 		defer cancel()
 		for i, ts := range req.Timestamps {
-			ps, e := parts([]v2TopicPartition{{ts.Topic, ts.Partition}}, "timestamps")
+			pt, e := part(ts.Topic, ts.Partition, "timestamps", i)
 			if e != nil {
 				return e
 			}
@@ -357,14 +391,9 @@ func (p *Proxy) seek(w http.ResponseWriter, r *http.Request) *restError {
 			if err != nil {
 				return kafkaError("list offsets", err)
 			}
-			lo, ok := listed.Lookup(ts.Topic, *ts.Partition)
-			if !ok {
-				return partitionNotFound(ts.Topic, *ts.Partition)
+			if target[pt], e = listedOffset(listed, pt); e != nil {
+				return e
 			}
-			if lo.Err != nil {
-				return kafkaError("list offsets", lo.Err)
-			}
-			target[ps[0]] = lo.Offset
 		}
 		if len(target) == 0 {
 			return unprocessable("want offsets or timestamps")
@@ -418,14 +447,9 @@ func (p *Proxy) seekToEnds(w http.ResponseWriter, r *http.Request, start bool) *
 		}
 		target := map[tp]int64{}
 		for _, pt := range ps {
-			lo, ok := listed.Lookup(pt.topic, pt.partition)
-			if !ok {
-				return partitionNotFound(pt.topic, pt.partition)
+			if target[pt], e = listedOffset(listed, pt); e != nil {
+				return e
 			}
-			if lo.Err != nil {
-				return kafkaError("list offsets", lo.Err)
-			}
-			target[pt] = lo.Offset
 		}
 		if e := inst.seek(target); e != nil {
 			return e
@@ -513,10 +537,8 @@ func (p *Proxy) records(w http.ResponseWriter, r *http.Request) *restError {
 
 type commitRequest struct {
 	Offsets []struct {
-		Topic     string  `json:"topic"`
-		Partition *int32  `json:"partition"`
-		Offset    *int64  `json:"offset"`
-		Metadata  *string `json:"metadata"`
+		v2Offset
+		Metadata *string `json:"metadata"`
 	} `json:"offsets"`
 }
 
@@ -535,14 +557,11 @@ func (p *Proxy) commitOffsets(w http.ResponseWriter, r *http.Request) *restError
 	return p.withInstance(w, r, &req, false, func(ctx context.Context, inst *instance) *restError {
 		offs := map[tp]commitOffset{}
 		for i, o := range req.Offsets {
-			ps, e := parts([]v2TopicPartition{{o.Topic, o.Partition}}, "offsets")
+			pt, offset, e := o.at(i)
 			if e != nil {
 				return e
 			}
-			if o.Offset == nil || *o.Offset < 0 {
-				return unprocessable("offsets[%d].offset: want an offset >= 0", i)
-			}
-			offs[ps[0]] = commitOffset{offset: *o.Offset + 1, epoch: -1, metadata: o.Metadata}
+			offs[pt] = commitOffset{offset: offset + 1, epoch: -1, metadata: o.Metadata}
 		}
 		if len(req.Offsets) == 0 {
 			inst.mu.Lock()

@@ -402,3 +402,40 @@ func TestConsumerConcurrentPolls(t *testing.T) {
 		t.Errorf("offsets returned to 4 concurrent pollers (-want +got):\n%s", diff)
 	}
 }
+
+// Seeking to a time moves each partition to its first record at or after
+// it; a bad entry of a list is named by its index.
+func TestConsumerSeekToTimestamp(t *testing.T) {
+	e := start(t)
+	e.createTopic("times", 1, nil)
+	base := time.UnixMilli(1_700_000_000_000)
+	var recs []*kgo.Record
+	for i := range 4 {
+		recs = append(recs, &kgo.Record{Topic: "times", Value: []byte(fmt.Sprintf("t%d", i)), Timestamp: base.Add(time.Duration(i) * time.Second)})
+	}
+	e.produce(recs...)
+	inst := e.createInstance("gt", `{"name":"ts","auto.commit.enable":"false"}`)
+	e.ok(204, nil, "POST", inst+"/assignments", `{"partitions":[{"topic":"times","partition":0}]}`, "Content-Type", ctV2)
+
+	at := base.Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	e.ok(204, nil, "POST", inst+"/positions", `{"timestamps":[{"topic":"times","partition":0,"timestamp":"`+at+`"}]}`, "Content-Type", ctV2)
+	var got []string
+	for _, r := range e.poll(inst, ctBinary, 2, "") {
+		got = append(got, fmt.Sprintf("%d:%d %s", r.Partition, r.Offset, *decodeB64(t, r.Value)))
+	}
+	if diff := cmp.Diff([]string{"0:2 t2", "0:3 t3"}, got); diff != "" {
+		t.Errorf("records after seeking to %s (-want +got):\n%s", at, diff)
+	}
+
+	e.fail(404, 40402, "POST", inst+"/positions", `{"timestamps":[{"topic":"times","partition":7,"timestamp":"`+at+`"}]}`, "Content-Type", ctV2)
+	for _, tt := range []struct{ path, body, want string }{
+		{"/positions", `{"offsets":[{"topic":"times","partition":0,"offset":1},{"topic":"times","offset":1}]}`, "offsets[1].partition"},
+		{"/positions", `{"offsets":[{"topic":"times","partition":0,"offset":1},{"topic":"times","partition":0}]}`, "offsets[1].offset"},
+		{"/positions", `{"timestamps":[{"topic":"times","partition":0,"timestamp":"` + at + `"},{"topic":"a b","partition":0}]}`, "timestamps[1].topic"},
+		{"/offsets", `{"offsets":[{"topic":"times","partition":0,"offset":1},{"topic":"times","partition":-1,"offset":1}]}`, "offsets[1].partition"},
+	} {
+		if msg := e.fail(422, 422, "POST", inst+tt.path, tt.body, "Content-Type", ctV2); !strings.HasPrefix(msg, tt.want) {
+			t.Errorf("POST %s %s: message %q, want it to start with %s", tt.path, tt.body, msg, tt.want)
+		}
+	}
+}

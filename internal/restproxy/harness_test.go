@@ -4,92 +4,41 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
 
 	"github.com/strata-io/strata/internal/config"
-	"github.com/strata-io/strata/internal/node"
+	"github.com/strata-io/strata/internal/nodetest"
 	"github.com/strata-io/strata/internal/restproxy"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// franz-go clients closed by tests may leave their own timers briefly.
-		goleak.IgnoreTopFunction("github.com/twmb/franz-go/pkg/kgo.(*Client).reapConnectionsLoop"),
-		goleak.IgnoreAnyFunction("github.com/klauspost/compress/zstd.(*blockDec).startDecoder"),
-	)
-}
+func TestMain(m *testing.M) { nodetest.VerifyTestMain(m) }
 
 // env is an in-process node with the proxy in front of it on a real HTTP
 // server.
 type env struct {
-	t      *testing.T
-	kafka  string // the node's Kafka address
-	proxy  *restproxy.Proxy
-	srv    *httptest.Server
-	url    string
-	logger *slog.Logger
-}
-
-type logWriter struct{ t testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
+	t     *testing.T
+	node  *nodetest.Node
+	kafka string // the node's Kafka address
+	proxy *restproxy.Proxy
+	srv   *httptest.Server
+	url   string
 }
 
 // start runs a node and a proxy; mod adjusts the proxy's config.
 func start(t *testing.T, mod ...func(*restproxy.Config)) *env {
 	t.Helper()
-	level := slog.LevelWarn
-	if os.Getenv("STRATATEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: level}))
-	st := config.DefaultStatic()
-	st.DataDir = t.TempDir()
-	st.Listen = "127.0.0.1:0"
-	st.AutoCreateTopics = false
-	st.GroupInitialRebalanceDelay = 0
-	n, err := node.New(node.Config{Static: st, Logger: logger.With("component", "node")})
-	if err != nil {
-		t.Fatalf("node.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("node Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("node did not stop within 30s")
-		}
-	})
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		done <- err
-		t.Fatalf("node stopped before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node not ready after 30s")
-	}
-	e := &env{t: t, kafka: n.Addr().String(), logger: logger}
+	n := nodetest.Start(t, func(st *config.Static) { st.AutoCreateTopics = false })
+	e := &env{t: t, node: n, kafka: n.Addr()}
 	cfg := restproxy.DefaultConfig()
 	cfg.Bootstrap = []string{e.kafka}
-	cfg.Logger = logger.With("component", "restproxy")
+	cfg.Logger = nodetest.Logger(t).With("component", "restproxy")
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -121,24 +70,14 @@ func start(t *testing.T, mod ...func(*restproxy.Config)) *env {
 // client is a kgo client of the node, closed at cleanup.
 func (e *env) client(opts ...kgo.Opt) *kgo.Client {
 	e.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.kafka)}, opts...)...)
-	if err != nil {
-		e.t.Fatalf("kgo.NewClient: %v", err)
-	}
-	e.t.Cleanup(cl.Close)
-	return cl
+	return e.node.Client(opts...)
 }
 
-func (e *env) admin() *kadm.Client { return kadm.NewClient(e.client()) }
+func (e *env) admin() *kadm.Client { return e.node.Admin() }
 
 func (e *env) createTopic(name string, partitions int32, configs map[string]*string) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := e.admin().CreateTopic(ctx, partitions, 1, configs, name)
-	if err != nil || resp.Err != nil {
-		e.t.Fatalf("CreateTopic %s: %v / %v", name, err, resp.Err)
-	}
+	e.node.CreateTopic(name, partitions, configs)
 }
 
 // produce writes records with kgo, each to its Partition.

@@ -150,7 +150,7 @@ func v3PartitionOf(base, cluster, topic string, pm partitionMeta) v3Partition {
 	return out
 }
 
-// v3Cluster checks the {cluster} of the path against the cluster behind
+// v3Metadata checks the {cluster} of the path against the cluster behind
 // the proxy and returns a metadata response naming topics.
 func (p *Proxy) v3Metadata(ctx context.Context, r *http.Request, topics ...string) (clusterMeta, *restError) {
 	m, err := p.metadata(ctx, topics...)
@@ -177,59 +177,75 @@ func (p *Proxy) v3ListClusters(w http.ResponseWriter, r *http.Request) *restErro
 	return nil
 }
 
-// v3GetCluster: GET /v3/clusters/{cluster}.
-func (p *Proxy) v3GetCluster(w http.ResponseWriter, r *http.Request) *restError {
+// v3Scope is what a v3 read of one cluster works on.
+type v3Scope struct {
+	ctx  context.Context // the request's, bounded by RequestTimeout
+	m    clusterMeta
+	t    topicMeta // the path's {topic}, on topic routes
+	base string    // the cluster's URL
+}
+
+// v3Get answers a v3 GET: it checks the path's {cluster} (and its {topic}
+// when topic is true) and writes what get returns with 200.
+func (p *Proxy) v3Get(w http.ResponseWriter, r *http.Request, topic bool, get func(s v3Scope) (any, *restError)) *restError {
 	ctx, cancel := p.requestContext(r)
 	defer cancel()
-	m, e := p.v3Metadata(ctx, r)
+	s := v3Scope{ctx: ctx}
+	var e *restError
+	if topic {
+		s.m, s.t, e = p.v3Topic(ctx, r)
+	} else {
+		s.m, e = p.v3Metadata(ctx, r)
+	}
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, contentTypeV3, v3ClusterOf(p.v3Base(r, m.clusterID), m.clusterID, m.controller))
+	s.base = p.v3Base(r, s.m.clusterID)
+	body, e := get(s)
+	if e != nil {
+		return e
+	}
+	writeJSON(w, http.StatusOK, contentTypeV3, body)
 	return nil
+}
+
+// v3GetCluster: GET /v3/clusters/{cluster}.
+func (p *Proxy) v3GetCluster(w http.ResponseWriter, r *http.Request) *restError {
+	return p.v3Get(w, r, false, func(s v3Scope) (any, *restError) {
+		return v3ClusterOf(s.base, s.m.clusterID, s.m.controller), nil
+	})
 }
 
 // v3ListBrokers: GET /v3/clusters/{cluster}/brokers.
 func (p *Proxy) v3ListBrokers(w http.ResponseWriter, r *http.Request) *restError {
-	ctx, cancel := p.requestContext(r)
-	defer cancel()
-	if _, e := p.v3Metadata(ctx, r); e != nil {
-		return e
-	}
-	brokers, err := p.admin.ListBrokers(ctx)
-	if err != nil {
-		return kafkaError("list brokers", err)
-	}
-	id := r.PathValue("cluster")
-	base := p.v3Base(r, id)
-	out := v3List{Kind: "KafkaBrokerList", Metadata: v3Meta{Self: base + "/brokers"}, Data: []any{}}
-	for _, b := range brokers {
-		self := base + "/brokers/" + strconv.Itoa(int(b.NodeID))
-		out.Data = append(out.Data, v3Broker{
-			Kind: "KafkaBroker", Metadata: v3Meta{Self: self, ResourceName: strp(fmt.Sprintf("crn:///kafka=%s/broker=%d", id, b.NodeID))},
-			ClusterID: id, BrokerID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack,
-			Configs: v3Related{self + "/configs"}, PartitionReplicas: v3Related{self + "/partition-replicas"},
-		})
-	}
-	writeJSON(w, http.StatusOK, contentTypeV3, out)
-	return nil
+	return p.v3Get(w, r, false, func(s v3Scope) (any, *restError) {
+		brokers, err := p.admin.ListBrokers(s.ctx)
+		if err != nil {
+			return nil, kafkaError("list brokers", err)
+		}
+		id := s.m.clusterID
+		out := v3List{Kind: "KafkaBrokerList", Metadata: v3Meta{Self: s.base + "/brokers"}, Data: []any{}}
+		for _, b := range brokers {
+			self := s.base + "/brokers/" + strconv.Itoa(int(b.NodeID))
+			out.Data = append(out.Data, v3Broker{
+				Kind: "KafkaBroker", Metadata: v3Meta{Self: self, ResourceName: strp(fmt.Sprintf("crn:///kafka=%s/broker=%d", id, b.NodeID))},
+				ClusterID: id, BrokerID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack,
+				Configs: v3Related{self + "/configs"}, PartitionReplicas: v3Related{self + "/partition-replicas"},
+			})
+		}
+		return out, nil
+	})
 }
 
 // v3ListTopics: GET /v3/clusters/{cluster}/topics.
 func (p *Proxy) v3ListTopics(w http.ResponseWriter, r *http.Request) *restError {
-	ctx, cancel := p.requestContext(r)
-	defer cancel()
-	m, e := p.v3Metadata(ctx, r)
-	if e != nil {
-		return e
-	}
-	base := p.v3Base(r, m.clusterID)
-	out := v3List{Kind: "KafkaTopicList", Metadata: v3Meta{Self: base + "/topics"}, Data: []any{}}
-	for _, name := range slices.Sorted(mapsKeys(m.topics)) {
-		out.Data = append(out.Data, v3TopicOf(base, m.clusterID, m.topics[name]))
-	}
-	writeJSON(w, http.StatusOK, contentTypeV3, out)
-	return nil
+	return p.v3Get(w, r, false, func(s v3Scope) (any, *restError) {
+		out := v3List{Kind: "KafkaTopicList", Metadata: v3Meta{Self: s.base + "/topics"}, Data: []any{}}
+		for _, name := range slices.Sorted(mapsKeys(s.m.topics)) {
+			out.Data = append(out.Data, v3TopicOf(s.base, s.m.clusterID, s.m.topics[name]))
+		}
+		return out, nil
+	})
 }
 
 // v3Topic checks the cluster and returns one topic, or 404 40401.
@@ -251,47 +267,31 @@ func (p *Proxy) v3Topic(ctx context.Context, r *http.Request) (clusterMeta, topi
 
 // v3GetTopic: GET /v3/clusters/{cluster}/topics/{topic}.
 func (p *Proxy) v3GetTopic(w http.ResponseWriter, r *http.Request) *restError {
-	ctx, cancel := p.requestContext(r)
-	defer cancel()
-	m, t, e := p.v3Topic(ctx, r)
-	if e != nil {
-		return e
-	}
-	writeJSON(w, http.StatusOK, contentTypeV3, v3TopicOf(p.v3Base(r, m.clusterID), m.clusterID, t))
-	return nil
+	return p.v3Get(w, r, true, func(s v3Scope) (any, *restError) {
+		return v3TopicOf(s.base, s.m.clusterID, s.t), nil
+	})
 }
 
 // v3ListPartitions: GET /v3/clusters/{cluster}/topics/{topic}/partitions.
 func (p *Proxy) v3ListPartitions(w http.ResponseWriter, r *http.Request) *restError {
-	ctx, cancel := p.requestContext(r)
-	defer cancel()
-	m, t, e := p.v3Topic(ctx, r)
-	if e != nil {
-		return e
-	}
-	base := p.v3Base(r, m.clusterID)
-	out := v3List{Kind: "KafkaPartitionList", Metadata: v3Meta{Self: base + "/topics/" + url.PathEscape(t.name) + "/partitions"}, Data: []any{}}
-	for _, pm := range t.partitions {
-		out.Data = append(out.Data, v3PartitionOf(base, m.clusterID, t.name, pm))
-	}
-	writeJSON(w, http.StatusOK, contentTypeV3, out)
-	return nil
+	return p.v3Get(w, r, true, func(s v3Scope) (any, *restError) {
+		out := v3List{Kind: "KafkaPartitionList", Metadata: v3Meta{Self: s.base + "/topics/" + url.PathEscape(s.t.name) + "/partitions"}, Data: []any{}}
+		for _, pm := range s.t.partitions {
+			out.Data = append(out.Data, v3PartitionOf(s.base, s.m.clusterID, s.t.name, pm))
+		}
+		return out, nil
+	})
 }
 
 // v3GetPartition: GET /v3/clusters/{cluster}/topics/{topic}/partitions/{partition}.
 func (p *Proxy) v3GetPartition(w http.ResponseWriter, r *http.Request) *restError {
-	ctx, cancel := p.requestContext(r)
-	defer cancel()
-	m, t, e := p.v3Topic(ctx, r)
-	if e != nil {
-		return e
-	}
-	pm, e := t.partition(r.PathValue("partition"))
-	if e != nil {
-		return e
-	}
-	writeJSON(w, http.StatusOK, contentTypeV3, v3PartitionOf(p.v3Base(r, m.clusterID), m.clusterID, t.name, pm))
-	return nil
+	return p.v3Get(w, r, true, func(s v3Scope) (any, *restError) {
+		pm, e := s.t.partition(r.PathValue("partition"))
+		if e != nil {
+			return nil, e
+		}
+		return v3PartitionOf(s.base, s.m.clusterID, s.t.name, pm), nil
+	})
 }
 
 type v3CreateTopicRequest struct {
