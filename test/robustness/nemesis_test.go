@@ -245,30 +245,30 @@ func doubleFailover(ctx context.Context, r *chaosRun, rec recorder) error {
 	})
 }
 
+// leaderOrController picks a partition's leader, or one time in three the
+// active controller, and says which it is.
+func (r *chaosRun) leaderOrController(ctx context.Context) (*node, string, error) {
+	if r.rng.IntN(3) == 0 {
+		c, err := r.activeController(ctx)
+		return c, "active controller", err
+	}
+	l, p, err := r.randomLeader(ctx)
+	return l, fmt.Sprintf("leader of %s[%d]", r.topic, p), err
+}
+
 // leaderPause: SIGSTOP a partition's leader (or now and then the active
 // controller) for longer than the broker session timeout, then SIGCONT.
 // When it wakes it is a zombie: it must not acknowledge anything that its
 // successor does not have.
 func leaderPause(ctx context.Context, r *chaosRun, rec recorder) error {
 	return r.loop(ctx, rec, func(ctx context.Context, rec recorder) (time.Time, time.Duration, error) {
-		var n *node
-		var why string
-		if r.rng.IntN(3) == 0 {
-			c, err := r.activeController(ctx)
-			if err != nil {
-				return time.Time{}, 0, err
-			}
-			n, why = c, "active controller"
-		} else {
-			l, p, err := r.randomLeader(ctx)
-			if err != nil {
-				return time.Time{}, 0, err
-			}
-			n, why = l, fmt.Sprintf("leader of %s[%d]", r.topic, p)
+		n, why, err := r.leaderOrController(ctx)
+		if err != nil {
+			return time.Time{}, 0, err
 		}
 		d := sessionTimeout + r.between(time.Second, 4*time.Second)
 		end := r.begin(rec, fmt.Sprintf("SIGSTOP %v (%s) for %v", n, why, d.Round(time.Millisecond)))
-		err := n.pause()
+		err = n.pause()
 		r.hold(ctx, d)
 		err = errors.Join(err, n.resume())
 		end()
@@ -677,20 +677,9 @@ func clockJumpSetup(t *testing.T, r *chaosRun, spec *clusterSpec) {
 // (1h), past which Kafka itself refuses the clients' timestamps.
 func clockJump(ctx context.Context, r *chaosRun, rec recorder) error {
 	err := r.loop(ctx, rec, func(ctx context.Context, rec recorder) (time.Time, time.Duration, error) {
-		var n *node
-		var why string
-		if r.rng.IntN(3) == 0 {
-			c, err := r.activeController(ctx)
-			if err != nil {
-				return time.Time{}, 0, err
-			}
-			n, why = c, "active controller"
-		} else {
-			l, p, err := r.randomLeader(ctx)
-			if err != nil {
-				return time.Time{}, 0, err
-			}
-			n, why = l, fmt.Sprintf("leader of %s[%d]", r.topic, p)
+		n, why, err := r.leaderOrController(ctx)
+		if err != nil {
+			return time.Time{}, 0, err
 		}
 		jumps := []time.Duration{
 			r.between(10*time.Minute, 6*time.Hour).Round(time.Second),
@@ -700,7 +689,6 @@ func clockJump(ctx context.Context, r *chaosRun, rec recorder) error {
 			jumps[0], jumps[1] = jumps[1], jumps[0]
 		}
 		end := r.begin(rec, fmt.Sprintf("the clock of %v (%s) jumps to %+v, then to %+v, then back", n, why, jumps[0], jumps[1]))
-		var err error
 		for _, j := range jumps {
 			err = errors.Join(err, n.setClockOffset(j))
 			r.hold(ctx, r.between(2*time.Second, 5*time.Second))
