@@ -265,7 +265,7 @@ func (r *recorder) addProcess(p Process) int {
 func (r *recorder) note(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.mu.h.Notes = append(r.mu.h.Notes, fmt.Sprintf(format, args...))
+	r.mu.h.Notes = append(r.mu.h.Notes, fmt.Sprintf("at %.3fs: ", time.Since(r.start).Seconds())+fmt.Sprintf(format, args...))
 }
 
 // missing returns how many of want consumer has not seen yet, and drops

@@ -208,6 +208,9 @@ func TestChaos(t *testing.T) {
 func runScenario(t *testing.T, sc scenario, seed int64, dir string) {
 	began := time.Now()
 	out := runOutcome{scenario: sc.name, seed: seed, status: "FAIL"}
+	// keep is set when the workload noted something unusual (e.g. a
+	// fenced producer): the run passes but keeps its evidence.
+	var keep bool
 	defer func() {
 		out.elapsed = time.Since(began)
 		if t.Skipped() {
@@ -221,6 +224,8 @@ func runScenario(t *testing.T, sc scenario, seed int64, dir string) {
 		if t.Failed() {
 			t.Logf("FAILED with seed %d; node logs and the report in %s; rerun this seed alone with:\n  %s=%d go test -tags robustness -count=1 -run 'TestChaos/%s/' ./test/robustness",
 				seed, dir, envSeed, seed, sc.name)
+		} else if keep {
+			t.Logf("kept node logs and the history of this run in %s: the workload noted something unusual", dir)
 		} else if os.Getenv(envKeep) == "" {
 			for i := range sc.nodes {
 				os.Remove(filepath.Join(dir, fmt.Sprintf("node%d.log", i+1)))
@@ -288,8 +293,9 @@ func runScenario(t *testing.T, sc scenario, seed int64, dir string) {
 	blocking, notes := r.longestBlocking, r.notes
 	r.mu.Unlock()
 	writeReports(t, dir, h, res)
+	keep = len(res.Notes) > 0
 	defer func() {
-		if t.Failed() {
+		if t.Failed() || keep {
 			if f, err := os.Create(filepath.Join(dir, "history.json")); err == nil {
 				json.NewEncoder(f).Encode(h)
 				f.Close()
