@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -599,6 +600,26 @@ func (n *node) logSize() int64 {
 }
 
 // logContains reports whether the node's log from byte from on holds s.
+// logLineContains reports whether one line of n's log from offset from on
+// contains every one of parts.
+func (n *node) logLineContains(from int64, parts ...string) bool {
+	f, err := os.Open(n.logPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.NewSectionReader(f, from, 1<<40))
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *node) logContains(from int64, s string) bool {
 	f, err := os.Open(n.logPath)
 	if err != nil {

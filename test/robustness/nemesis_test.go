@@ -809,9 +809,13 @@ func corruptSegment(ctx context.Context, r *chaosRun, rec recorder) error {
 		err = errors.Join(err, ferr, terr, follower.restart(""))
 		end()
 		healed := time.Now()
-		// The repair shows in the follower's log.
+		// The repair shows in the follower's log: its restart's recovery
+		// truncated the partition at the flipped batch (when the batch
+		// was past the recovery point), or its replica fetcher did on
+		// reading it (when the scrubber or a read found it later).
 		found := poll(bg, "the follower to repair its log", 30*time.Second, func(context.Context) (bool, error) {
-			return follower.logContains(logStart, "truncated a corrupt log"), nil
+			return follower.logContains(logStart, "truncated a corrupt log") ||
+				follower.logLineContains(logStart, "truncating log at invalid batch", fmt.Sprintf("topic=%s partition=%d ", r.topic, p), "corrupt log: crc"), nil
 		}) == nil
 		if found {
 			repaired++
