@@ -13,6 +13,9 @@
 # second costs as a share of the broker's CPU during W1.
 #
 # usage: test/bench/metrics-overhead.sh [REPS]   (env SCALE=0.25 shrinks W1)
+#
+# CONTROL=1 runs B with metrics on as well (not scraped): an A/A run that
+# shows how far apart two identical brokers measure on this machine.
 set -euo pipefail
 REPS=${1:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +32,9 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 PA=$(port); PB=$(port); HA=$(port)
 "$OUT/strata" serve --data-dir "$OUT/a" --listen 127.0.0.1:$PA --http-listen 127.0.0.1:$HA --log-level warn 2>"$OUT/a.log" &
 A=$!
-"$OUT/strata" serve --data-dir "$OUT/b" --listen 127.0.0.1:$PB --http-listen off --log-level warn 2>"$OUT/b.log" &
+BHTTP=off
+[ -n "${CONTROL:-}" ] && BHTTP=127.0.0.1:$(port)
+"$OUT/strata" serve --data-dir "$OUT/b" --listen 127.0.0.1:$PB --http-listen "$BHTTP" --log-level warn 2>"$OUT/b.log" &
 B=$!
 SCRAPER=""
 cleanup() { [ -n "$SCRAPER" ] && kill "$SCRAPER" 2>/dev/null; kill "$A" "$B" 2>/dev/null; wait 2>/dev/null || true; }
