@@ -27,6 +27,33 @@ import (
 // durableEnd reads the segment files of a partition directory as they are
 // on disk and returns the offset after the last whole, CRC-valid batch
 // (what a power loss leaves, before recovery), and how many batches that is.
+// waitDurableStable waits until durableEnd of partDir has not changed for
+// d (at most 30s).
+func waitDurableStable(t *testing.T, partDir string, d time.Duration) {
+	t.Helper()
+	last, _ := durableEnd(t, partDir)
+	since, deadline := time.Now(), time.Now().Add(30*time.Second)
+	for time.Since(since) < d {
+		if time.Now().After(deadline) {
+			t.Fatalf("the durable end of %s still moves after 30s", partDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if end, _ := durableEnd(t, partDir); end != last {
+			last, since = end, time.Now()
+		}
+	}
+}
+
+// countSegments counts partDir's segment files.
+func countSegments(t *testing.T, partDir string) int {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(partDir, "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(logs)
+}
+
 func durableEnd(t *testing.T, partDir string) (end int64, batches int) {
 	t.Helper()
 	logs, err := filepath.Glob(filepath.Join(partDir, "*.log"))
@@ -164,6 +191,27 @@ func TestPowerLossRecoversCleanly(t *testing.T) {
 			t.Fatalf("no sealed segment on disk after 30s: %v", files)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The fsync a roll queues covers the active segment too; on a loaded
+	// machine it can run after the last batch was appended and make
+	// everything durable (CI saw it). So wait until what is on disk stops
+	// changing, then write one small record no fsync covers: it stays in
+	// the active segment's page cache unless it rolled a segment, and then
+	// the next one does.
+	for try := 0; ; try++ {
+		waitDurableStable(t, part, time.Second)
+		before := countSegments(t, part)
+		r, err := cl.ProduceSync(ctxTimeout(t, 30*time.Second), &kgo.Record{Value: fmt.Appendf(nil, "v%05d-tail", len(acked))}).First()
+		if err != nil {
+			t.Fatalf("produce the tail record: %v", err)
+		}
+		acked[r.Offset] = string(r.Value)
+		if countSegments(t, part) == before {
+			break
+		}
+		if try == 3 {
+			t.Fatalf("every tail record rolled a segment (%d tries)", try+1)
+		}
 	}
 	srv.kill()
 	durable, batches := durableEnd(t, part)
