@@ -76,17 +76,7 @@ func failpointVerifyConfig(t *testing.T, seeds []string, nemesis verify.Nemesis)
 // summary.
 func runFailpointVerify(t *testing.T, cfg verify.Config) *verify.Result {
 	t.Helper()
-	start := time.Now()
-	h, err := verify.Run(ctxTimeout(t, cfg.Duration+5*time.Minute), cfg)
-	if err != nil {
-		t.Fatalf("verify.Run: %v", err)
-	}
-	res := verify.Check(h)
-	var buf bytes.Buffer
-	if err := res.WriteSummary(&buf); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("verify took %v:\n%s", time.Since(start).Round(time.Millisecond), buf.String())
+	res := runAndCheck(t, cfg)
 	t.Logf("anomaly counts: %v", res.Counts)
 	if res.Acked == 0 {
 		t.Fatalf("verify: no write was acknowledged: the workload did not run")
@@ -246,6 +236,23 @@ func partitionState(addrs []string, topic string, p int32) (leader int32, isr []
 	return -1, nil
 }
 
+// restartAfterFailover restarts node id of tc, dead, once another broker
+// leads topic's partition 0, and puts it in tc.nodes. With replication held
+// back the ISR may have shrunk to the dead node alone; then no broker can
+// take over until it returns (no unclean election), so after 20s it is
+// restarted anyway.
+func restartAfterFailover(t *testing.T, tc *testCluster, id int32, topic string) (*child, error) {
+	if err := waitFailover(tc, id, topic, 20*time.Second); err != nil {
+		t.Logf("restarting node %d without a failover: %v", id, err)
+	}
+	n, err := respawn(t, tc.nodes[id-1])
+	if err != nil {
+		return nil, err
+	}
+	tc.nodes[id-1] = n
+	return n, nil
+}
+
 // waitFailover waits (at most d) until a broker other than victim leads
 // topic's partition 0, asking the brokers other than victim.
 func waitFailover(tc *testCluster, victim int32, topic string, d time.Duration) error {
@@ -338,16 +345,9 @@ func (k *leaderKiller) killOnce(rec *verify.FaultRecorder) error {
 	defer end()
 	victim := k.tc.nodes[leader-1]
 	victim.kill()
-	// The ISR may have shrunk to the victim alone (replication is held
-	// back): then nobody can take over until it returns.
-	if err := waitFailover(k.tc, leader, k.topic, 20*time.Second); err != nil {
-		k.t.Logf("restarting node %d without a failover: %v", leader, err)
-	}
-	n, err := respawn(k.t, victim)
-	if err != nil {
+	if _, err := restartAfterFailover(k.t, k.tc, leader, k.topic); err != nil {
 		return err
 	}
-	k.tc.nodes[leader-1] = n
 	k.kills.Add(1)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -481,15 +481,8 @@ func restartDead(t *testing.T, tc *testCluster, topic, pids string, stop <-chan 
 				default:
 					continue
 				}
-				// With replication held back the ISR may have shrunk to
-				// the victim alone: then no broker can take over until it
-				// returns (no unclean election), so it is restarted anyway.
-				if err := waitFailover(tc, int32(i+1), topic, 20*time.Second); err != nil {
-					t.Logf("restarting node %d without a failover: %v", i+1, err)
-				}
-				n, err := respawn(t, c)
+				n, err := restartAfterFailover(t, tc, int32(i+1), topic)
 				if err == nil {
-					tc.nodes[i] = n
 					restarts.Add(1)
 					err = writePIDFile(pids, i+1, n)
 				}

@@ -17,8 +17,7 @@ import (
 // the history: it must be clean, and every consumer must have read.
 func runVerify(t *testing.T, seeds []string, d time.Duration, nemesis verify.Nemesis) *verify.Result {
 	t.Helper()
-	start := time.Now()
-	h, err := verify.Run(ctxTimeout(t, d+5*time.Minute), verify.Config{
+	res := runAndCheck(t, verify.Config{
 		Bootstrap: seeds,
 		Duration:  d,
 		Rate:      300,
@@ -26,15 +25,6 @@ func runVerify(t *testing.T, seeds []string, d time.Duration, nemesis verify.Nem
 		Nemesis:   nemesis,
 		Logf:      t.Logf,
 	})
-	if err != nil {
-		t.Fatalf("verify.Run: %v", err)
-	}
-	res := verify.Check(h)
-	var buf bytes.Buffer
-	if err := res.WriteSummary(&buf); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("verify took %v:\n%s", time.Since(start).Round(time.Millisecond), buf.String())
 	if !res.OK() {
 		t.Errorf("verify found anomalies or could not check everything (summary above)")
 	}
@@ -114,4 +104,22 @@ func TestVerifyThreeNodesRollingRestartIsClean(t *testing.T) {
 		t.Errorf("rolling restart: %d nodes restarted, %d fault windows recorded; want at least one, and one window per restart", restarts, len(res.Faults))
 	}
 	t.Logf("rolling restart of %d nodes: longest produce gap %v, longest fetch gap %v", restarts, res.LongestProduceGap, res.LongestFetchGap)
+}
+
+// runAndCheck runs verify's workload as cfg says, checks the history and
+// logs the summary.
+func runAndCheck(t *testing.T, cfg verify.Config) *verify.Result {
+	t.Helper()
+	start := time.Now()
+	h, err := verify.Run(ctxTimeout(t, cfg.Duration+5*time.Minute), cfg)
+	if err != nil {
+		t.Fatalf("verify.Run: %v", err)
+	}
+	res := verify.Check(h)
+	var buf bytes.Buffer
+	if err := res.WriteSummary(&buf); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("verify took %v:\n%s", time.Since(start).Round(time.Millisecond), buf.String())
+	return res
 }
